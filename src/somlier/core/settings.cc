@@ -1,0 +1,128 @@
+#include "somlier/core/settings.h"
+
+#include <pwd.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+
+extern char** environ;
+
+namespace somlier {
+namespace {
+
+std::string Lookup(const Environment& env, const std::string& key) {
+  auto it = env.find(key);
+  return it == env.end() ? std::string() : it->second;
+}
+
+std::string DefaultHome(const Environment& env) {
+  std::string home = Lookup(env, "HOME");
+  if (home.empty()) {
+    if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_dir != nullptr)
+      home = pw->pw_dir;
+  }
+  if (home.empty()) home = "/tmp";
+  return (std::filesystem::path(home) / ".somlier").string();
+}
+
+// Makes `path` absolute against the current directory, so that the sqlite URL and the
+// artifact root keep meaning the same place when a child runs elsewhere.
+std::string Absolute(const std::string& path) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.lexically_normal().string();
+}
+
+Status ReadFile(const std::string& path, Settings* settings) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::ParserException& e) {
+    return InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ":" +
+                           std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(path + ": cannot read settings file: " + e.what());
+  }
+  if (root.IsNull()) return OkStatus();
+  if (!root.IsMap()) return InvalidArgument(path + ": expected a mapping of settings");
+  for (const auto& item : root) {
+    const std::string key = item.first.as<std::string>();
+    if (!item.second.IsScalar()) {
+      return InvalidArgument(path + ": setting '" + key + "' must be a single value");
+    }
+    const std::string value = item.second.as<std::string>();
+    if (key == "database_url") {
+      settings->database_url = value;
+    } else if (key == "artifact_root") {
+      settings->artifact_root = value;
+    } else if (key == "python") {
+      settings->python = value;
+    } else if (key == "log_level") {
+      auto level = ParseLogLevel(value);
+      if (!level) {
+        return InvalidArgument(path + ": log_level '" + value +
+                               "' is not one of debug, info, warning, error, off");
+      }
+      settings->log_level = *level;
+    } else {
+      return InvalidArgument(path + ": unknown setting '" + key +
+                             "' (expected database_url, artifact_root, python, log_level)");
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Environment ProcessEnvironment() {
+  Environment env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    std::string_view text(*entry);
+    auto eq = text.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(text.substr(0, eq)), std::string(text.substr(eq + 1)));
+  }
+  return env;
+}
+
+Result<Settings> LoadSettings(const Environment& env) {
+  Settings settings;
+  settings.home = Lookup(env, "SOMLIER_HOME");
+  settings.home = Absolute(settings.home.empty() ? DefaultHome(env) : settings.home);
+
+  std::string file = Lookup(env, "SOMLIER_CONFIG");
+  if (!file.empty()) {
+    if (!std::filesystem::exists(file)) {
+      return NotFound("SOMLIER_CONFIG names '" + file + "', which does not exist");
+    }
+  } else {
+    auto candidate = std::filesystem::path(settings.home) / "config.yaml";
+    if (std::filesystem::exists(candidate)) file = candidate.string();
+  }
+  if (!file.empty()) {
+    SOMLIER_RETURN_IF_ERROR(ReadFile(file, &settings));
+    settings.config_file = file;
+  }
+
+  if (auto v = Lookup(env, "SOMLIER_DATABASE_URL"); !v.empty()) settings.database_url = v;
+  if (auto v = Lookup(env, "SOMLIER_ARTIFACT_ROOT"); !v.empty()) settings.artifact_root = v;
+  if (auto v = Lookup(env, "SOMLIER_PYTHON"); !v.empty()) settings.python = v;
+  if (auto v = Lookup(env, "SOMLIER_LOG_LEVEL"); !v.empty()) {
+    auto level = ParseLogLevel(v);
+    if (!level) {
+      return InvalidArgument("SOMLIER_LOG_LEVEL '" + v +
+                             "' is not one of debug, info, warning, error, off");
+    }
+    settings.log_level = *level;
+  }
+
+  if (settings.database_url.empty()) {
+    settings.database_url = "sqlite:///" + settings.home + "/somlier.db";
+  }
+  settings.artifact_root = Absolute(
+      settings.artifact_root.empty() ? settings.home + "/artifacts" : settings.artifact_root);
+  return settings;
+}
+
+}  // namespace somlier

@@ -1,0 +1,26 @@
+// Strings: small text helpers shared across layers. Pure functions; thread-safe.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace somlier {
+
+std::string ToLower(std::string_view text);
+std::string ToUpper(std::string_view text);
+
+// Without leading and trailing ASCII whitespace.
+std::string_view Trim(std::string_view text);
+
+// Splits on every `separator`; "a,,b" -> {"a", "", "b"}; "" -> {""}.
+std::vector<std::string> Split(std::string_view text, char separator);
+
+std::string Join(const std::vector<std::string>& parts, std::string_view separator);
+
+// Python's repr() of a string ('a', "it's") and of a list of strings (['a', 'b']), for
+// output that mirrors the Python tool SoMLier re-creates.
+std::string PythonRepr(std::string_view text);
+std::string PythonListRepr(const std::vector<std::string>& items);
+
+}  // namespace somlier

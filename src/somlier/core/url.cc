@@ -1,0 +1,20 @@
+#include "somlier/core/url.h"
+
+namespace somlier {
+
+std::string RedactUrlPassword(std::string_view url) {
+  std::string out(url);
+  auto scheme_end = out.find("://");
+  if (scheme_end == std::string::npos) return out;
+  size_t authority = scheme_end + 3;
+  size_t authority_end = out.find_first_of("/?#", authority);
+  if (authority_end == std::string::npos) authority_end = out.size();
+  size_t at = out.rfind('@', authority_end);
+  if (at == std::string::npos || at < authority) return out;
+  size_t colon = out.find(':', authority);
+  if (colon == std::string::npos || colon > at) return out;
+  out.replace(colon + 1, at - colon - 1, "***");
+  return out;
+}
+
+}  // namespace somlier
