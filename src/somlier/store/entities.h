@@ -1,0 +1,143 @@
+// Entities: the records the Store keeps, shaped after MLflow's tracking and registry
+// model (experiments, runs with params/metrics/tags, registered models and versions),
+// plus SoMLier's deployments.
+//
+// Plain value types. Times are milliseconds since the Unix epoch. Enumerations have one
+// spelling each (ToString / Parse*), which is what the database and the APIs store.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace somlier {
+
+enum class LifecycleStage { kActive, kDeleted };
+std::string_view ToString(LifecycleStage stage);  // "active" | "deleted"
+std::optional<LifecycleStage> ParseLifecycleStage(std::string_view text);
+
+// Which entities a search sees, by lifecycle stage.
+enum class ViewType { kActiveOnly, kDeletedOnly, kAll };
+
+enum class RunStatus { kScheduled, kRunning, kFinished, kFailed, kKilled };
+std::string_view ToString(RunStatus status);  // "SCHEDULED" | "RUNNING" | ...
+std::optional<RunStatus> ParseRunStatus(std::string_view text);
+bool IsTerminal(RunStatus status);  // FINISHED, FAILED or KILLED
+
+struct Tag {
+  std::string key;
+  std::string value;
+  bool operator==(const Tag&) const = default;
+};
+
+struct Experiment {
+  int64_t experiment_id = 0;
+  std::string name;
+  std::string artifact_location;
+  LifecycleStage lifecycle_stage = LifecycleStage::kActive;
+  int64_t creation_time = 0;
+  int64_t last_update_time = 0;
+  std::vector<Tag> tags;
+};
+
+// Where a run's code came from (empty fields when it was not started from a project).
+struct RunSource {
+  std::string git_uri;
+  std::string git_ref;
+  std::string git_commit;  // the commit the ref resolved to
+  std::string project_path;
+  std::string entrypoint;
+  bool operator==(const RunSource&) const = default;
+};
+
+struct RunInfo {
+  std::string run_id;  // 32 lowercase hex
+  int64_t experiment_id = 0;
+  std::string run_name;
+  RunStatus status = RunStatus::kRunning;
+  std::optional<int64_t> start_time;
+  std::optional<int64_t> end_time;
+  std::string user_id;
+  std::string artifact_uri;
+  LifecycleStage lifecycle_stage = LifecycleStage::kActive;
+  RunSource source;
+  std::optional<int> exit_code;  // of the run's process, when it had one
+  std::string status_message;    // why a run failed or was killed
+};
+
+struct Metric {
+  std::string key;
+  double value = 0;  // may be NaN or +-infinity
+  int64_t timestamp = 0;
+  int64_t step = 0;
+};
+
+struct Param {
+  std::string key;
+  std::string value;
+  bool operator==(const Param&) const = default;
+};
+
+struct Run {
+  RunInfo info;
+  std::vector<Metric> metrics;  // the latest value of each key, sorted by key
+  std::vector<Param> params;    // sorted by key
+  std::vector<Tag> tags;        // sorted by key
+};
+
+struct ModelAlias {
+  std::string alias;
+  int64_t version = 0;
+  bool operator==(const ModelAlias&) const = default;
+};
+
+struct RegisteredModel {
+  std::string name;
+  int64_t creation_time = 0;
+  int64_t last_updated_time = 0;
+  std::string description;
+  std::vector<Tag> tags;
+  std::vector<ModelAlias> aliases;
+};
+
+// MLflow's model version stages and statuses, spelled as MLflow does.
+inline constexpr std::string_view kStageNone = "None";
+inline constexpr std::string_view kStageStaging = "Staging";
+inline constexpr std::string_view kStageProduction = "Production";
+inline constexpr std::string_view kStageArchived = "Archived";
+// Canonical spelling of a stage name given in any case, or nullopt when unknown.
+std::optional<std::string> CanonicalStage(std::string_view stage);
+
+struct ModelVersion {
+  std::string name;
+  int64_t version = 0;
+  int64_t creation_time = 0;
+  int64_t last_updated_time = 0;
+  std::string description;
+  std::string user_id;
+  std::string current_stage = std::string(kStageNone);
+  std::string source;  // e.g. runs:/<run_id>/model
+  std::string run_id;
+  std::string run_link;
+  std::string status = "READY";  // READY | PENDING_REGISTRATION | FAILED_REGISTRATION
+  std::string status_message;
+  std::vector<Tag> tags;
+  std::vector<std::string> aliases;
+};
+
+struct Deployment {
+  std::string name;
+  std::string model_name;
+  std::string model_version;
+  std::string target;  // "local" | "kubernetes"
+  std::string url;
+  std::string status;  // e.g. "STARTING" | "RUNNING" | "STOPPED" | "FAILED"
+  std::optional<int64_t> pid;
+  std::string message;
+  int64_t creation_time = 0;
+  int64_t last_updated_time = 0;
+};
+
+}  // namespace somlier

@@ -1,0 +1,200 @@
+#include "somlier/store/migrations.h"
+
+#include <fmt/core.h>
+
+#include <string>
+#include <vector>
+
+#include "somlier/core/log.h"
+
+namespace somlier {
+namespace {
+
+struct Migration {
+  int64_t version;
+  const char* description;
+  // Portable SQL; "{ID}" becomes an auto-assigned integer primary key of the dialect.
+  const char* sql;
+};
+
+const std::vector<Migration>& AllMigrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1, "tracking, registry and deployments", R"SQL(
+CREATE TABLE experiments (
+  experiment_id {ID},
+  name TEXT NOT NULL UNIQUE,
+  artifact_location TEXT NOT NULL DEFAULT '',
+  lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+  creation_time BIGINT NOT NULL,
+  last_update_time BIGINT NOT NULL
+);
+CREATE TABLE experiment_tags (
+  experiment_id BIGINT NOT NULL REFERENCES experiments (experiment_id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (experiment_id, key)
+);
+CREATE TABLE runs (
+  run_uuid TEXT PRIMARY KEY,
+  experiment_id BIGINT NOT NULL REFERENCES experiments (experiment_id),
+  name TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  start_time BIGINT,
+  end_time BIGINT,
+  user_id TEXT NOT NULL DEFAULT '',
+  artifact_uri TEXT NOT NULL DEFAULT '',
+  lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+  source_git_uri TEXT NOT NULL DEFAULT '',
+  source_git_ref TEXT NOT NULL DEFAULT '',
+  source_git_commit TEXT NOT NULL DEFAULT '',
+  source_project_path TEXT NOT NULL DEFAULT '',
+  source_entrypoint TEXT NOT NULL DEFAULT '',
+  exit_code INTEGER,
+  status_message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX runs_by_experiment ON runs (experiment_id, start_time);
+CREATE INDEX runs_by_status ON runs (status);
+CREATE TABLE params (
+  run_uuid TEXT NOT NULL REFERENCES runs (run_uuid) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_uuid, key)
+);
+CREATE TABLE tags (
+  run_uuid TEXT NOT NULL REFERENCES runs (run_uuid) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (run_uuid, key)
+);
+CREATE TABLE metrics (
+  run_uuid TEXT NOT NULL REFERENCES runs (run_uuid) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value DOUBLE PRECISION,
+  is_nan INTEGER NOT NULL DEFAULT 0,
+  timestamp BIGINT NOT NULL,
+  step BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX metrics_by_run_key ON metrics (run_uuid, key, step, timestamp);
+CREATE TABLE latest_metrics (
+  run_uuid TEXT NOT NULL REFERENCES runs (run_uuid) ON DELETE CASCADE,
+  experiment_id BIGINT NOT NULL,
+  key TEXT NOT NULL,
+  value DOUBLE PRECISION,
+  is_nan INTEGER NOT NULL DEFAULT 0,
+  timestamp BIGINT NOT NULL,
+  step BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_uuid, key)
+);
+CREATE INDEX latest_metrics_by_value ON latest_metrics (experiment_id, key, value);
+CREATE TABLE registered_models (
+  name TEXT PRIMARY KEY,
+  creation_time BIGINT NOT NULL,
+  last_updated_time BIGINT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  last_version BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE registered_model_tags (
+  name TEXT NOT NULL REFERENCES registered_models (name) ON DELETE CASCADE ON UPDATE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (name, key)
+);
+CREATE TABLE model_versions (
+  name TEXT NOT NULL REFERENCES registered_models (name) ON DELETE CASCADE ON UPDATE CASCADE,
+  version BIGINT NOT NULL,
+  creation_time BIGINT NOT NULL,
+  last_updated_time BIGINT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  user_id TEXT NOT NULL DEFAULT '',
+  current_stage TEXT NOT NULL DEFAULT 'None',
+  source TEXT NOT NULL DEFAULT '',
+  run_id TEXT NOT NULL DEFAULT '',
+  run_link TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL DEFAULT 'READY',
+  status_message TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (name, version)
+);
+CREATE INDEX model_versions_by_run ON model_versions (run_id);
+CREATE TABLE model_version_tags (
+  name TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (name, version, key),
+  FOREIGN KEY (name, version) REFERENCES model_versions (name, version)
+    ON DELETE CASCADE ON UPDATE CASCADE
+);
+CREATE TABLE registered_model_aliases (
+  name TEXT NOT NULL,
+  alias TEXT NOT NULL,
+  version BIGINT NOT NULL,
+  PRIMARY KEY (name, alias),
+  FOREIGN KEY (name, version) REFERENCES model_versions (name, version)
+    ON DELETE CASCADE ON UPDATE CASCADE
+);
+CREATE TABLE deployments (
+  name TEXT PRIMARY KEY,
+  model_name TEXT NOT NULL,
+  model_version TEXT NOT NULL,
+  target TEXT NOT NULL,
+  url TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  pid BIGINT,
+  message TEXT NOT NULL DEFAULT '',
+  creation_time BIGINT NOT NULL,
+  last_updated_time BIGINT NOT NULL
+);
+)SQL"},
+  };
+  return kMigrations;
+}
+
+std::string ForDialect(std::string sql, Dialect dialect) {
+  const std::string id = dialect == Dialect::kSqlite
+                             ? "INTEGER PRIMARY KEY"
+                             : "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY";
+  for (size_t at = sql.find("{ID}"); at != std::string::npos; at = sql.find("{ID}", at)) {
+    sql.replace(at, 4, id);
+  }
+  return sql;
+}
+
+}  // namespace
+
+int64_t LatestSchemaVersion() { return AllMigrations().back().version; }
+
+Status Migrate(Database& db) {
+  return db.Transaction(true, [&](Connection& c) -> Status {
+    if (db.dialect() == Dialect::kPostgres) {
+      // Concurrent first opens of a fresh database: one migrates, the others wait.
+      SOMLIER_RETURN_IF_ERROR(c.ExecuteScript("SELECT pg_advisory_xact_lock(7301554023)"));
+    }
+    SOMLIER_RETURN_IF_ERROR(
+        c.ExecuteScript("CREATE TABLE IF NOT EXISTS somlier_schema (version BIGINT NOT NULL)"));
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult current,
+                             c.Execute("SELECT MAX(version) FROM somlier_schema", {}));
+    const int64_t at = current.rows.empty() ? 0 : AsInt(current.rows[0][0]);
+    const int64_t latest = LatestSchemaVersion();
+    if (at > latest) {
+      return FailedPrecondition(fmt::format(
+          "the database schema is at version {}, newer than this somlier knows ({}); "
+          "upgrade somlier",
+          at, latest));
+    }
+    for (const Migration& m : AllMigrations()) {
+      if (m.version <= at) continue;
+      LogDebug("applying schema migration {}: {}", m.version, m.description);
+      SOMLIER_RETURN_IF_ERROR(c.ExecuteScript(ForDialect(m.sql, db.dialect()))
+                                  .WithContext(fmt::format("schema migration {}", m.version)));
+    }
+    if (at < latest) {
+      const SqlValue v = latest;
+      SOMLIER_RETURN_IF_ERROR(c.Execute("DELETE FROM somlier_schema", {}).status());
+      SOMLIER_RETURN_IF_ERROR(
+          c.Execute("INSERT INTO somlier_schema (version) VALUES (?)", {&v, 1}).status());
+    }
+    return OkStatus();
+  });
+}
+
+}  // namespace somlier

@@ -1,0 +1,414 @@
+// Store: opening, experiments, deployments, and the helpers of store_internal.h.
+// Runs are in store_runs.cc, the model registry in store_registry.cc.
+#include "somlier/store/store.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "somlier/core/time.h"
+#include "somlier/store/migrations.h"
+#include "somlier/store/store_internal.h"
+
+namespace somlier {
+
+using store_internal::Exec;
+using store_internal::Values;
+
+namespace store_internal {
+
+std::string Placeholders(size_t n) {
+  std::string out;
+  out.reserve(n * 3);
+  for (size_t i = 0; i < n; ++i) out += i ? ", ?" : "?";
+  return out;
+}
+
+std::string RunColumns(std::string_view alias) {
+  static constexpr std::string_view kColumns[] = {
+      "run_uuid",          "experiment_id",  "name",           "status",
+      "start_time",        "end_time",       "user_id",        "artifact_uri",
+      "lifecycle_stage",   "source_git_uri", "source_git_ref", "source_git_commit",
+      "source_project_path", "source_entrypoint", "exit_code", "status_message"};
+  std::string out;
+  for (std::string_view column : kColumns) {
+    if (!out.empty()) out += ", ";
+    if (!alias.empty()) {
+      out += alias;
+      out += '.';
+    }
+    out += column;
+  }
+  return out;
+}
+
+RunInfo RunInfoFromRow(const SqlRow& row) {
+  RunInfo info;
+  info.run_id = AsText(row[0]);
+  info.experiment_id = AsInt(row[1]);
+  info.run_name = AsText(row[2]);
+  info.status = ParseRunStatus(AsText(row[3])).value_or(RunStatus::kFailed);
+  if (!IsNull(row[4])) info.start_time = AsInt(row[4]);
+  if (!IsNull(row[5])) info.end_time = AsInt(row[5]);
+  info.user_id = AsText(row[6]);
+  info.artifact_uri = AsText(row[7]);
+  info.lifecycle_stage = ParseLifecycleStage(AsText(row[8])).value_or(LifecycleStage::kActive);
+  info.source.git_uri = AsText(row[9]);
+  info.source.git_ref = AsText(row[10]);
+  info.source.git_commit = AsText(row[11]);
+  info.source.project_path = AsText(row[12]);
+  info.source.entrypoint = AsText(row[13]);
+  if (!IsNull(row[14])) info.exit_code = static_cast<int>(AsInt(row[14]));
+  info.status_message = AsText(row[15]);
+  return info;
+}
+
+std::vector<Tag> TagsFromRows(const std::vector<SqlRow>& rows, size_t key_column) {
+  std::vector<Tag> tags;
+  tags.reserve(rows.size());
+  for (const SqlRow& row : rows) {
+    tags.push_back({AsText(row[key_column]), AsText(row[key_column + 1])});
+  }
+  return tags;
+}
+
+Status LoadRunData(Connection& c, std::vector<somlier::Run>& runs) {
+  if (runs.empty()) return OkStatus();
+  std::map<std::string, somlier::Run*> by_id;
+  Values ids;
+  for (auto& run : runs) {
+    by_id[run.info.run_id] = &run;
+    ids.emplace_back(run.info.run_id);
+  }
+  const std::string in = "(" + Placeholders(ids.size()) + ")";
+  SOMLIER_ASSIGN_OR_RETURN(
+      QueryResult metrics,
+      Exec(c, "SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics "
+             "WHERE run_uuid IN " + in + " ORDER BY run_uuid, key", ids));
+  for (const SqlRow& row : metrics.rows) {
+    Metric m;
+    m.key = AsText(row[1]);
+    m.value = AsInt(row[3]) ? std::nan("") : AsDouble(row[2]);
+    m.timestamp = AsInt(row[4]);
+    m.step = AsInt(row[5]);
+    by_id[AsText(row[0])]->metrics.push_back(std::move(m));
+  }
+  SOMLIER_ASSIGN_OR_RETURN(
+      QueryResult params,
+      Exec(c, "SELECT run_uuid, key, value FROM params WHERE run_uuid IN " + in +
+                 " ORDER BY run_uuid, key", ids));
+  for (const SqlRow& row : params.rows) {
+    by_id[AsText(row[0])]->params.push_back({AsText(row[1]), AsText(row[2])});
+  }
+  SOMLIER_ASSIGN_OR_RETURN(
+      QueryResult tags,
+      Exec(c, "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN " + in +
+                 " ORDER BY run_uuid, key", ids));
+  for (const SqlRow& row : tags.rows) {
+    by_id[AsText(row[0])]->tags.push_back({AsText(row[1]), AsText(row[2])});
+  }
+  return OkStatus();
+}
+
+Result<int64_t> CheckRun(Connection& c, const std::string& run_id, bool require_active) {
+  SOMLIER_ASSIGN_OR_RETURN(
+      QueryResult found,
+      Exec(c, "SELECT experiment_id, lifecycle_stage FROM runs WHERE run_uuid = ?", {run_id}));
+  if (found.rows.empty()) return NotFound(fmt::format("run '{}' does not exist", run_id));
+  if (require_active && AsText(found.rows[0][1]) != "active") {
+    return FailedPrecondition(fmt::format(
+        "run '{}' is deleted; restore it before changing it", run_id));
+  }
+  return AsInt(found.rows[0][0]);
+}
+
+}  // namespace store_internal
+
+Result<std::unique_ptr<Store>> Store::Open(std::string_view url) {
+  SOMLIER_ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(url));
+  SOMLIER_RETURN_IF_ERROR(Migrate(*db));
+  return std::make_unique<Store>(std::move(db));
+}
+
+Result<int64_t> Store::SchemaVersion() {
+  int64_t version = 0;
+  SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c, "SELECT MAX(version) FROM somlier_schema"));
+    version = r.rows.empty() ? 0 : AsInt(r.rows[0][0]);
+    return OkStatus();
+  }));
+  return version;
+}
+
+// ---- Experiments -----------------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kExperimentColumns =
+    "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time";
+
+Experiment ExperimentFromRow(const SqlRow& row) {
+  Experiment e;
+  e.experiment_id = AsInt(row[0]);
+  e.name = AsText(row[1]);
+  e.artifact_location = AsText(row[2]);
+  e.lifecycle_stage = ParseLifecycleStage(AsText(row[3])).value_or(LifecycleStage::kActive);
+  e.creation_time = AsInt(row[4]);
+  e.last_update_time = AsInt(row[5]);
+  return e;
+}
+
+Status LoadExperimentTags(Connection& c, std::vector<Experiment>& experiments) {
+  for (Experiment& e : experiments) {
+    SOMLIER_ASSIGN_OR_RETURN(
+        QueryResult tags,
+        Exec(c, "SELECT key, value FROM experiment_tags WHERE experiment_id = ? ORDER BY key",
+            {e.experiment_id}));
+    e.tags = store_internal::TagsFromRows(tags.rows);
+  }
+  return OkStatus();
+}
+
+Result<Experiment> FindExperiment(Connection& c, std::string_view where, const SqlValue& key,
+                                  const std::string& description) {
+  SOMLIER_ASSIGN_OR_RETURN(
+      QueryResult r,
+      Exec(c, fmt::format("SELECT {} FROM experiments WHERE {}", kExperimentColumns, where),
+          {key}));
+  if (r.rows.empty()) return NotFound(fmt::format("experiment {} does not exist", description));
+  std::vector<Experiment> found = {ExperimentFromRow(r.rows[0])};
+  SOMLIER_RETURN_IF_ERROR(LoadExperimentTags(c, found));
+  return std::move(found[0]);
+}
+
+Status RequireExperiment(Connection& c, int64_t experiment_id) {
+  SOMLIER_ASSIGN_OR_RETURN(
+      QueryResult r,
+      Exec(c, "SELECT 1 FROM experiments WHERE experiment_id = ?", {experiment_id}));
+  if (r.rows.empty()) {
+    return NotFound(fmt::format("experiment with id '{}' does not exist", experiment_id));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<int64_t> Store::CreateExperiment(const std::string& name,
+                                        const std::string& artifact_location,
+                                        const std::vector<Tag>& tags) {
+  if (name.empty()) return InvalidArgument("experiment name must not be empty");
+  int64_t id = 0;
+  Status status = db_->Transaction(true, [&](Connection& c) -> Status {
+    const int64_t now = NowMillis();
+    SOMLIER_ASSIGN_OR_RETURN(
+        QueryResult inserted,
+        Exec(c,
+            "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, "
+            "last_update_time) VALUES (?, ?, 'active', ?, ?) ON CONFLICT (name) DO NOTHING "
+            "RETURNING experiment_id",
+            {name, artifact_location, now, now}));
+    if (inserted.rows.empty()) {
+      return AlreadyExists(fmt::format("experiment '{}' already exists", name));
+    }
+    id = AsInt(inserted.rows[0][0]);
+    const std::string placeholder = "{experiment_id}";
+    if (auto at = artifact_location.find(placeholder); at != std::string::npos) {
+      std::string location = artifact_location;
+      location.replace(at, placeholder.size(), std::to_string(id));
+      SOMLIER_RETURN_IF_ERROR(
+          Exec(c, "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+              {location, id})
+              .status());
+    }
+    for (const Tag& tag : tags) {
+      SOMLIER_RETURN_IF_ERROR(
+          Exec(c,
+              "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) "
+              "ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+              {id, tag.key, tag.value})
+              .status());
+    }
+    return OkStatus();
+  });
+  if (!status.ok()) return status;
+  return id;
+}
+
+Result<Experiment> Store::GetExperiment(int64_t experiment_id) {
+  std::optional<Experiment> out;
+  SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
+    SOMLIER_ASSIGN_OR_RETURN(
+        out, FindExperiment(c, "experiment_id = ?", experiment_id,
+                            fmt::format("with id '{}'", experiment_id)));
+    return OkStatus();
+  }));
+  return std::move(*out);
+}
+
+Result<Experiment> Store::GetExperimentByName(const std::string& name) {
+  std::optional<Experiment> out;
+  SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
+    SOMLIER_ASSIGN_OR_RETURN(out, FindExperiment(c, "name = ?", name, "'" + name + "'"));
+    return OkStatus();
+  }));
+  return std::move(*out);
+}
+
+namespace {
+
+std::string LifecycleCondition(ViewType view, std::string_view column) {
+  switch (view) {
+    case ViewType::kActiveOnly:
+      return fmt::format("{} = 'active'", column);
+    case ViewType::kDeletedOnly:
+      return fmt::format("{} = 'deleted'", column);
+    case ViewType::kAll:
+      break;
+  }
+  return "1 = 1";
+}
+
+}  // namespace
+
+Result<std::vector<Experiment>> Store::SearchExperiments(ViewType view,
+                                                         const std::string& name_like,
+                                                         int64_t max_results, int64_t offset) {
+  std::vector<Experiment> out;
+  SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
+    std::string sql = fmt::format("SELECT {} FROM experiments WHERE {}", kExperimentColumns,
+                                  LifecycleCondition(view, "lifecycle_stage"));
+    Values values;
+    if (!name_like.empty()) {
+      sql += " AND name LIKE ?";
+      values.emplace_back(name_like);
+    }
+    sql += " ORDER BY experiment_id LIMIT ? OFFSET ?";
+    values.emplace_back(max_results);
+    values.emplace_back(offset);
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c, sql, values));
+    for (const SqlRow& row : r.rows) out.push_back(ExperimentFromRow(row));
+    return LoadExperimentTags(c, out);
+  }));
+  return out;
+}
+
+Status Store::RenameExperiment(int64_t experiment_id, const std::string& new_name) {
+  if (new_name.empty()) return InvalidArgument("experiment name must not be empty");
+  return db_->Transaction(true, [&](Connection& c) -> Status {
+    SOMLIER_RETURN_IF_ERROR(RequireExperiment(c, experiment_id));
+    auto updated = Exec(c,
+                       "UPDATE experiments SET name = ?, last_update_time = ? "
+                       "WHERE experiment_id = ?",
+                       {new_name, NowMillis(), experiment_id});
+    if (updated.status().code() == StatusCode::kAlreadyExists) {
+      return AlreadyExists(fmt::format("experiment '{}' already exists", new_name));
+    }
+    return updated.status();
+  });
+}
+
+Status Store::SetExperimentLifecycle(int64_t experiment_id, LifecycleStage stage) {
+  return db_->Transaction(true, [&](Connection& c) -> Status {
+    SOMLIER_RETURN_IF_ERROR(RequireExperiment(c, experiment_id));
+    return Exec(c,
+               "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? "
+               "WHERE experiment_id = ?",
+               {std::string(ToString(stage)), NowMillis(), experiment_id})
+        .status();
+  });
+}
+
+Status Store::SetExperimentTag(int64_t experiment_id, const Tag& tag) {
+  return db_->Transaction(true, [&](Connection& c) -> Status {
+    SOMLIER_RETURN_IF_ERROR(RequireExperiment(c, experiment_id));
+    return Exec(c,
+               "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) "
+               "ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+               {experiment_id, tag.key, tag.value})
+        .status();
+  });
+}
+
+// ---- Deployments -----------------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kDeploymentColumns =
+    "name, model_name, model_version, target, url, status, pid, message, creation_time, "
+    "last_updated_time";
+
+Deployment DeploymentFromRow(const SqlRow& row) {
+  Deployment d;
+  d.name = AsText(row[0]);
+  d.model_name = AsText(row[1]);
+  d.model_version = AsText(row[2]);
+  d.target = AsText(row[3]);
+  d.url = AsText(row[4]);
+  d.status = AsText(row[5]);
+  if (!IsNull(row[6])) d.pid = AsInt(row[6]);
+  d.message = AsText(row[7]);
+  d.creation_time = AsInt(row[8]);
+  d.last_updated_time = AsInt(row[9]);
+  return d;
+}
+
+}  // namespace
+
+Status Store::PutDeployment(const Deployment& d) {
+  if (d.name.empty()) return InvalidArgument("deployment name must not be empty");
+  return db_->Transaction(true, [&](Connection& c) -> Status {
+    const int64_t now = NowMillis();
+    SqlValue pid = d.pid ? SqlValue(*d.pid) : SqlValue();
+    return Exec(c,
+               fmt::format("INSERT INTO deployments ({}) VALUES ({}) ON CONFLICT (name) DO UPDATE "
+                           "SET model_name = excluded.model_name, model_version = "
+                           "excluded.model_version, target = excluded.target, url = excluded.url, "
+                           "status = excluded.status, pid = excluded.pid, message = "
+                           "excluded.message, last_updated_time = excluded.last_updated_time",
+                           kDeploymentColumns, store_internal::Placeholders(10)),
+               {d.name, d.model_name, d.model_version, d.target, d.url, d.status, pid, d.message,
+                d.creation_time ? d.creation_time : now, now})
+        .status();
+  });
+}
+
+Result<Deployment> Store::GetDeployment(const std::string& name) {
+  std::optional<Deployment> out;
+  SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
+    SOMLIER_ASSIGN_OR_RETURN(
+        QueryResult r,
+        Exec(c, fmt::format("SELECT {} FROM deployments WHERE name = ?", kDeploymentColumns),
+            {name}));
+    if (r.rows.empty()) return NotFound(fmt::format("deployment '{}' does not exist", name));
+    out = DeploymentFromRow(r.rows[0]);
+    return OkStatus();
+  }));
+  return std::move(*out);
+}
+
+Result<std::vector<Deployment>> Store::ListDeployments() {
+  std::vector<Deployment> out;
+  SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
+    SOMLIER_ASSIGN_OR_RETURN(
+        QueryResult r,
+        Exec(c, fmt::format("SELECT {} FROM deployments ORDER BY name", kDeploymentColumns)));
+    for (const SqlRow& row : r.rows) out.push_back(DeploymentFromRow(row));
+    return OkStatus();
+  }));
+  return out;
+}
+
+Status Store::DeleteDeployment(const std::string& name) {
+  return db_->Transaction(true, [&](Connection& c) -> Status {
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult r,
+                             Exec(c, "DELETE FROM deployments WHERE name = ?", {name}));
+    if (r.affected_rows == 0) {
+      return NotFound(fmt::format("deployment '{}' does not exist", name));
+    }
+    return OkStatus();
+  });
+}
+
+}  // namespace somlier

@@ -1,0 +1,158 @@
+// Store: SoMLier's durable state — experiments, runs with their params, metrics and
+// tags, the model registry, and deployments — on SQLite (embedded default) or
+// PostgreSQL (a team's shared server), chosen by the database URL.
+//
+// Both backends run the same SQL (store/database.h abstracts the engine), so there is
+// one implementation of every rule here:
+//   * Each method is one transaction: when it returns OK the change is committed; when
+//     it fails nothing of it is written.
+//   * Params are write-once: logging the same value again is fine, another value is
+//     InvalidArgument and the whole batch is rejected.
+//   * Metrics keep their full history and, per (run, key), the latest value (highest
+//     step, then timestamp; a later write wins a tie). The latest values are indexed by
+//     (experiment, key, value), so "best run of an experiment by metric K" is an index
+//     lookup (SearchRuns with an existence filter and order on K).
+//   * Model version numbers are allocated per registered model from a counter updated in
+//     the same transaction as the insert, so concurrent registrations never collide and
+//     numbers are never reused.
+//   * The schema is versioned; Open() applies pending migrations (store/migrations.h).
+//
+// Errors: NotFound names the missing id or name; AlreadyExists names the duplicate;
+// InvalidArgument names the bad value; FailedPrecondition for writes to deleted runs or
+// experiments; Unavailable when the database is unreachable or stays busy.
+//
+// Thread-safe: any number of threads may call any method concurrently.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "somlier/core/result.h"
+#include "somlier/store/database.h"
+#include "somlier/store/entities.h"
+#include "somlier/store/run_query.h"
+
+namespace somlier {
+
+// Fields of a run to change; unset fields keep their value.
+struct RunUpdate {
+  std::optional<RunStatus> status;
+  std::optional<int64_t> start_time;
+  std::optional<int64_t> end_time;
+  std::optional<std::string> run_name;
+  std::optional<int> exit_code;
+  std::optional<std::string> status_message;
+};
+
+struct RegisteredModelQuery {
+  std::string name_like;  // SQL LIKE pattern; empty matches every name
+  bool case_insensitive = false;
+  std::vector<Tag> tags;  // each must be present with this value
+  bool order_by_last_updated = false;  // else by name
+  bool ascending = true;
+  int64_t max_results = 100;
+  int64_t offset = 0;
+};
+
+struct ModelVersionQuery {
+  std::string name;                  // exact; empty: any model
+  std::vector<std::string> run_ids;  // any of these; empty: any run
+  std::string source;                // exact; empty: any source
+  int64_t max_results = 1000;
+  int64_t offset = 0;
+};
+
+class Store {
+ public:
+  // Opens the database named by `url` (see Database::Open) and migrates its schema.
+  static Result<std::unique_ptr<Store>> Open(std::string_view url);
+
+  explicit Store(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+
+  Dialect dialect() const { return db_->dialect(); }
+
+  // ---- Experiments -------------------------------------------------------------------
+  // `artifact_location` may contain "{experiment_id}", replaced by the new id.
+  Result<int64_t> CreateExperiment(const std::string& name, const std::string& artifact_location,
+                                   const std::vector<Tag>& tags = {});
+  Result<Experiment> GetExperiment(int64_t experiment_id);
+  Result<Experiment> GetExperimentByName(const std::string& name);
+  // Ordered by experiment id; `name_like` is an SQL LIKE pattern (empty: all).
+  Result<std::vector<Experiment>> SearchExperiments(ViewType view, const std::string& name_like,
+                                                    int64_t max_results, int64_t offset);
+  Status RenameExperiment(int64_t experiment_id, const std::string& new_name);
+  Status SetExperimentLifecycle(int64_t experiment_id, LifecycleStage stage);
+  Status SetExperimentTag(int64_t experiment_id, const Tag& tag);
+
+  // ---- Runs --------------------------------------------------------------------------
+  // `info.run_id` must be a new valid run id; the experiment must exist and be active.
+  Status CreateRun(const RunInfo& info, const std::vector<Tag>& tags = {});
+  Result<Run> GetRun(const std::string& run_id);
+  Status UpdateRun(const std::string& run_id, const RunUpdate& update);
+  Status SetRunLifecycle(const std::string& run_id, LifecycleStage stage);
+  Result<std::vector<Run>> SearchRuns(const RunQuery& query);
+  // All or nothing. Tags overwrite; params are write-once (see the file comment).
+  Status LogBatch(const std::string& run_id, const std::vector<Metric>& metrics,
+                  const std::vector<Param>& params, const std::vector<Tag>& tags);
+  Status DeleteRunTag(const std::string& run_id, const std::string& key);
+  // Ordered by step, then timestamp.
+  Result<std::vector<Metric>> GetMetricHistory(const std::string& run_id, const std::string& key,
+                                               int64_t max_results = 1000000,
+                                               int64_t offset = 0);
+
+  // ---- Registered models -------------------------------------------------------------
+  Result<RegisteredModel> CreateRegisteredModel(const std::string& name,
+                                                const std::string& description,
+                                                const std::vector<Tag>& tags = {});
+  Result<RegisteredModel> GetRegisteredModel(const std::string& name);
+  // Versions, tags and aliases follow the model to its new name.
+  Result<RegisteredModel> RenameRegisteredModel(const std::string& name,
+                                                const std::string& new_name);
+  Result<RegisteredModel> UpdateRegisteredModel(const std::string& name,
+                                                const std::string& description);
+  Status DeleteRegisteredModel(const std::string& name);  // with its versions
+  Result<std::vector<RegisteredModel>> SearchRegisteredModels(const RegisteredModelQuery& query);
+  Status SetRegisteredModelTag(const std::string& name, const Tag& tag);
+  Status DeleteRegisteredModelTag(const std::string& name, const std::string& key);
+  Status SetModelAlias(const std::string& name, const std::string& alias, int64_t version);
+  Status DeleteModelAlias(const std::string& name, const std::string& alias);
+  Result<ModelVersion> GetModelVersionByAlias(const std::string& name, const std::string& alias);
+
+  // ---- Model versions ----------------------------------------------------------------
+  // Allocates the next version number of `request.name` (which must exist); other fields
+  // of `request` are stored as given, with times set to now.
+  Result<ModelVersion> CreateModelVersion(const ModelVersion& request);
+  Result<ModelVersion> GetModelVersion(const std::string& name, int64_t version);
+  Result<ModelVersion> UpdateModelVersion(const std::string& name, int64_t version,
+                                          const std::string& description);
+  // `stage` in any case; with `archive_existing`, other versions in that stage move to
+  // Archived in the same transaction.
+  Result<ModelVersion> TransitionModelVersionStage(const std::string& name, int64_t version,
+                                                   const std::string& stage,
+                                                   bool archive_existing);
+  Status DeleteModelVersion(const std::string& name, int64_t version);  // and its aliases
+  // Ordered by name, then version descending.
+  Result<std::vector<ModelVersion>> SearchModelVersions(const ModelVersionQuery& query);
+  // The highest version in each of `stages` (all stages when empty).
+  Result<std::vector<ModelVersion>> GetLatestVersions(const std::string& name,
+                                                      const std::vector<std::string>& stages);
+  Status SetModelVersionTag(const std::string& name, int64_t version, const Tag& tag);
+  Status DeleteModelVersionTag(const std::string& name, int64_t version, const std::string& key);
+
+  // ---- Deployments -------------------------------------------------------------------
+  Status PutDeployment(const Deployment& deployment);  // insert, or replace by name
+  Result<Deployment> GetDeployment(const std::string& name);
+  Result<std::vector<Deployment>> ListDeployments();  // by name
+  Status DeleteDeployment(const std::string& name);
+
+  // The schema version the database is at (after Open: the latest this binary knows).
+  Result<int64_t> SchemaVersion();
+
+ private:
+  std::unique_ptr<Database> db_;
+};
+
+}  // namespace somlier

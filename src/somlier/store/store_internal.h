@@ -1,0 +1,45 @@
+// Helpers shared by the Store's implementation files (store*.cc). Not part of the
+// Store's interface; include only from those files.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "somlier/store/database.h"
+#include "somlier/store/entities.h"
+#include "somlier/store/run_query.h"
+
+namespace somlier::store_internal {
+
+using Values = std::vector<SqlValue>;
+
+inline Result<QueryResult> Exec(Connection& c, std::string_view sql, const Values& values = {}) {
+  return c.Execute(sql, values);
+}
+
+// "?, ?, ?" with `n` placeholders.
+std::string Placeholders(size_t n);
+
+// Column list for RunInfoFromRow, qualified with `alias` ("r" -> "r.run_uuid, ...") unless
+// it is empty.
+std::string RunColumns(std::string_view alias);
+RunInfo RunInfoFromRow(const SqlRow& row);
+
+// Fills metrics (latest), params and tags of `runs`, each sorted by key.
+Status LoadRunData(Connection& c, std::vector<Run>& runs);
+
+// NotFound unless the run exists; FailedPrecondition when `require_active` and it is
+// deleted. Returns its experiment id.
+Result<int64_t> CheckRun(Connection& c, const std::string& run_id, bool require_active);
+
+// The one SELECT (and its bound values) that Store::SearchRuns runs for `query`.
+struct SqlStatement {
+  std::string sql;
+  Values values;
+};
+Result<SqlStatement> BuildRunSearch(const RunQuery& query);
+
+std::vector<Tag> TagsFromRows(const std::vector<SqlRow>& rows, size_t key_column = 0);
+
+}  // namespace somlier::store_internal

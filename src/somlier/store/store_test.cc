@@ -1,0 +1,813 @@
+// One suite for the Store, run against SQLite and against a real PostgreSQL server.
+//
+// PostgreSQL: the URL is read from the file named by SOMLIER_TEST_POSTGRES_URL_FILE (CTest
+// starts a server, see scripts/test-postgres.sh) or from SOMLIER_TEST_POSTGRES_URL. Each
+// test gets its own schema. Without a URL the PostgreSQL cases are skipped, unless
+// SOMLIER_TEST_REQUIRE_POSTGRES=1, when they fail.
+#include "somlier/store/store.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "somlier/core/ids.h"
+#include "somlier/core/time.h"
+#include "somlier/store/store_internal.h"
+#include "temp_dir.h"
+
+namespace somlier {
+namespace {
+
+std::string PostgresUrl() {
+  if (const char* url = std::getenv("SOMLIER_TEST_POSTGRES_URL"); url && *url) return url;
+  if (const char* file = std::getenv("SOMLIER_TEST_POSTGRES_URL_FILE"); file && *file) {
+    std::ifstream in(file);
+    std::string url;
+    std::getline(in, url);
+    return url;
+  }
+  return "";
+}
+
+std::string WithSearchPath(const std::string& url, const std::string& schema) {
+  return url + (url.find('?') == std::string::npos ? "?" : "&") +
+         "options=-csearch_path%3D" + schema;
+}
+
+class StoreTest : public ::testing::TestWithParam<Dialect> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Dialect::kSqlite) {
+      url_ = "sqlite:///" + dir_.file("somlier.db");
+    } else {
+      const std::string base = PostgresUrl();
+      if (base.empty()) {
+        const char* require = std::getenv("SOMLIER_TEST_REQUIRE_POSTGRES");
+        if (require && std::string(require) == "1") {
+          FAIL() << "SOMLIER_TEST_REQUIRE_POSTGRES=1 but no PostgreSQL URL was given";
+        }
+        GTEST_SKIP() << "no PostgreSQL server (set SOMLIER_TEST_POSTGRES_URL)";
+      }
+      static std::atomic<int> counter{0};
+      const std::string schema =
+          "t" + NewRunId().substr(0, 12) + "_" + std::to_string(counter++);
+      auto admin = Database::Open(base);
+      ASSERT_TRUE(admin.ok()) << admin.status().ToString();
+      ASSERT_TRUE((*admin)
+                      ->Transaction(true,
+                                    [&](Connection& c) {
+                                      return c.ExecuteScript("CREATE SCHEMA " + schema);
+                                    })
+                      .ok());
+      url_ = WithSearchPath(base, schema);
+    }
+    auto opened = Store::Open(url_);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    store_ = std::move(*opened);
+  }
+
+  int64_t NewExperiment(const std::string& name = "exp") {
+    auto id = store_->CreateExperiment(name, "/artifacts/{experiment_id}");
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    return id.ok() ? *id : -1;
+  }
+
+  std::string NewRun(int64_t experiment_id, int64_t start_time = 0) {
+    RunInfo info;
+    info.run_id = NewRunId();
+    info.experiment_id = experiment_id;
+    info.run_name = "run-" + info.run_id.substr(0, 6);
+    info.status = RunStatus::kRunning;
+    info.start_time = start_time ? start_time : NowMillis();
+    Status s = store_->CreateRun(info);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return info.run_id;
+  }
+
+  testing::TempDir dir_;
+  std::string url_;
+  std::unique_ptr<Store> store_;
+};
+
+// ---- Schema ---------------------------------------------------------------------------
+
+TEST_P(StoreTest, OpenMigratesToLatestAndReopenIsIdempotent) {
+  auto version = store_->SchemaVersion();
+  ASSERT_TRUE(version.ok());
+  EXPECT_GE(*version, 1);
+  NewExperiment("kept");
+  store_.reset();
+  auto again = Store::Open(url_);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE((*again)->GetExperimentByName("kept").ok());
+}
+
+TEST_P(StoreTest, RefusesDatabaseNewerThanBinary) {
+  auto db = Database::Open(url_);
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)
+                  ->Transaction(true,
+                                [](Connection& c) {
+                                  return c.ExecuteScript("UPDATE somlier_schema SET version = 999");
+                                })
+                  .ok());
+  auto reopened = Store::Open(url_);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(reopened.status().message().find("999"), std::string::npos);
+}
+
+// ---- Experiments ----------------------------------------------------------------------
+
+TEST_P(StoreTest, ExperimentLifecycle) {
+  auto id = store_->CreateExperiment("example-projects/sklearn", "/art/{experiment_id}",
+                                     {{"team", "ml"}});
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+
+  auto got = store_->GetExperiment(*id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->name, "example-projects/sklearn");
+  EXPECT_EQ(got->artifact_location, "/art/" + std::to_string(*id));
+  EXPECT_EQ(got->lifecycle_stage, LifecycleStage::kActive);
+  EXPECT_GT(got->creation_time, 0);
+  ASSERT_EQ(got->tags.size(), 1u);
+  EXPECT_EQ(got->tags[0], (Tag{"team", "ml"}));
+
+  auto dup = store_->CreateExperiment("example-projects/sklearn", "");
+  EXPECT_EQ(dup.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->CreateExperiment("", "").status().code(), StatusCode::kInvalidArgument);
+
+  ASSERT_TRUE(store_->SetExperimentTag(*id, {"team", "platform"}).ok());
+  ASSERT_TRUE(store_->SetExperimentTag(*id, {"owner", "kim"}).ok());
+  got = store_->GetExperimentByName("example-projects/sklearn");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->tags, (std::vector<Tag>{{"owner", "kim"}, {"team", "platform"}}));
+
+  auto other = NewExperiment("other");
+  EXPECT_EQ(store_->RenameExperiment(other, "example-projects/sklearn").code(),
+            StatusCode::kAlreadyExists);
+  ASSERT_TRUE(store_->RenameExperiment(other, "renamed").ok());
+  EXPECT_TRUE(store_->GetExperimentByName("renamed").ok());
+  EXPECT_EQ(store_->GetExperimentByName("other").status().code(), StatusCode::kNotFound);
+
+  ASSERT_TRUE(store_->SetExperimentLifecycle(other, LifecycleStage::kDeleted).ok());
+  auto active = store_->SearchExperiments(ViewType::kActiveOnly, "", 100, 0);
+  ASSERT_TRUE(active.ok());
+  ASSERT_EQ(active->size(), 1u);
+  EXPECT_EQ((*active)[0].experiment_id, *id);
+  auto deleted = store_->SearchExperiments(ViewType::kDeletedOnly, "", 100, 0);
+  ASSERT_EQ(deleted->size(), 1u);
+  EXPECT_EQ((*deleted)[0].name, "renamed");
+  EXPECT_EQ(store_->SearchExperiments(ViewType::kAll, "", 100, 0)->size(), 2u);
+  EXPECT_EQ(store_->SearchExperiments(ViewType::kAll, "example-%", 100, 0)->size(), 1u);
+  EXPECT_EQ(store_->SearchExperiments(ViewType::kAll, "EXAMPLE-%", 100, 0)->size(), 0u)
+      << "LIKE is case-sensitive on both engines";
+  EXPECT_EQ(store_->SearchExperiments(ViewType::kAll, "", 1, 1)->size(), 1u);
+
+  ASSERT_TRUE(store_->SetExperimentLifecycle(other, LifecycleStage::kActive).ok());
+  EXPECT_EQ(store_->SearchExperiments(ViewType::kActiveOnly, "", 100, 0)->size(), 2u);
+
+  EXPECT_EQ(store_->GetExperiment(424242).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->SetExperimentTag(424242, {"a", "b"}).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->SetExperimentLifecycle(424242, LifecycleStage::kDeleted).code(),
+            StatusCode::kNotFound);
+}
+
+// ---- Runs -----------------------------------------------------------------------------
+
+TEST_P(StoreTest, RunCreateGetUpdate) {
+  const int64_t exp = NewExperiment();
+  RunInfo info;
+  info.run_id = NewRunId();
+  info.experiment_id = exp;
+  info.run_name = "grid-1";
+  info.status = RunStatus::kScheduled;
+  info.user_id = "kim";
+  info.artifact_uri = "/artifacts/1/" + info.run_id;
+  info.source = {"git@github.com:org/repo.git", "main", "a27738a0", "example-projects/sklearn",
+                 "main"};
+  ASSERT_TRUE(store_->CreateRun(info, {{"mlflow.user", "kim"}}).ok());
+  EXPECT_EQ(store_->CreateRun(info).code(), StatusCode::kAlreadyExists);
+
+  auto run = store_->GetRun(info.run_id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->info.run_name, "grid-1");
+  EXPECT_EQ(run->info.status, RunStatus::kScheduled);
+  EXPECT_FALSE(run->info.start_time.has_value());
+  EXPECT_EQ(run->info.source, info.source);
+  EXPECT_EQ(run->info.user_id, "kim");
+  EXPECT_EQ(run->tags, (std::vector<Tag>{{"mlflow.user", "kim"}}));
+
+  RunUpdate update;
+  update.status = RunStatus::kFailed;
+  update.start_time = 1000;
+  update.end_time = 2000;
+  update.exit_code = 3;
+  update.status_message = "exited with code 3";
+  ASSERT_TRUE(store_->UpdateRun(info.run_id, update).ok());
+  run = store_->GetRun(info.run_id);
+  EXPECT_EQ(run->info.status, RunStatus::kFailed);
+  EXPECT_EQ(run->info.start_time, 1000);
+  EXPECT_EQ(run->info.end_time, 2000);
+  EXPECT_EQ(run->info.exit_code, 3);
+  EXPECT_EQ(run->info.status_message, "exited with code 3");
+  EXPECT_EQ(run->info.run_name, "grid-1");
+
+  EXPECT_EQ(store_->GetRun(NewRunId()).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->UpdateRun(NewRunId(), update).code(), StatusCode::kNotFound);
+}
+
+TEST_P(StoreTest, RunNeedsValidIdAndLiveExperiment) {
+  const int64_t exp = NewExperiment();
+  RunInfo info;
+  info.experiment_id = exp;
+  info.run_id = "not-a-run-id";
+  EXPECT_EQ(store_->CreateRun(info).code(), StatusCode::kInvalidArgument);
+  info.run_id = NewRunId();
+  info.experiment_id = 999999;
+  EXPECT_EQ(store_->CreateRun(info).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(store_->SetExperimentLifecycle(exp, LifecycleStage::kDeleted).ok());
+  info.experiment_id = exp;
+  EXPECT_EQ(store_->CreateRun(info).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->GetRun(info.run_id).status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(StoreTest, DeletedRunRefusesWritesUntilRestored) {
+  const std::string run = NewRun(NewExperiment());
+  ASSERT_TRUE(store_->SetRunLifecycle(run, LifecycleStage::kDeleted).ok());
+  EXPECT_EQ(store_->GetRun(run)->info.lifecycle_stage, LifecycleStage::kDeleted);
+  EXPECT_EQ(store_->LogBatch(run, {{"m", 1, 1, 0}}, {}, {}).code(),
+            StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(store_->SetRunLifecycle(run, LifecycleStage::kActive).ok());
+  EXPECT_TRUE(store_->LogBatch(run, {{"m", 1, 1, 0}}, {}, {}).ok());
+}
+
+TEST_P(StoreTest, ParamsAreWriteOnceAndABadBatchWritesNothing) {
+  const std::string run = NewRun(NewExperiment());
+  ASSERT_TRUE(store_->LogBatch(run, {}, {{"lr", "0.1"}, {"batch_size", "64"}}, {}).ok());
+  // The same value again is fine.
+  EXPECT_TRUE(store_->LogBatch(run, {}, {{"lr", "0.1"}}, {}).ok());
+
+  // Another value is an error naming the key and both values, and nothing of the batch
+  // (not the metric, tag or new param) is written.
+  Status s = store_->LogBatch(run, {{"loss", 0.5, 10, 0}}, {{"new", "x"}, {"lr", "0.2"}},
+                              {{"t", "v"}});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("'lr'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("0.1"), std::string::npos);
+  EXPECT_NE(s.message().find("0.2"), std::string::npos);
+  auto got = store_->GetRun(run);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->params, (std::vector<Param>{{"batch_size", "64"}, {"lr", "0.1"}}));
+  EXPECT_TRUE(got->metrics.empty());
+  EXPECT_TRUE(got->tags.empty());
+  EXPECT_TRUE(store_->GetMetricHistory(run, "loss")->empty());
+
+  // Two values for one key within a batch.
+  EXPECT_EQ(store_->LogBatch(run, {}, {{"k", "1"}, {"k", "2"}}, {}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_->LogBatch(run, {}, {{"k", "1"}, {"k", "1"}}, {}).ok());
+  EXPECT_EQ(store_->LogBatch(NewRunId(), {}, {{"a", "b"}}, {}).code(), StatusCode::kNotFound);
+}
+
+TEST_P(StoreTest, MetricsKeepHistoryAndLatestValue) {
+  const std::string run = NewRun(NewExperiment());
+  ASSERT_TRUE(store_->LogBatch(run,
+                               {{"loss", 0.9, 100, 0},
+                                {"loss", 0.5, 200, 2},
+                                {"loss", 0.7, 300, 1},  // older step: not the latest
+                                {"acc", 0.25, 100, 0}},
+                               {}, {})
+                  .ok());
+  // Same step, older timestamp: history only, not the latest value.
+  ASSERT_TRUE(store_->LogBatch(run, {{"acc", 0.75, 50, 0}}, {}, {}).ok());
+  auto got = store_->GetRun(run);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->metrics.size(), 2u);
+  EXPECT_EQ(got->metrics[0].key, "acc");
+  EXPECT_DOUBLE_EQ(got->metrics[0].value, 0.25) << "timestamp 50 < 100 at the same step";
+  EXPECT_EQ(got->metrics[1].key, "loss");
+  EXPECT_DOUBLE_EQ(got->metrics[1].value, 0.5);
+  EXPECT_EQ(got->metrics[1].step, 2);
+
+  ASSERT_TRUE(store_->LogBatch(run, {{"loss", 0.4, 150, 2}}, {}, {}).ok());
+  EXPECT_DOUBLE_EQ(store_->GetRun(run)->metrics[1].value, 0.5) << "older timestamp, same step";
+  ASSERT_TRUE(store_->LogBatch(run, {{"loss", 0.3, 200, 2}}, {}, {}).ok());
+  EXPECT_DOUBLE_EQ(store_->GetRun(run)->metrics[1].value, 0.3) << "a tie goes to the later write";
+
+  auto history = store_->GetMetricHistory(run, "loss");
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 5u);
+  EXPECT_EQ((*history)[0].step, 0);
+  EXPECT_EQ((*history)[1].step, 1);
+  EXPECT_EQ((*history)[4].step, 2);
+  auto page = store_->GetMetricHistory(run, "loss", 2, 1);
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_DOUBLE_EQ((*page)[0].value, 0.7);
+
+  // Non-finite values round-trip.
+  ASSERT_TRUE(store_->LogBatch(run,
+                               {{"nan", std::nan(""), 1, 0},
+                                {"inf", HUGE_VAL, 1, 0},
+                                {"ninf", -HUGE_VAL, 1, 0},
+                                {"precise", 0.1 + 0.2, 1, 0}},
+                               {}, {})
+                  .ok());
+  got = store_->GetRun(run);
+  std::map<std::string, double> latest;
+  for (const Metric& m : got->metrics) latest[m.key] = m.value;
+  EXPECT_TRUE(std::isnan(latest["nan"]));
+  EXPECT_EQ(latest["inf"], HUGE_VAL);
+  EXPECT_EQ(latest["ninf"], -HUGE_VAL);
+  EXPECT_EQ(latest["precise"], 0.1 + 0.2) << "doubles are stored exactly";
+  EXPECT_TRUE(std::isnan((*store_->GetMetricHistory(run, "nan"))[0].value));
+  EXPECT_EQ(store_->GetMetricHistory(NewRunId(), "x").status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(StoreTest, TagsOverwriteAndDelete) {
+  const std::string run = NewRun(NewExperiment());
+  ASSERT_TRUE(store_->LogBatch(run, {}, {}, {{"a", "1"}, {"b", "2"}, {"a", "3"}}).ok());
+  EXPECT_EQ(store_->GetRun(run)->tags, (std::vector<Tag>{{"a", "3"}, {"b", "2"}}));
+  ASSERT_TRUE(store_->LogBatch(run, {}, {}, {{"b", "4"}}).ok());
+  ASSERT_TRUE(store_->DeleteRunTag(run, "a").ok());
+  EXPECT_EQ(store_->GetRun(run)->tags, (std::vector<Tag>{{"b", "4"}}));
+  EXPECT_EQ(store_->DeleteRunTag(run, "a").code(), StatusCode::kNotFound);
+}
+
+// ---- Search ---------------------------------------------------------------------------
+
+class SearchFixture {
+ public:
+  // Five runs with rmse 0.5, 0.4, 0.3, 0.2 and (last) none; params lr and model.
+  static std::vector<std::string> Populate(Store& store, int64_t exp) {
+    std::vector<std::string> ids;
+    const char* models[] = {"ridge", "lasso", "ridge", "Lasso", "ridge"};
+    for (int i = 0; i < 5; ++i) {
+      RunInfo info;
+      info.run_id = NewRunId();
+      info.experiment_id = exp;
+      info.run_name = "run" + std::to_string(i);
+      info.status = i == 3 ? RunStatus::kFailed : RunStatus::kFinished;
+      info.start_time = 1000 + i;
+      EXPECT_TRUE(store.CreateRun(info).ok());
+      std::vector<Metric> metrics;
+      if (i < 4) metrics.push_back({"rmse", 0.5 - 0.1 * i, 1, 0});
+      EXPECT_TRUE(store
+                      .LogBatch(info.run_id, metrics,
+                                {{"lr", "0.00" + std::to_string(i + 1)}, {"model", models[i]}},
+                                {{"fold", i % 2 ? "odd" : "even"}})
+                      .ok());
+      ids.push_back(info.run_id);
+    }
+    return ids;
+  }
+};
+
+std::vector<std::string> Ids(const Result<std::vector<Run>>& runs) {
+  std::vector<std::string> out;
+  if (!runs.ok()) return {"error: " + runs.status().ToString()};
+  for (const Run& r : *runs) out.push_back(r.info.run_id);
+  return out;
+}
+
+TEST_P(StoreTest, SearchRunsFiltersOrdersAndPages) {
+  const int64_t exp = NewExperiment();
+  const auto id = SearchFixture::Populate(*store_, exp);
+  const int64_t other = NewExperiment("other");
+  NewRun(other);
+
+  RunQuery q;
+  q.experiment_ids = {exp};
+  // Default order: newest start time first.
+  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[4], id[3], id[2], id[1], id[0]}));
+
+  q.order_by = {{RunField::kMetric, "rmse", true}};
+  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3], id[2], id[1], id[0], id[4]}))
+      << "a run without the metric sorts last";
+  q.order_by = {{RunField::kMetric, "rmse", false}};
+  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[0], id[1], id[2], id[3], id[4]}));
+
+  q.filters = {{RunField::kMetric, "rmse", CompareOp::kLt, {0.35}}};
+  q.order_by = {{RunField::kMetric, "rmse", true}};
+  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3], id[2]}));
+
+  q.filters = {{RunField::kParam, "model", CompareOp::kEq, {std::string("ridge")}}};
+  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[2], id[0], id[4]}));
+  q.filters = {{RunField::kParam, "model", CompareOp::kILike, {std::string("lasso")}}};
+  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3], id[1]}));
+  q.filters = {{RunField::kParam, "model", CompareOp::kLike, {std::string("L%")}}};
+  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3]}));
+  q.filters = {{RunField::kTag, "fold", CompareOp::kNe, {std::string("even")}}};
+  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3], id[1]}));
+  q.filters = {{RunField::kAttribute, "status", CompareOp::kEq, {std::string("FAILED")}}};
+  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3]}));
+  q.filters = {{RunField::kAttribute, "run_id", CompareOp::kIn, {id[0], id[4]}}};
+  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[0], id[4]}))
+      << "metric order ascending; the run without it last";
+  q.filters = {{RunField::kAttribute, "start_time", CompareOp::kGe, {int64_t{1003}}},
+               {RunField::kMetric, "rmse", CompareOp::kExists, {}}};
+  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3]}));
+
+  // Paging is stable.
+  q.filters.clear();
+  q.max_results = 2;
+  q.offset = 0;
+  auto first = Ids(store_->SearchRuns(q));
+  q.offset = 2;
+  auto second = Ids(store_->SearchRuns(q));
+  q.offset = 4;
+  auto third = Ids(store_->SearchRuns(q));
+  EXPECT_EQ(first, (std::vector<std::string>{id[3], id[2]}));
+  EXPECT_EQ(second, (std::vector<std::string>{id[1], id[0]}));
+  EXPECT_EQ(third, (std::vector<std::string>{id[4]}));
+
+  // Deleted runs are only in the views that ask for them.
+  ASSERT_TRUE(store_->SetRunLifecycle(id[3], LifecycleStage::kDeleted).ok());
+  q = RunQuery{};
+  q.experiment_ids = {exp};
+  EXPECT_EQ(store_->SearchRuns(q)->size(), 4u);
+  q.view = ViewType::kDeletedOnly;
+  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3]}));
+  q.view = ViewType::kAll;
+  q.experiment_ids = {exp, other};
+  EXPECT_EQ(store_->SearchRuns(q)->size(), 6u);
+
+  // Results carry the run's data.
+  q = RunQuery{};
+  q.experiment_ids = {exp};
+  q.filters = {{RunField::kAttribute, "run_id", CompareOp::kEq, {id[0]}}};
+  auto runs = store_->SearchRuns(q);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].params, (std::vector<Param>{{"lr", "0.001"}, {"model", "ridge"}}));
+  EXPECT_EQ((*runs)[0].tags, (std::vector<Tag>{{"fold", "even"}}));
+  ASSERT_EQ((*runs)[0].metrics.size(), 1u);
+}
+
+TEST_P(StoreTest, SearchRunsRejectsBadQueries) {
+  const int64_t exp = NewExperiment();
+  RunQuery q;
+  EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
+  q.experiment_ids = {exp};
+  q.filters = {{RunField::kAttribute, "no_such_attribute", CompareOp::kEq, {std::string("x")}}};
+  EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
+  q.filters = {{RunField::kMetric, "m", CompareOp::kGt, {std::string("not a number")}}};
+  EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
+  q.filters = {{RunField::kMetric, "m", CompareOp::kLike, {1.0}}};
+  EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
+  q.filters = {{RunField::kParam, "p", CompareOp::kEq, {}}};
+  EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
+  q.filters.clear();
+  q.order_by = {{RunField::kAttribute, "bogus", true}};
+  EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
+  q.order_by.clear();
+  q.max_results = -1;
+  EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreTest, BestRunByMetricUsesTheIndex) {
+  const int64_t exp = NewExperiment();
+  const auto id = SearchFixture::Populate(*store_, exp);
+  RunQuery q;
+  q.experiment_ids = {exp};
+  q.filters = {{RunField::kMetric, "rmse", CompareOp::kExists, {}}};
+  q.order_by = {{RunField::kMetric, "rmse", true}};
+  q.max_results = 1;
+  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3]}));
+  q.order_by = {{RunField::kMetric, "rmse", false}};
+  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[0]}));
+  q.filters = {{RunField::kMetric, "no_such_metric", CompareOp::kExists, {}}};
+  EXPECT_TRUE(store_->SearchRuns(q)->empty());
+  q.filters = {{RunField::kMetric, "rmse", CompareOp::kExists, {}}};
+
+  if (GetParam() != Dialect::kSqlite) return;  // PostgreSQL plans by table statistics
+  // The query plan reads latest_metrics through its (experiment_id, key, value) index,
+  // in order, instead of sorting all runs of the experiment.
+  auto db = Database::Open(url_);
+  ASSERT_TRUE(db.ok());
+  auto statement = store_internal::BuildRunSearch(q);
+  ASSERT_TRUE(statement.ok());
+  std::string plan;
+  ASSERT_TRUE((*db)
+                  ->Transaction(false,
+                                [&](Connection& c) -> Status {
+                                  auto r = c.Execute("EXPLAIN QUERY PLAN " + statement->sql,
+                                                     statement->values);
+                                  if (!r.ok()) return r.status();
+                                  for (const auto& row : r->rows) plan += AsText(row.back()) + "\n";
+                                  return OkStatus();
+                                })
+                  .ok());
+  EXPECT_NE(plan.find("latest_metrics_by_value"), std::string::npos) << plan;
+  // Only ties on the metric value are sorted ("RIGHT PART OF ORDER BY"), never all rows.
+  EXPECT_EQ(plan.find("TEMP B-TREE FOR ORDER BY"), std::string::npos) << plan;
+}
+
+// ---- Registry -------------------------------------------------------------------------
+
+TEST_P(StoreTest, RegisteredModelLifecycle) {
+  auto created = store_->CreateRegisteredModel("price", "predicts prices", {{"team", "ml"}});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(created->description, "predicts prices");
+  EXPECT_EQ(created->tags, (std::vector<Tag>{{"team", "ml"}}));
+  EXPECT_EQ(store_->CreateRegisteredModel("price", "").status().code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->CreateRegisteredModel("", "").status().code(), StatusCode::kInvalidArgument);
+
+  auto updated = store_->UpdateRegisteredModel("price", "new text");
+  ASSERT_TRUE(updated.ok());
+  EXPECT_EQ(updated->description, "new text");
+  ASSERT_TRUE(store_->SetRegisteredModelTag("price", {"stage", "beta"}).ok());
+  ASSERT_TRUE(store_->DeleteRegisteredModelTag("price", "team").ok());
+  EXPECT_EQ(store_->DeleteRegisteredModelTag("price", "team").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetRegisteredModel("price")->tags, (std::vector<Tag>{{"stage", "beta"}}));
+
+  const std::string run = NewRun(NewExperiment());
+  ModelVersion req;
+  req.name = "price";
+  req.source = "runs:/" + run + "/model";
+  req.run_id = run;
+  req.tags = {{"validated", "yes"}};
+  auto v1 = store_->CreateModelVersion(req);
+  ASSERT_TRUE(v1.ok()) << v1.status().ToString();
+  EXPECT_EQ(v1->version, 1);
+  EXPECT_EQ(v1->current_stage, "None");
+  EXPECT_EQ(v1->status, "READY");
+  EXPECT_EQ(v1->tags, (std::vector<Tag>{{"validated", "yes"}}));
+  auto v2 = store_->CreateModelVersion(req);
+  ASSERT_EQ(v2->version, 2);
+
+  ASSERT_TRUE(store_->SetModelAlias("price", "champion", 1).ok());
+  EXPECT_EQ(store_->SetModelAlias("price", "champion", 9).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetModelVersionByAlias("price", "champion")->version, 1);
+  ASSERT_TRUE(store_->SetModelAlias("price", "champion", 2).ok());
+  EXPECT_EQ(store_->GetModelVersionByAlias("price", "champion")->version, 2);
+  EXPECT_EQ(store_->GetModelVersion("price", 2)->aliases, (std::vector<std::string>{"champion"}));
+  EXPECT_EQ(store_->GetRegisteredModel("price")->aliases,
+            (std::vector<ModelAlias>{{"champion", 2}}));
+
+  // Renaming carries versions, tags and aliases along.
+  auto renamed = store_->RenameRegisteredModel("price", "house-price");
+  ASSERT_TRUE(renamed.ok()) << renamed.status().ToString();
+  EXPECT_EQ(store_->GetRegisteredModel("price").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(renamed->tags, (std::vector<Tag>{{"stage", "beta"}}));
+  EXPECT_EQ(store_->GetModelVersionByAlias("house-price", "champion")->version, 2);
+  EXPECT_EQ(store_->GetModelVersion("house-price", 1)->tags,
+            (std::vector<Tag>{{"validated", "yes"}}));
+  ASSERT_TRUE(store_->CreateRegisteredModel("taken", "").ok());
+  EXPECT_EQ(store_->RenameRegisteredModel("house-price", "taken").status().code(),
+            StatusCode::kAlreadyExists);
+
+  // Search.
+  ASSERT_TRUE(store_->CreateRegisteredModel("House-Rent", "").ok());
+  RegisteredModelQuery mq;
+  mq.name_like = "house%";
+  EXPECT_EQ(store_->SearchRegisteredModels(mq)->size(), 1u);
+  mq.case_insensitive = true;
+  auto found = store_->SearchRegisteredModels(mq);
+  ASSERT_EQ(found->size(), 2u);
+  EXPECT_EQ((*found)[0].name, "House-Rent");
+  mq = RegisteredModelQuery{};
+  mq.tags = {{"stage", "beta"}};
+  ASSERT_EQ(store_->SearchRegisteredModels(mq)->size(), 1u);
+  mq = RegisteredModelQuery{};
+  mq.max_results = 2;
+  mq.offset = 2;
+  EXPECT_EQ(store_->SearchRegisteredModels(mq)->size(), 1u);
+
+  // Deleting the model deletes its versions.
+  ASSERT_TRUE(store_->DeleteRegisteredModel("house-price").ok());
+  EXPECT_EQ(store_->GetModelVersion("house-price", 1).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->DeleteRegisteredModel("house-price").code(), StatusCode::kNotFound);
+  ModelVersionQuery vq;
+  vq.run_ids = {run};
+  EXPECT_TRUE(store_->SearchModelVersions(vq)->empty());
+}
+
+TEST_P(StoreTest, ModelVersionsStagesTagsAndSearch) {
+  ASSERT_TRUE(store_->CreateRegisteredModel("m", "").ok());
+  ModelVersion req;
+  req.name = "m";
+  std::vector<std::string> runs;
+  const int64_t exp = NewExperiment();
+  for (int i = 0; i < 4; ++i) {
+    runs.push_back(NewRun(exp));
+    req.run_id = runs.back();
+    req.source = "runs:/" + runs.back() + "/model";
+    ASSERT_TRUE(store_->CreateModelVersion(req).ok());
+  }
+  auto staged = store_->TransitionModelVersionStage("m", 1, "production", false);
+  ASSERT_TRUE(staged.ok());
+  EXPECT_EQ(staged->current_stage, "Production");
+  ASSERT_TRUE(store_->TransitionModelVersionStage("m", 2, "Production", false).ok());
+  ASSERT_TRUE(store_->TransitionModelVersionStage("m", 3, "Production", true).ok());
+  EXPECT_EQ(store_->GetModelVersion("m", 1)->current_stage, "Archived");
+  EXPECT_EQ(store_->GetModelVersion("m", 2)->current_stage, "Archived");
+  EXPECT_EQ(store_->TransitionModelVersionStage("m", 3, "Live", false).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->TransitionModelVersionStage("m", 42, "Staging", false).status().code(),
+            StatusCode::kNotFound);
+
+  auto latest = store_->GetLatestVersions("m", {});
+  ASSERT_TRUE(latest.ok());
+  ASSERT_EQ(latest->size(), 3u);  // Archived: 2, Production: 3, None: 4
+  EXPECT_EQ((*latest)[0].version, 2);
+  EXPECT_EQ((*latest)[1].version, 3);
+  EXPECT_EQ((*latest)[2].version, 4);
+  latest = store_->GetLatestVersions("m", {"Production"});
+  ASSERT_EQ(latest->size(), 1u);
+  EXPECT_EQ((*latest)[0].version, 3);
+  EXPECT_EQ(store_->GetLatestVersions("nope", {}).status().code(), StatusCode::kNotFound);
+
+  ASSERT_TRUE(store_->UpdateModelVersion("m", 4, "candidate").ok());
+  EXPECT_EQ(store_->GetModelVersion("m", 4)->description, "candidate");
+  ASSERT_TRUE(store_->SetModelVersionTag("m", 4, {"k", "v"}).ok());
+  EXPECT_EQ(store_->GetModelVersion("m", 4)->tags, (std::vector<Tag>{{"k", "v"}}));
+  ASSERT_TRUE(store_->DeleteModelVersionTag("m", 4, "k").ok());
+  EXPECT_EQ(store_->DeleteModelVersionTag("m", 4, "k").code(), StatusCode::kNotFound);
+
+  ModelVersionQuery q;
+  q.name = "m";
+  auto all = store_->SearchModelVersions(q);
+  ASSERT_EQ(all->size(), 4u);
+  EXPECT_EQ((*all)[0].version, 4) << "newest version first";
+  q.run_ids = {runs[1], runs[2]};
+  EXPECT_EQ(store_->SearchModelVersions(q)->size(), 2u);
+  q = ModelVersionQuery{};
+  q.source = "runs:/" + runs[0] + "/model";
+  ASSERT_EQ(store_->SearchModelVersions(q)->size(), 1u);
+
+  // Deleting a version removes its aliases; the number is never reused.
+  ASSERT_TRUE(store_->SetModelAlias("m", "a", 4).ok());
+  ASSERT_TRUE(store_->DeleteModelVersion("m", 4).ok());
+  EXPECT_EQ(store_->GetModelVersionByAlias("m", "a").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->DeleteModelVersion("m", 4).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->CreateModelVersion(req)->version, 5);
+  ASSERT_TRUE(store_->SetModelAlias("m", "b", 5).ok());
+  ASSERT_TRUE(store_->DeleteModelAlias("m", "b").ok());
+  EXPECT_EQ(store_->DeleteModelAlias("m", "b").code(), StatusCode::kNotFound);
+  req.name = "missing";
+  EXPECT_EQ(store_->CreateModelVersion(req).status().code(), StatusCode::kNotFound);
+}
+
+// ---- Deployments ----------------------------------------------------------------------
+
+TEST_P(StoreTest, Deployments) {
+  Deployment d;
+  d.name = "price-1";
+  d.model_name = "price";
+  d.model_version = "1";
+  d.target = "local";
+  d.url = "http://127.0.0.1:5001";
+  d.status = "RUNNING";
+  d.pid = 4321;
+  ASSERT_TRUE(store_->PutDeployment(d).ok());
+  auto got = store_->GetDeployment("price-1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->url, "http://127.0.0.1:5001");
+  EXPECT_EQ(got->pid, 4321);
+  const int64_t created = got->creation_time;
+
+  d.status = "STOPPED";
+  d.pid.reset();
+  ASSERT_TRUE(store_->PutDeployment(d).ok());
+  got = store_->GetDeployment("price-1");
+  EXPECT_EQ(got->status, "STOPPED");
+  EXPECT_FALSE(got->pid.has_value());
+  EXPECT_EQ(got->creation_time, created);
+
+  d.name = "another";
+  ASSERT_TRUE(store_->PutDeployment(d).ok());
+  auto all = store_->ListDeployments();
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].name, "another");
+  ASSERT_TRUE(store_->DeleteDeployment("another").ok());
+  EXPECT_EQ(store_->DeleteDeployment("another").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->GetDeployment("another").status().code(), StatusCode::kNotFound);
+}
+
+// ---- Concurrency ----------------------------------------------------------------------
+
+TEST_P(StoreTest, ConcurrentRegistrationsGetDistinctVersions) {
+  ASSERT_TRUE(store_->CreateRegisteredModel("contended", "").ok());
+  constexpr int kThreads = 8;
+  std::vector<int64_t> versions(kThreads, 0);
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ModelVersion req;
+      req.name = "contended";
+      req.source = "runs:/x/model";
+      auto v = store_->CreateModelVersion(req);
+      if (v.ok()) {
+        versions[t] = v->version;
+      } else {
+        errors[t] = v.status().ToString();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& e : errors) EXPECT_EQ(e, "");
+  std::set<int64_t> distinct(versions.begin(), versions.end());
+  EXPECT_EQ(distinct, (std::set<int64_t>{1, 2, 3, 4, 5, 6, 7, 8}));
+}
+
+TEST_P(StoreTest, SixteenThreadsOfMetricWritesLoseNothing) {
+  constexpr int kThreads = 16;
+  constexpr int kWrites = 1000;
+  const int64_t exp = NewExperiment();
+  std::vector<std::string> runs;
+  for (int t = 0; t < kThreads; ++t) runs.push_back(NewRun(exp));
+  std::atomic<int> failures{0};
+  std::string first_error;
+  std::mutex error_mu;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // Half the threads share one run, half write their own: both must hold.
+      const std::string& run = runs[t % 2 ? t : 0];
+      for (int i = 0; i < kWrites; ++i) {
+        Status s = store_->LogBatch(
+            run, {{"m" + std::to_string(t), static_cast<double>(i), 1000 + i, i}}, {}, {});
+        if (!s.ok()) {
+          if (failures++ == 0) {
+            std::lock_guard<std::mutex> lock(error_mu);
+            first_error = s.ToString();
+          }
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0) << first_error;
+  for (int t = 0; t < kThreads; ++t) {
+    const std::string& run = runs[t % 2 ? t : 0];
+    auto history = store_->GetMetricHistory(run, "m" + std::to_string(t));
+    ASSERT_TRUE(history.ok());
+    ASSERT_EQ(history->size(), static_cast<size_t>(kWrites)) << "thread " << t;
+    for (int i = 0; i < kWrites; ++i) EXPECT_EQ((*history)[i].value, i);
+  }
+  auto shared = store_->GetRun(runs[0]);
+  EXPECT_EQ(shared->metrics.size(), static_cast<size_t>(kThreads / 2));
+  for (const Metric& m : shared->metrics) EXPECT_EQ(m.value, kWrites - 1) << m.key;
+}
+
+TEST_P(StoreTest, TwoStoresOnOneDatabaseWriteConcurrently) {
+  // Two Store objects stand for two processes (a server and a CLI) on one database file.
+  auto second = Store::Open(url_);
+  ASSERT_TRUE(second.ok());
+  const std::string run = NewRun(NewExperiment());
+  std::atomic<int> failures{0};
+  auto writer = [&](Store* store, const std::string& key) {
+    for (int i = 0; i < 300; ++i) {
+      if (!store->LogBatch(run, {{key, 1.0 * i, i, i}}, {}, {}).ok()) ++failures;
+    }
+  };
+  std::thread a(writer, store_.get(), "a");
+  std::thread b(writer, second->get(), "b");
+  a.join();
+  b.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(store_->GetMetricHistory(run, "a")->size(), 300u);
+  EXPECT_EQ((*second)->GetMetricHistory(run, "b")->size(), 300u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
+                         ::testing::Values(Dialect::kSqlite, Dialect::kPostgres),
+                         [](const ::testing::TestParamInfo<Dialect>& info) {
+                           return info.param == Dialect::kSqlite ? "SQLite" : "PostgreSQL";
+                         });
+
+// ---- Opening --------------------------------------------------------------------------
+
+TEST(StoreOpen, RejectsUnknownSchemes) {
+  auto s = Store::Open("mysql://user:secret@host/db");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.status().message().find("secret"), std::string::npos) << "password leaked";
+  EXPECT_EQ(Store::Open("sqlite:///").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Store::Open("sqlite:///x.db?journal=off").status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(StoreOpen, UnreachablePostgresIsUnavailableWithoutPassword) {
+  auto s = Store::Open("postgresql://u:hunter2@127.0.0.1:1/db?connect_timeout=2");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(s.status().message().find("hunter2"), std::string::npos) << s.status().message();
+}
+
+TEST(StoreOpen, SqliteCreatesMissingDirectories) {
+  testing::TempDir dir;
+  auto s = Store::Open("sqlite:///" + dir.file("a/b/c.db"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_TRUE(std::filesystem::exists(dir.file("a/b/c.db")));
+}
+
+}  // namespace
+}  // namespace somlier
