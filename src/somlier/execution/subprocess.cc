@@ -1,0 +1,188 @@
+#include "somlier/execution/subprocess.h"
+
+#include <fcntl.h>
+#include <fmt/core.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+extern char** environ;
+
+namespace somlier {
+namespace {
+
+// Closes the fds it holds unless released; keeps error paths of Spawn() leak-free.
+struct FdCloser {
+  int fds[4] = {-1, -1, -1, -1};
+  ~FdCloser() {
+    for (int fd : fds) {
+      if (fd >= 0) close(fd);
+    }
+  }
+};
+
+}  // namespace
+
+int ExitCodeFromWaitStatus(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return 1;
+}
+
+Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& options) {
+  if (options.argv.empty() || options.argv[0].empty()) {
+    return InvalidArgument("cannot start a process without a command");
+  }
+  FdCloser pipes;  // [0,1]: stdout read/write, [2,3]: stderr read/write
+  if (options.capture_stdout && pipe2(&pipes.fds[0], O_CLOEXEC) != 0) {
+    return Internal(fmt::format("pipe: {}", std::strerror(errno)));
+  }
+  if (options.capture_stderr && pipe2(&pipes.fds[2], O_CLOEXEC) != 0) {
+    return Internal(fmt::format("pipe: {}", std::strerror(errno)));
+  }
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  struct Cleanup {
+    posix_spawn_file_actions_t* a;
+    posix_spawnattr_t* b;
+    ~Cleanup() {
+      posix_spawn_file_actions_destroy(a);
+      posix_spawnattr_destroy(b);
+    }
+  } cleanup{&actions, &attr};
+
+  if (options.stdin_null) {
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  }
+  if (options.capture_stdout) posix_spawn_file_actions_adddup2(&actions, pipes.fds[1], STDOUT_FILENO);
+  if (options.capture_stderr) posix_spawn_file_actions_adddup2(&actions, pipes.fds[3], STDERR_FILENO);
+  if (!options.working_dir.empty()) {
+    posix_spawn_file_actions_addchdir_np(&actions, options.working_dir.c_str());
+  }
+
+  short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  if (options.new_process_group) {
+    flags |= POSIX_SPAWN_SETPGROUP;
+    posix_spawnattr_setpgroup(&attr, 0);
+  }
+  posix_spawnattr_setflags(&attr, flags);
+  sigset_t all;
+  sigfillset(&all);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+
+  std::vector<char*> argv;
+  for (const auto& a : options.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::vector<std::string> env_storage;
+  std::vector<char*> envp;
+  char** env = environ;
+  if (options.env) {
+    for (const auto& [k, v] : *options.env) env_storage.push_back(k + "=" + v);
+    for (auto& e : env_storage) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    env = envp.data();
+  }
+
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), env);
+  if (rc != 0) {
+    if (rc == ENOENT || rc == EACCES || rc == ENOTDIR) {
+      if (!options.working_dir.empty() && access(options.working_dir.c_str(), X_OK) != 0) {
+        return NotFound(fmt::format("working directory '{}' does not exist", options.working_dir));
+      }
+      return NotFound(fmt::format("command '{}' not found or not executable ({})",
+                                  options.argv[0], std::strerror(rc)));
+    }
+    return Internal(fmt::format("cannot start '{}': {}", options.argv[0], std::strerror(rc)));
+  }
+  // The child holds the write ends now; the parent keeps only the read ends.
+  int out = pipes.fds[0];
+  int err = pipes.fds[2];
+  pipes.fds[0] = -1;
+  pipes.fds[2] = -1;
+  return std::unique_ptr<Subprocess>(
+      new Subprocess(pid, options.new_process_group, out, err));
+}
+
+Subprocess::~Subprocess() {
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+  if (stderr_fd_ >= 0) close(stderr_fd_);
+  if (!exit_code_) {
+    Signal(SIGKILL);
+    (void)Wait();
+  }
+}
+
+int Subprocess::TakeStdout() {
+  int fd = stdout_fd_;
+  stdout_fd_ = -1;
+  return fd;
+}
+
+int Subprocess::TakeStderr() {
+  int fd = stderr_fd_;
+  stderr_fd_ = -1;
+  return fd;
+}
+
+void Subprocess::Signal(int signal) {
+  if (exit_code_) return;
+  if (own_group_) {
+    // The group outlives its leader only briefly; fall back to the pid if it is gone.
+    if (kill(-pid_, signal) == 0) return;
+  }
+  kill(pid_, signal);
+}
+
+Result<int> Subprocess::Wait() {
+  if (exit_code_) return *exit_code_;
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0) {
+    if (errno != EINTR) return Internal(fmt::format("waitpid: {}", std::strerror(errno)));
+  }
+  exit_code_ = ExitCodeFromWaitStatus(status);
+  return *exit_code_;
+}
+
+std::optional<int> Subprocess::TryWait() {
+  if (exit_code_) return exit_code_;
+  int status = 0;
+  pid_t r = waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) exit_code_ = ExitCodeFromWaitStatus(status);
+  return exit_code_;
+}
+
+}  // namespace somlier
+
+namespace somlier {
+
+std::optional<std::string> FindExecutable(const std::string& program,
+                                          const std::string& path_variable) {
+  if (program.empty()) return std::nullopt;
+  if (program.find('/') != std::string::npos) {
+    return access(program.c_str(), X_OK) == 0 ? std::optional<std::string>(program) : std::nullopt;
+  }
+  size_t start = 0;
+  while (start <= path_variable.size()) {
+    size_t end = path_variable.find(':', start);
+    if (end == std::string::npos) end = path_variable.size();
+    std::string dir = path_variable.substr(start, end - start);
+    if (dir.empty()) dir = ".";
+    std::string candidate = dir + "/" + program;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+}  // namespace somlier
