@@ -56,7 +56,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cmake_args=(-S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release)
-[ "$sanitize" = 1 ] && cmake_args+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOMLIER_SANITIZE=ON)
+[ "$sanitize" = 1 ] && cmake_args+=(-DCMAKE_BUILD_TYPE=Sanitize -DSOMLIER_SANITIZE=ON)
 [ "$tests" = 1 ] || cmake_args+=(-DSOMLIER_BUILD_TESTS=OFF -DSOMLIER_BUILD_BENCH=OFF)
 cmake "${cmake_args[@]}" >/dev/null
 echo "setup: building in $build_dir"
