@@ -10,6 +10,7 @@
 
 #include "somlier/core/time.h"
 #include "somlier/store/migrations.h"
+#include "somlier/store/query_sql.h"
 #include "somlier/store/store_internal.h"
 
 namespace somlier {
@@ -146,8 +147,25 @@ Result<int64_t> Store::SchemaVersion() {
 
 namespace {
 
-constexpr std::string_view kExperimentColumns =
-    "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time";
+constexpr store_internal::AttributeColumn kExperimentAttributes[] = {
+    {"experiment_id", "experiment_id", true},
+    {"name", "name", false},
+    {"creation_time", "creation_time", true},
+    {"last_update_time", "last_update_time", true},
+};
+
+constexpr store_internal::EntityTable kExperimentTable = {
+    "experiments e",
+    "e",
+    "e.experiment_id, e.name, e.artifact_location, e.lifecycle_stage, e.creation_time, "
+    "e.last_update_time",
+    kExperimentAttributes,
+    "experiment_tags",
+    "t.experiment_id = e.experiment_id",
+    "e.creation_time DESC",
+    "e.experiment_id ASC",
+};
+
 
 Experiment ExperimentFromRow(const SqlRow& row) {
   Experiment e;
@@ -175,7 +193,8 @@ Result<Experiment> FindExperiment(Connection& c, std::string_view where, const S
                                   const std::string& description) {
   SOMLIER_ASSIGN_OR_RETURN(
       QueryResult r,
-      Exec(c, fmt::format("SELECT {} FROM experiments WHERE {}", kExperimentColumns, where),
+      Exec(c, fmt::format("SELECT {} FROM {} WHERE {}", kExperimentTable.columns,
+                          kExperimentTable.from, where),
           {key}));
   if (r.rows.empty()) return NotFound(fmt::format("experiment {} does not exist", description));
   std::vector<Experiment> found = {ExperimentFromRow(r.rows[0])};
@@ -240,7 +259,7 @@ Result<Experiment> Store::GetExperiment(int64_t experiment_id) {
   std::optional<Experiment> out;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
     SOMLIER_ASSIGN_OR_RETURN(
-        out, FindExperiment(c, "experiment_id = ?", experiment_id,
+        out, FindExperiment(c, "e.experiment_id = ?", experiment_id,
                             fmt::format("with id '{}'", experiment_id)));
     return OkStatus();
   }));
@@ -250,44 +269,24 @@ Result<Experiment> Store::GetExperiment(int64_t experiment_id) {
 Result<Experiment> Store::GetExperimentByName(const std::string& name) {
   std::optional<Experiment> out;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
-    SOMLIER_ASSIGN_OR_RETURN(out, FindExperiment(c, "name = ?", name, "'" + name + "'"));
+    SOMLIER_ASSIGN_OR_RETURN(out, FindExperiment(c, "e.name = ?", name, "'" + name + "'"));
     return OkStatus();
   }));
   return std::move(*out);
 }
 
-namespace {
-
-std::string LifecycleCondition(ViewType view, std::string_view column) {
-  switch (view) {
-    case ViewType::kActiveOnly:
-      return fmt::format("{} = 'active'", column);
-    case ViewType::kDeletedOnly:
-      return fmt::format("{} = 'deleted'", column);
-    case ViewType::kAll:
-      break;
-  }
-  return "1 = 1";
-}
-
-}  // namespace
-
-Result<std::vector<Experiment>> Store::SearchExperiments(ViewType view,
-                                                         const std::string& name_like,
-                                                         int64_t max_results, int64_t offset) {
+Result<std::vector<Experiment>> Store::SearchExperiments(const ExperimentQuery& query) {
+  std::string_view lifecycle = query.view == ViewType::kActiveOnly    ? "e.lifecycle_stage = 'active'"
+                               : query.view == ViewType::kDeletedOnly ? "e.lifecycle_stage = 'deleted'"
+                                                                      : "";
+  SOMLIER_ASSIGN_OR_RETURN(
+      store_internal::SqlStatement statement,
+      store_internal::BuildEntitySearch(kExperimentTable, lifecycle, query.filters,
+                                        query.order_by, query.max_results, query.offset));
   std::vector<Experiment> out;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
-    std::string sql = fmt::format("SELECT {} FROM experiments WHERE {}", kExperimentColumns,
-                                  LifecycleCondition(view, "lifecycle_stage"));
-    Values values;
-    if (!name_like.empty()) {
-      sql += " AND name LIKE ?";
-      values.emplace_back(name_like);
-    }
-    sql += " ORDER BY experiment_id LIMIT ? OFFSET ?";
-    values.emplace_back(max_results);
-    values.emplace_back(offset);
-    SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c, sql, values));
+    out.clear();
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c, statement.sql, statement.values));
     for (const SqlRow& row : r.rows) out.push_back(ExperimentFromRow(row));
     return LoadExperimentTags(c, out);
   }));
@@ -312,10 +311,14 @@ Status Store::RenameExperiment(int64_t experiment_id, const std::string& new_nam
 Status Store::SetExperimentLifecycle(int64_t experiment_id, LifecycleStage stage) {
   return db_->Transaction(true, [&](Connection& c) -> Status {
     SOMLIER_RETURN_IF_ERROR(RequireExperiment(c, experiment_id));
-    return Exec(c,
-               "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? "
-               "WHERE experiment_id = ?",
-               {std::string(ToString(stage)), NowMillis(), experiment_id})
+    const std::string value(ToString(stage));
+    SOMLIER_RETURN_IF_ERROR(Exec(c,
+                                 "UPDATE experiments SET lifecycle_stage = ?, last_update_time = ? "
+                                 "WHERE experiment_id = ?",
+                                 {value, NowMillis(), experiment_id})
+                                .status());
+    return Exec(c, "UPDATE runs SET lifecycle_stage = ? WHERE experiment_id = ?",
+                {value, experiment_id})
         .status();
   });
 }
@@ -328,6 +331,20 @@ Status Store::SetExperimentTag(int64_t experiment_id, const Tag& tag) {
                "ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
                {experiment_id, tag.key, tag.value})
         .status();
+  });
+}
+
+Status Store::DeleteExperimentTag(int64_t experiment_id, const std::string& key) {
+  return db_->Transaction(true, [&](Connection& c) -> Status {
+    SOMLIER_RETURN_IF_ERROR(RequireExperiment(c, experiment_id));
+    SOMLIER_ASSIGN_OR_RETURN(
+        QueryResult r,
+        Exec(c, "DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?",
+             {experiment_id, key}));
+    if (r.affected_rows == 0) {
+      return NotFound(fmt::format("experiment '{}' has no tag '{}'", experiment_id, key));
+    }
+    return OkStatus();
   });
 }
 

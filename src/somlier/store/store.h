@@ -33,7 +33,7 @@
 #include "somlier/core/result.h"
 #include "somlier/store/database.h"
 #include "somlier/store/entities.h"
-#include "somlier/store/run_query.h"
+#include "somlier/store/query.h"
 
 namespace somlier {
 
@@ -47,22 +47,10 @@ struct RunUpdate {
   std::optional<std::string> status_message;
 };
 
-struct RegisteredModelQuery {
-  std::string name_like;  // SQL LIKE pattern; empty matches every name
-  bool case_insensitive = false;
-  std::vector<Tag> tags;  // each must be present with this value
-  bool order_by_last_updated = false;  // else by name
-  bool ascending = true;
-  int64_t max_results = 100;
-  int64_t offset = 0;
-};
-
-struct ModelVersionQuery {
-  std::string name;                  // exact; empty: any model
-  std::vector<std::string> run_ids;  // any of these; empty: any run
-  std::string source;                // exact; empty: any source
-  int64_t max_results = 1000;
-  int64_t offset = 0;
+// What RegisterRunModel did.
+struct RunRegistration {
+  ModelVersion version;
+  bool created = false;  // false: the run was already registered under this name
 };
 
 class Store {
@@ -80,19 +68,24 @@ class Store {
                                    const std::vector<Tag>& tags = {});
   Result<Experiment> GetExperiment(int64_t experiment_id);
   Result<Experiment> GetExperimentByName(const std::string& name);
-  // Ordered by experiment id; `name_like` is an SQL LIKE pattern (empty: all).
-  Result<std::vector<Experiment>> SearchExperiments(ViewType view, const std::string& name_like,
-                                                    int64_t max_results, int64_t offset);
+  Result<std::vector<Experiment>> SearchExperiments(const ExperimentQuery& query);
   Status RenameExperiment(int64_t experiment_id, const std::string& new_name);
+  // Deleting an experiment deletes its runs; restoring it restores them.
   Status SetExperimentLifecycle(int64_t experiment_id, LifecycleStage stage);
   Status SetExperimentTag(int64_t experiment_id, const Tag& tag);
+  Status DeleteExperimentTag(int64_t experiment_id, const std::string& key);
 
   // ---- Runs --------------------------------------------------------------------------
   // `info.run_id` must be a new valid run id; the experiment must exist and be active.
+  // The run's name is mirrored in its `mlflow.runName` tag (as MLflow does), here and
+  // whenever the name or that tag changes.
   Status CreateRun(const RunInfo& info, const std::vector<Tag>& tags = {});
   Result<Run> GetRun(const std::string& run_id);
   Status UpdateRun(const std::string& run_id, const RunUpdate& update);
   Status SetRunLifecycle(const std::string& run_id, LifecycleStage stage);
+  // When the first order is on a metric, param or tag that no filter requires, runs having
+  // it are read in index order first and the others after, so "best by metric" stays an
+  // index walk even though runs without the metric are part of the result.
   Result<std::vector<Run>> SearchRuns(const RunQuery& query);
   // All or nothing. Tags overwrite; params are write-once (see the file comment).
   Status LogBatch(const std::string& run_id, const std::vector<Metric>& metrics,
@@ -116,6 +109,7 @@ class Store {
   Status DeleteRegisteredModel(const std::string& name);  // with its versions
   Result<std::vector<RegisteredModel>> SearchRegisteredModels(const RegisteredModelQuery& query);
   Status SetRegisteredModelTag(const std::string& name, const Tag& tag);
+  // Deleting a tag or alias that is not there is fine (as in MLflow); the model must exist.
   Status DeleteRegisteredModelTag(const std::string& name, const std::string& key);
   Status SetModelAlias(const std::string& name, const std::string& alias, int64_t version);
   Status DeleteModelAlias(const std::string& name, const std::string& alias);
@@ -125,6 +119,9 @@ class Store {
   // Allocates the next version number of `request.name` (which must exist); other fields
   // of `request` are stored as given, with times set to now.
   Result<ModelVersion> CreateModelVersion(const ModelVersion& request);
+  // In one transaction: creates the registered model `request.name` if missing, and returns
+  // the existing version with the same run id and source if there is one, else a new version.
+  Result<RunRegistration> RegisterRunModel(const ModelVersion& request);
   Result<ModelVersion> GetModelVersion(const std::string& name, int64_t version);
   Result<ModelVersion> UpdateModelVersion(const std::string& name, int64_t version,
                                           const std::string& description);
@@ -134,12 +131,12 @@ class Store {
                                                    const std::string& stage,
                                                    bool archive_existing);
   Status DeleteModelVersion(const std::string& name, int64_t version);  // and its aliases
-  // Ordered by name, then version descending.
   Result<std::vector<ModelVersion>> SearchModelVersions(const ModelVersionQuery& query);
   // The highest version in each of `stages` (all stages when empty).
   Result<std::vector<ModelVersion>> GetLatestVersions(const std::string& name,
                                                       const std::vector<std::string>& stages);
   Status SetModelVersionTag(const std::string& name, int64_t version, const Tag& tag);
+  // A missing tag is fine; the version must exist.
   Status DeleteModelVersionTag(const std::string& name, int64_t version, const std::string& key);
 
   // ---- Deployments -------------------------------------------------------------------

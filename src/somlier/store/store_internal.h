@@ -8,7 +8,6 @@
 
 #include "somlier/store/database.h"
 #include "somlier/store/entities.h"
-#include "somlier/store/run_query.h"
 
 namespace somlier::store_internal {
 
@@ -32,13 +31,6 @@ Status LoadRunData(Connection& c, std::vector<Run>& runs);
 // NotFound unless the run exists; FailedPrecondition when `require_active` and it is
 // deleted. Returns its experiment id.
 Result<int64_t> CheckRun(Connection& c, const std::string& run_id, bool require_active);
-
-// The one SELECT (and its bound values) that Store::SearchRuns runs for `query`.
-struct SqlStatement {
-  std::string sql;
-  Values values;
-};
-Result<SqlStatement> BuildRunSearch(const RunQuery& query);
 
 std::vector<Tag> TagsFromRows(const std::vector<SqlRow>& rows, size_t key_column = 0);
 

@@ -6,6 +6,7 @@
 
 #include "somlier/core/time.h"
 #include "somlier/store/store.h"
+#include "somlier/store/query_sql.h"
 #include "somlier/store/store_internal.h"
 
 namespace somlier {
@@ -16,11 +17,49 @@ using store_internal::Values;
 
 namespace {
 
-constexpr std::string_view kModelColumns = "name, creation_time, last_updated_time, description";
-
+// Column names of model_versions, in VersionFromRow's order, for INSERT.
 constexpr std::string_view kVersionColumns =
     "name, version, creation_time, last_updated_time, description, user_id, current_stage, "
     "source, run_id, run_link, status, status_message";
+
+constexpr store_internal::AttributeColumn kModelAttributes[] = {
+    {"name", "name", false},
+    {"creation_timestamp", "creation_time", true},
+    {"last_updated_timestamp", "last_updated_time", true},
+};
+
+constexpr store_internal::EntityTable kModelTable = {
+    "registered_models m",
+    "m",
+    "m.name, m.creation_time, m.last_updated_time, m.description",
+    kModelAttributes,
+    "registered_model_tags",
+    "t.name = m.name",
+    "m.name ASC",
+    "m.name ASC",
+};
+
+constexpr store_internal::AttributeColumn kVersionAttributes[] = {
+    {"name", "name", false},
+    {"version_number", "version", true},
+    {"run_id", "run_id", false},
+    {"source_path", "source", false},
+    {"current_stage", "current_stage", false},
+    {"creation_timestamp", "creation_time", true},
+    {"last_updated_timestamp", "last_updated_time", true},
+};
+
+constexpr store_internal::EntityTable kVersionTable = {
+    "model_versions v",
+    "v",
+    "v.name, v.version, v.creation_time, v.last_updated_time, v.description, v.user_id, "
+    "v.current_stage, v.source, v.run_id, v.run_link, v.status, v.status_message",
+    kVersionAttributes,
+    "model_version_tags",
+    "t.name = v.name AND t.version = v.version",
+    "v.last_updated_time DESC",
+    "v.name ASC, v.version DESC",
+};
 
 RegisteredModel ModelFromRow(const SqlRow& row) {
   RegisteredModel m;
@@ -121,7 +160,8 @@ Status RequireModel(Connection& c, const std::string& name) {
 Result<RegisteredModel> LoadModel(Connection& c, const std::string& name) {
   SOMLIER_ASSIGN_OR_RETURN(
       QueryResult r,
-      Exec(c, fmt::format("SELECT {} FROM registered_models WHERE name = ?", kModelColumns),
+      Exec(c, fmt::format("SELECT {} FROM {} WHERE m.name = ?", kModelTable.columns,
+                          kModelTable.from),
            {name}));
   if (r.rows.empty()) return NotFound(fmt::format("registered model '{}' does not exist", name));
   std::vector<RegisteredModel> models = {ModelFromRow(r.rows[0])};
@@ -133,8 +173,8 @@ Result<ModelVersion> LoadVersion(Connection& c, const std::string& name, int64_t
   SOMLIER_ASSIGN_OR_RETURN(
       QueryResult r,
       Exec(c,
-           fmt::format("SELECT {} FROM model_versions WHERE name = ? AND version = ?",
-                       kVersionColumns),
+           fmt::format("SELECT {} FROM {} WHERE v.name = ? AND v.version = ?",
+                       kVersionTable.columns, kVersionTable.from),
            {name, version}));
   if (r.rows.empty()) {
     SOMLIER_RETURN_IF_ERROR(RequireModel(c, name));
@@ -239,33 +279,13 @@ Status Store::DeleteRegisteredModel(const std::string& name) {
 
 Result<std::vector<RegisteredModel>> Store::SearchRegisteredModels(
     const RegisteredModelQuery& q) {
-  if (q.max_results < 0 || q.offset < 0) {
-    return InvalidArgument("max_results and offset must not be negative");
-  }
-  std::string sql = fmt::format("SELECT {} FROM registered_models m WHERE 1 = 1", kModelColumns);
-  Values values;
-  if (!q.name_like.empty()) {
-    sql += q.case_insensitive ? " AND LOWER(m.name) LIKE LOWER(?)" : " AND m.name LIKE ?";
-    values.emplace_back(q.name_like);
-  }
-  for (const Tag& tag : q.tags) {
-    sql +=
-        " AND EXISTS (SELECT 1 FROM registered_model_tags t WHERE t.name = m.name AND t.key = ? "
-        "AND t.value = ?)";
-    values.emplace_back(tag.key);
-    values.emplace_back(tag.value);
-  }
-  const char* direction = q.ascending ? "ASC" : "DESC";
-  sql += q.order_by_last_updated
-             ? fmt::format(" ORDER BY m.last_updated_time {}, m.name ASC", direction)
-             : fmt::format(" ORDER BY m.name {}", direction);
-  sql += " LIMIT ? OFFSET ?";
-  values.emplace_back(q.max_results);
-  values.emplace_back(q.offset);
+  SOMLIER_ASSIGN_OR_RETURN(store_internal::SqlStatement statement,
+                           store_internal::BuildEntitySearch(kModelTable, "", q.filters,
+                                                             q.order_by, q.max_results, q.offset));
   std::vector<RegisteredModel> out;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
     out.clear();
-    SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c, sql, values));
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c, statement.sql, statement.values));
     for (const SqlRow& row : r.rows) out.push_back(ModelFromRow(row));
     return LoadModelExtras(c, out);
   }));
@@ -287,13 +307,8 @@ Status Store::SetRegisteredModelTag(const std::string& name, const Tag& tag) {
 Status Store::DeleteRegisteredModelTag(const std::string& name, const std::string& key) {
   return db_->Transaction(true, [&](Connection& c) -> Status {
     SOMLIER_RETURN_IF_ERROR(RequireModel(c, name));
-    SOMLIER_ASSIGN_OR_RETURN(
-        QueryResult r,
-        Exec(c, "DELETE FROM registered_model_tags WHERE name = ? AND key = ?", {name, key}));
-    if (r.affected_rows == 0) {
-      return NotFound(fmt::format("registered model '{}' has no tag '{}'", name, key));
-    }
-    return OkStatus();
+    return Exec(c, "DELETE FROM registered_model_tags WHERE name = ? AND key = ?", {name, key})
+        .status();
   });
 }
 
@@ -312,14 +327,9 @@ Status Store::SetModelAlias(const std::string& name, const std::string& alias, i
 Status Store::DeleteModelAlias(const std::string& name, const std::string& alias) {
   return db_->Transaction(true, [&](Connection& c) -> Status {
     SOMLIER_RETURN_IF_ERROR(RequireModel(c, name));
-    SOMLIER_ASSIGN_OR_RETURN(
-        QueryResult r,
-        Exec(c, "DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?",
-             {name, alias}));
-    if (r.affected_rows == 0) {
-      return NotFound(fmt::format("registered model '{}' has no alias '{}'", name, alias));
-    }
-    return OkStatus();
+    return Exec(c, "DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?",
+                {name, alias})
+        .status();
   });
 }
 
@@ -343,43 +353,86 @@ Result<ModelVersion> Store::GetModelVersionByAlias(const std::string& name,
 
 // ---- Model versions --------------------------------------------------------------------
 
+namespace {
+
+// Allocates the next version of req.name and inserts it; NotFound without the model.
+Result<ModelVersion> InsertVersion(Connection& c, const ModelVersion& req) {
+  const int64_t now = NowMillis();
+  // The counter row is locked by this UPDATE until commit, so concurrent registrations
+  // of one model take turns and each gets its own number.
+  SOMLIER_ASSIGN_OR_RETURN(
+      QueryResult r,
+      Exec(c,
+           "UPDATE registered_models SET last_version = last_version + 1, "
+           "last_updated_time = ? WHERE name = ? RETURNING last_version",
+           {now, req.name}));
+  if (r.rows.empty()) {
+    return NotFound(fmt::format("registered model '{}' does not exist", req.name));
+  }
+  const int64_t version = AsInt(r.rows[0][0]);
+  const std::string stage = CanonicalStage(req.current_stage).value_or(std::string(kStageNone));
+  SOMLIER_RETURN_IF_ERROR(
+      Exec(c,
+           fmt::format("INSERT INTO model_versions ({}) VALUES ({})", kVersionColumns,
+                       Placeholders(12)),
+           {req.name, version, now, now, req.description, req.user_id, stage, req.source,
+            req.run_id, req.run_link, req.status.empty() ? std::string("READY") : req.status,
+            req.status_message})
+          .status());
+  for (const Tag& tag : req.tags) {
+    SOMLIER_RETURN_IF_ERROR(
+        Exec(c,
+             "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?) "
+             "ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
+             {req.name, version, tag.key, tag.value})
+            .status());
+  }
+  return LoadVersion(c, req.name, version);
+}
+
+}  // namespace
+
 Result<ModelVersion> Store::CreateModelVersion(const ModelVersion& req) {
   std::optional<ModelVersion> out;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(true, [&](Connection& c) -> Status {
-    const int64_t now = NowMillis();
-    // The counter row is locked by this UPDATE until commit, so concurrent registrations
-    // of one model take turns and each gets its own number.
-    SOMLIER_ASSIGN_OR_RETURN(
-        QueryResult r,
-        Exec(c,
-             "UPDATE registered_models SET last_version = last_version + 1, "
-             "last_updated_time = ? WHERE name = ? RETURNING last_version",
-             {now, req.name}));
-    if (r.rows.empty()) {
-      return NotFound(fmt::format("registered model '{}' does not exist", req.name));
-    }
-    const int64_t version = AsInt(r.rows[0][0]);
-    const std::string stage = CanonicalStage(req.current_stage).value_or(std::string(kStageNone));
-    SOMLIER_RETURN_IF_ERROR(
-        Exec(c,
-             fmt::format("INSERT INTO model_versions ({}) VALUES ({})", kVersionColumns,
-                         Placeholders(12)),
-             {req.name, version, now, now, req.description, req.user_id, stage, req.source,
-              req.run_id, req.run_link, req.status.empty() ? std::string("READY") : req.status,
-              req.status_message})
-            .status());
-    for (const Tag& tag : req.tags) {
-      SOMLIER_RETURN_IF_ERROR(
-          Exec(c,
-               "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?) "
-               "ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
-               {req.name, version, tag.key, tag.value})
-              .status());
-    }
-    SOMLIER_ASSIGN_OR_RETURN(out, LoadVersion(c, req.name, version));
+    SOMLIER_ASSIGN_OR_RETURN(out, InsertVersion(c, req));
     return OkStatus();
   }));
   return std::move(*out);
+}
+
+Result<RunRegistration> Store::RegisterRunModel(const ModelVersion& req) {
+  if (req.name.empty()) return InvalidArgument("registered model name must not be empty");
+  RunRegistration out;
+  SOMLIER_RETURN_IF_ERROR(db_->Transaction(true, [&](Connection& c) -> Status {
+    const int64_t now = NowMillis();
+    SOMLIER_RETURN_IF_ERROR(
+        Exec(c,
+             "INSERT INTO registered_models (name, creation_time, last_updated_time, description) "
+             "VALUES (?, ?, ?, '') ON CONFLICT (name) DO NOTHING",
+             {req.name, now, now})
+            .status());
+    // Lock the model's row first, so concurrent registrations of one run take turns and
+    // the second sees the first's version.
+    SOMLIER_RETURN_IF_ERROR(
+        Exec(c, "UPDATE registered_models SET last_version = last_version WHERE name = ?",
+             {req.name})
+            .status());
+    SOMLIER_ASSIGN_OR_RETURN(
+        QueryResult existing,
+        Exec(c,
+             "SELECT MAX(version) FROM model_versions WHERE name = ? AND run_id = ? AND source = ?",
+             {req.name, req.run_id, req.source}));
+    if (!existing.rows.empty() && !IsNull(existing.rows[0][0])) {
+      SOMLIER_ASSIGN_OR_RETURN(out.version, LoadVersion(c, req.name, AsInt(existing.rows[0][0])));
+      out.created = false;
+      return OkStatus();
+    }
+    SOMLIER_ASSIGN_OR_RETURN(out.version, InsertVersion(c, req));
+    out.created = true;
+    return OkStatus();
+  }));
+  return out;
 }
 
 Result<ModelVersion> Store::GetModelVersion(const std::string& name, int64_t version) {
@@ -452,30 +505,13 @@ Status Store::DeleteModelVersion(const std::string& name, int64_t version) {
 }
 
 Result<std::vector<ModelVersion>> Store::SearchModelVersions(const ModelVersionQuery& q) {
-  if (q.max_results < 0 || q.offset < 0) {
-    return InvalidArgument("max_results and offset must not be negative");
-  }
-  std::string sql = fmt::format("SELECT {} FROM model_versions WHERE 1 = 1", kVersionColumns);
-  Values values;
-  if (!q.name.empty()) {
-    sql += " AND name = ?";
-    values.emplace_back(q.name);
-  }
-  if (!q.run_ids.empty()) {
-    sql += " AND run_id IN " + InList(q.run_ids.size());
-    values.insert(values.end(), q.run_ids.begin(), q.run_ids.end());
-  }
-  if (!q.source.empty()) {
-    sql += " AND source = ?";
-    values.emplace_back(q.source);
-  }
-  sql += " ORDER BY name ASC, version DESC LIMIT ? OFFSET ?";
-  values.emplace_back(q.max_results);
-  values.emplace_back(q.offset);
+  SOMLIER_ASSIGN_OR_RETURN(store_internal::SqlStatement statement,
+                           store_internal::BuildEntitySearch(kVersionTable, "", q.filters,
+                                                             q.order_by, q.max_results, q.offset));
   std::vector<ModelVersion> out;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
     out.clear();
-    SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c, sql, values));
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c, statement.sql, statement.values));
     for (const SqlRow& row : r.rows) out.push_back(VersionFromRow(row));
     return LoadVersionExtras(c, out);
   }));
@@ -498,9 +534,9 @@ Result<std::vector<ModelVersion>> Store::GetLatestVersions(const std::string& na
     out.clear();
     SOMLIER_RETURN_IF_ERROR(RequireModel(c, name));
     std::string sql = fmt::format(
-        "SELECT {} FROM model_versions v WHERE v.name = ? AND v.version = (SELECT MAX(version) "
+        "SELECT {} FROM {} WHERE v.name = ? AND v.version = (SELECT MAX(version) "
         "FROM model_versions w WHERE w.name = v.name AND w.current_stage = v.current_stage)",
-        kVersionColumns);
+        kVersionTable.columns, kVersionTable.from);
     Values values = {name};
     if (!canonical.empty()) {
       sql += " AND v.current_stage IN " + InList(canonical.size());
@@ -530,15 +566,9 @@ Status Store::DeleteModelVersionTag(const std::string& name, int64_t version,
                                     const std::string& key) {
   return db_->Transaction(true, [&](Connection& c) -> Status {
     SOMLIER_RETURN_IF_ERROR(LoadVersion(c, name, version).status());
-    SOMLIER_ASSIGN_OR_RETURN(
-        QueryResult r,
-        Exec(c, "DELETE FROM model_version_tags WHERE name = ? AND version = ? AND key = ?",
-             {name, version, key}));
-    if (r.affected_rows == 0) {
-      return NotFound(
-          fmt::format("version {} of registered model '{}' has no tag '{}'", version, name, key));
-    }
-    return OkStatus();
+    return Exec(c, "DELETE FROM model_version_tags WHERE name = ? AND version = ? AND key = ?",
+                {name, version, key})
+        .status();
   });
 }
 

@@ -9,6 +9,7 @@
 #include "somlier/core/ids.h"
 #include "somlier/core/time.h"
 #include "somlier/store/store.h"
+#include "somlier/store/query_sql.h"
 #include "somlier/store/store_internal.h"
 
 namespace somlier {
@@ -20,246 +21,18 @@ using store_internal::Values;
 
 namespace {
 
-struct AttributeColumn {
-  std::string_view key;
-  std::string_view column;
-  bool numeric;
-};
+constexpr std::string_view kRunNameTag = "mlflow.runName";
 
-constexpr AttributeColumn kAttributeColumns[] = {
-    {"run_id", "run_uuid", false},
-    {"run_name", "name", false},
-    {"status", "status", false},
-    {"start_time", "start_time", true},
-    {"end_time", "end_time", true},
-    {"user_id", "user_id", false},
-    {"artifact_uri", "artifact_uri", false},
-    {"lifecycle_stage", "lifecycle_stage", false},
-    {"git_commit", "source_git_commit", false},
-    {"git_ref", "source_git_ref", false},
-    {"git_uri", "source_git_uri", false},
-    {"project_path", "source_project_path", false},
-    {"entrypoint", "source_entrypoint", false},
-};
-
-const AttributeColumn* FindAttribute(std::string_view key) {
-  for (const auto& a : kAttributeColumns) {
-    if (a.key == key) return &a;
-  }
-  return nullptr;
+Status UpsertTag(Connection& c, const std::string& run_id, const std::string& key,
+                 const std::string& value) {
+  return Exec(c,
+              "INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?) "
+              "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+              {run_id, key, value})
+      .status();
 }
-
-std::string_view FieldName(RunField field) {
-  switch (field) {
-    case RunField::kMetric:
-      return "metric";
-    case RunField::kParam:
-      return "param";
-    case RunField::kTag:
-      return "tag";
-    case RunField::kAttribute:
-      break;
-  }
-  return "attribute";
-}
-
-std::string_view OpSql(CompareOp op) {
-  switch (op) {
-    case CompareOp::kEq:
-      return "=";
-    case CompareOp::kNe:
-      return "<>";
-    case CompareOp::kLt:
-      return "<";
-    case CompareOp::kLe:
-      return "<=";
-    case CompareOp::kGt:
-      return ">";
-    case CompareOp::kGe:
-      return ">=";
-    case CompareOp::kLike:
-      return "LIKE";
-    case CompareOp::kILike:
-      return "LIKE";  // applied to LOWER() of both sides
-    case CompareOp::kIn:
-      return "IN";
-    case CompareOp::kNotIn:
-      return "NOT IN";
-    case CompareOp::kExists:
-      break;
-  }
-  return "";
-}
-
-// Builds the one SELECT of a RunQuery. Each metric, param or tag key that is filtered or
-// ordered on gets one join: inner when a filter needs the key present, left otherwise.
-class RunSearchSql {
- public:
-  Status Build(const RunQuery& q) {
-    if (q.experiment_ids.empty()) {
-      return InvalidArgument("a run search needs at least one experiment id");
-    }
-    if (q.max_results < 0 || q.offset < 0) {
-      return InvalidArgument(fmt::format("max_results ({}) and offset ({}) must not be negative",
-                                         q.max_results, q.offset));
-    }
-    experiments_ = "(" + Placeholders(q.experiment_ids.size()) + ")";
-    for (int64_t id : q.experiment_ids) experiment_values_.emplace_back(id);
-
-    where_ = "r.experiment_id IN " + experiments_;
-    where_values_ = experiment_values_;
-    if (q.view == ViewType::kActiveOnly) where_ += " AND r.lifecycle_stage = 'active'";
-    if (q.view == ViewType::kDeletedOnly) where_ += " AND r.lifecycle_stage = 'deleted'";
-
-    for (const RunFilter& f : q.filters) SOMLIER_RETURN_IF_ERROR(AddFilter(f));
-    for (const RunOrder& o : q.order_by) SOMLIER_RETURN_IF_ERROR(AddOrder(o));
-    order_ += order_.empty() ? "" : ", ";
-    order_ += "r.start_time DESC, r.run_uuid ASC";
-    limit_values_ = {q.max_results, q.offset};
-    return OkStatus();
-  }
-
-  std::string sql() const {
-    std::string joins;
-    for (const Join& j : joins_) {
-      joins += fmt::format(" {} {} {} ON {}.run_uuid = r.run_uuid AND {}.key = ?",
-                           j.inner ? "JOIN" : "LEFT JOIN", j.table, j.alias, j.alias, j.alias);
-      // Lets the engine walk latest_metrics' (experiment_id, key, value) index.
-      if (j.inner && j.field == RunField::kMetric) {
-        joins += fmt::format(" AND {}.experiment_id IN {}", j.alias, experiments_);
-      }
-    }
-    return fmt::format("SELECT {} FROM runs r{} WHERE {} ORDER BY {} LIMIT ? OFFSET ?",
-                       store_internal::RunColumns("r"), joins, where_, order_);
-  }
-
-  Values values() const {
-    Values out;
-    for (const Join& j : joins_) {
-      out.emplace_back(j.key);
-      if (j.inner && j.field == RunField::kMetric) {
-        out.insert(out.end(), experiment_values_.begin(), experiment_values_.end());
-      }
-    }
-    out.insert(out.end(), where_values_.begin(), where_values_.end());
-    out.insert(out.end(), limit_values_.begin(), limit_values_.end());
-    return out;
-  }
-
- private:
-  struct Join {
-    RunField field;
-    std::string key;
-    std::string alias;
-    std::string_view table;
-    bool inner;
-    bool not_null_added = false;
-  };
-
-  Join& JoinFor(RunField field, const std::string& key, bool inner) {
-    for (Join& j : joins_) {
-      if (j.field == field && j.key == key) {
-        j.inner = j.inner || inner;
-        return j;
-      }
-    }
-    std::string_view table = field == RunField::kMetric  ? "latest_metrics"
-                             : field == RunField::kParam ? "params"
-                                                         : "tags";
-    joins_.push_back({field, key, fmt::format("j{}", joins_.size()), table, inner});
-    return joins_.back();
-  }
-
-  // Appends "<lhs> <op> <values>" to the WHERE clause.
-  Status AddComparison(const std::string& lhs, const RunFilter& f, bool numeric) {
-    const std::string what = fmt::format("{} '{}'", FieldName(f.field), f.key);
-    const bool is_set = f.op == CompareOp::kIn || f.op == CompareOp::kNotIn;
-    if (is_set ? f.values.empty() : f.values.size() != 1) {
-      return InvalidArgument(fmt::format("filter on {} needs {}", what,
-                                         is_set ? "at least one value" : "exactly one value"));
-    }
-    if (numeric && (f.op == CompareOp::kLike || f.op == CompareOp::kILike)) {
-      return InvalidArgument(fmt::format("LIKE does not apply to numeric {}", what));
-    }
-    for (const SqlValue& v : f.values) {
-      const bool is_number = std::holds_alternative<int64_t>(v) || std::holds_alternative<double>(v);
-      if (numeric != is_number) {
-        return InvalidArgument(fmt::format("filter on {} needs a {} value", what,
-                                           numeric ? "numeric" : "string"));
-      }
-      where_values_.push_back(v);
-    }
-    if (is_set) {
-      where_ += fmt::format(" AND {} {} ({})", lhs, OpSql(f.op), Placeholders(f.values.size()));
-    } else if (f.op == CompareOp::kILike) {
-      where_ += fmt::format(" AND LOWER({}) LIKE LOWER(?)", lhs);
-    } else {
-      where_ += fmt::format(" AND {} {} ?", lhs, OpSql(f.op));
-    }
-    return OkStatus();
-  }
-
-  Status AddFilter(const RunFilter& f) {
-    if (f.key.empty()) return InvalidArgument("a run filter needs a key");
-    if (f.field == RunField::kAttribute) {
-      const AttributeColumn* a = FindAttribute(f.key);
-      if (a == nullptr) {
-        return InvalidArgument(fmt::format("'{}' is not a run attribute one can search on", f.key));
-      }
-      if (f.op == CompareOp::kExists) {
-        where_ += fmt::format(" AND r.{} IS NOT NULL", a->column);
-        return OkStatus();
-      }
-      return AddComparison(fmt::format("r.{}", a->column), f, a->numeric);
-    }
-    Join& j = JoinFor(f.field, f.key, /*inner=*/true);
-    if (f.field == RunField::kMetric && !j.not_null_added) {
-      // NaN is stored as NULL: a run whose metric is NaN has no comparable value.
-      where_ += fmt::format(" AND {}.value IS NOT NULL", j.alias);
-      j.not_null_added = true;
-    }
-    if (f.op == CompareOp::kExists) return OkStatus();
-    return AddComparison(j.alias + ".value", f, f.field == RunField::kMetric);
-  }
-
-  Status AddOrder(const RunOrder& o) {
-    if (!order_.empty()) order_ += ", ";
-    const char* direction = o.ascending ? "ASC" : "DESC";
-    if (o.field == RunField::kAttribute) {
-      const AttributeColumn* a = FindAttribute(o.key);
-      if (a == nullptr) {
-        return InvalidArgument(fmt::format("'{}' is not a run attribute one can order by", o.key));
-      }
-      order_ += fmt::format("r.{} {}", a->column, direction);
-      return OkStatus();
-    }
-    Join& j = JoinFor(o.field, o.key, /*inner=*/false);
-    if (j.not_null_added) {
-      order_ += fmt::format("{}.value {}", j.alias, direction);  // keeps index order usable
-    } else {
-      order_ += fmt::format("{}.value {} NULLS LAST", j.alias, direction);
-    }
-    return OkStatus();
-  }
-
-  std::string experiments_;
-  Values experiment_values_;
-  std::vector<Join> joins_;
-  std::string where_;
-  Values where_values_;
-  std::string order_;
-  Values limit_values_;
-};
 
 }  // namespace
-
-bool IsRunAttribute(std::string_view key) { return FindAttribute(key) != nullptr; }
-
-Result<store_internal::SqlStatement> store_internal::BuildRunSearch(const RunQuery& query) {
-  RunSearchSql builder;
-  SOMLIER_RETURN_IF_ERROR(builder.Build(query));
-  return SqlStatement{builder.sql(), builder.values()};
-}
 
 Status Store::CreateRun(const RunInfo& info, const std::vector<Tag>& tags) {
   if (!IsValidRunId(info.run_id)) {
@@ -296,11 +69,11 @@ Status Store::CreateRun(const RunInfo& info, const std::vector<Tag>& tags) {
     }
     SOMLIER_RETURN_IF_ERROR(inserted.status());
     for (const Tag& tag : tags) {
-      SOMLIER_RETURN_IF_ERROR(Exec(c,
-                                   "INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?) "
-                                   "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
-                                   {info.run_id, tag.key, tag.value})
-                                  .status());
+      if (tag.key == kRunNameTag) continue;  // the run's name decides it
+      SOMLIER_RETURN_IF_ERROR(UpsertTag(c, info.run_id, tag.key, tag.value));
+    }
+    if (!info.run_name.empty()) {
+      SOMLIER_RETURN_IF_ERROR(UpsertTag(c, info.run_id, std::string(kRunNameTag), info.run_name));
     }
     return OkStatus();
   });
@@ -341,7 +114,12 @@ Status Store::UpdateRun(const std::string& run_id, const RunUpdate& u) {
     if (sets.empty()) return OkStatus();
     Values all = values;
     all.emplace_back(run_id);
-    return Exec(c, fmt::format("UPDATE runs SET {} WHERE run_uuid = ?", sets), all).status();
+    SOMLIER_RETURN_IF_ERROR(
+        Exec(c, fmt::format("UPDATE runs SET {} WHERE run_uuid = ?", sets), all).status());
+    if (u.run_name) {
+      SOMLIER_RETURN_IF_ERROR(UpsertTag(c, run_id, std::string(kRunNameTag), *u.run_name));
+    }
+    return OkStatus();
   });
 }
 
@@ -355,14 +133,54 @@ Status Store::SetRunLifecycle(const std::string& run_id, LifecycleStage stage) {
 }
 
 Result<std::vector<Run>> Store::SearchRuns(const RunQuery& query) {
-  SOMLIER_ASSIGN_OR_RETURN(store_internal::SqlStatement statement,
-                           store_internal::BuildRunSearch(query));
+  // Is the first order on a metric, param or tag that no filter already requires? Then
+  // read the runs having it (index order) first and those without it after.
+  bool split = false;
+  if (!query.order_by.empty() && query.order_by[0].kind != FieldKind::kAttribute) {
+    split = true;
+    for (const Filter& f : query.filters) {
+      if (f.kind == query.order_by[0].kind && f.key == query.order_by[0].key) split = false;
+    }
+  }
+  RunQuery having = query;
+  RunQuery lacking = query;
+  if (split) {
+    const Order& first = query.order_by[0];
+    having.filters.push_back({first.kind, first.key, CompareOp::kExists, {}});
+    lacking.filters.push_back({first.kind, first.key, CompareOp::kNotExists, {}});
+    lacking.order_by.erase(lacking.order_by.begin());
+  }
+  SOMLIER_ASSIGN_OR_RETURN(store_internal::SqlStatement first_part,
+                           store_internal::BuildRunSearch(having));
+  std::optional<store_internal::SqlStatement> count_having;
+  if (split) {
+    SOMLIER_ASSIGN_OR_RETURN(count_having, store_internal::BuildRunSearch(having, true));
+  }
+
   std::vector<Run> runs;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
     runs.clear();
-    SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c, statement.sql, statement.values));
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c, first_part.sql, first_part.values));
     for (const SqlRow& row : r.rows) {
       runs.push_back({store_internal::RunInfoFromRow(row), {}, {}, {}});
+    }
+    const int64_t missing = query.max_results - static_cast<int64_t>(runs.size());
+    if (split && missing > 0) {
+      // Where the first part ended: all of it fit before this page's end, so the runs
+      // having the key number offset + rows read, unless this page began past them all.
+      int64_t having_total = query.offset + static_cast<int64_t>(runs.size());
+      if (runs.empty() && query.offset > 0) {
+        SOMLIER_ASSIGN_OR_RETURN(QueryResult n, Exec(c, count_having->sql, count_having->values));
+        having_total = AsInt(n.rows[0][0]);
+      }
+      lacking.offset = std::max<int64_t>(0, query.offset - having_total);
+      lacking.max_results = missing;
+      SOMLIER_ASSIGN_OR_RETURN(store_internal::SqlStatement second_part,
+                               store_internal::BuildRunSearch(lacking));
+      SOMLIER_ASSIGN_OR_RETURN(QueryResult r2, Exec(c, second_part.sql, second_part.values));
+      for (const SqlRow& row : r2.rows) {
+        runs.push_back({store_internal::RunInfoFromRow(row), {}, {}, {}});
+      }
     }
     return store_internal::LoadRunData(c, runs);
   }));
@@ -507,7 +325,15 @@ Status Store::LogBatch(const std::string& run_id, const std::vector<Metric>& met
   return db_->Transaction(true, [&](Connection& c) -> Status {
     SOMLIER_ASSIGN_OR_RETURN(int64_t experiment_id, CheckRun(c, run_id, /*require_active=*/true));
     if (!params.empty()) SOMLIER_RETURN_IF_ERROR(InsertParams(c, run_id, params));
-    if (!tags.empty()) SOMLIER_RETURN_IF_ERROR(UpsertTags(c, run_id, tags));
+    if (!tags.empty()) {
+      SOMLIER_RETURN_IF_ERROR(UpsertTags(c, run_id, tags));
+      for (auto it = tags.rbegin(); it != tags.rend(); ++it) {
+        if (it->key != kRunNameTag) continue;  // the tag renames the run
+        SOMLIER_RETURN_IF_ERROR(
+            Exec(c, "UPDATE runs SET name = ? WHERE run_uuid = ?", {it->value, run_id}).status());
+        break;
+      }
+    }
     if (!metrics.empty()) {
       SOMLIER_RETURN_IF_ERROR(InsertMetrics(c, run_id, experiment_id, metrics));
     }

@@ -17,7 +17,7 @@
 
 #include "somlier/core/ids.h"
 #include "somlier/core/time.h"
-#include "somlier/store/store_internal.h"
+#include "somlier/store/query_sql.h"
 #include "temp_dir.h"
 
 namespace somlier {
@@ -37,6 +37,15 @@ std::string PostgresUrl() {
 std::string WithSearchPath(const std::string& url, const std::string& schema) {
   return url + (url.find('?') == std::string::npos ? "?" : "&") +
          "options=-csearch_path%3D" + schema;
+}
+
+// A run's tags without the `mlflow.runName` tag the store keeps in step with its name.
+std::vector<Tag> UserTags(const std::vector<Tag>& tags) {
+  std::vector<Tag> out;
+  for (const Tag& t : tags) {
+    if (t.key != "mlflow.runName") out.push_back(t);
+  }
+  return out;
 }
 
 class StoreTest : public ::testing::TestWithParam<Dialect> {
@@ -155,22 +164,49 @@ TEST_P(StoreTest, ExperimentLifecycle) {
   EXPECT_TRUE(store_->GetExperimentByName("renamed").ok());
   EXPECT_EQ(store_->GetExperimentByName("other").status().code(), StatusCode::kNotFound);
 
+  const std::string other_run = NewRun(other);
   ASSERT_TRUE(store_->SetExperimentLifecycle(other, LifecycleStage::kDeleted).ok());
-  auto active = store_->SearchExperiments(ViewType::kActiveOnly, "", 100, 0);
-  ASSERT_TRUE(active.ok());
+  EXPECT_EQ(store_->GetRun(other_run)->info.lifecycle_stage, LifecycleStage::kDeleted)
+      << "deleting an experiment deletes its runs";
+  auto search = [&](ViewType view, std::vector<Filter> filters = {}, int64_t max = 100,
+                    int64_t offset = 0) {
+    ExperimentQuery q;
+    q.view = view;
+    q.filters = std::move(filters);
+    q.max_results = max;
+    q.offset = offset;
+    return store_->SearchExperiments(q);
+  };
+  auto active = search(ViewType::kActiveOnly);
+  ASSERT_TRUE(active.ok()) << active.status().ToString();
   ASSERT_EQ(active->size(), 1u);
   EXPECT_EQ((*active)[0].experiment_id, *id);
-  auto deleted = store_->SearchExperiments(ViewType::kDeletedOnly, "", 100, 0);
+  auto deleted = search(ViewType::kDeletedOnly);
   ASSERT_EQ(deleted->size(), 1u);
   EXPECT_EQ((*deleted)[0].name, "renamed");
-  EXPECT_EQ(store_->SearchExperiments(ViewType::kAll, "", 100, 0)->size(), 2u);
-  EXPECT_EQ(store_->SearchExperiments(ViewType::kAll, "example-%", 100, 0)->size(), 1u);
-  EXPECT_EQ(store_->SearchExperiments(ViewType::kAll, "EXAMPLE-%", 100, 0)->size(), 0u)
+  EXPECT_EQ(search(ViewType::kAll)->size(), 2u);
+  auto like = [](const char* pattern, CompareOp op = CompareOp::kLike) {
+    return std::vector<Filter>{{FieldKind::kAttribute, "name", op, {std::string(pattern)}}};
+  };
+  EXPECT_EQ(search(ViewType::kAll, like("example-%"))->size(), 1u);
+  EXPECT_EQ(search(ViewType::kAll, like("EXAMPLE-%"))->size(), 0u)
       << "LIKE is case-sensitive on both engines";
-  EXPECT_EQ(store_->SearchExperiments(ViewType::kAll, "", 1, 1)->size(), 1u);
+  EXPECT_EQ(search(ViewType::kAll, like("EXAMPLE-%", CompareOp::kILike))->size(), 1u);
+  EXPECT_EQ(search(ViewType::kAll, {{FieldKind::kTag, "owner", CompareOp::kEq, {std::string("kim")}}})
+                ->size(),
+            1u);
+  EXPECT_EQ(search(ViewType::kAll, {}, 1, 1)->size(), 1u);
+  EXPECT_EQ(search(ViewType::kAll, {{FieldKind::kAttribute, "color", CompareOp::kEq,
+                                     {std::string("x")}}})
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
 
   ASSERT_TRUE(store_->SetExperimentLifecycle(other, LifecycleStage::kActive).ok());
-  EXPECT_EQ(store_->SearchExperiments(ViewType::kActiveOnly, "", 100, 0)->size(), 2u);
+  EXPECT_EQ(search(ViewType::kActiveOnly)->size(), 2u);
+  EXPECT_EQ(store_->GetRun(other_run)->info.lifecycle_stage, LifecycleStage::kActive);
+  ASSERT_TRUE(store_->DeleteExperimentTag(*id, "owner").ok());
+  EXPECT_EQ(store_->DeleteExperimentTag(*id, "owner").code(), StatusCode::kNotFound);
 
   EXPECT_EQ(store_->GetExperiment(424242).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->SetExperimentTag(424242, {"a", "b"}).code(), StatusCode::kNotFound);
@@ -201,7 +237,7 @@ TEST_P(StoreTest, RunCreateGetUpdate) {
   EXPECT_FALSE(run->info.start_time.has_value());
   EXPECT_EQ(run->info.source, info.source);
   EXPECT_EQ(run->info.user_id, "kim");
-  EXPECT_EQ(run->tags, (std::vector<Tag>{{"mlflow.user", "kim"}}));
+  EXPECT_EQ(run->tags, (std::vector<Tag>{{"mlflow.runName", "grid-1"}, {"mlflow.user", "kim"}}));
 
   RunUpdate update;
   update.status = RunStatus::kFailed;
@@ -265,7 +301,7 @@ TEST_P(StoreTest, ParamsAreWriteOnceAndABadBatchWritesNothing) {
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->params, (std::vector<Param>{{"batch_size", "64"}, {"lr", "0.1"}}));
   EXPECT_TRUE(got->metrics.empty());
-  EXPECT_TRUE(got->tags.empty());
+  EXPECT_TRUE(UserTags(got->tags).empty());
   EXPECT_TRUE(store_->GetMetricHistory(run, "loss")->empty());
 
   // Two values for one key within a batch.
@@ -332,11 +368,23 @@ TEST_P(StoreTest, MetricsKeepHistoryAndLatestValue) {
 TEST_P(StoreTest, TagsOverwriteAndDelete) {
   const std::string run = NewRun(NewExperiment());
   ASSERT_TRUE(store_->LogBatch(run, {}, {}, {{"a", "1"}, {"b", "2"}, {"a", "3"}}).ok());
-  EXPECT_EQ(store_->GetRun(run)->tags, (std::vector<Tag>{{"a", "3"}, {"b", "2"}}));
+  EXPECT_EQ(UserTags(store_->GetRun(run)->tags), (std::vector<Tag>{{"a", "3"}, {"b", "2"}}));
   ASSERT_TRUE(store_->LogBatch(run, {}, {}, {{"b", "4"}}).ok());
   ASSERT_TRUE(store_->DeleteRunTag(run, "a").ok());
-  EXPECT_EQ(store_->GetRun(run)->tags, (std::vector<Tag>{{"b", "4"}}));
+  EXPECT_EQ(UserTags(store_->GetRun(run)->tags), (std::vector<Tag>{{"b", "4"}}));
   EXPECT_EQ(store_->DeleteRunTag(run, "a").code(), StatusCode::kNotFound);
+}
+
+TEST_P(StoreTest, RunNameAndItsTagMoveTogether) {
+  const std::string run = NewRun(NewExperiment());
+  RunUpdate rename;
+  rename.run_name = "renamed";
+  ASSERT_TRUE(store_->UpdateRun(run, rename).ok());
+  auto got = store_->GetRun(run);
+  EXPECT_EQ(got->info.run_name, "renamed");
+  EXPECT_EQ(got->tags, (std::vector<Tag>{{"mlflow.runName", "renamed"}}));
+  ASSERT_TRUE(store_->LogBatch(run, {}, {}, {{"mlflow.runName", "by-tag"}}).ok());
+  EXPECT_EQ(store_->GetRun(run)->info.run_name, "by-tag");
 }
 
 // ---- Search ---------------------------------------------------------------------------
@@ -386,31 +434,31 @@ TEST_P(StoreTest, SearchRunsFiltersOrdersAndPages) {
   // Default order: newest start time first.
   EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[4], id[3], id[2], id[1], id[0]}));
 
-  q.order_by = {{RunField::kMetric, "rmse", true}};
+  q.order_by = {{FieldKind::kMetric, "rmse", true}};
   EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3], id[2], id[1], id[0], id[4]}))
       << "a run without the metric sorts last";
-  q.order_by = {{RunField::kMetric, "rmse", false}};
+  q.order_by = {{FieldKind::kMetric, "rmse", false}};
   EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[0], id[1], id[2], id[3], id[4]}));
 
-  q.filters = {{RunField::kMetric, "rmse", CompareOp::kLt, {0.35}}};
-  q.order_by = {{RunField::kMetric, "rmse", true}};
+  q.filters = {{FieldKind::kMetric, "rmse", CompareOp::kLt, {0.35}}};
+  q.order_by = {{FieldKind::kMetric, "rmse", true}};
   EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3], id[2]}));
 
-  q.filters = {{RunField::kParam, "model", CompareOp::kEq, {std::string("ridge")}}};
+  q.filters = {{FieldKind::kParam, "model", CompareOp::kEq, {std::string("ridge")}}};
   EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[2], id[0], id[4]}));
-  q.filters = {{RunField::kParam, "model", CompareOp::kILike, {std::string("lasso")}}};
+  q.filters = {{FieldKind::kParam, "model", CompareOp::kILike, {std::string("lasso")}}};
   EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3], id[1]}));
-  q.filters = {{RunField::kParam, "model", CompareOp::kLike, {std::string("L%")}}};
+  q.filters = {{FieldKind::kParam, "model", CompareOp::kLike, {std::string("L%")}}};
   EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3]}));
-  q.filters = {{RunField::kTag, "fold", CompareOp::kNe, {std::string("even")}}};
+  q.filters = {{FieldKind::kTag, "fold", CompareOp::kNe, {std::string("even")}}};
   EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3], id[1]}));
-  q.filters = {{RunField::kAttribute, "status", CompareOp::kEq, {std::string("FAILED")}}};
+  q.filters = {{FieldKind::kAttribute, "status", CompareOp::kEq, {std::string("FAILED")}}};
   EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3]}));
-  q.filters = {{RunField::kAttribute, "run_id", CompareOp::kIn, {id[0], id[4]}}};
+  q.filters = {{FieldKind::kAttribute, "run_id", CompareOp::kIn, {id[0], id[4]}}};
   EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[0], id[4]}))
       << "metric order ascending; the run without it last";
-  q.filters = {{RunField::kAttribute, "start_time", CompareOp::kGe, {int64_t{1003}}},
-               {RunField::kMetric, "rmse", CompareOp::kExists, {}}};
+  q.filters = {{FieldKind::kAttribute, "start_time", CompareOp::kGe, {int64_t{1003}}},
+               {FieldKind::kMetric, "rmse", CompareOp::kExists, {}}};
   EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3]}));
 
   // Paging is stable.
@@ -440,12 +488,43 @@ TEST_P(StoreTest, SearchRunsFiltersOrdersAndPages) {
   // Results carry the run's data.
   q = RunQuery{};
   q.experiment_ids = {exp};
-  q.filters = {{RunField::kAttribute, "run_id", CompareOp::kEq, {id[0]}}};
+  q.filters = {{FieldKind::kAttribute, "run_id", CompareOp::kEq, {id[0]}}};
   auto runs = store_->SearchRuns(q);
   ASSERT_EQ(runs->size(), 1u);
   EXPECT_EQ((*runs)[0].params, (std::vector<Param>{{"lr", "0.001"}, {"model", "ridge"}}));
-  EXPECT_EQ((*runs)[0].tags, (std::vector<Tag>{{"fold", "even"}}));
+  EXPECT_EQ(UserTags((*runs)[0].tags), (std::vector<Tag>{{"fold", "even"}}));
   ASSERT_EQ((*runs)[0].metrics.size(), 1u);
+}
+
+TEST_P(StoreTest, OrderingByAMetricPagesThroughRunsWithAndWithoutIt) {
+  // 7 runs with the metric and 5 without; pages of 3 must visit all 12 exactly once, those
+  // with the metric first in metric order, the rest newest first.
+  const int64_t exp = NewExperiment();
+  std::vector<std::string> with, without;
+  for (int i = 0; i < 12; ++i) {
+    const std::string run = NewRun(exp, 1000 + i);
+    if (i % 12 < 7) {
+      ASSERT_TRUE(store_->LogBatch(run, {{"loss", 10.0 - i, 1, 0}}, {}, {}).ok());
+      with.push_back(run);
+    } else {
+      without.push_back(run);
+    }
+  }
+  std::vector<std::string> expected(with.rbegin(), with.rend());  // loss ascending
+  expected.insert(expected.end(), without.rbegin(), without.rend());  // newest first
+  for (int64_t page_size : {1, 3, 5, 7, 12, 20}) {
+    std::vector<std::string> seen;
+    for (int64_t offset = 0; offset < 14; offset += page_size) {
+      RunQuery q;
+      q.experiment_ids = {exp};
+      q.order_by = {{FieldKind::kMetric, "loss", true}};
+      q.max_results = page_size;
+      q.offset = offset;
+      auto page = Ids(store_->SearchRuns(q));
+      seen.insert(seen.end(), page.begin(), page.end());
+    }
+    EXPECT_EQ(seen, expected) << "page size " << page_size;
+  }
 }
 
 TEST_P(StoreTest, SearchRunsRejectsBadQueries) {
@@ -453,16 +532,16 @@ TEST_P(StoreTest, SearchRunsRejectsBadQueries) {
   RunQuery q;
   EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
   q.experiment_ids = {exp};
-  q.filters = {{RunField::kAttribute, "no_such_attribute", CompareOp::kEq, {std::string("x")}}};
+  q.filters = {{FieldKind::kAttribute, "no_such_attribute", CompareOp::kEq, {std::string("x")}}};
   EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
-  q.filters = {{RunField::kMetric, "m", CompareOp::kGt, {std::string("not a number")}}};
+  q.filters = {{FieldKind::kMetric, "m", CompareOp::kGt, {std::string("not a number")}}};
   EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
-  q.filters = {{RunField::kMetric, "m", CompareOp::kLike, {1.0}}};
+  q.filters = {{FieldKind::kMetric, "m", CompareOp::kLike, {1.0}}};
   EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
-  q.filters = {{RunField::kParam, "p", CompareOp::kEq, {}}};
+  q.filters = {{FieldKind::kParam, "p", CompareOp::kEq, {}}};
   EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
   q.filters.clear();
-  q.order_by = {{RunField::kAttribute, "bogus", true}};
+  q.order_by = {{FieldKind::kAttribute, "bogus", true}};
   EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
   q.order_by.clear();
   q.max_results = -1;
@@ -474,22 +553,22 @@ TEST_P(StoreTest, BestRunByMetricUsesTheIndex) {
   const auto id = SearchFixture::Populate(*store_, exp);
   RunQuery q;
   q.experiment_ids = {exp};
-  q.filters = {{RunField::kMetric, "rmse", CompareOp::kExists, {}}};
-  q.order_by = {{RunField::kMetric, "rmse", true}};
+  q.filters = {{FieldKind::kMetric, "rmse", CompareOp::kExists, {}}};
+  q.order_by = {{FieldKind::kMetric, "rmse", true}};
   q.max_results = 1;
   EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3]}));
-  q.order_by = {{RunField::kMetric, "rmse", false}};
+  q.order_by = {{FieldKind::kMetric, "rmse", false}};
   EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[0]}));
-  q.filters = {{RunField::kMetric, "no_such_metric", CompareOp::kExists, {}}};
+  q.filters = {{FieldKind::kMetric, "no_such_metric", CompareOp::kExists, {}}};
   EXPECT_TRUE(store_->SearchRuns(q)->empty());
-  q.filters = {{RunField::kMetric, "rmse", CompareOp::kExists, {}}};
+  q.filters = {{FieldKind::kMetric, "rmse", CompareOp::kExists, {}}};
 
   if (GetParam() != Dialect::kSqlite) return;  // PostgreSQL plans by table statistics
   // The query plan reads latest_metrics through its (experiment_id, key, value) index,
   // in order, instead of sorting all runs of the experiment.
   auto db = Database::Open(url_);
   ASSERT_TRUE(db.ok());
-  auto statement = store_internal::BuildRunSearch(q);
+  auto statement = store_internal::BuildRunSearch(q);  // the first part SearchRuns reads
   ASSERT_TRUE(statement.ok());
   std::string plan;
   ASSERT_TRUE((*db)
@@ -523,7 +602,8 @@ TEST_P(StoreTest, RegisteredModelLifecycle) {
   EXPECT_EQ(updated->description, "new text");
   ASSERT_TRUE(store_->SetRegisteredModelTag("price", {"stage", "beta"}).ok());
   ASSERT_TRUE(store_->DeleteRegisteredModelTag("price", "team").ok());
-  EXPECT_EQ(store_->DeleteRegisteredModelTag("price", "team").code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->DeleteRegisteredModelTag("price", "team").ok()) << "already gone is fine";
+  EXPECT_EQ(store_->DeleteRegisteredModelTag("nope", "team").code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->GetRegisteredModel("price")->tags, (std::vector<Tag>{{"stage", "beta"}}));
 
   const std::string run = NewRun(NewExperiment());
@@ -565,14 +645,16 @@ TEST_P(StoreTest, RegisteredModelLifecycle) {
   // Search.
   ASSERT_TRUE(store_->CreateRegisteredModel("House-Rent", "").ok());
   RegisteredModelQuery mq;
-  mq.name_like = "house%";
+  mq.filters = {{FieldKind::kAttribute, "name", CompareOp::kLike, {std::string("house%")}}};
   EXPECT_EQ(store_->SearchRegisteredModels(mq)->size(), 1u);
-  mq.case_insensitive = true;
+  mq.filters[0].op = CompareOp::kILike;
   auto found = store_->SearchRegisteredModels(mq);
   ASSERT_EQ(found->size(), 2u);
   EXPECT_EQ((*found)[0].name, "House-Rent");
+  mq.order_by = {{FieldKind::kAttribute, "name", false}};
+  EXPECT_EQ((*store_->SearchRegisteredModels(mq))[0].name, "house-price");
   mq = RegisteredModelQuery{};
-  mq.tags = {{"stage", "beta"}};
+  mq.filters = {{FieldKind::kTag, "stage", CompareOp::kEq, {std::string("beta")}}};
   ASSERT_EQ(store_->SearchRegisteredModels(mq)->size(), 1u);
   mq = RegisteredModelQuery{};
   mq.max_results = 2;
@@ -584,7 +666,7 @@ TEST_P(StoreTest, RegisteredModelLifecycle) {
   EXPECT_EQ(store_->GetModelVersion("house-price", 1).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->DeleteRegisteredModel("house-price").code(), StatusCode::kNotFound);
   ModelVersionQuery vq;
-  vq.run_ids = {run};
+  vq.filters = {{FieldKind::kAttribute, "run_id", CompareOp::kEq, {run}}};
   EXPECT_TRUE(store_->SearchModelVersions(vq)->empty());
 }
 
@@ -628,18 +710,23 @@ TEST_P(StoreTest, ModelVersionsStagesTagsAndSearch) {
   ASSERT_TRUE(store_->SetModelVersionTag("m", 4, {"k", "v"}).ok());
   EXPECT_EQ(store_->GetModelVersion("m", 4)->tags, (std::vector<Tag>{{"k", "v"}}));
   ASSERT_TRUE(store_->DeleteModelVersionTag("m", 4, "k").ok());
-  EXPECT_EQ(store_->DeleteModelVersionTag("m", 4, "k").code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->DeleteModelVersionTag("m", 4, "k").ok());
+  EXPECT_EQ(store_->DeleteModelVersionTag("m", 9, "k").code(), StatusCode::kNotFound);
 
   ModelVersionQuery q;
-  q.name = "m";
+  q.filters = {{FieldKind::kAttribute, "name", CompareOp::kEq, {std::string("m")}}};
+  q.order_by = {{FieldKind::kAttribute, "version_number", false}};
   auto all = store_->SearchModelVersions(q);
   ASSERT_EQ(all->size(), 4u);
-  EXPECT_EQ((*all)[0].version, 4) << "newest version first";
-  q.run_ids = {runs[1], runs[2]};
+  EXPECT_EQ((*all)[0].version, 4);
+  q.filters.push_back({FieldKind::kAttribute, "run_id", CompareOp::kIn, {runs[1], runs[2]}});
   EXPECT_EQ(store_->SearchModelVersions(q)->size(), 2u);
   q = ModelVersionQuery{};
-  q.source = "runs:/" + runs[0] + "/model";
+  q.filters = {{FieldKind::kAttribute, "source_path", CompareOp::kEq,
+                {"runs:/" + runs[0] + "/model"}}};
   ASSERT_EQ(store_->SearchModelVersions(q)->size(), 1u);
+  q.filters = {{FieldKind::kAttribute, "version_number", CompareOp::kGe, {int64_t{3}}}};
+  EXPECT_EQ(store_->SearchModelVersions(q)->size(), 2u);
 
   // Deleting a version removes its aliases; the number is never reused.
   ASSERT_TRUE(store_->SetModelAlias("m", "a", 4).ok());
@@ -649,9 +736,43 @@ TEST_P(StoreTest, ModelVersionsStagesTagsAndSearch) {
   EXPECT_EQ(store_->CreateModelVersion(req)->version, 5);
   ASSERT_TRUE(store_->SetModelAlias("m", "b", 5).ok());
   ASSERT_TRUE(store_->DeleteModelAlias("m", "b").ok());
-  EXPECT_EQ(store_->DeleteModelAlias("m", "b").code(), StatusCode::kNotFound);
+  EXPECT_TRUE(store_->DeleteModelAlias("m", "b").ok());
+  EXPECT_EQ(store_->DeleteModelAlias("nope", "b").code(), StatusCode::kNotFound);
   req.name = "missing";
   EXPECT_EQ(store_->CreateModelVersion(req).status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(StoreTest, RegisteringARunTwiceReturnsTheSameVersion) {
+  const std::string run = NewRun(NewExperiment());
+  ModelVersion req;
+  req.name = "seed-model";
+  req.run_id = run;
+  req.source = "mlflow-artifacts:/1/" + run + "/artifacts/model";
+  auto first = store_->RegisterRunModel(req);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_TRUE(first->created);
+  EXPECT_EQ(first->version.version, 1);
+  auto again = store_->RegisterRunModel(req);
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->created);
+  EXPECT_EQ(again->version.version, 1);
+  req.run_id = NewRun(store_->GetRun(run)->info.experiment_id);
+  auto other = store_->RegisterRunModel(req);
+  EXPECT_TRUE(other->created);
+  EXPECT_EQ(other->version.version, 2);
+
+  // Concurrent registrations of one new run under one name: one version, all agree.
+  req.run_id = NewRunId();
+  std::vector<int64_t> versions(6);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      auto r = store_->RegisterRunModel(req);
+      versions[t] = r.ok() ? r->version.version : -1;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(std::set<int64_t>(versions.begin(), versions.end()), std::set<int64_t>{3});
 }
 
 // ---- Deployments ----------------------------------------------------------------------
