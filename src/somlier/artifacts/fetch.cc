@@ -2,63 +2,33 @@
 
 #include <fmt/core.h>
 #include <httplib.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <fstream>
-#include <system_error>
 
-#include "somlier/core/ids.h"
+#include "somlier/artifacts/atomic_file.h"
 
 namespace somlier {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A temporary file beside `destination`, removed unless Commit() renamed it into place.
-class PendingFile {
- public:
-  explicit PendingFile(const fs::path& destination)
-      : destination_(destination),
-        temp_(destination.parent_path() /
-              ("." + destination.filename().string() + ".part-" + NewRunId().substr(0, 8))) {}
-  ~PendingFile() {
-    if (!committed_) {
-      std::error_code ec;
-      fs::remove(temp_, ec);
-    }
-  }
-  const fs::path& temp() const { return temp_; }
-  Status Commit() {
-    std::error_code ec;
-    fs::rename(temp_, destination_, ec);
-    if (ec) {
-      return Internal(fmt::format("cannot move the fetched file to '{}': {}",
-                                  destination_.string(), ec.message()));
-    }
-    committed_ = true;
-    return OkStatus();
-  }
-
- private:
-  fs::path destination_;
-  fs::path temp_;
-  bool committed_ = false;
-};
-
-Status FetchLocal(const fs::path& source, std::string_view uri, PendingFile& out) {
+Status FetchLocal(const fs::path& source, std::string_view uri, const fs::path& destination) {
   std::error_code ec;
   if (!fs::is_regular_file(source, ec)) {
     return NotFound(fmt::format("'{}' does not exist or is not a file", std::string(uri)));
   }
-  fs::copy_file(source, out.temp(), fs::copy_options::overwrite_existing, ec);
-  if (ec) {
-    return Internal(fmt::format("cannot copy '{}': {}", source.string(), ec.message()));
+  std::ifstream in(source, std::ios::binary);
+  if (!in) return NotFound(fmt::format("cannot read '{}'", std::string(uri)));
+  SOMLIER_ASSIGN_OR_RETURN(auto out, AtomicFile::Create(destination));
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    SOMLIER_RETURN_IF_ERROR(out->Append(buffer, static_cast<size_t>(in.gcount())));
   }
-  return out.Commit();
+  if (in.bad()) return Internal(fmt::format("cannot read '{}'", source.string()));
+  return out->Commit();
 }
 
-Status FetchHttp(std::string_view uri, PendingFile& out) {
+Status FetchHttp(std::string_view uri, const fs::path& destination) {
   // Split "scheme://host[:port]" from the path and query.
   const size_t scheme_end = uri.find("://");
   const size_t path_start = uri.find('/', scheme_end + 3);
@@ -74,10 +44,8 @@ Status FetchHttp(std::string_view uri, PendingFile& out) {
   client.set_connection_timeout(10, 0);
   client.set_read_timeout(60, 0);
 
-  std::ofstream file(out.temp(), std::ios::binary | std::ios::trunc);
-  if (!file) {
-    return Internal(fmt::format("cannot write '{}'", out.temp().string()));
-  }
+  SOMLIER_ASSIGN_OR_RETURN(auto out, AtomicFile::Create(destination));
+  Status written;
   int status = 0;
   auto result = client.Get(
       path,
@@ -86,10 +54,10 @@ Status FetchHttp(std::string_view uri, PendingFile& out) {
         return true;  // read the body even on errors (and discard it below)
       },
       [&](const char* data, size_t length) {
-        if (status == 200) file.write(data, static_cast<std::streamsize>(length));
-        return static_cast<bool>(file);
+        if (status == 200) written = out->Append(data, length);
+        return written.ok();
       });
-  file.close();
+  SOMLIER_RETURN_IF_ERROR(written);
   if (!result) {
     return Unavailable(fmt::format("cannot download '{}': {}", std::string(uri),
                                    httplib::to_string(result.error())));
@@ -101,25 +69,17 @@ Status FetchHttp(std::string_view uri, PendingFile& out) {
   if (status != 200) {
     return FailedPrecondition(fmt::format("'{}' answered HTTP {}", std::string(uri), status));
   }
-  if (!file) return Internal(fmt::format("cannot write '{}'", out.temp().string()));
-  return out.Commit();
+  return out->Commit();
 }
 
 }  // namespace
 
 Status FetchToFile(std::string_view uri, const fs::path& destination) {
   if (uri.empty()) return InvalidArgument("the URI to fetch is empty");
-  if (destination.has_parent_path()) {
-    std::error_code ec;
-    fs::create_directories(destination.parent_path(), ec);
-    if (ec) {
-      return Internal(fmt::format("cannot create '{}': {}", destination.parent_path().string(),
-                                  ec.message()));
-    }
+  if (uri.starts_with("http://") || uri.starts_with("https://")) {
+    return FetchHttp(uri, destination);
   }
-  PendingFile out(destination);
-  if (uri.starts_with("http://") || uri.starts_with("https://")) return FetchHttp(uri, out);
-  if (uri.starts_with("file://")) return FetchLocal(fs::path(uri.substr(7)), uri, out);
+  if (uri.starts_with("file://")) return FetchLocal(fs::path(uri.substr(7)), uri, destination);
   if (uri.starts_with("gs://") || uri.starts_with("s3://")) {
     return Unimplemented(fmt::format(
         "cannot fetch '{}': gs:// and s3:// come with object storage support", std::string(uri)));
@@ -129,7 +89,7 @@ Status FetchToFile(std::string_view uri, const fs::path& destination) {
         "cannot fetch '{}': expected a local path, file://, http:// or https:// URI",
         std::string(uri)));
   }
-  return FetchLocal(fs::path(uri), uri, out);
+  return FetchLocal(fs::path(uri), uri, destination);
 }
 
 }  // namespace somlier

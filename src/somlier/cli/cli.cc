@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
@@ -17,6 +18,7 @@ int ReportError(const Status& status) {
 }
 
 int Main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // a peer that hangs up is an error to handle, not a reason to die
   Context ctx;
   ctx.env = ProcessEnvironment();
 
@@ -32,6 +34,12 @@ int Main(int argc, char** argv) {
                  "(default: $SOMLIER_LOG_LEVEL or info)");
 
   AddConfigCommands(app, ctx);
+  AddSeedCommands(app, ctx);
+  AddServerCommands(app, ctx);
+  CLI::App* online = app.add_subcommand(
+      "online", "The seed's online commands (search, register, ...) under their long names");
+  online->require_subcommand(1);
+  AddSeedCommands(*online, ctx);
 
   try {
     app.parse(argc, argv);

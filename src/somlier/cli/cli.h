@@ -33,6 +33,10 @@ struct Context {
 
 // Command groups; each adds its subcommands to `app` and their handlers to `ctx`.
 void AddConfigCommands(CLI::App& app, Context& ctx);
+// `search` and `register`, added to `parent` (the top level, and again under `online`).
+void AddSeedCommands(CLI::App& parent, Context& ctx);
+// `server` and `python-path`.
+void AddServerCommands(CLI::App& app, Context& ctx);
 
 // Prints "error: <message>" to stderr and returns the exit code for `status`.
 int ReportError(const Status& status);

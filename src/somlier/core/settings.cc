@@ -58,6 +58,10 @@ Status ReadFile(const std::string& path, Settings* settings) {
       settings->artifact_root = value;
     } else if (key == "python") {
       settings->python = value;
+    } else if (key == "server") {
+      settings->server = value;
+    } else if (key == "token") {
+      settings->token = value;
     } else if (key == "log_level") {
       auto level = ParseLogLevel(value);
       if (!level) {
@@ -67,7 +71,7 @@ Status ReadFile(const std::string& path, Settings* settings) {
       settings->log_level = *level;
     } else {
       return InvalidArgument(path + ": unknown setting '" + key +
-                             "' (expected database_url, artifact_root, python, log_level)");
+                             "' (expected database_url, artifact_root, python, log_level, server, token)");
     }
   }
   return OkStatus();
@@ -108,6 +112,8 @@ Result<Settings> LoadSettings(const Environment& env) {
   if (auto v = Lookup(env, "SOMLIER_DATABASE_URL"); !v.empty()) settings.database_url = v;
   if (auto v = Lookup(env, "SOMLIER_ARTIFACT_ROOT"); !v.empty()) settings.artifact_root = v;
   if (auto v = Lookup(env, "SOMLIER_PYTHON"); !v.empty()) settings.python = v;
+  if (auto v = Lookup(env, "SOMLIER_SERVER"); !v.empty()) settings.server = v;
+  if (auto v = Lookup(env, "SOMLIER_TOKEN"); !v.empty()) settings.token = v;
   if (auto v = Lookup(env, "SOMLIER_LOG_LEVEL"); !v.empty()) {
     auto level = ParseLogLevel(v);
     if (!level) {

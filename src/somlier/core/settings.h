@@ -9,6 +9,8 @@
 //   SOMLIER_ARTIFACT_ROOT  artifact_root   $SOMLIER_HOME/artifacts
 //   SOMLIER_PYTHON         python          (empty: `python3` on PATH)
 //   SOMLIER_LOG_LEVEL      log_level       info
+//   SOMLIER_SERVER         server          (empty: CLI commands work in-process)
+//   SOMLIER_TOKEN          token           (empty: no authentication)
 //
 // The file is $SOMLIER_CONFIG when set (it must then exist), else
 // $SOMLIER_HOME/config.yaml when present. A plain value type; thread-compatible.
@@ -33,6 +35,8 @@ struct Settings {
   std::string artifact_root;
   std::string python;  // empty means "python3" from PATH
   LogLevel log_level = LogLevel::kInfo;
+  std::string server;  // a SoMLier server's URL for the CLI to use, or empty
+  std::string token;   // the bearer token servers require and clients send, or empty
   std::string config_file;  // the file that was read, or empty
 
   // The interpreter to run Python with: `python` or, when empty, "python3".

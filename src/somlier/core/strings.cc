@@ -1,6 +1,9 @@
 #include "somlier/core/strings.h"
 
+#include <fmt/core.h>
+
 #include <cctype>
+#include <cmath>
 
 namespace somlier {
 
@@ -82,6 +85,14 @@ std::string PythonListRepr(const std::vector<std::string>& items) {
     out += PythonRepr(items[i]);
   }
   return out + "]";
+}
+
+std::string PythonFloat(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  std::string out = fmt::format("{}", value);
+  if (out.find_first_of(".e") == std::string::npos) out += ".0";
+  return out;
 }
 
 }  // namespace somlier

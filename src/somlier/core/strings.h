@@ -23,4 +23,8 @@ std::string Join(const std::vector<std::string>& parts, std::string_view separat
 std::string PythonRepr(std::string_view text);
 std::string PythonListRepr(const std::vector<std::string>& items);
 
+// A double as Python's str() writes it: shortest round-trip digits, "1.0" not "1", "nan",
+// "inf".
+std::string PythonFloat(double value);
+
 }  // namespace somlier

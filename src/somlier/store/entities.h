@@ -93,14 +93,6 @@ struct ModelAlias {
   bool operator==(const ModelAlias&) const = default;
 };
 
-struct RegisteredModel {
-  std::string name;
-  int64_t creation_time = 0;
-  int64_t last_updated_time = 0;
-  std::string description;
-  std::vector<Tag> tags;
-  std::vector<ModelAlias> aliases;
-};
 
 // MLflow's model version stages and statuses, spelled as MLflow does.
 inline constexpr std::string_view kStageNone = "None";
@@ -125,6 +117,17 @@ struct ModelVersion {
   std::string status_message;
   std::vector<Tag> tags;
   std::vector<std::string> aliases;
+};
+
+struct RegisteredModel {
+  std::string name;
+  int64_t creation_time = 0;
+  int64_t last_updated_time = 0;
+  std::string description;
+  std::vector<Tag> tags;
+  std::vector<ModelAlias> aliases;
+  // The highest version in each stage. Filled by the registry service, not the Store.
+  std::vector<ModelVersion> latest_versions;
 };
 
 struct Deployment {

@@ -255,6 +255,19 @@ Result<int64_t> Store::CreateExperiment(const std::string& name,
   return id;
 }
 
+Status Store::EnsureExperiment(int64_t experiment_id, const std::string& name,
+                               const std::string& artifact_location) {
+  return db_->Transaction(true, [&](Connection& c) -> Status {
+    const int64_t now = NowMillis();
+    return Exec(c,
+                "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
+                "creation_time, last_update_time) VALUES (?, ?, ?, 'active', ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                {experiment_id, name, artifact_location, now, now})
+        .status();
+  });
+}
+
 Result<Experiment> Store::GetExperiment(int64_t experiment_id) {
   std::optional<Experiment> out;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {

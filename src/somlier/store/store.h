@@ -66,6 +66,10 @@ class Store {
   // `artifact_location` may contain "{experiment_id}", replaced by the new id.
   Result<int64_t> CreateExperiment(const std::string& name, const std::string& artifact_location,
                                    const std::vector<Tag>& tags = {});
+  // Creates the experiment with this id and name unless an experiment with this id exists
+  // (for MLflow's "Default" experiment 0).
+  Status EnsureExperiment(int64_t experiment_id, const std::string& name,
+                          const std::string& artifact_location);
   Result<Experiment> GetExperiment(int64_t experiment_id);
   Result<Experiment> GetExperimentByName(const std::string& name);
   Result<std::vector<Experiment>> SearchExperiments(const ExperimentQuery& query);

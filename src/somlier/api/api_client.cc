@@ -1,0 +1,92 @@
+#include "somlier/api/api_client.h"
+
+#include <fmt/core.h>
+#include <httplib.h>
+
+namespace somlier::api {
+namespace {
+
+using nlohmann::json;
+
+Status StatusFromResponse(const std::string& url, const httplib::Result& result) {
+  if (!result) {
+    return Unavailable(fmt::format("cannot reach the SoMLier server at {}: {}", url,
+                                   httplib::to_string(result.error())));
+  }
+  const int code = result->status;
+  json body = json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+  std::string message;
+  if (body.is_object()) {
+    if (body.contains("detail") && body["detail"].is_string()) message = body["detail"];
+    if (body.contains("message") && body["message"].is_string()) message = body["message"];
+  }
+  if (message.empty()) message = fmt::format("the server at {} answered HTTP {}", url, code);
+  switch (code) {
+    case 400:
+    case 413:
+    case 422:
+      return InvalidArgument(message);
+    case 401:
+    case 403:
+    case 412:
+      return FailedPrecondition(message);
+    case 404:
+      return NotFound(message);
+    case 409:
+      return AlreadyExists(message);
+    case 501:
+      return Unimplemented(message);
+    case 503:
+      return Unavailable(message);
+    default:
+      return Internal(message);
+  }
+}
+
+Result<json> Decode(const std::string& url, const httplib::Result& result) {
+  if (!result || result->status < 200 || result->status >= 300) {
+    return StatusFromResponse(url, result);
+  }
+  json body = json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    return Internal(fmt::format("the server at {} answered with something that is not JSON", url));
+  }
+  return body;
+}
+
+}  // namespace
+
+ApiClient::ApiClient(std::string base_url, std::unique_ptr<httplib::Client> client)
+    : base_url_(std::move(base_url)), client_(std::move(client)) {}
+
+ApiClient::~ApiClient() = default;
+
+Result<std::unique_ptr<ApiClient>> ApiClient::Create(const std::string& base_url,
+                                                     const std::string& token) {
+  std::string url = base_url;
+  while (url.ends_with("/")) url.pop_back();
+  if (!url.starts_with("http://") && !url.starts_with("https://")) {
+    return InvalidArgument(
+        fmt::format("server URL '{}' must start with http:// or https://", base_url));
+  }
+  auto client = std::make_unique<httplib::Client>(url);
+  if (!client->is_valid()) {
+    return InvalidArgument(fmt::format("server URL '{}' is not a valid URL", base_url));
+  }
+  client->set_connection_timeout(10, 0);
+  client->set_read_timeout(300, 0);
+  client->set_keep_alive(true);
+  if (!token.empty()) client->set_bearer_token_auth(token);
+  return std::unique_ptr<ApiClient>(new ApiClient(url, std::move(client)));
+}
+
+Result<json> ApiClient::PostJson(const std::string& path, const json& body) {
+  auto result = client_->Post(path, body.dump(), "application/json");
+  return Decode(base_url_, result);
+}
+
+Result<json> ApiClient::GetJson(const std::string& path) {
+  return Decode(base_url_, client_->Get(path));
+}
+
+}  // namespace somlier::api

@@ -1,0 +1,39 @@
+// ApiClient: a small HTTP client of SoMLier's API for the CLI's remote mode
+// (SOMLIER_SERVER=http://host:port), sending the token when one is set.
+//
+// Error answers in either of the server's dialects — MLflow's {"error_code", "message"}
+// and the seed's {"status_code", "title", "detail"} — come back as a Status whose code
+// follows the HTTP status (400/422 InvalidArgument, 404 NotFound, 409 AlreadyExists,
+// 401/403/412 FailedPrecondition, 501 Unimplemented, 503 and connection failures
+// Unavailable, others Internal), with the server's message. One object per thread.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "somlier/core/result.h"
+
+namespace httplib {
+class Client;
+}  // namespace httplib
+
+namespace somlier::api {
+
+class ApiClient {
+ public:
+  // `base_url`: http(s)://host[:port]. Errors: InvalidArgument for anything else.
+  static Result<std::unique_ptr<ApiClient>> Create(const std::string& base_url,
+                                                   const std::string& token);
+  ~ApiClient();
+
+  Result<nlohmann::json> PostJson(const std::string& path, const nlohmann::json& body);
+  Result<nlohmann::json> GetJson(const std::string& path);
+
+ private:
+  ApiClient(std::string base_url, std::unique_ptr<httplib::Client> client);
+  std::string base_url_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+}  // namespace somlier::api

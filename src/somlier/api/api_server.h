@@ -1,0 +1,74 @@
+// ApiServer: SoMLier's HTTP server — MLflow's tracking, registry and artifact REST APIs,
+// the seed's /search and /register, and /health — on cpp-httplib.
+//
+// Safety: with a token, every endpoint but /health and /version requires
+// `Authorization: Bearer <token>` (or HTTP Basic with the token as password, which MLflow
+// clients send for MLFLOW_TRACKING_USERNAME/PASSWORD), compared in constant time.
+// Create() refuses a non-loopback host without a token unless `insecure`. JSON request
+// bodies are limited to `max_json_bytes` (413 before the body is read); artifact uploads
+// to `max_upload_bytes`. Unknown endpoints answer MLflow's ENDPOINT_NOT_FOUND; a handler
+// that throws answers 500 INTERNAL_ERROR and the server keeps serving.
+//
+// Threads: one pool thread per open connection (cpp-httplib), `threads` in all — size it
+// above the number of concurrent keep-alive clients. Start()/Stop() may be called from any
+// thread; the services must outlive the server.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "somlier/core/result.h"
+
+namespace httplib {
+class Server;
+}  // namespace httplib
+
+namespace somlier {
+
+class TrackingService;
+class RegistryService;
+
+struct ApiServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 5000;  // 0: any free port
+  std::string token;
+  bool insecure = false;
+  int threads = 128;
+  size_t max_json_bytes = 32u << 20;
+  size_t max_upload_bytes = size_t{8} << 30;
+};
+
+class ApiServer {
+ public:
+  // Errors: InvalidArgument for a non-loopback host without a token (and not insecure), or
+  // bad option values.
+  static Result<std::unique_ptr<ApiServer>> Create(TrackingService& tracking,
+                                                   RegistryService& registry,
+                                                   ApiServerOptions options);
+  ~ApiServer();
+
+  // Binds the listening socket. Errors: Unavailable when the address is taken.
+  Status Bind();
+  // Serves on the calling thread until Stop(). Bind() first.
+  Status Serve();
+  // Bind() and serve on a background thread.
+  Status Start();
+  void Stop();
+
+  int port() const { return port_; }
+  std::string url() const;
+
+ private:
+  ApiServer(ApiServerOptions options);
+  ApiServerOptions options_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// Whether `host` is a loopback address or name (127.0.0.0/8, ::1, localhost).
+bool IsLoopbackHost(const std::string& host);
+
+}  // namespace somlier

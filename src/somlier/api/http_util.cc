@@ -1,0 +1,250 @@
+#include "somlier/api/http_util.h"
+
+#include <fmt/core.h>
+
+
+#include "somlier/api/mlflow_json.h"
+
+namespace somlier::api {
+namespace {
+
+using nlohmann::json;
+
+Status Missing(std::string_view name) {
+  return InvalidArgument(fmt::format(
+      "Missing value for required parameter '{}'. See the API docs for more information about "
+      "request parameters.",
+      name));
+}
+
+Status WrongType(std::string_view name, const json& value, std::string_view expected) {
+  std::string shown = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (shown.size() > 60) shown = shown.substr(0, 60) + "...";
+  return InvalidArgument(fmt::format("Invalid value {} for parameter '{}' supplied: expected {}",
+                                     shown, name, expected));
+}
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 404:
+      return "Not Found";
+    case 409:
+      return "Conflict";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Payload Too Large";
+    case 422:
+      return "Unprocessable Entity";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Internal Server Error";
+  }
+}
+
+}  // namespace
+
+Result<Fields> Fields::FromJsonBody(std::string_view body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return Fields(json::object());
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) {
+    return InvalidArgument("Malformed request body: it is not valid JSON");
+  }
+  if (parsed.is_string()) {  // legacy clients double-encode the body
+    parsed = json::parse(parsed.get<std::string>(), nullptr, false);
+  }
+  if (!parsed.is_object()) return InvalidArgument("The request body must be a JSON object");
+  return Fields(std::move(parsed));
+}
+
+Result<Fields> Fields::From(const httplib::Request& request) {
+  if (request.method != "GET" || request.params.empty()) return FromJsonBody(request.body);
+  json object = json::object();
+  for (const auto& [key, value] : request.params) {
+    json& slot = object[key];
+    if (slot.is_null()) {
+      slot = value;
+    } else if (slot.is_array()) {
+      slot.push_back(value);
+    } else {
+      slot = json::array({slot, value});
+    }
+  }
+  return Fields(std::move(object));
+}
+
+bool Fields::Has(std::string_view name) const { return Raw(name) != nullptr; }
+
+const json* Fields::Raw(std::string_view name) const {
+  auto it = json_.find(name);
+  if (it == json_.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+Result<std::string> Fields::String(std::string_view name, std::string fallback) const {
+  const json* v = Raw(name);
+  if (v == nullptr) return fallback;
+  if (v->is_array() && v->size() == 1) v = &(*v)[0];  // a query key given once per list
+  if (v->is_string()) return v->get<std::string>();
+  if (v->is_number_integer()) return std::to_string(v->get<int64_t>());
+  return WrongType(name, *v, "a string");
+}
+
+Result<std::string> Fields::RequiredString(std::string_view name) const {
+  SOMLIER_ASSIGN_OR_RETURN(std::string value, String(name));
+  if (value.empty()) return Missing(name);
+  return value;
+}
+
+Result<std::optional<int64_t>> Fields::Int(std::string_view name) const {
+  const json* v = Raw(name);
+  if (v == nullptr) return std::optional<int64_t>();
+  if (auto i = IntFromJson(*v)) return std::optional<int64_t>(*i);
+  return WrongType(name, *v, "an integer");
+}
+
+Result<std::optional<double>> Fields::Double(std::string_view name) const {
+  const json* v = Raw(name);
+  if (v == nullptr) return std::optional<double>();
+  if (auto d = DoubleFromJson(*v); d && !v->is_boolean()) return std::optional<double>(*d);
+  return WrongType(name, *v, "a number");
+}
+
+Result<std::optional<bool>> Fields::Bool(std::string_view name) const {
+  const json* v = Raw(name);
+  if (v == nullptr) return std::optional<bool>();
+  if (v->is_boolean()) return std::optional<bool>(v->get<bool>());
+  if (v->is_string()) {
+    std::string s = v->get<std::string>();
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (s == "true") return std::optional<bool>(true);
+    if (s == "false") return std::optional<bool>(false);
+  }
+  return WrongType(name, *v, "true or false");
+}
+
+Result<std::vector<std::string>> Fields::StringList(std::string_view name) const {
+  std::vector<std::string> out;
+  const json* v = Raw(name);
+  if (v == nullptr) return out;
+  if (!v->is_array()) {
+    SOMLIER_ASSIGN_OR_RETURN(std::string one, String(name));
+    out.push_back(std::move(one));
+    return out;
+  }
+  for (const json& item : *v) {
+    if (item.is_string()) {
+      out.push_back(item.get<std::string>());
+    } else if (item.is_number_integer()) {
+      out.push_back(std::to_string(item.get<int64_t>()));
+    } else {
+      return WrongType(name, item, "a list of strings");
+    }
+  }
+  return out;
+}
+
+Result<std::vector<Tag>> Fields::TagList(std::string_view name) const {
+  std::vector<Tag> out;
+  const json* v = Raw(name);
+  if (v == nullptr) return out;
+  if (!v->is_array()) return WrongType(name, *v, "a list of {\"key\", \"value\"} objects");
+  for (const json& item : *v) {
+    if (!item.is_object()) return WrongType(name, item, "a {\"key\", \"value\"} object");
+    auto key = item.find("key");
+    if (key == item.end() || !key->is_string() || key->get_ref<const std::string&>().empty()) {
+      return Missing(fmt::format("{}.key", name));
+    }
+    auto value = item.find("value");
+    std::string text;
+    if (value != item.end() && !value->is_null()) {
+      if (!value->is_string()) return WrongType(fmt::format("{}.value", name), *value, "a string");
+      text = value->get<std::string>();
+    }
+    out.push_back({key->get<std::string>(), std::move(text)});
+  }
+  return out;
+}
+
+void SendJson(httplib::Response& response, const json& body, int status) {
+  response.status = status;
+  response.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace),
+                       "application/json");
+}
+
+void SendMlflowError(httplib::Response& response, int http_status, std::string_view error_code,
+                     std::string_view message) {
+  SendJson(response, {{"error_code", error_code}, {"message", message}}, http_status);
+}
+
+void SendMlflowError(httplib::Response& response, const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kNotFound:
+      return SendMlflowError(response, 404, "RESOURCE_DOES_NOT_EXIST", status.message());
+    case StatusCode::kAlreadyExists:
+      return SendMlflowError(response, 400, "RESOURCE_ALREADY_EXISTS", status.message());
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kFailedPrecondition:
+      return SendMlflowError(response, 400, "INVALID_PARAMETER_VALUE", status.message());
+    case StatusCode::kUnavailable:
+      return SendMlflowError(response, 503, "TEMPORARILY_UNAVAILABLE", status.message());
+    case StatusCode::kUnimplemented:
+      return SendMlflowError(response, 501, "NOT_IMPLEMENTED", status.message());
+    default:
+      return SendMlflowError(response, 500, "INTERNAL_ERROR", status.message());
+  }
+}
+
+void SendSeedError(httplib::Response& response, const Status& status) {
+  const int code = status.http_status();
+  SendJson(response,
+           {{"status_code", code}, {"title", ReasonPhrase(code)}, {"detail", status.message()}},
+           code);
+}
+
+std::string RegexEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (std::string_view(".^$|()[]{}*+?\\").find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+void AddMlflowRoute(httplib::Server& server, Method method, std::string_view path,
+                    JsonHandler handler) {
+  auto wrapped = [handler = std::move(handler)](const httplib::Request& request,
+                                                httplib::Response& response) {
+    Result<Fields> fields = Fields::From(request);
+    if (!fields.ok()) return SendMlflowError(response, fields.status());
+    Result<json> body = handler(*fields);
+    if (!body.ok()) return SendMlflowError(response, body.status());
+    SendJson(response, *body);
+  };
+  for (const char* prefix : {"/api/2.0/mlflow", "/ajax-api/2.0/mlflow"}) {
+    const std::string pattern = RegexEscape(std::string(prefix) + std::string(path));
+    switch (method) {
+      case Method::kGet:
+        server.Get(pattern, wrapped);
+        break;
+      case Method::kPost:
+        server.Post(pattern, wrapped);
+        break;
+      case Method::kPatch:
+        server.Patch(pattern, wrapped);
+        break;
+      case Method::kDelete:
+        server.Delete(pattern, wrapped);
+        break;
+    }
+  }
+}
+
+}  // namespace somlier::api

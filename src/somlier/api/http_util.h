@@ -1,0 +1,73 @@
+// HttpUtil: what the route files of the API server share — reading typed request fields,
+// writing JSON responses, and the two error dialects (MLflow's {"error_code", "message"}
+// and the seed's {"status_code", "title", "detail"}). Internal to src/somlier/api.
+//
+// This is the HTTP edge: handlers may throw, and the server turns any exception into a
+// 500 answer; expected failures arrive here as Status values.
+#pragma once
+
+#include <httplib.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "somlier/core/result.h"
+#include "somlier/store/entities.h"
+
+namespace somlier::api {
+
+// The fields of a request: the JSON body (an object; empty means {}) for POST, PATCH and
+// DELETE, and the query string for GET (repeated keys make a list). Accessors check types
+// and name the field in their errors ("Missing value for required parameter 'name'").
+class Fields {
+ public:
+  static Result<Fields> From(const httplib::Request& request);
+  static Result<Fields> FromJsonBody(std::string_view body);
+
+  bool Has(std::string_view name) const;
+  // Strings; numbers are accepted and spelled in decimal (legacy clients send ids as ints).
+  Result<std::string> RequiredString(std::string_view name) const;
+  Result<std::string> String(std::string_view name, std::string fallback = "") const;
+  Result<std::optional<int64_t>> Int(std::string_view name) const;
+  Result<std::optional<double>> Double(std::string_view name) const;
+  Result<std::optional<bool>> Bool(std::string_view name) const;
+  Result<std::vector<std::string>> StringList(std::string_view name) const;
+  // A list of {"key", "value"} objects.
+  Result<std::vector<Tag>> TagList(std::string_view name) const;
+  const nlohmann::json* Raw(std::string_view name) const;
+
+ private:
+  explicit Fields(nlohmann::json json) : json_(std::move(json)) {}
+  nlohmann::json json_;
+};
+
+void SendJson(httplib::Response& response, const nlohmann::json& body, int status = 200);
+
+// MLflow's error answer: INVALID_PARAMETER_VALUE (400), RESOURCE_DOES_NOT_EXIST (404),
+// RESOURCE_ALREADY_EXISTS (400), TEMPORARILY_UNAVAILABLE (503), NOT_IMPLEMENTED (501),
+// INTERNAL_ERROR (500).
+void SendMlflowError(httplib::Response& response, const Status& status);
+void SendMlflowError(httplib::Response& response, int http_status, std::string_view error_code,
+                     std::string_view message);
+
+// The seed's error answer, with the HTTP status of the code table (core/status.h).
+void SendSeedError(httplib::Response& response, const Status& status);
+
+enum class Method { kGet, kPost, kPatch, kDelete };
+
+// A handler of MLflow's JSON API: fields in, a JSON object (or a Status) out.
+using JsonHandler = std::function<Result<nlohmann::json>(const Fields& fields)>;
+
+// Registers `handler` for `method` at `path` under both /api/2.0/mlflow and
+// /ajax-api/2.0/mlflow (path starts with '/', e.g. "/runs/get").
+void AddMlflowRoute(httplib::Server& server, Method method, std::string_view path,
+                    JsonHandler handler);
+
+// `text` with regular-expression metacharacters escaped, for httplib's route patterns.
+std::string RegexEscape(std::string_view text);
+
+}  // namespace somlier::api

@@ -1,0 +1,39 @@
+// MlflowJson: SoMLier's entities in the JSON shapes of MLflow's REST API (protobuf JSON
+// with snake_case names; int64 fields as numbers, id fields as strings, enums by name,
+// NaN/±Infinity as strings; empty lists and unset optional fields left out).
+// Pure functions; include only from .cc files (nlohmann/json is heavy to compile).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "somlier/artifacts/artifact_store.h"
+#include "somlier/store/entities.h"
+
+namespace somlier::api {
+
+nlohmann::json ToJson(const Experiment& e);
+nlohmann::json ToJson(const RunInfo& info);
+nlohmann::json ToJson(const Run& run);
+nlohmann::json ToJson(const Metric& m);
+nlohmann::json ToJson(const RegisteredModel& m);
+nlohmann::json ToJson(const ModelVersion& v);
+nlohmann::json ToJson(const ArtifactFile& f);
+
+// A double as protobuf JSON writes it: a number, or "NaN" / "Infinity" / "-Infinity".
+nlohmann::json DoubleToJson(double value);
+
+// A double from a JSON number or one of those strings; nullopt for anything else.
+std::optional<double> DoubleFromJson(const nlohmann::json& value);
+
+// An int64 from a JSON integer, an integral float, or a decimal string; nullopt otherwise.
+std::optional<int64_t> IntFromJson(const nlohmann::json& value);
+
+template <typename T>
+nlohmann::json ToJsonArray(const std::vector<T>& items) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const T& item : items) out.push_back(ToJson(item));
+  return out;
+}
+
+}  // namespace somlier::api

@@ -1,0 +1,29 @@
+// Routes: the handler groups of the API server (api/api_server.h). Internal to
+// src/somlier/api. Each group registers its endpoints on the server and calls the
+// services, which must outlive the server.
+#pragma once
+
+namespace httplib {
+class Server;
+}  // namespace httplib
+
+namespace somlier {
+class TrackingService;
+class RegistryService;
+}  // namespace somlier
+
+namespace somlier::api {
+
+// MLflow's tracking API: experiments, runs, metrics, artifacts/list.
+void AddTrackingRoutes(httplib::Server& server, TrackingService& tracking);
+
+// MLflow's model registry API.
+void AddRegistryRoutes(httplib::Server& server, RegistryService& registry);
+
+// MLflow's proxied artifact API (/api/2.0/mlflow-artifacts/artifacts/...).
+void AddArtifactRoutes(httplib::Server& server, TrackingService& tracking);
+
+// The seed's POST /search and /register (also under /online/).
+void AddSeedRoutes(httplib::Server& server, TrackingService& tracking, RegistryService& registry);
+
+}  // namespace somlier::api

@@ -1,0 +1,22 @@
+#include "somlier/cli/local_services.h"
+
+#include "somlier/core/url.h"
+
+namespace somlier::cli {
+
+Result<std::unique_ptr<LocalServices>> LocalServices::Open(const Settings& settings) {
+  auto services = std::make_unique<LocalServices>();
+  auto store = Store::Open(settings.database_url);
+  if (!store.ok()) {
+    return store.status().WithContext("opening the database " +
+                                      RedactUrlPassword(settings.database_url));
+  }
+  services->store = std::move(*store);
+  SOMLIER_ASSIGN_OR_RETURN(services->artifacts, ArtifactStore::Open(settings.artifact_root));
+  services->tracking = std::make_unique<TrackingService>(*services->store, *services->artifacts);
+  services->registry = std::make_unique<RegistryService>(*services->store, *services->tracking);
+  SOMLIER_RETURN_IF_ERROR(services->tracking->EnsureDefaultExperiment());
+  return services;
+}
+
+}  // namespace somlier::cli

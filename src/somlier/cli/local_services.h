@@ -1,0 +1,28 @@
+// LocalServices: SoMLier's services wired in-process over the configured database and
+// artifact root — what CLI commands use when no SOMLIER_SERVER is set, and what
+// `somlier server` serves. Owns everything it opens; not copyable.
+#pragma once
+
+#include <memory>
+
+#include "somlier/artifacts/artifact_store.h"
+#include "somlier/core/result.h"
+#include "somlier/core/settings.h"
+#include "somlier/registry/registry_service.h"
+#include "somlier/store/store.h"
+#include "somlier/tracking/tracking_service.h"
+
+namespace somlier::cli {
+
+struct LocalServices {
+  std::unique_ptr<Store> store;
+  std::unique_ptr<ArtifactStore> artifacts;
+  std::unique_ptr<TrackingService> tracking;
+  std::unique_ptr<RegistryService> registry;
+
+  // Opens (and migrates) the database and the artifact root, and makes sure MLflow's
+  // default experiment exists.
+  static Result<std::unique_ptr<LocalServices>> Open(const Settings& settings);
+};
+
+}  // namespace somlier::cli

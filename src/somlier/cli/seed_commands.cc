@@ -1,0 +1,130 @@
+// `somlier search PROJECT_NAME STANDARD_METRIC ORDER_BY [--top N]` and
+// `somlier register RUN_ID MODEL_NAME` (also as `somlier online search|register`): the
+// seed's use cases, run in-process on the embedded store, or against SOMLIER_SERVER.
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "somlier/api/api_client.h"
+#include "somlier/api/seed_api.h"
+#include "somlier/cli/cli.h"
+#include "somlier/cli/local_services.h"
+#include "somlier/core/strings.h"
+
+namespace somlier::cli {
+namespace {
+
+using nlohmann::json;
+
+// Runs a seed use case on the server named by SOMLIER_SERVER, or in-process.
+Result<json> CallSeed(const Context& ctx, const std::string& path, const json& request) {
+  if (!ctx.settings.server.empty()) {
+    SOMLIER_ASSIGN_OR_RETURN(auto client,
+                             api::ApiClient::Create(ctx.settings.server, ctx.settings.token));
+    return client->PostJson(path, request);
+  }
+  SOMLIER_ASSIGN_OR_RETURN(auto services, LocalServices::Open(ctx.settings));
+  if (path == "/search") return api::SeedSearch(*services->tracking, request);
+  return api::SeedRegister(*services->registry, request);
+}
+
+struct SearchOptions {
+  std::string project;
+  std::string metric;
+  std::string order;
+  int top = 0;
+  std::string output = "text";
+};
+
+void PrintTopTable(const json& answer, const std::string& metric) {
+  std::vector<std::vector<std::string>> rows = {{"RANK", "RUN_ID", "NAME", "STATUS", metric, "PARAMS"}};
+  int rank = 1;
+  for (const json& run : answer["runs"]) {
+    std::vector<std::string> params;
+    for (const auto& [k, v] : run["params"].items()) params.push_back(k + "=" + v.get<std::string>());
+    rows.push_back({std::to_string(rank++), run["run_id"], run["run_name"], run["status"],
+                    run["metric_value"], Join(params, " ")});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    fmt::print("{}\n", line);
+  }
+}
+
+Result<int> Search(const Context& ctx, const SearchOptions& o) {
+  json request = {{"project_name", o.project}, {"standard_metric", o.metric}, {"order_by", o.order}};
+  if (o.top > 0) request["top"] = o.top;
+  SOMLIER_ASSIGN_OR_RETURN(json answer, CallSeed(ctx, "/search", request));
+  if (o.output == "json") {
+    fmt::print("{}\n", answer.dump(2));
+  } else if (o.top > 0) {
+    PrintTopTable(answer, o.metric);
+  } else {
+    fmt::print("run_id: {}\nmetric_value: {}\n", answer["run_id"].get<std::string>(),
+               answer["metric_value"].get<std::string>());
+  }
+  return 0;
+}
+
+struct RegisterOptions {
+  std::string run_id;
+  std::string model_name;
+  std::string output = "text";
+};
+
+Result<int> Register(const Context& ctx, const RegisterOptions& o) {
+  SOMLIER_ASSIGN_OR_RETURN(
+      json answer, CallSeed(ctx, "/register", {{"run_id", o.run_id}, {"model_name", o.model_name}}));
+  if (o.output == "json") {
+    fmt::print("{}\n", answer.dump(2));
+  } else {
+    fmt::print("model_version: {}\nis_newer_version: {}\nmessage: {}\n",
+               answer["model_version"].get<std::string>(),
+               answer["is_newer_version"].get<bool>() ? "true" : "false",
+               answer["message"].get<std::string>());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void AddSeedCommands(CLI::App& parent, Context& ctx) {
+  auto search_options = std::make_shared<SearchOptions>();
+  CLI::App* search = parent.add_subcommand(
+      "search", "Find the best run of a project (an experiment) by a metric");
+  search->add_option("project_name", search_options->project,
+                     "The project, i.e. the experiment train created (e.g. example-projects/sklearn)")
+      ->required();
+  search->add_option("standard_metric", search_options->metric,
+                     "The metric to rank runs by (e.g. training_mae)")
+      ->required();
+  search->add_option("order_by", search_options->order, "ASC (lowest first) or DESC (highest first)")
+      ->required();
+  search->add_option("--top", search_options->top, "Show the N best runs with their params")
+      ->check(CLI::PositiveNumber);
+  search->add_option("--output", search_options->output, "Output format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  ctx.handlers.emplace_back(search, [&ctx, search_options] { return Search(ctx, *search_options); });
+
+  auto register_options = std::make_shared<RegisterOptions>();
+  CLI::App* reg = parent.add_subcommand(
+      "register", "Register the model a run logged (artifact path model/) in the model registry");
+  reg->add_option("run_id", register_options->run_id, "The run (see `somlier search`)")->required();
+  reg->add_option("model_name", register_options->model_name,
+                  "The registered model to add a version to (created when missing)")
+      ->required();
+  reg->add_option("--output", register_options->output, "Output format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  ctx.handlers.emplace_back(reg, [&ctx, register_options] { return Register(ctx, *register_options); });
+}
+
+}  // namespace somlier::cli

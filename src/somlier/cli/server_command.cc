@@ -1,0 +1,77 @@
+// `somlier server [--host 127.0.0.1] [--port 5000] [--token T] [--insecure]` and
+// `somlier python-path`.
+#include <fmt/core.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "somlier/api/api_server.h"
+#include "somlier/cli/cli.h"
+#include "somlier/cli/local_services.h"
+#include "somlier/core/install_paths.h"
+#include "somlier/core/url.h"
+
+namespace somlier::cli {
+namespace {
+
+struct ServerCommandOptions {
+  ApiServerOptions server;
+  std::string token;
+};
+
+Result<int> Serve(const Context& ctx, ServerCommandOptions o) {
+  // Block SIGINT/SIGTERM before any thread starts, so only sigwait() below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  o.server.token = o.token.empty() ? ctx.settings.token : o.token;
+  SOMLIER_ASSIGN_OR_RETURN(auto services, LocalServices::Open(ctx.settings));
+  SOMLIER_ASSIGN_OR_RETURN(auto server,
+                           ApiServer::Create(*services->tracking, *services->registry, o.server));
+  SOMLIER_RETURN_IF_ERROR(server->Start());
+  fmt::print(stderr, "SoMLier server listening on {} (database {}, artifacts {}{})\n",
+             server->url(), RedactUrlPassword(ctx.settings.database_url),
+             ctx.settings.artifact_root, o.server.token.empty() ? "" : ", token required");
+  std::fflush(stderr);
+  int received = 0;
+  sigwait(&signals, &received);
+  fmt::print(stderr, "SoMLier server stopping ({})\n", received == SIGINT ? "SIGINT" : "SIGTERM");
+  server->Stop();
+  return 0;
+}
+
+}  // namespace
+
+void AddServerCommands(CLI::App& app, Context& ctx) {
+  auto options = std::make_shared<ServerCommandOptions>();
+  CLI::App* server = app.add_subcommand(
+      "server", "Serve the MLflow-compatible tracking and registry API and the seed's REST API");
+  server->add_option("--host", options->server.host, "Address to listen on")
+      ->capture_default_str();
+  server->add_option("--port", options->server.port, "Port (0: any free port)")
+      ->capture_default_str();
+  server->add_option("--token", options->token,
+                     "Require 'Authorization: Bearer TOKEN' (default: $SOMLIER_TOKEN)");
+  server->add_flag("--insecure", options->server.insecure,
+                   "Allow listening on a non-loopback address without a token");
+  server->add_option("--threads", options->server.threads,
+                     "Connection threads (one per concurrent keep-alive client)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  ctx.handlers.emplace_back(server, [&ctx, options] { return Serve(ctx, *options); });
+
+  CLI::App* python_path = app.add_subcommand(
+      "python-path", "Print the directory of the somlier Python package (for PYTHONPATH)");
+  ctx.handlers.emplace_back(python_path, [&ctx]() -> Result<int> {
+    SOMLIER_ASSIGN_OR_RETURN(auto dir, PythonPackageDir(ctx.env));
+    fmt::print("{}\n", dir.string());
+    return 0;
+  });
+}
+
+}  // namespace somlier::cli

@@ -1,0 +1,37 @@
+#include "somlier/core/install_paths.h"
+
+#include <fmt/core.h>
+
+#include <vector>
+
+#include "somlier/core/strings.h"
+
+namespace somlier {
+
+namespace fs = std::filesystem;
+
+Result<fs::path> PythonPackageDir(const Environment& env) {
+  std::vector<fs::path> candidates;
+  if (auto it = env.find("SOMLIER_PYTHON_PACKAGE_DIR"); it != env.end() && !it->second.empty()) {
+    candidates.emplace_back(it->second);
+  }
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    candidates.push_back(exe.parent_path().parent_path() / "python");
+    candidates.push_back(exe.parent_path().parent_path() / "share" / "somlier" / "python");
+  }
+  candidates.emplace_back(fs::path(SOMLIER_SOURCE_DIR) / "python");
+  std::vector<std::string> looked;
+  for (const fs::path& dir : candidates) {
+    if (fs::is_regular_file(dir / "somlier" / "__init__.py", ec)) {
+      return fs::weakly_canonical(dir, ec);
+    }
+    looked.push_back(dir.string());
+  }
+  return NotFound(fmt::format("the somlier Python package was not found (looked in {}); set "
+                              "SOMLIER_PYTHON_PACKAGE_DIR",
+                              Join(looked, ", ")));
+}
+
+}  // namespace somlier

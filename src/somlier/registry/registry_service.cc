@@ -1,0 +1,226 @@
+#include "somlier/registry/registry_service.h"
+
+#include <fmt/core.h>
+
+#include "somlier/core/strings.h"
+#include "somlier/tracking/search_syntax.h"
+#include "somlier/tracking/validation.h"
+
+namespace somlier {
+namespace {
+
+Status ValidateTag(std::string_view what, const Tag& tag) {
+  SOMLIER_RETURN_IF_ERROR(ValidateKey(what, tag.key));
+  return ValidateLength(fmt::format("the value of {} '{}'", what, tag.key), tag.value,
+                        kMaxTagValueLength);
+}
+
+// Model sources may be any URI, but not one that climbs out of where it points.
+Status ValidateSource(const std::string& source) {
+  if (source.empty()) return InvalidArgument("a model version needs a source");
+  if (source.find('\0') != std::string::npos) {
+    return InvalidArgument("the model source contains a NUL byte");
+  }
+  for (const std::string& part : Split(source, '/')) {
+    if (part == "..") {
+      return InvalidArgument(fmt::format("model source '{}' must not contain '..'", source));
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Status RegistryService::FillLatestVersions(RegisteredModel& model) {
+  SOMLIER_ASSIGN_OR_RETURN(model.latest_versions, store_.GetLatestVersions(model.name, {}));
+  return OkStatus();
+}
+
+// ---- Registered models ------------------------------------------------------------------
+
+Result<RegisteredModel> RegistryService::CreateRegisteredModel(const std::string& name,
+                                                               const std::string& description,
+                                                               const std::vector<Tag>& tags) {
+  SOMLIER_RETURN_IF_ERROR(ValidateModelName(name));
+  for (const Tag& tag : tags) SOMLIER_RETURN_IF_ERROR(ValidateTag("registered model tag", tag));
+  return store_.CreateRegisteredModel(name, description, tags);
+}
+
+Result<RegisteredModel> RegistryService::GetRegisteredModel(const std::string& name) {
+  SOMLIER_ASSIGN_OR_RETURN(RegisteredModel model, store_.GetRegisteredModel(name));
+  SOMLIER_RETURN_IF_ERROR(FillLatestVersions(model));
+  return model;
+}
+
+Result<Page<RegisteredModel>> RegistryService::SearchRegisteredModels(const SearchRequest& r) {
+  SOMLIER_RETURN_IF_ERROR(ValidateMaxResults(r.max_results, kMaxModelSearchResults));
+  RegisteredModelQuery query;
+  SOMLIER_ASSIGN_OR_RETURN(query.filters,
+                           ParseSearchFilter(SearchKind::kRegisteredModels, r.filter));
+  SOMLIER_ASSIGN_OR_RETURN(query.order_by, ParseOrderBy(SearchKind::kRegisteredModels, r.order_by));
+  SOMLIER_ASSIGN_OR_RETURN(query.offset, DecodePageToken(r.page_token));
+  query.max_results = r.max_results + 1;
+  SOMLIER_ASSIGN_OR_RETURN(std::vector<RegisteredModel> rows, store_.SearchRegisteredModels(query));
+  Page<RegisteredModel> page = MakePage(std::move(rows), r.max_results, query.offset);
+  for (RegisteredModel& m : page.items) SOMLIER_RETURN_IF_ERROR(FillLatestVersions(m));
+  return page;
+}
+
+Result<RegisteredModel> RegistryService::RenameRegisteredModel(const std::string& name,
+                                                               const std::string& new_name) {
+  SOMLIER_RETURN_IF_ERROR(ValidateModelName(new_name));
+  SOMLIER_ASSIGN_OR_RETURN(RegisteredModel model, store_.RenameRegisteredModel(name, new_name));
+  SOMLIER_RETURN_IF_ERROR(FillLatestVersions(model));
+  return model;
+}
+
+Result<RegisteredModel> RegistryService::UpdateRegisteredModel(const std::string& name,
+                                                               const std::string& description) {
+  SOMLIER_ASSIGN_OR_RETURN(RegisteredModel model, store_.UpdateRegisteredModel(name, description));
+  SOMLIER_RETURN_IF_ERROR(FillLatestVersions(model));
+  return model;
+}
+
+Status RegistryService::DeleteRegisteredModel(const std::string& name) {
+  return store_.DeleteRegisteredModel(name);
+}
+
+Status RegistryService::SetRegisteredModelTag(const std::string& name, const Tag& tag) {
+  SOMLIER_RETURN_IF_ERROR(ValidateTag("registered model tag", tag));
+  return store_.SetRegisteredModelTag(name, tag);
+}
+
+Status RegistryService::DeleteRegisteredModelTag(const std::string& name, const std::string& key) {
+  return store_.DeleteRegisteredModelTag(name, key);
+}
+
+Status RegistryService::SetAlias(const std::string& name, const std::string& alias,
+                                 const std::string& version) {
+  SOMLIER_RETURN_IF_ERROR(ValidateAlias(alias));
+  SOMLIER_ASSIGN_OR_RETURN(int64_t v, ParseModelVersion(version));
+  return store_.SetModelAlias(name, alias, v);
+}
+
+Status RegistryService::DeleteAlias(const std::string& name, const std::string& alias) {
+  return store_.DeleteModelAlias(name, alias);
+}
+
+Result<ModelVersion> RegistryService::GetVersionByAlias(const std::string& name,
+                                                        const std::string& alias) {
+  return store_.GetModelVersionByAlias(name, alias);
+}
+
+Result<std::vector<ModelVersion>> RegistryService::GetLatestVersions(
+    const std::string& name, const std::vector<std::string>& stages) {
+  return store_.GetLatestVersions(name, stages);
+}
+
+// ---- Model versions ---------------------------------------------------------------------
+
+Result<ModelVersion> RegistryService::CreateModelVersion(const CreateVersionRequest& r) {
+  SOMLIER_RETURN_IF_ERROR(ValidateModelName(r.name));
+  SOMLIER_RETURN_IF_ERROR(ValidateSource(r.source));
+  if (!r.run_id.empty()) SOMLIER_RETURN_IF_ERROR(ValidateRunId(r.run_id));
+  for (const Tag& tag : r.tags) SOMLIER_RETURN_IF_ERROR(ValidateTag("model version tag", tag));
+  ModelVersion request;
+  request.name = r.name;
+  request.source = r.source;
+  request.run_id = r.run_id;
+  request.tags = r.tags;
+  request.run_link = r.run_link;
+  request.description = r.description;
+  return store_.CreateModelVersion(request);
+}
+
+Result<ModelVersion> RegistryService::GetModelVersion(const std::string& name,
+                                                      const std::string& version) {
+  SOMLIER_ASSIGN_OR_RETURN(int64_t v, ParseModelVersion(version));
+  return store_.GetModelVersion(name, v);
+}
+
+Result<Page<ModelVersion>> RegistryService::SearchModelVersions(const SearchRequest& r) {
+  SOMLIER_RETURN_IF_ERROR(ValidateMaxResults(r.max_results, kMaxVersionSearchResults));
+  ModelVersionQuery query;
+  SOMLIER_ASSIGN_OR_RETURN(query.filters, ParseSearchFilter(SearchKind::kModelVersions, r.filter));
+  SOMLIER_ASSIGN_OR_RETURN(query.order_by, ParseOrderBy(SearchKind::kModelVersions, r.order_by));
+  SOMLIER_ASSIGN_OR_RETURN(query.offset, DecodePageToken(r.page_token));
+  query.max_results = r.max_results + 1;
+  SOMLIER_ASSIGN_OR_RETURN(std::vector<ModelVersion> rows, store_.SearchModelVersions(query));
+  return MakePage(std::move(rows), r.max_results, query.offset);
+}
+
+Result<ModelVersion> RegistryService::UpdateModelVersion(const std::string& name,
+                                                         const std::string& version,
+                                                         const std::string& description) {
+  SOMLIER_ASSIGN_OR_RETURN(int64_t v, ParseModelVersion(version));
+  return store_.UpdateModelVersion(name, v, description);
+}
+
+Result<ModelVersion> RegistryService::TransitionStage(const std::string& name,
+                                                      const std::string& version,
+                                                      const std::string& stage,
+                                                      bool archive_existing) {
+  SOMLIER_ASSIGN_OR_RETURN(int64_t v, ParseModelVersion(version));
+  return store_.TransitionModelVersionStage(name, v, stage, archive_existing);
+}
+
+Status RegistryService::DeleteModelVersion(const std::string& name, const std::string& version) {
+  SOMLIER_ASSIGN_OR_RETURN(int64_t v, ParseModelVersion(version));
+  return store_.DeleteModelVersion(name, v);
+}
+
+Status RegistryService::SetModelVersionTag(const std::string& name, const std::string& version,
+                                           const Tag& tag) {
+  SOMLIER_RETURN_IF_ERROR(ValidateTag("model version tag", tag));
+  SOMLIER_ASSIGN_OR_RETURN(int64_t v, ParseModelVersion(version));
+  return store_.SetModelVersionTag(name, v, tag);
+}
+
+Status RegistryService::DeleteModelVersionTag(const std::string& name, const std::string& version,
+                                              const std::string& key) {
+  SOMLIER_ASSIGN_OR_RETURN(int64_t v, ParseModelVersion(version));
+  return store_.DeleteModelVersionTag(name, v, key);
+}
+
+Result<std::string> RegistryService::GetDownloadUri(const std::string& name,
+                                                    const std::string& version) {
+  SOMLIER_ASSIGN_OR_RETURN(ModelVersion v, GetModelVersion(name, version));
+  return v.source;
+}
+
+// ---- The seed's register ----------------------------------------------------------------
+
+Result<RegisterOutcome> RegistryService::RegisterRun(const std::string& run_id,
+                                                     const std::string& model_name) {
+  SOMLIER_RETURN_IF_ERROR(ValidateRunId(run_id));
+  SOMLIER_RETURN_IF_ERROR(ValidateModelName(model_name));
+  SOMLIER_ASSIGN_OR_RETURN(Run run, tracking_.GetRun(run_id));
+  if (run.info.lifecycle_stage != LifecycleStage::kActive) {
+    return FailedPrecondition(fmt::format("run '{}' is deleted; restore it to register it", run_id));
+  }
+  SOMLIER_ASSIGN_OR_RETURN(std::string directory, tracking_.RunArtifactDirectory(run.info));
+  auto mlmodel = tracking_.artifacts().Stat(directory + "/model/MLmodel");
+  if (!mlmodel.ok() || mlmodel->is_dir) {
+    return FailedPrecondition(fmt::format(
+        "run '{}' has no model under artifact path 'model/' (no model/MLmodel file); log one "
+        "first, e.g. somlier.sklearn.log_model(model, \"model\") or mlflow.sklearn.log_model",
+        run_id));
+  }
+  ModelVersion request;
+  request.name = model_name;
+  request.run_id = run_id;
+  request.source = run.info.artifact_uri + "/model";
+  request.user_id = run.info.user_id;
+  SOMLIER_ASSIGN_OR_RETURN(RunRegistration registration, store_.RegisterRunModel(request));
+  RegisterOutcome out;
+  out.version = std::move(registration.version);
+  out.is_newer_version = registration.created;
+  out.message = registration.created
+                    ? fmt::format("Registered the model of run {} as version {} of '{}'.",
+                                  run_id, out.version.version, model_name)
+                    : fmt::format("Run {} is already registered as version {} of '{}'.", run_id,
+                                  out.version.version, model_name);
+  return out;
+}
+
+}  // namespace somlier

@@ -1,0 +1,33 @@
+#include "somlier/tracking/paging.h"
+
+#include <fmt/core.h>
+
+#include <nlohmann/json.hpp>
+
+#include "somlier/core/base64.h"
+
+namespace somlier {
+
+std::string EncodePageToken(int64_t offset) {
+  return Base64Encode(fmt::format("{{\"offset\": {}}}", offset));
+}
+
+Result<int64_t> DecodePageToken(std::string_view token) {
+  if (token.empty()) return int64_t{0};
+  const auto bad = [&] {
+    return InvalidArgument(fmt::format("invalid page token '{}': pass the next_page_token of the "
+                                       "previous page unchanged",
+                                       token));
+  };
+  auto decoded = Base64Decode(token);
+  if (!decoded) return bad();
+  auto json = nlohmann::json::parse(*decoded, nullptr, /*allow_exceptions=*/false);
+  if (!json.is_object() || !json.contains("offset") || !json["offset"].is_number_integer()) {
+    return bad();
+  }
+  const int64_t offset = json["offset"].get<int64_t>();
+  if (offset < 0) return bad();
+  return offset;
+}
+
+}  // namespace somlier

@@ -1,0 +1,33 @@
+// SearchSyntax: MLflow's search filter and order_by strings, parsed into the Store's
+// structured queries (store/query.h).
+//
+//   filter:   comparison [AND comparison]...       (AND in any case; no OR, no parentheses)
+//   comparison: identifier comparator value
+//   identifier: [entity.]key — entity is metric(s), param(s)/parameter(s), tag(s),
+//               attribute(s)/attr/run; without one the key is an attribute. A key with
+//               special characters is quoted: metrics."val loss", tags.`user-name`.
+//   comparator: = != < <= > >= LIKE ILIKE IN NOT IN (words in any case)
+//   value:    a number (metrics, numeric attributes), a quoted string ('x' or "x"; a doubled
+//             quote inside stands for one), or for IN a parenthesised list of strings.
+//   order_by: identifier [ASC|DESC]
+//
+// Which entities, keys and comparators each search accepts follows MLflow (see the .cc);
+// everything else is InvalidArgument naming the offending part. Pure functions.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "somlier/core/result.h"
+#include "somlier/store/query.h"
+
+namespace somlier {
+
+enum class SearchKind { kRuns, kExperiments, kRegisteredModels, kModelVersions };
+
+Result<std::vector<Filter>> ParseSearchFilter(SearchKind kind, std::string_view filter);
+
+Result<std::vector<Order>> ParseOrderBy(SearchKind kind, const std::vector<std::string>& clauses);
+
+}  // namespace somlier
