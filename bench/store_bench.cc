@@ -3,7 +3,7 @@
 // given, single-threaded and with several writer threads; plus single-metric writes per
 // second (one transaction each, as a plain log-metric request makes).
 //
-//   store_bench [--batches N] [--threads T] [LABEL=]URL...
+//   store_bench [--batches N] [--threads T] [--batch-size B] [LABEL=]URL...
 //
 // Prints one line per measurement. Each URL should name a fresh database.
 #include <fmt/core.h>
@@ -89,6 +89,7 @@ double MeasureSingleWrites(Store& store, int64_t experiment_id, int writes) {
 int main(int argc, char** argv) {
   int batches = 100;
   int threads = 4;
+  int batch_size = 1000;
   std::vector<std::string> urls;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -96,15 +97,19 @@ int main(int argc, char** argv) {
       batches = std::atoi(argv[++i]);
     } else if (arg == "--threads" && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
+    } else if (arg == "--batch-size" && i + 1 < argc) {
+      batch_size = std::atoi(argv[++i]);
     } else {
       urls.push_back(arg);
     }
   }
   if (urls.empty() || batches <= 0 || threads <= 0) {
-    fmt::print(stderr, "usage: store_bench [--batches N] [--threads T] [LABEL=]DATABASE_URL...\n");
+    fmt::print(stderr,
+               "usage: store_bench [--batches N] [--threads T] [--batch-size B] "
+               "[LABEL=]DATABASE_URL...\n");
     return 2;
   }
-  constexpr int kBatchSize = 1000;
+  const int kBatchSize = batch_size;
   for (const std::string& arg : urls) {
     // "LABEL=URL" names a measurement; a bare URL is its own (password-free) label.
     const size_t eq = arg.find('=');
@@ -124,10 +129,19 @@ int main(int argc, char** argv) {
     const double one = MeasureBatches(**store, *experiment, 1, batches, kBatchSize);
     fmt::print("{:<24} log-batch of {} metrics, 1 writer:  {:>8.0f} metric points/s\n", name,
                kBatchSize, one);
-    const double many = MeasureBatches(**store, *experiment, threads, batches / threads + 1,
-                                       kBatchSize);
+    const double many = MeasureBatches(**store, *experiment, threads, batches, kBatchSize);
     fmt::print("{:<24} log-batch of {} metrics, {} writers: {:>8.0f} metric points/s\n", name,
                kBatchSize, threads, many);
+    const auto compact_start = Clock::now();
+    int64_t compacted = 0;
+    while (true) {
+      auto moved = (*store)->CompactMetrics();
+      if (!moved.ok() || *moved == 0) break;
+      compacted += *moved;
+    }
+    const double compact_seconds = std::chrono::duration<double>(Clock::now() - compact_start).count();
+    fmt::print("{:<24} compaction of the metric log:    {:>8.0f} metric points/s ({} points)\n",
+               name, compacted / compact_seconds, compacted);
     const double single = MeasureSingleWrites(**store, *experiment, 500);
     fmt::print("{:<24} one metric per transaction:     {:>8.0f} writes/s\n", name, single);
   }

@@ -33,7 +33,7 @@ fi
 packages=(
   cmake ninja-build g++ pkg-config git ca-certificates curl
   libsqlite3-dev libpq-dev libssl-dev zlib1g-dev libbrotli-dev
-  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libfmt-dev libcpp-httplib-dev
+  nlohmann-json3-dev libsimdjson-dev libyaml-cpp-dev libcli11-dev libfmt-dev libcpp-httplib-dev
   python3 python3-venv
 )
 if [ "$tests" = 1 ]; then

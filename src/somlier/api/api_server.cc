@@ -1,6 +1,7 @@
 #include "somlier/api/api_server.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <fmt/core.h>
 
 #include "somlier/api/http_util.h"
@@ -71,6 +72,14 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
   s.set_read_timeout(60, 0);
   s.set_write_timeout(60, 0);
   s.set_payload_max_length(options.max_upload_bytes);
+  // cpp-httplib listens with a backlog of 5, too few for a burst of clients connecting at
+  // once (a training grid starting): remember the socket, re-listen wider after binding.
+  ApiServer* self = api.get();
+  s.set_socket_options([self](int fd) {
+    int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    self->listen_fd_ = fd;
+  });
 
   const std::string token = options.token;
   const size_t max_json = options.max_json_bytes;
@@ -146,13 +155,14 @@ Status ApiServer::Bind() {
     if (port_ <= 0) {
       return Unavailable(fmt::format("cannot listen on {}: no free port", options_.host));
     }
-    return OkStatus();
+  } else {
+    if (!server_->bind_to_port(options_.host, options_.port)) {
+      return Unavailable(fmt::format("cannot listen on {}:{} (in use, or not an address here)",
+                                     options_.host, options_.port));
+    }
+    port_ = options_.port;
   }
-  if (!server_->bind_to_port(options_.host, options_.port)) {
-    return Unavailable(fmt::format("cannot listen on {}:{} (in use, or not an address here)",
-                                   options_.host, options_.port));
-  }
-  port_ = options_.port;
+  if (listen_fd_ >= 0) ::listen(listen_fd_, 1024);
   return OkStatus();
 }
 

@@ -66,6 +66,7 @@ class ApiServer {
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
+  int listen_fd_ = -1;  // the socket cpp-httplib binds, to widen its listen backlog
 };
 
 // Whether `host` is a loopback address or name (127.0.0.0/8, ::1, localhost).

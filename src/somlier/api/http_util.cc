@@ -247,4 +247,16 @@ void AddMlflowRoute(httplib::Server& server, Method method, std::string_view pat
   }
 }
 
+void AddMlflowBodyRoute(httplib::Server& server, std::string_view path, BodyHandler handler) {
+  auto wrapped = [handler = std::move(handler)](const httplib::Request& request,
+                                                httplib::Response& response) {
+    Result<json> body = handler(request.body);
+    if (!body.ok()) return SendMlflowError(response, body.status());
+    SendJson(response, *body);
+  };
+  for (const char* prefix : {"/api/2.0/mlflow", "/ajax-api/2.0/mlflow"}) {
+    server.Post(RegexEscape(std::string(prefix) + std::string(path)), wrapped);
+  }
+}
+
 }  // namespace somlier::api

@@ -67,6 +67,10 @@ using JsonHandler = std::function<Result<nlohmann::json>(const Fields& fields)>;
 void AddMlflowRoute(httplib::Server& server, Method method, std::string_view path,
                     JsonHandler handler);
 
+// As AddMlflowRoute, for a POST handler that reads the raw body itself (log-batch).
+using BodyHandler = std::function<Result<nlohmann::json>(std::string_view body)>;
+void AddMlflowBodyRoute(httplib::Server& server, std::string_view path, BodyHandler handler);
+
 // `text` with regular-expression metacharacters escaped, for httplib's route patterns.
 std::string RegexEscape(std::string_view text);
 

@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include "somlier/api/http_util.h"
+#include "somlier/api/log_batch_parser.h"
 #include "somlier/api/mlflow_json.h"
 #include "somlier/api/routes.h"
 #include "somlier/core/strings.h"
@@ -67,54 +68,6 @@ json PageJson(const Page<T>& page, const char* items_key) {
   json out = json::object();
   if (!page.items.empty()) out[items_key] = ToJsonArray(page.items);
   if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
-  return out;
-}
-
-// log-batch's metrics, read straight from the JSON (the hot path of metric ingest).
-Result<std::vector<Metric>> ReadMetrics(const Fields& f) {
-  std::vector<Metric> out;
-  const json* list = f.Raw("metrics");
-  if (list == nullptr) return out;
-  if (!list->is_array()) return InvalidArgument("'metrics' must be a list of metric objects");
-  out.reserve(list->size());
-  size_t i = 0;
-  for (const json& item : *list) {
-    auto bad = [&](std::string_view what) {
-      return InvalidArgument(fmt::format("metrics[{}]: {}", i, what));
-    };
-    if (!item.is_object()) return bad("expected an object with key, value and timestamp");
-    Metric metric;
-    auto key = item.find("key");
-    if (key == item.end() || !key->is_string()) return bad("missing a string 'key'");
-    metric.key = key->get<std::string>();
-    auto value = item.find("value");
-    std::optional<double> v = value == item.end() || value->is_boolean()
-                                  ? std::nullopt
-                                  : DoubleFromJson(*value);
-    if (!v) return bad(fmt::format("metric '{}' needs a numeric 'value'", metric.key));
-    metric.value = *v;
-    auto timestamp = item.find("timestamp");
-    std::optional<int64_t> ts =
-        timestamp == item.end() ? std::nullopt : IntFromJson(*timestamp);
-    if (!ts) return bad(fmt::format("metric '{}' needs an integer 'timestamp'", metric.key));
-    metric.timestamp = *ts;
-    auto step = item.find("step");
-    if (step != item.end() && !step->is_null()) {
-      std::optional<int64_t> s = IntFromJson(*step);
-      if (!s) return bad(fmt::format("metric '{}' has a non-integer 'step'", metric.key));
-      metric.step = *s;
-    }
-    out.push_back(std::move(metric));
-    ++i;
-  }
-  return out;
-}
-
-Result<std::vector<Param>> ReadParams(const Fields& f) {
-  SOMLIER_ASSIGN_OR_RETURN(std::vector<Tag> pairs, f.TagList("params"));
-  std::vector<Param> out;
-  out.reserve(pairs.size());
-  for (Tag& p : pairs) out.push_back({std::move(p.key), std::move(p.value)});
   return out;
 }
 
@@ -251,12 +204,9 @@ void AddTrackingRoutes(httplib::Server& server, TrackingService& t) {
     SOMLIER_RETURN_IF_ERROR(t.LogBatch(id, {}, {{key, value}}, {}));
     return json::object();
   });
-  AddMlflowRoute(server, Method::kPost, "/runs/log-batch", [&t](const Fields& f) -> Result<json> {
-    SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
-    SOMLIER_ASSIGN_OR_RETURN(std::vector<Metric> metrics, ReadMetrics(f));
-    SOMLIER_ASSIGN_OR_RETURN(std::vector<Param> params, ReadParams(f));
-    SOMLIER_ASSIGN_OR_RETURN(std::vector<Tag> tags, f.TagList("tags"));
-    SOMLIER_RETURN_IF_ERROR(t.LogBatch(id, metrics, params, tags));
+  AddMlflowBodyRoute(server, "/runs/log-batch", [&t](std::string_view body) -> Result<json> {
+    SOMLIER_ASSIGN_OR_RETURN(LogBatchRequest r, ParseLogBatch(body));
+    SOMLIER_RETURN_IF_ERROR(t.LogBatch(r.run_id, r.metrics, r.params, r.tags));
     return json::object();
   });
   AddMlflowRoute(server, Method::kPost, "/runs/set-tag", [&t](const Fields& f) -> Result<json> {

@@ -33,6 +33,7 @@ std::string AsText(const SqlValue& v) {
   if (auto* s = std::get_if<std::string>(&v)) return *s;
   if (auto* i = std::get_if<int64_t>(&v)) return std::to_string(*i);
   if (auto* d = std::get_if<double>(&v)) return fmt::format("{}", *d);
+  if (auto* b = std::get_if<SqlBlob>(&v)) return b->bytes;
   return std::string();
 }
 
@@ -113,17 +114,19 @@ Status Database::RunOnce(Connection& connection, bool write,
 Status Database::Transaction(bool write, const std::function<Status(Connection&)>& fn) {
   constexpr int kMaxAttempts = 5;
   Status status;
+  if (dialect_ == Dialect::kSqlite && write) {
+    std::lock_guard<std::mutex> lock(sqlite_write_mu_);
+    if (sqlite_writer_ == nullptr) {
+      SOMLIER_ASSIGN_OR_RETURN(sqlite_writer_, factory_());
+    }
+    return RunOnce(*sqlite_writer_, write, fn);  // SQLite already waited out its busy timeout
+  }
   for (int attempt = 1; attempt <= kMaxAttempts; ++attempt) {
     SOMLIER_ASSIGN_OR_RETURN(std::unique_ptr<Connection> connection, Acquire());
-    if (dialect_ == Dialect::kSqlite && write) {
-      std::lock_guard<std::mutex> lock(sqlite_write_mu_);
-      status = RunOnce(*connection, write, fn);
-    } else {
-      status = RunOnce(*connection, write, fn);
-    }
+    status = RunOnce(*connection, write, fn);
     Release(std::move(connection));
-    // SQLite has already waited out its busy timeout; PostgreSQL serialization failures,
-    // deadlocks and dropped connections are worth another attempt.
+    // PostgreSQL serialization failures, deadlocks and dropped connections are worth
+    // another attempt.
     if (status.code() != StatusCode::kUnavailable || dialect_ != Dialect::kPostgres) break;
     if (attempt < kMaxAttempts) {
       LogDebug("retrying transaction after: {}", status.message());

@@ -11,8 +11,9 @@
 // so a Connection is only ever used by one thread at a time. With SQLite, write
 // transactions are serialised by an in-process mutex (and by BEGIN IMMEDIATE with a busy
 // timeout across processes), so concurrent writers wait instead of failing with "database
-// is locked". With PostgreSQL, a write transaction that fails with a serialization failure
-// or deadlock is retried a bounded number of times.
+// is locked"; they all use one dedicated writer connection, whose page cache therefore
+// stays valid from one write to the next. With PostgreSQL, a write transaction that fails
+// with a serialization failure or deadlock is retried a bounded number of times.
 #pragma once
 
 #include <condition_variable>
@@ -30,14 +31,20 @@
 
 namespace somlier {
 
-// NULL, INTEGER/BIGINT, DOUBLE PRECISION or TEXT.
-using SqlValue = std::variant<std::monostate, int64_t, double, std::string>;
+// Bytes stored as a BLOB (SQLite) or BYTEA (PostgreSQL).
+struct SqlBlob {
+  std::string bytes;
+  bool operator==(const SqlBlob&) const = default;
+};
+
+// NULL, INTEGER/BIGINT, DOUBLE PRECISION, TEXT or BLOB/BYTEA.
+using SqlValue = std::variant<std::monostate, int64_t, double, std::string, SqlBlob>;
 using SqlRow = std::vector<SqlValue>;
 
 bool IsNull(const SqlValue& v);
 int64_t AsInt(const SqlValue& v);   // NULL -> 0; numeric text is converted
 double AsDouble(const SqlValue& v); // NULL -> 0.0
-std::string AsText(const SqlValue& v);
+std::string AsText(const SqlValue& v);  // a blob's bytes
 
 struct QueryResult {
   std::vector<SqlRow> rows;
@@ -101,6 +108,7 @@ class Database {
   int open_ = 0;  // connections alive (idle + leased)
 
   std::mutex sqlite_write_mu_;  // serialises SQLite writers of this process
+  std::unique_ptr<Connection> sqlite_writer_;  // guarded by sqlite_write_mu_
 };
 
 }  // namespace somlier

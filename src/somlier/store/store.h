@@ -9,7 +9,12 @@
 //   * Params are write-once: logging the same value again is fine, another value is
 //     InvalidArgument and the whole batch is rejected.
 //   * Metrics keep their full history and, per (run, key), the latest value (highest
-//     step, then timestamp; a later write wins a tie). The latest values are indexed by
+//     step, then timestamp; a later write wins a tie). New points are appended to a log
+//     (cheap to write: few pages per commit however many series are logging) that a
+//     background thread of the Store moves into the series-ordered history when logging
+//     pauses, or in chunks once the log passes a million points (CompactMetrics). Reads
+//     see both, so this shows only in speed: ingest at full rate, history reads that also
+//     scan the not-yet-compacted points. The latest values are indexed by
 //     (experiment, key, value), so "best run of an experiment by metric K" is an index
 //     lookup (SearchRuns with an existence filter and order on K).
 //   * Model version numbers are allocated per registered model from a counter updated in
@@ -24,7 +29,11 @@
 // Thread-safe: any number of threads may call any method concurrently.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +42,7 @@
 #include "somlier/core/result.h"
 #include "somlier/store/database.h"
 #include "somlier/store/entities.h"
+#include "somlier/store/group_commit.h"
 #include "somlier/store/query.h"
 
 namespace somlier {
@@ -58,7 +68,8 @@ class Store {
   // Opens the database named by `url` (see Database::Open) and migrates its schema.
   static Result<std::unique_ptr<Store>> Open(std::string_view url);
 
-  explicit Store(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  explicit Store(std::unique_ptr<Database> db);
+  ~Store();
 
   Dialect dialect() const { return db_->dialect(); }
 
@@ -92,10 +103,18 @@ class Store {
   // index walk even though runs without the metric are part of the result.
   Result<std::vector<Run>> SearchRuns(const RunQuery& query);
   // All or nothing. Tags overwrite; params are write-once (see the file comment).
+  // Concurrent calls are committed together (store/group_commit.h); each returns once its
+  // own batch is committed.
   Status LogBatch(const std::string& run_id, const std::vector<Metric>& metrics,
                   const std::vector<Param>& params, const std::vector<Tag>& tags);
   Status DeleteRunTag(const std::string& run_id, const std::string& key);
-  // Ordered by step, then timestamp.
+  // Moves about `max_points` of the oldest logged metric points (whole logged batches) into
+  // the series-ordered history table; returns how many it moved. Runs on the Store's own
+  // thread too.
+  Result<int64_t> CompactMetrics(int64_t max_points = 100000);
+  // How many logged batches wait for compaction.
+  Result<int64_t> MetricLogBacklog();
+  // Ordered by step, then timestamp, then value; a point logged twice is returned once.
   Result<std::vector<Metric>> GetMetricHistory(const std::string& run_id, const std::string& key,
                                                int64_t max_results = 1000000,
                                                int64_t offset = 0);
@@ -153,7 +172,15 @@ class Store {
   Result<int64_t> SchemaVersion();
 
  private:
+  void CompactInBackground();
+
   std::unique_ptr<Database> db_;
+  std::unique_ptr<GroupCommit> log_batches_;
+  std::mutex compactor_mu_;
+  std::condition_variable compactor_cv_;
+  bool stopping_ = false;
+  std::atomic<int64_t> last_log_batch_ms_{0};
+  std::thread compactor_;
 };
 
 }  // namespace somlier

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <tuple>
 
@@ -191,101 +192,144 @@ namespace {
 
 constexpr size_t kRowsPerInsert = 500;
 
-Status InsertParams(Connection& c, const std::string& run_id, const std::vector<Param>& params) {
-  // Same key twice in one batch: fine with the same value, an error with another.
-  std::map<std::string, std::string> wanted;
+SqlValue MetricValue(double v) { return std::isnan(v) ? SqlValue() : SqlValue(v); }
+
+// "(?, ?, ?), (?, ?, ?)": `rows` groups of `columns` placeholders.
+std::string ValueRows(size_t rows, size_t columns) {
+  const std::string row = "(" + Placeholders(columns) + ")";
+  std::string out;
+  out.reserve(rows * (row.size() + 2));
+  for (size_t i = 0; i < rows; ++i) {
+    if (i) out += ", ";
+    out += row;
+  }
+  return out;
+}
+
+// Metric points packed into metric_log's blob: per point a 2-byte key length, the key,
+// then step, timestamp (int64), value (double) and an is-NaN byte, in this machine's byte
+// order (the log is consumed by the same store that wrote it... and by any SoMLier on the
+// same architecture).
+std::string PackPoints(const std::vector<Metric>& metrics) {
+  std::string out;
+  out.reserve(metrics.size() * 40);
+  for (const Metric& m : metrics) {
+    const uint16_t length = static_cast<uint16_t>(m.key.size());
+    const bool nan = std::isnan(m.value);
+    const double value = nan ? 0.0 : m.value;
+    const char is_nan = nan ? 1 : 0;
+    out.append(reinterpret_cast<const char*>(&length), sizeof length);
+    out.append(m.key);
+    out.append(reinterpret_cast<const char*>(&m.step), sizeof m.step);
+    out.append(reinterpret_cast<const char*>(&m.timestamp), sizeof m.timestamp);
+    out.append(reinterpret_cast<const char*>(&value), sizeof value);
+    out.append(&is_nan, 1);
+  }
+  return out;
+}
+
+// Calls `fn(key, step, timestamp, value, is_nan)` for each packed point; false when the
+// bytes are not a packing of points.
+template <typename Fn>
+bool UnpackPoints(std::string_view bytes, Fn fn) {
+  size_t at = 0;
+  auto take = [&](void* out, size_t n) {
+    if (bytes.size() - at < n) return false;
+    std::memcpy(out, bytes.data() + at, n);
+    at += n;
+    return true;
+  };
+  while (at < bytes.size()) {
+    uint16_t length;
+    if (!take(&length, sizeof length) || bytes.size() - at < length) return false;
+    std::string_view key = bytes.substr(at, length);
+    at += length;
+    int64_t step, timestamp;
+    double value;
+    char is_nan;
+    if (!take(&step, sizeof step) || !take(&timestamp, sizeof timestamp) ||
+        !take(&value, sizeof value) || !take(&is_nan, 1)) {
+      return false;
+    }
+    fn(key, step, timestamp, value, is_nan != 0);
+  }
+  return true;
+}
+
+// The statements of one log-batch, built before it joins the group commit, so that the
+// serialised part only runs them.
+struct PreparedBatch {
+  std::map<std::string, std::string> params;  // wanted values, by key
+  std::vector<store_internal::SqlStatement> param_inserts;
+  store_internal::SqlStatement param_check;
+  std::optional<store_internal::SqlStatement> tag_upsert;
+  std::optional<std::string> new_run_name;  // from an mlflow.runName tag
+  std::optional<store_internal::SqlStatement> metric_log_insert;
+  std::optional<store_internal::SqlStatement> latest_upsert;
+  std::vector<size_t> experiment_slots;  // positions in latest_upsert's values
+};
+
+Result<PreparedBatch> Prepare(const std::string& run_id, const std::vector<Metric>& metrics,
+                              const std::vector<Param>& params, const std::vector<Tag>& tags) {
+  PreparedBatch b;
+  // Params: the same key twice in one batch is fine with the same value, an error with
+  // another; they are inserted if absent, then compared with what is stored.
   for (const Param& p : params) {
     if (p.key.empty()) return InvalidArgument("a param key must not be empty");
-    auto [it, inserted] = wanted.emplace(p.key, p.value);
+    auto [it, inserted] = b.params.emplace(p.key, p.value);
     if (!inserted && it->second != p.value) {
       return InvalidArgument(fmt::format(
           "param '{}' is given twice in one batch with different values ('{}' and '{}')", p.key,
           it->second, p.value));
     }
   }
-  std::vector<std::pair<std::string, std::string>> rows(wanted.begin(), wanted.end());
-  for (size_t start = 0; start < rows.size(); start += kRowsPerInsert) {
-    const size_t end = std::min(rows.size(), start + kRowsPerInsert);
-    std::string sql = "INSERT INTO params (run_uuid, key, value) VALUES ";
-    Values values;
-    for (size_t i = start; i < end; ++i) {
-      sql += i == start ? "(?, ?, ?)" : ", (?, ?, ?)";
-      values.emplace_back(run_id);
-      values.emplace_back(rows[i].first);
-      values.emplace_back(rows[i].second);
+  if (!b.params.empty()) {
+    std::vector<std::pair<std::string, std::string>> rows(b.params.begin(), b.params.end());
+    for (size_t start = 0; start < rows.size(); start += kRowsPerInsert) {
+      const size_t end = std::min(rows.size(), start + kRowsPerInsert);
+      store_internal::SqlStatement insert;
+      insert.sql = "INSERT INTO params (run_uuid, key, value) VALUES " +
+                   ValueRows(end - start, 3) + " ON CONFLICT (run_uuid, key) DO NOTHING";
+      for (size_t i = start; i < end; ++i) {
+        insert.values.insert(insert.values.end(), {run_id, rows[i].first, rows[i].second});
+      }
+      b.param_inserts.push_back(std::move(insert));
     }
-    sql += " ON CONFLICT (run_uuid, key) DO NOTHING";
-    SOMLIER_RETURN_IF_ERROR(Exec(c, sql, values).status());
+    b.param_check.sql = fmt::format(
+        "SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({})", Placeholders(rows.size()));
+    b.param_check.values.emplace_back(run_id);
+    for (const auto& [key, value] : rows) b.param_check.values.emplace_back(key);
   }
-  // Compare with what is stored now: a different earlier value wins and is an error.
-  Values keys = {run_id};
-  for (const auto& [key, value] : rows) keys.emplace_back(key);
-  SOMLIER_ASSIGN_OR_RETURN(
-      QueryResult stored,
-      Exec(c, fmt::format("SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({})",
-                          Placeholders(rows.size())),
-           keys));
-  for (const SqlRow& row : stored.rows) {
-    const std::string key = AsText(row[0]);
-    const std::string value = AsText(row[1]);
-    if (wanted[key] != value) {
-      return InvalidArgument(fmt::format(
-          "param '{}' of run '{}' was already logged with value '{}'; params are write-once "
-          "and cannot be changed to '{}'",
-          key, run_id, value, wanted[key]));
-    }
-  }
-  return OkStatus();
-}
 
-Status UpsertTags(Connection& c, const std::string& run_id, const std::vector<Tag>& tags) {
-  std::map<std::string, std::string> latest;  // the last value of a key in the batch wins
+  // Tags: the last value of a key in the batch wins; mlflow.runName also renames the run.
+  std::map<std::string, std::string> latest_tags;
   for (const Tag& t : tags) {
     if (t.key.empty()) return InvalidArgument("a tag key must not be empty");
-    latest[t.key] = t.value;
+    latest_tags[t.key] = t.value;
+    if (t.key == kRunNameTag) b.new_run_name = t.value;
   }
-  std::string sql = "INSERT INTO tags (run_uuid, key, value) VALUES ";
-  Values values;
-  bool first = true;
-  for (const auto& [key, value] : latest) {
-    sql += first ? "(?, ?, ?)" : ", (?, ?, ?)";
-    first = false;
-    values.emplace_back(run_id);
-    values.emplace_back(key);
-    values.emplace_back(value);
+  if (!latest_tags.empty()) {
+    store_internal::SqlStatement upsert;
+    upsert.sql = "INSERT INTO tags (run_uuid, key, value) VALUES " +
+                 ValueRows(latest_tags.size(), 3) +
+                 " ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value";
+    for (const auto& [key, value] : latest_tags) upsert.values.insert(upsert.values.end(), {run_id, key, value});
+    b.tag_upsert = std::move(upsert);
   }
-  sql += " ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value";
-  return Exec(c, sql, values).status();
-}
 
-SqlValue MetricValue(double v) { return std::isnan(v) ? SqlValue() : SqlValue(v); }
-
-Status InsertMetrics(Connection& c, const std::string& run_id, int64_t experiment_id,
-                     const std::vector<Metric>& metrics) {
+  // Metrics: the history goes to the append-only metric_log (CompactMetrics moves it on),
+  // then the batch's latest value per key (highest step, then timestamp; a later one wins
+  // a tie) replaces a stored latest value that is not newer.
+  if (metrics.empty()) return b;
   for (const Metric& m : metrics) {
     if (m.key.empty()) return InvalidArgument("a metric key must not be empty");
   }
-  for (size_t start = 0; start < metrics.size(); start += kRowsPerInsert) {
-    const size_t end = std::min(metrics.size(), start + kRowsPerInsert);
-    std::string sql =
-        "INSERT INTO metrics (run_uuid, key, value, is_nan, timestamp, step) VALUES ";
-    Values values;
-    values.reserve((end - start) * 6);
-    for (size_t i = start; i < end; ++i) {
-      const Metric& m = metrics[i];
-      sql += i == start ? "(?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?)";
-      values.emplace_back(run_id);
-      values.emplace_back(m.key);
-      values.push_back(MetricValue(m.value));
-      values.emplace_back(int64_t{std::isnan(m.value) ? 1 : 0});
-      values.emplace_back(m.timestamp);
-      values.emplace_back(m.step);
-    }
-    SOMLIER_RETURN_IF_ERROR(Exec(c, sql, values).status());
+  for (const Metric& m : metrics) {
+    if (m.key.size() > 65535) return InvalidArgument("a metric key is too long");
   }
-
-  // The batch's own latest value per key (highest step, then timestamp; later wins a tie),
-  // then one upsert that only replaces a stored value that is not newer.
+  b.metric_log_insert = store_internal::SqlStatement{
+      "INSERT INTO metric_log (run_uuid, points) VALUES (?, ?)",
+      {run_id, SqlBlob{PackPoints(metrics)}}};
   std::map<std::string, const Metric*> latest;
   for (const Metric& m : metrics) {
     auto [it, inserted] = latest.emplace(m.key, &m);
@@ -294,51 +338,136 @@ Status InsertMetrics(Connection& c, const std::string& run_id, int64_t experimen
       it->second = &m;
     }
   }
-  std::string sql =
+  store_internal::SqlStatement upsert;
+  upsert.sql =
       "INSERT INTO latest_metrics (run_uuid, experiment_id, key, value, is_nan, timestamp, step) "
-      "VALUES ";
-  Values values;
-  bool first = true;
-  for (const auto& [key, m] : latest) {
-    sql += first ? "(?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?)";
-    first = false;
-    values.emplace_back(run_id);
-    values.emplace_back(experiment_id);
-    values.emplace_back(key);
-    values.push_back(MetricValue(m->value));
-    values.emplace_back(int64_t{std::isnan(m->value) ? 1 : 0});
-    values.emplace_back(m->timestamp);
-    values.emplace_back(m->step);
-  }
-  sql +=
+      "VALUES " +
+      ValueRows(latest.size(), 7) +
       " ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, is_nan = "
       "excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step "
       "WHERE (excluded.step, excluded.timestamp) >= (latest_metrics.step, "
       "latest_metrics.timestamp)";
-  return Exec(c, sql, values).status();
+  for (const auto& [key, m] : latest) {
+    b.experiment_slots.push_back(upsert.values.size() + 1);
+    upsert.values.insert(upsert.values.end(),
+                         {run_id, int64_t{0}, key, MetricValue(m->value),
+                          int64_t{std::isnan(m->value) ? 1 : 0}, m->timestamp, m->step});
+  }
+  b.latest_upsert = std::move(upsert);
+  return b;
+}
+
+Status Execute(Connection& c, const std::string& run_id, PreparedBatch& b) {
+  SOMLIER_ASSIGN_OR_RETURN(int64_t experiment_id, CheckRun(c, run_id, /*require_active=*/true));
+  for (const auto& insert : b.param_inserts) {
+    SOMLIER_RETURN_IF_ERROR(Exec(c, insert.sql, insert.values).status());
+  }
+  if (!b.params.empty()) {
+    // A different earlier value wins and is an error.
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult stored, Exec(c, b.param_check.sql, b.param_check.values));
+    for (const SqlRow& row : stored.rows) {
+      const std::string key = AsText(row[0]);
+      const std::string value = AsText(row[1]);
+      if (b.params[key] != value) {
+        return InvalidArgument(fmt::format(
+            "param '{}' of run '{}' was already logged with value '{}'; params are write-once "
+            "and cannot be changed to '{}'",
+            key, run_id, value, b.params[key]));
+      }
+    }
+  }
+  if (b.tag_upsert) SOMLIER_RETURN_IF_ERROR(Exec(c, b.tag_upsert->sql, b.tag_upsert->values).status());
+  if (b.new_run_name) {
+    SOMLIER_RETURN_IF_ERROR(
+        Exec(c, "UPDATE runs SET name = ? WHERE run_uuid = ?", {*b.new_run_name, run_id}).status());
+  }
+  if (b.metric_log_insert) {
+    SOMLIER_RETURN_IF_ERROR(Exec(c, b.metric_log_insert->sql, b.metric_log_insert->values).status());
+  }
+  if (b.latest_upsert) {
+    for (size_t slot : b.experiment_slots) b.latest_upsert->values[slot] = experiment_id;
+    SOMLIER_RETURN_IF_ERROR(Exec(c, b.latest_upsert->sql, b.latest_upsert->values).status());
+  }
+  return OkStatus();
 }
 
 }  // namespace
 
 Status Store::LogBatch(const std::string& run_id, const std::vector<Metric>& metrics,
                        const std::vector<Param>& params, const std::vector<Tag>& tags) {
-  return db_->Transaction(true, [&](Connection& c) -> Status {
-    SOMLIER_ASSIGN_OR_RETURN(int64_t experiment_id, CheckRun(c, run_id, /*require_active=*/true));
-    if (!params.empty()) SOMLIER_RETURN_IF_ERROR(InsertParams(c, run_id, params));
-    if (!tags.empty()) {
-      SOMLIER_RETURN_IF_ERROR(UpsertTags(c, run_id, tags));
-      for (auto it = tags.rbegin(); it != tags.rend(); ++it) {
-        if (it->key != kRunNameTag) continue;  // the tag renames the run
-        SOMLIER_RETURN_IF_ERROR(
-            Exec(c, "UPDATE runs SET name = ? WHERE run_uuid = ?", {it->value, run_id}).status());
-        break;
+  SOMLIER_ASSIGN_OR_RETURN(PreparedBatch batch, Prepare(run_id, metrics, params, tags));
+  if (!metrics.empty()) last_log_batch_ms_.store(NowMillis());
+  return log_batches_->Run([&](Connection& c) { return Execute(c, run_id, batch); });
+}
+
+Result<int64_t> Store::CompactMetrics(int64_t max_points) {
+  int64_t moved = 0;
+  SOMLIER_RETURN_IF_ERROR(db_->Transaction(true, [&](Connection& c) -> Status {
+    moved = 0;
+    // Read whole logged batches until about `max_points` points are gathered.
+    struct Point {
+      std::string run;
+      std::string key;
+      int64_t step, timestamp;
+      double value;
+      bool is_nan;
+    };
+    std::vector<Point> points;
+    Values seqs;  // exactly the rows read: on PostgreSQL a lower seq may commit later
+    int64_t last_seq = -1;
+    while (static_cast<int64_t>(points.size()) < max_points) {
+      SOMLIER_ASSIGN_OR_RETURN(
+          QueryResult rows,
+          Exec(c, "SELECT seq, run_uuid, points FROM metric_log WHERE seq > ? ORDER BY seq LIMIT 256",
+               {last_seq}));
+      if (rows.rows.empty()) break;
+      for (const SqlRow& row : rows.rows) {
+        last_seq = AsInt(row[0]);
+        seqs.emplace_back(last_seq);
+        const std::string run = AsText(row[1]);
+        const std::string bytes = AsText(row[2]);
+        if (!UnpackPoints(bytes, [&](std::string_view key, int64_t step, int64_t ts, double v,
+                                     bool nan) {
+              points.push_back({run, std::string(key), step, ts, v, nan});
+            })) {
+          return Internal(fmt::format("metric_log row {} is damaged", last_seq));
+        }
       }
     }
-    if (!metrics.empty()) {
-      SOMLIER_RETURN_IF_ERROR(InsertMetrics(c, run_id, experiment_id, metrics));
+    if (last_seq < 0) return OkStatus();
+    // In series order, so each page of the clustered table is written once per compaction.
+    std::sort(points.begin(), points.end(), [](const Point& a, const Point& b) {
+      return std::tie(a.run, a.key, a.step, a.timestamp) <
+             std::tie(b.run, b.key, b.step, b.timestamp);
+    });
+    for (size_t start = 0; start < points.size(); start += kRowsPerInsert) {
+      const size_t end = std::min(points.size(), start + kRowsPerInsert);
+      Values values;
+      values.reserve((end - start) * 6);
+      for (size_t i = start; i < end; ++i) {
+        const Point& p = points[i];
+        values.insert(values.end(), {p.run, p.key, p.step, p.timestamp, p.value,
+                                     int64_t{p.is_nan ? 1 : 0}});
+      }
+      SOMLIER_RETURN_IF_ERROR(
+          Exec(c,
+               "INSERT INTO metrics (run_uuid, key, step, timestamp, value, is_nan) VALUES " +
+                   ValueRows(end - start, 6) + " ON CONFLICT DO NOTHING",
+               values)
+              .status());
     }
+    for (size_t start = 0; start < seqs.size(); start += kRowsPerInsert) {
+      const size_t end = std::min(seqs.size(), start + kRowsPerInsert);
+      SOMLIER_RETURN_IF_ERROR(
+          Exec(c, "DELETE FROM metric_log WHERE seq IN (" + Placeholders(end - start) + ")",
+               Values(seqs.begin() + static_cast<std::ptrdiff_t>(start),
+                      seqs.begin() + static_cast<std::ptrdiff_t>(end)))
+              .status());
+    }
+    moved = static_cast<int64_t>(points.size());
     return OkStatus();
-  });
+  }));
+  return moved;
 }
 
 Status Store::DeleteRunTag(const std::string& run_id, const std::string& key) {
@@ -358,18 +487,51 @@ Result<std::vector<Metric>> Store::GetMetricHistory(const std::string& run_id,
                                                     int64_t offset) {
   std::vector<Metric> out;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
+    out.clear();
     SOMLIER_RETURN_IF_ERROR(CheckRun(c, run_id, /*require_active=*/false).status());
+    // Points not yet compacted are in metric_log.
+    std::vector<Metric> logged;
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult log,
+                             Exec(c, "SELECT points FROM metric_log WHERE run_uuid = ?", {run_id}));
+    for (const SqlRow& row : log.rows) {
+      UnpackPoints(AsText(row[0]), [&](std::string_view k, int64_t step, int64_t ts, double v,
+                                       bool nan) {
+        if (k == key) logged.push_back({key, nan ? std::nan("") : v, ts, step});
+      });
+    }
+    // With nothing logged, the page comes straight from the clustered table; otherwise
+    // merge its first offset + max_results points with the logged ones.
+    const int64_t limit = logged.empty() ? max_results : offset + max_results;
     SOMLIER_ASSIGN_OR_RETURN(
         QueryResult r,
         Exec(c,
              "SELECT value, is_nan, timestamp, step FROM metrics WHERE run_uuid = ? AND key = ? "
              "ORDER BY step, timestamp, value LIMIT ? OFFSET ?",
-             {run_id, key, max_results, offset}));
-    out.reserve(r.rows.size());
+             {run_id, key, limit, logged.empty() ? offset : int64_t{0}}));
+    out.reserve(r.rows.size() + logged.size());
     for (const SqlRow& row : r.rows) {
       out.push_back({key, AsInt(row[1]) ? std::nan("") : AsDouble(row[0]), AsInt(row[2]),
                      AsInt(row[3])});
     }
+    if (logged.empty()) return OkStatus();
+    out.insert(out.end(), logged.begin(), logged.end());
+    // Order by (step, timestamp, value) with NaN as the clustered table stores it (0), and
+    // drop exact repeats: a point logged twice is one point, as in MLflow.
+    auto order_key = [](const Metric& m) {
+      return std::make_tuple(m.step, m.timestamp, std::isnan(m.value) ? 0.0 : m.value,
+                             std::isnan(m.value));
+    };
+    std::stable_sort(out.begin(), out.end(),
+                     [&](const Metric& a, const Metric& b) { return order_key(a) < order_key(b); });
+    out.erase(std::unique(out.begin(), out.end(),
+                          [&](const Metric& a, const Metric& b) {
+                            return order_key(a) == order_key(b);
+                          }),
+              out.end());
+    const size_t begin = std::min(out.size(), static_cast<size_t>(offset));
+    const size_t end = std::min(out.size(), begin + static_cast<size_t>(max_results));
+    out = std::vector<Metric>(out.begin() + static_cast<std::ptrdiff_t>(begin),
+                              out.begin() + static_cast<std::ptrdiff_t>(end));
     return OkStatus();
   }));
   return out;

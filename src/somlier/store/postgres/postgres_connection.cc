@@ -17,12 +17,38 @@ namespace {
 
 // Type OIDs from PostgreSQL's catalog (pg_type.dat); stable across versions.
 constexpr Oid kBoolOid = 16;
+constexpr Oid kByteaOid = 17;
 constexpr Oid kInt8Oid = 20;
 constexpr Oid kInt2Oid = 21;
 constexpr Oid kInt4Oid = 23;
 constexpr Oid kFloat4Oid = 700;
 constexpr Oid kFloat8Oid = 701;
 constexpr Oid kNumericOid = 1700;
+
+// bytea in the text format: "\\x" then two hex digits per byte.
+std::string BytesToHex(const std::string& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\\x";
+  out.reserve(2 + bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+std::string HexToBytes(const char* text, size_t length) {
+  auto nibble = [](char c) {
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+  };
+  std::string out;
+  if (length < 2 || text[0] != '\\' || text[1] != 'x') return out;
+  out.reserve((length - 2) / 2);
+  for (size_t i = 2; i + 1 < length; i += 2) {
+    out += static_cast<char>((nibble(text[i]) << 4) | nibble(text[i + 1]));
+  }
+  return out;
+}
 
 std::string DoubleToText(double d) {
   if (std::isnan(d)) return "NaN";
@@ -67,6 +93,8 @@ class PostgresConnection final : public Connection {
       if (IsNull(v)) continue;
       if (auto* d = std::get_if<double>(&v)) {
         texts[i] = DoubleToText(*d);
+      } else if (auto* b = std::get_if<SqlBlob>(&v)) {
+        texts[i] = BytesToHex(b->bytes);
       } else {
         texts[i] = AsText(v);
       }
@@ -113,6 +141,9 @@ class PostgresConnection final : public Connection {
           case kBoolOid:
             row.emplace_back(static_cast<int64_t>(text[0] == 't' ? 1 : 0));
             break;
+          case kByteaOid:
+            row.emplace_back(SqlBlob{HexToBytes(text, static_cast<size_t>(PQgetlength(res, r, c)))});
+            break;
           default:
             row.emplace_back(std::string(text, static_cast<size_t>(PQgetlength(res, r, c))));
         }
@@ -148,6 +179,7 @@ class PostgresConnection final : public Connection {
     for (size_t i = 0; i < params.size(); ++i) {
       if (std::holds_alternative<int64_t>(params[i])) types[i] = kInt8Oid;
       if (std::holds_alternative<double>(params[i])) types[i] = kFloat8Oid;
+      if (std::holds_alternative<SqlBlob>(params[i])) types[i] = kByteaOid;
     }
     std::string name = fmt::format("s{}", next_statement_++);
     std::string translated = ToPostgresPlaceholders(sql);

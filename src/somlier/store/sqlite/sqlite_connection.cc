@@ -61,8 +61,12 @@ class SqliteConnection final : public Connection {
       } else if (auto* d = std::get_if<double>(&v)) {
         rc = sqlite3_bind_double(stmt, i + 1, *d);
       } else if (auto* s = std::get_if<std::string>(&v)) {
+        // The caller's values outlive the statement's use (reset on every exit path).
         rc = sqlite3_bind_text(stmt, i + 1, s->data(), static_cast<int>(s->size()),
-                               SQLITE_TRANSIENT);
+                               SQLITE_STATIC);
+      } else if (auto* b = std::get_if<SqlBlob>(&v)) {
+        rc = sqlite3_bind_blob(stmt, i + 1, b->bytes.data(), static_cast<int>(b->bytes.size()),
+                               SQLITE_STATIC);
       } else {
         rc = sqlite3_bind_null(stmt, i + 1);
       }
@@ -88,6 +92,12 @@ class SqliteConnection final : public Connection {
           case SQLITE_NULL:
             row.emplace_back(std::monostate{});
             break;
+          case SQLITE_BLOB: {
+            const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, c));
+            row.emplace_back(SqlBlob{std::string(data ? data : "",
+                                                 static_cast<size_t>(sqlite3_column_bytes(stmt, c)))});
+            break;
+          }
           default: {
             const auto* text = sqlite3_column_text(stmt, c);
             row.emplace_back(std::string(reinterpret_cast<const char*>(text),
@@ -197,7 +207,9 @@ Result<std::unique_ptr<Connection>> OpenSqliteConnection(const SqliteOptions& op
   auto connection = std::make_unique<SqliteConnection>(db);
   // WAL lets readers proceed while one writer commits; the mode is stored in the file.
   SOMLIER_RETURN_IF_ERROR(connection->ExecuteScript(
-      fmt::format("PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA foreign_keys=ON; PRAGMA case_sensitive_like=ON;",
+      fmt::format("PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA foreign_keys=ON; "
+                  "PRAGMA case_sensitive_like=ON; PRAGMA mmap_size=1073741824; "
+                  "PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;",
                   options.synchronous))
                               .WithContext(fmt::format("opening '{}'", options.path)));
   return std::unique_ptr<Connection>(std::move(connection));
