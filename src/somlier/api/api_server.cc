@@ -68,7 +68,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
   s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   s.set_tcp_nodelay(true);
   s.set_keep_alive_max_count(100000);
-  s.set_keep_alive_timeout(30);
+  s.set_keep_alive_timeout(5);  // also bounds how long Stop() waits for idle connections
   s.set_read_timeout(60, 0);
   s.set_write_timeout(60, 0);
   s.set_payload_max_length(options.max_upload_bytes);

@@ -13,17 +13,31 @@ namespace {
 using simdjson::ondemand::json_type;
 using simdjson::ondemand::value;
 
-Status Bad(std::string_view where, std::string_view what) {
-  return InvalidArgument(fmt::format("{}: {}", where, what));
+// Where in the request a value is ("metrics[3].value"), spelled out only for an error.
+struct Where {
+  std::string_view list;  // empty for a top-level field
+  size_t index = 0;
+  std::string_view field;
+
+  Where operator+(std::string_view f) const { return {list, index, f}; }
+  std::string ToString() const {
+    std::string out = list.empty() ? std::string() : fmt::format("{}[{}]", list, index);
+    if (!field.empty()) out += (out.empty() ? "" : ".") + std::string(field);
+    return out;
+  }
+};
+
+Status Bad(const Where& where, std::string_view what) {
+  return InvalidArgument(fmt::format("{}: {}", where.ToString(), what));
 }
 
-Result<std::string> ReadString(value v, std::string_view where) {
+Result<std::string> ReadString(value v, const Where& where) {
   std::string_view text;
   if (v.get_string().get(text)) return Bad(where, "expected a string");
   return std::string(text);
 }
 
-Result<double> ReadDouble(value v, std::string_view where) {
+Result<double> ReadDouble(value v, const Where& where) {
   json_type type;
   if (v.type().get(type)) return Bad(where, "malformed value");
   if (type == json_type::number) {
@@ -45,7 +59,7 @@ Result<double> ReadDouble(value v, std::string_view where) {
   return Bad(where, "expected a number");
 }
 
-Result<int64_t> ReadInt(value v, std::string_view where) {
+Result<int64_t> ReadInt(value v, const Where& where) {
   json_type type;
   if (v.type().get(type)) return Bad(where, "malformed value");
   if (type == json_type::number) {
@@ -68,11 +82,12 @@ Result<int64_t> ReadInt(value v, std::string_view where) {
 
 // {key, value?} objects, for params and tags.
 Status ReadPairs(value v, std::string_view list, std::vector<Tag>* out) {
+  const Where whole{"", 0, list};
   simdjson::ondemand::array array;
-  if (v.get_array().get(array)) return Bad(list, "expected a list of {\"key\", \"value\"} objects");
+  if (v.get_array().get(array)) return Bad(whole, "expected a list of {\"key\", \"value\"} objects");
   size_t i = 0;
   for (auto element : array) {
-    const std::string where = fmt::format("{}[{}]", list, i++);
+    const Where where{list, i++, ""};
     simdjson::ondemand::object object;
     if (element.get_object().get(object)) return Bad(where, "expected an object");
     Tag tag;
@@ -85,10 +100,10 @@ Status ReadPairs(value v, std::string_view list, std::vector<Tag>* out) {
       bool is_null = false;
       if (field_value.is_null().get(is_null) == simdjson::SUCCESS && is_null) continue;
       if (name == "key") {
-        SOMLIER_ASSIGN_OR_RETURN(tag.key, ReadString(field_value, where + ".key"));
+        SOMLIER_ASSIGN_OR_RETURN(tag.key, ReadString(field_value, where + "key"));
         has_key = true;
       } else if (name == "value") {
-        SOMLIER_ASSIGN_OR_RETURN(tag.value, ReadString(field_value, where + ".value"));
+        SOMLIER_ASSIGN_OR_RETURN(tag.value, ReadString(field_value, where + "value"));
       }
     }
     if (!has_key || tag.key.empty()) return Bad(where, "missing a 'key'");
@@ -99,10 +114,12 @@ Status ReadPairs(value v, std::string_view list, std::vector<Tag>* out) {
 
 Status ReadMetrics(value v, std::vector<Metric>* out) {
   simdjson::ondemand::array array;
-  if (v.get_array().get(array)) return Bad("metrics", "expected a list of metric objects");
+  if (v.get_array().get(array)) {
+    return Bad(Where{"", 0, "metrics"}, "expected a list of metric objects");
+  }
   size_t i = 0;
   for (auto element : array) {
-    const std::string where = fmt::format("metrics[{}]", i++);
+    const Where where{"metrics", i++, ""};
     simdjson::ondemand::object object;
     if (element.get_object().get(object)) {
       return Bad(where, "expected an object with key, value and timestamp");
@@ -115,18 +132,18 @@ Status ReadMetrics(value v, std::vector<Metric>* out) {
       value field_value;
       if (field.value().get(field_value)) return Bad(where, "malformed value");
       if (name == "key") {
-        SOMLIER_ASSIGN_OR_RETURN(metric.key, ReadString(field_value, where + ".key"));
+        SOMLIER_ASSIGN_OR_RETURN(metric.key, ReadString(field_value, where + "key"));
         has_key = true;
       } else if (name == "value") {
-        SOMLIER_ASSIGN_OR_RETURN(metric.value, ReadDouble(field_value, where + ".value"));
+        SOMLIER_ASSIGN_OR_RETURN(metric.value, ReadDouble(field_value, where + "value"));
         has_value = true;
       } else if (name == "timestamp") {
-        SOMLIER_ASSIGN_OR_RETURN(metric.timestamp, ReadInt(field_value, where + ".timestamp"));
+        SOMLIER_ASSIGN_OR_RETURN(metric.timestamp, ReadInt(field_value, where + "timestamp"));
         has_timestamp = true;
       } else if (name == "step") {
         bool is_null = false;
         if (field_value.is_null().get(is_null) == simdjson::SUCCESS && is_null) continue;
-        SOMLIER_ASSIGN_OR_RETURN(metric.step, ReadInt(field_value, where + ".step"));
+        SOMLIER_ASSIGN_OR_RETURN(metric.step, ReadInt(field_value, where + "step"));
       }
     }
     if (!has_key) return Bad(where, "missing a string 'key'");
@@ -160,9 +177,9 @@ Result<LogBatchRequest> ParseLogBatch(std::string_view body) {
     bool is_null = false;
     if (v.is_null().get(is_null) == simdjson::SUCCESS && is_null) continue;
     if (name == "run_id") {
-      SOMLIER_ASSIGN_OR_RETURN(request.run_id, ReadString(v, "run_id"));
+      SOMLIER_ASSIGN_OR_RETURN(request.run_id, ReadString(v, Where{"", 0, "run_id"}));
     } else if (name == "run_uuid") {
-      SOMLIER_ASSIGN_OR_RETURN(run_uuid, ReadString(v, "run_uuid"));
+      SOMLIER_ASSIGN_OR_RETURN(run_uuid, ReadString(v, Where{"", 0, "run_uuid"}));
     } else if (name == "metrics") {
       SOMLIER_RETURN_IF_ERROR(ReadMetrics(v, &request.metrics));
     } else if (name == "params") {

@@ -42,15 +42,19 @@ Status ValidateKey(std::string_view what, std::string_view key) {
           what, key, c));
     }
   }
-  for (const std::string& segment : Split(key, '/')) {
+  size_t start = 0;
+  while (true) {
+    const size_t slash = key.find('/', start);
+    const std::string_view segment = key.substr(start, slash - start);
     if (segment.empty() || segment == "." || segment == "..") {
       return InvalidArgument(fmt::format(
           "{} key '{}' is not a normalised relative path (no leading, trailing or double '/', "
           "no '.' or '..' parts)",
           what, key));
     }
+    if (slash == std::string_view::npos) return OkStatus();
+    start = slash + 1;
   }
-  return OkStatus();
 }
 
 Status ValidateLength(std::string_view what, std::string_view value, size_t max) {
