@@ -387,6 +387,79 @@ TEST_P(StoreTest, RunNameAndItsTagMoveTogether) {
   EXPECT_EQ(store_->GetRun(run)->info.run_name, "by-tag");
 }
 
+TEST_P(StoreTest, MetricHistorySpansTheLogAndTheCompactedTable) {
+  const std::string run = NewRun(NewExperiment());
+  ASSERT_TRUE(store_->LogBatch(run, {{"m", 1, 10, 1}, {"m", 3, 30, 3}, {"other", 9, 1, 0}}, {}, {})
+                  .ok());
+  auto moved = store_->CompactMetrics();
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_GE(*moved, 3);
+  EXPECT_EQ(*store_->MetricLogBacklog(), 0);
+  // A repeat of a compacted point, a new point between them, and a NaN, still in the log.
+  ASSERT_TRUE(
+      store_->LogBatch(run, {{"m", 1, 10, 1}, {"m", 2, 20, 2}, {"m", std::nan(""), 40, 4}}, {}, {})
+          .ok());
+  EXPECT_EQ(*store_->MetricLogBacklog(), 1);
+  auto history = store_->GetMetricHistory(run, "m");
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 4u) << "the repeated point is one point";
+  EXPECT_EQ((*history)[0].step, 1);
+  EXPECT_EQ((*history)[1].value, 2);
+  EXPECT_EQ((*history)[2].value, 3);
+  EXPECT_TRUE(std::isnan((*history)[3].value));
+  auto page = store_->GetMetricHistory(run, "m", 2, 1);
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].value, 2);
+  EXPECT_EQ((*page)[1].value, 3);
+  // After compaction the same answers come from the table alone.
+  ASSERT_TRUE(store_->CompactMetrics().ok());
+  EXPECT_EQ(*store_->MetricLogBacklog(), 0);
+  auto compacted = store_->GetMetricHistory(run, "m");
+  ASSERT_EQ(compacted->size(), 4u);
+  EXPECT_TRUE(std::isnan((*compacted)[3].value));
+  EXPECT_EQ(store_->GetMetricHistory(run, "m", 2, 1)->at(1).value, 3);
+  EXPECT_EQ(store_->GetMetricHistory(run, "other")->size(), 1u);
+}
+
+TEST_P(StoreTest, ConcurrentBatchesFailAlone) {
+  // Batches that commit together: the ones with a changed param or an unknown run fail,
+  // the others are all stored.
+  const int64_t exp = NewExperiment();
+  const std::string run = NewRun(exp);
+  ASSERT_TRUE(store_->LogBatch(run, {}, {{"fixed", "1"}}, {}).ok());
+  constexpr int kThreads = 12;
+  std::vector<Status> results(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        const std::string key = "t" + std::to_string(t);
+        if (t % 3 == 1) {
+          results[t] = store_->LogBatch(run, {{key, 1.0 * i, i, i}}, {{"fixed", "2"}}, {});
+        } else if (t % 3 == 2) {
+          results[t] = store_->LogBatch(NewRunId(), {{key, 1.0 * i, i, i}}, {}, {});
+        } else {
+          Status s = store_->LogBatch(run, {{key, 1.0 * i, i, i}}, {}, {});
+          if (!s.ok()) results[t] = s;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) {
+    const std::string key = "t" + std::to_string(t);
+    const auto history = store_->GetMetricHistory(run, key);
+    if (t % 3 == 0) {
+      EXPECT_TRUE(results[t].ok()) << results[t].ToString();
+      EXPECT_EQ(history->size(), 20u) << key;
+    } else {
+      EXPECT_EQ(results[t].code(),
+                t % 3 == 1 ? StatusCode::kInvalidArgument : StatusCode::kNotFound);
+      EXPECT_TRUE(history->empty()) << key << ": nothing of a failed batch is written";
+    }
+  }
+}
+
 // ---- Search ---------------------------------------------------------------------------
 
 class SearchFixture {

@@ -1,0 +1,376 @@
+// Tests of the tracking and registry services: MLflow's search grammar, validation rules,
+// page tokens, and the semantics the services add on top of the Store (on SQLite).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "somlier/core/base64.h"
+#include "somlier/registry/registry_service.h"
+#include "somlier/tracking/paging.h"
+#include "somlier/tracking/search_syntax.h"
+#include "somlier/tracking/tracking_service.h"
+#include "somlier/tracking/validation.h"
+#include "temp_dir.h"
+
+namespace somlier {
+namespace {
+
+// ---- Search syntax ----------------------------------------------------------------------
+
+TEST(SearchSyntax, RunFilters) {
+  auto f = ParseSearchFilter(
+      SearchKind::kRuns,
+      "metrics.rmse < 1 and params.model_class = 'LogisticRegression' AND tags.\"user-name\" "
+      "!= 'Tomas' and attributes.run_id IN ('abc', 'def') and metric.`val loss` >= -2.5e-1 "
+      "and attributes.\"Run Name\" LIKE 'grid-%' and created > 1000 and params.x ILIKE \"%a''b%\"");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  ASSERT_EQ(f->size(), 8u);
+  EXPECT_EQ((*f)[0].kind, FieldKind::kMetric);
+  EXPECT_EQ((*f)[0].key, "rmse");
+  EXPECT_EQ((*f)[0].op, CompareOp::kLt);
+  EXPECT_EQ(std::get<double>((*f)[0].values[0]), 1.0);
+  EXPECT_EQ((*f)[1].kind, FieldKind::kParam);
+  EXPECT_EQ(std::get<std::string>((*f)[1].values[0]), "LogisticRegression");
+  EXPECT_EQ((*f)[2].key, "user-name");
+  EXPECT_EQ((*f)[2].op, CompareOp::kNe);
+  EXPECT_EQ((*f)[3].op, CompareOp::kIn);
+  EXPECT_EQ((*f)[3].values.size(), 2u);
+  EXPECT_EQ((*f)[4].key, "val loss");
+  EXPECT_EQ(std::get<double>((*f)[4].values[0]), -0.25);
+  EXPECT_EQ((*f)[5].key, "run_name");
+  EXPECT_EQ((*f)[5].op, CompareOp::kLike);
+  EXPECT_EQ((*f)[6].key, "start_time");
+  EXPECT_EQ(std::get<int64_t>((*f)[6].values[0]), 1000);
+  EXPECT_EQ(std::get<std::string>((*f)[7].values[0]), "%a''b%") << "a '' inside \" stays";
+  EXPECT_TRUE(ParseSearchFilter(SearchKind::kRuns, "  ")->empty());
+  EXPECT_EQ(std::get<std::string>((*ParseSearchFilter(SearchKind::kRuns, "tags.t = 'it''s'"))[0].values[0]),
+            "it's");
+}
+
+TEST(SearchSyntax, RejectsWhatMlflowRejects) {
+  for (const char* bad : {
+           "metrics.rmse < 'one'",         // metrics compare to numbers
+           "params.lr > '0.1'",            // strings have no order
+           "metrics.rmse LIKE '1%'",       // no LIKE on numbers
+           "params.lr IN ('a')",           // IN is for attributes
+           "attributes.color = 'red'",     // not an attribute
+           "datasets.name = 'x'",          // not supported
+           "metrics.a < 1 OR metrics.b < 1",
+           "metrics.a < 1 metrics.b < 1",
+           "metrics.a <",
+           "metrics.a ~ 1",
+           "params.x = 'open",
+           "start_time > 1.5",
+           "run_id IN 'a'",
+       }) {
+    auto f = ParseSearchFilter(SearchKind::kRuns, bad);
+    EXPECT_FALSE(f.ok()) << bad;
+    if (!f.ok()) {
+      EXPECT_EQ(f.status().code(), StatusCode::kInvalidArgument) << bad;
+      EXPECT_NE(f.status().message().find(bad), std::string::npos) << f.status().message();
+    }
+  }
+}
+
+TEST(SearchSyntax, OtherSearches) {
+  auto e = ParseSearchFilter(SearchKind::kExperiments, "name LIKE 'proj%' and tags.team = 'ml'");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ((*e)[1].kind, FieldKind::kTag);
+  EXPECT_FALSE(ParseSearchFilter(SearchKind::kExperiments, "metrics.a > 1").ok());
+  EXPECT_TRUE(ParseSearchFilter(SearchKind::kRegisteredModels, "name = 'm'").ok());
+  EXPECT_FALSE(ParseSearchFilter(SearchKind::kRegisteredModels, "run_id = 'x'").ok());
+  auto v = ParseSearchFilter(SearchKind::kModelVersions,
+                             "name='m' and run_id IN ('a','b') and source_path = 's3://x'");
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ((*v)[2].key, "source_path");
+}
+
+TEST(SearchSyntax, OrderBy) {
+  auto o = ParseOrderBy(SearchKind::kRuns,
+                        {"metrics.rmse DESC", "params.alpha", "attributes.start_time asc",
+                         "metrics.`val loss`"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_FALSE((*o)[0].ascending);
+  EXPECT_EQ((*o)[1].kind, FieldKind::kParam);
+  EXPECT_TRUE((*o)[2].ascending);
+  EXPECT_EQ((*o)[3].key, "val loss");
+  EXPECT_FALSE(ParseOrderBy(SearchKind::kRuns, {"metrics.rmse DESC DESC"}).ok());
+  EXPECT_FALSE(ParseOrderBy(SearchKind::kRuns, {"metrics.a", "metrics.a DESC"}).ok());
+  EXPECT_TRUE(ParseOrderBy(SearchKind::kRegisteredModels, {"timestamp DESC"}).ok());
+  EXPECT_FALSE(ParseOrderBy(SearchKind::kRegisteredModels, {"source_path"}).ok());
+}
+
+// ---- Validation, tokens ------------------------------------------------------------------
+
+TEST(Validation, KeysAndLimits) {
+  for (const char* ok : {"rmse", "val/loss", "a-b_c.d e:f", "x/y/z"}) {
+    EXPECT_TRUE(ValidateKey("metric", ok).ok()) << ok;
+  }
+  for (const char* bad : {"", "/abs", "trail/", "a//b", "a/./b", "../up", "a/..", "bad$char",
+                          "ünïcode"}) {
+    EXPECT_FALSE(ValidateKey("metric", bad).ok()) << bad;
+  }
+  EXPECT_FALSE(ValidateKey("metric", std::string(251, 'a')).ok());
+  EXPECT_TRUE(ValidateKey("metric", std::string(250, 'a')).ok());
+
+  std::vector<Metric> metrics(1001, Metric{"m", 1, 1, 0});
+  auto s = ValidateBatch(metrics, {}, {});
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("1000"), std::string::npos);
+  EXPECT_FALSE(ValidateBatch({}, std::vector<Param>(101, Param{"p", "v"}), {}).ok());
+  EXPECT_FALSE(ValidateBatch({}, {}, std::vector<Tag>(101, Tag{"t", "v"})).ok());
+  EXPECT_FALSE(ValidateBatch(std::vector<Metric>(950, Metric{"m", 1, 1, 0}),
+                             std::vector<Param>(51, Param{"p", "v"}), {})
+                   .ok())
+      << "more than 1000 entities in all";
+  EXPECT_FALSE(ValidateBatch({}, {{"p", std::string(6001, 'v')}}, {}).ok());
+  EXPECT_TRUE(ValidateBatch({}, {{"p", std::string(6000, 'v')}}, {}).ok());
+  EXPECT_FALSE(ValidateBatch({{"m", 1, -5, 0}}, {}, {}).ok()) << "negative timestamp";
+
+  EXPECT_TRUE(ValidateAlias("champion").ok());
+  for (const char* bad : {"", "latest", "LATEST", "v3", "V12", "has space", "a/b"}) {
+    EXPECT_FALSE(ValidateAlias(bad).ok()) << bad;
+  }
+  EXPECT_TRUE(ValidateAlias("v3x").ok());
+  EXPECT_EQ(*ParseExperimentId("42"), 42);
+  EXPECT_FALSE(ParseExperimentId("4x").ok());
+  EXPECT_FALSE(ParseExperimentId("-1").ok());
+  EXPECT_FALSE(ParseModelVersion("0").ok());
+  EXPECT_FALSE(ValidateModelName("a/b").ok());
+  EXPECT_FALSE(ValidateRunId("ABC").ok());
+}
+
+TEST(Paging, TokensMatchMlflows) {
+  EXPECT_EQ(EncodePageToken(100), "eyJvZmZzZXQiOiAxMDB9");  // MLflow's own token for 100
+  EXPECT_EQ(*DecodePageToken("eyJvZmZzZXQiOiAxMDB9"), 100);
+  EXPECT_EQ(*DecodePageToken(""), 0);
+  EXPECT_FALSE(DecodePageToken("not-a-token").ok());
+  EXPECT_FALSE(DecodePageToken(Base64Encode("{\"offset\": -3}")).ok());
+  EXPECT_FALSE(DecodePageToken(Base64Encode("[1]")).ok());
+  auto page = MakePage(std::vector<int>{1, 2, 3}, 2, 10);
+  EXPECT_EQ(page.items, (std::vector<int>{1, 2}));
+  EXPECT_EQ(*DecodePageToken(page.next_page_token), 12);
+  EXPECT_TRUE(MakePage(std::vector<int>{1, 2}, 2, 0).next_page_token.empty());
+}
+
+TEST(Base64, RoundTrips) {
+  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff", 2)}) {
+    EXPECT_EQ(*Base64Decode(Base64Encode(s)), s);
+  }
+  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_FALSE(Base64Decode("Zm9=YmFy").has_value());
+  EXPECT_FALSE(Base64Decode("abc").has_value());
+  EXPECT_FALSE(Base64Decode("ab!c").has_value());
+}
+
+// ---- Services ----------------------------------------------------------------------------
+
+class ServicesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = Store::Open("sqlite:///" + dir_.file("db.sqlite"));
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    auto artifacts = ArtifactStore::Open(dir_.path() / "artifacts");
+    ASSERT_TRUE(artifacts.ok());
+    artifacts_ = std::move(*artifacts);
+    tracking_ = std::make_unique<TrackingService>(*store_, *artifacts_);
+    registry_ = std::make_unique<RegistryService>(*store_, *tracking_);
+    ASSERT_TRUE(tracking_->EnsureDefaultExperiment().ok());
+  }
+
+  somlier::Run NewRun(const std::string& experiment_id, CreateRunRequest r = {}) {
+    r.experiment_id = experiment_id;
+    auto run = tracking_->CreateRun(r);
+    EXPECT_TRUE(run.ok()) << run.status().ToString();
+    return run.ok() ? *run : somlier::Run{};
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ArtifactStore> artifacts_;
+  std::unique_ptr<TrackingService> tracking_;
+  std::unique_ptr<RegistryService> registry_;
+};
+
+TEST_F(ServicesTest, DefaultExperimentAndArtifactLocations) {
+  auto e0 = tracking_->GetExperiment(0);
+  ASSERT_TRUE(e0.ok());
+  EXPECT_EQ(e0->name, "Default");
+  EXPECT_EQ(e0->artifact_location, "mlflow-artifacts:/0");
+  ASSERT_TRUE(tracking_->EnsureDefaultExperiment().ok()) << "idempotent";
+
+  auto id = tracking_->CreateExperiment("proj", "", {});
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(tracking_->GetExperiment(*id)->artifact_location,
+            "mlflow-artifacts:/" + std::to_string(*id));
+  somlier::Run run = NewRun(std::to_string(*id));
+  EXPECT_EQ(run.info.artifact_uri,
+            "mlflow-artifacts:/" + std::to_string(*id) + "/" + run.info.run_id + "/artifacts");
+  EXPECT_EQ(*tracking_->RunArtifactDirectory(run.info),
+            std::to_string(*id) + "/" + run.info.run_id + "/artifacts");
+  EXPECT_EQ(NewRun("").info.experiment_id, 0) << "no experiment id: the default experiment";
+  EXPECT_FALSE(tracking_->CreateExperiment("x", "runs:/abc", {}).ok());
+}
+
+TEST_F(ServicesTest, RunNamesTagsAndUsers) {
+  CreateRunRequest r;
+  r.tags = {{"mlflow.user", "kim"}, {"mlflow.runName", "from-tag"}};
+  somlier::Run run = NewRun("0", r);
+  EXPECT_EQ(run.info.run_name, "from-tag");
+  EXPECT_EQ(run.info.user_id, "kim");
+  r.run_name = "different";
+  r.experiment_id = "0";
+  EXPECT_EQ(tracking_->CreateRun(r).status().code(), StatusCode::kInvalidArgument);
+  somlier::Run generated = NewRun("0");
+  EXPECT_FALSE(generated.info.run_name.empty());
+  EXPECT_EQ(std::count(generated.info.run_name.begin(), generated.info.run_name.end(), '-'), 2);
+  r = {};
+  r.experiment_id = "nope";
+  EXPECT_EQ(tracking_->CreateRun(r).status().code(), StatusCode::kInvalidArgument);
+  r.experiment_id = "999";
+  EXPECT_EQ(tracking_->CreateRun(r).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(ServicesTest, UpdatingAndLoggingNeedAnActiveRun) {
+  somlier::Run run = NewRun("0");
+  RunUpdateRequest u;
+  u.status = RunStatus::kFinished;
+  u.end_time = 5;
+  auto info = tracking_->UpdateRun(run.info.run_id, u);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->status, RunStatus::kFinished);
+  ASSERT_TRUE(tracking_->DeleteRun(run.info.run_id).ok());
+  EXPECT_EQ(tracking_->UpdateRun(run.info.run_id, u).status().code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(tracking_->LogBatch(run.info.run_id, {{"m", 1, 1, 0}}, {}, {}).code(),
+            StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(tracking_->RestoreRun(run.info.run_id).ok());
+  EXPECT_TRUE(tracking_->LogBatch(run.info.run_id, {{"m", 1, 1, 0}}, {}, {}).ok());
+  EXPECT_EQ(tracking_->GetRun("not-an-id").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(tracking_->LogBatch(run.info.run_id, {{"bad$key", 1, 1, 0}}, {}, {}).code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(ServicesTest, LogModelKeepsAHistory) {
+  somlier::Run run = NewRun("0");
+  const std::string model =
+      R"({"artifact_path": "model", "flavors": {"sklearn": {}}, "utc_time_created": "x", "run_id": ")" +
+      run.info.run_id + "\"}";
+  ASSERT_TRUE(tracking_->LogModel(run.info.run_id, model).ok());
+  ASSERT_TRUE(tracking_->LogModel(run.info.run_id, model).ok());
+  auto got = tracking_->GetRun(run.info.run_id);
+  std::string history;
+  for (const Tag& t : got->tags) {
+    if (t.key == "mlflow.log-model.history") history = t.value;
+  }
+  EXPECT_EQ(std::count(history.begin(), history.end(), '{') / 3, 2) << history;
+  EXPECT_EQ(tracking_->LogModel(run.info.run_id, "{\"flavors\": {}}").code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(tracking_->LogModel(run.info.run_id, "not json").code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(ServicesTest, SearchPagesThroughEverything) {
+  auto id = tracking_->CreateExperiment("paging", "", {});
+  for (int i = 0; i < 7; ++i) {
+    somlier::Run run = NewRun(std::to_string(*id));
+    ASSERT_TRUE(tracking_->LogBatch(run.info.run_id, {{"loss", 1.0 * i, 1, 0}}, {}, {}).ok());
+  }
+  SearchRequest r;
+  r.max_results = 3;
+  r.order_by = {"metrics.loss DESC"};
+  std::vector<double> seen;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = tracking_->SearchRuns({*id}, r);
+    ASSERT_TRUE(page.ok()) << page.status().ToString();
+    for (const somlier::Run& run : page->items) seen.push_back(run.metrics[0].value);
+    if (page->next_page_token.empty()) break;
+    r.page_token = page->next_page_token;
+  }
+  EXPECT_EQ(seen, (std::vector<double>{6, 5, 4, 3, 2, 1, 0}));
+  r.max_results = 0;
+  EXPECT_EQ(tracking_->SearchRuns({*id}, r).status().code(), StatusCode::kInvalidArgument);
+  r.max_results = 50001;
+  EXPECT_EQ(tracking_->SearchRuns({*id}, r).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(ServicesTest, BestRunsAnswersLikeTheSeed) {
+  EXPECT_EQ(tracking_->BestRuns("nope", "mae", "ASC", 1).status().code(), StatusCode::kNotFound);
+  auto id = tracking_->CreateExperiment("proj", "", {});
+  EXPECT_EQ(tracking_->BestRuns("proj", "mae", "ASC", 1).status().code(), StatusCode::kNotFound)
+      << "a project without runs";
+  std::vector<std::string> runs;
+  for (double mae : {0.5, 0.2, 0.9}) {
+    somlier::Run run = NewRun(std::to_string(*id));
+    ASSERT_TRUE(tracking_->LogBatch(run.info.run_id, {{"mae", mae, 1, 0}}, {{"p", "x"}}, {}).ok());
+    runs.push_back(run.info.run_id);
+  }
+  EXPECT_EQ(tracking_->BestRuns("proj", "rmse", "ASC", 1).status().code(),
+            StatusCode::kInvalidArgument)
+      << "a metric no run has";
+  EXPECT_EQ(tracking_->BestRuns("proj", "mae", "UP", 1).status().code(),
+            StatusCode::kInvalidArgument);
+  auto best = tracking_->BestRuns("proj", "mae", "asc", 1);
+  ASSERT_TRUE(best.ok());
+  EXPECT_EQ((*best)[0].run.info.run_id, runs[1]);
+  EXPECT_EQ((*best)[0].metric_value, 0.2);
+  auto top = tracking_->BestRuns("proj", "mae", "DESC", 2);
+  ASSERT_EQ(top->size(), 2u);
+  EXPECT_EQ((*top)[0].run.info.run_id, runs[2]);
+  EXPECT_EQ((*top)[1].run.info.run_id, runs[0]);
+  EXPECT_EQ((*top)[0].run.params, (std::vector<Param>{{"p", "x"}}));
+}
+
+TEST_F(ServicesTest, RegisterRunNeedsAModelAndIsIdempotent) {
+  somlier::Run run = NewRun("0");
+  EXPECT_EQ(registry_->RegisterRun("bad id", "m").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_->RegisterRun(std::string(32, 'a'), "m").status().code(),
+            StatusCode::kNotFound);
+  auto none = registry_->RegisterRun(run.info.run_id, "m");
+  EXPECT_EQ(none.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(none.status().message().find("model/MLmodel"), std::string::npos);
+  EXPECT_EQ(registry_->GetRegisteredModel("m").status().code(), StatusCode::kNotFound)
+      << "a refused registration creates nothing";
+
+  const std::string dir = *tracking_->RunArtifactDirectory(run.info);
+  ASSERT_TRUE(artifacts_->WriteString(dir + "/model/MLmodel", "flavors: {}\n").ok());
+  auto first = registry_->RegisterRun(run.info.run_id, "m");
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_TRUE(first->is_newer_version);
+  EXPECT_EQ(first->version.version, 1);
+  EXPECT_EQ(first->version.source, run.info.artifact_uri + "/model");
+  auto again = registry_->RegisterRun(run.info.run_id, "m");
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->is_newer_version);
+  EXPECT_EQ(again->version.version, 1);
+  EXPECT_NE(again->message.find("already"), std::string::npos);
+  EXPECT_EQ(*registry_->GetDownloadUri("m", "1"), run.info.artifact_uri + "/model");
+  EXPECT_EQ(registry_->GetRegisteredModel("m")->latest_versions.size(), 1u);
+}
+
+TEST_F(ServicesTest, RegistryValidation) {
+  ASSERT_TRUE(registry_->CreateRegisteredModel("m", "", {}).ok());
+  CreateVersionRequest r;
+  r.name = "m";
+  r.source = "mlflow-artifacts:/0/x/../../etc";
+  EXPECT_EQ(registry_->CreateModelVersion(r).status().code(), StatusCode::kInvalidArgument);
+  r.source = "mlflow-artifacts:/0/abc/artifacts/model";
+  ASSERT_TRUE(registry_->CreateModelVersion(r).ok());
+  EXPECT_EQ(registry_->SetAlias("m", "latest", "1").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_->SetAlias("m", "prod", "one").code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(registry_->SetAlias("m", "prod", "1").ok());
+  EXPECT_EQ(registry_->GetVersionByAlias("m", "prod")->version, 1);
+  EXPECT_EQ(registry_->GetModelVersion("m", "x").status().code(), StatusCode::kInvalidArgument);
+  SearchRequest s;
+  s.max_results = 1001;
+  EXPECT_EQ(registry_->SearchRegisteredModels(s).status().code(), StatusCode::kInvalidArgument);
+  s.max_results = 10;
+  s.filter = "name = 'm'";
+  auto found = registry_->SearchRegisteredModels(s);
+  ASSERT_EQ(found->items.size(), 1u);
+  EXPECT_EQ(found->items[0].latest_versions.size(), 1u);
+}
+
+}  // namespace
+}  // namespace somlier
