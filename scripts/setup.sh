@@ -37,7 +37,11 @@ packages=(
   python3 python3-venv
 )
 if [ "$tests" = 1 ]; then
-  packages+=(libgtest-dev libgmock-dev postgresql)
+  # GoogleTest, a PostgreSQL server for the store tests, the ML libraries the model tests
+  # train real models with, PyYAML to check written MLmodel files, and wrk for benchmarks.
+  packages+=(libgtest-dev libgmock-dev postgresql
+             python3-numpy python3-pandas python3-sklearn python3-joblib python3-torch
+             python3-yaml wrk)
 fi
 
 missing=()

@@ -6,15 +6,23 @@ test gets its own SOMLIER_HOME in a temporary directory, so tests never share st
 import contextlib
 import functools
 import http.server
+import json
 import os
 import pathlib
+import re
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
 import threading
+import time
 import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
 
 SOMLIER_BIN = os.environ.get("SOMLIER_BIN") or str(
     pathlib.Path(__file__).resolve().parents[2] / "build" / "somlier")
@@ -70,6 +78,112 @@ class SomlierTestCase(unittest.TestCase):
                          f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
         for fragment in fragments:
             self.assertIn(fragment, result.stderr)
+
+
+def postgres_base_url():
+    """The test PostgreSQL server's URL (started by CTest), or None."""
+    url = os.environ.get("SOMLIER_TEST_POSTGRES_URL")
+    url_file = os.environ.get("SOMLIER_TEST_POSTGRES_URL_FILE")
+    if not url and url_file and os.path.exists(url_file):
+        url = pathlib.Path(url_file).read_text().strip()
+    return url or None
+
+
+def new_postgres_database():
+    """A fresh database on the test PostgreSQL server; returns its URL. Skips the test when
+    there is no server, unless SOMLIER_TEST_REQUIRE_POSTGRES=1."""
+    base = postgres_base_url()
+    if not base:
+        if os.environ.get("SOMLIER_TEST_REQUIRE_POSTGRES") == "1":
+            raise AssertionError("SOMLIER_TEST_REQUIRE_POSTGRES=1 but no PostgreSQL URL")
+        raise unittest.SkipTest("no PostgreSQL server (set SOMLIER_TEST_POSTGRES_URL)")
+    name = "e2e_" + uuid.uuid4().hex[:16]
+    subprocess.run(["psql", base, "-q", "-c", f"CREATE DATABASE {name}"], check=True,
+                   capture_output=True, timeout=60)
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+class ServerProcess:
+    """`somlier server --port 0` in the background; `url` once it listens."""
+
+    def __init__(self, env, *args):
+        self.proc = subprocess.Popen([SOMLIER_BIN, "server", "--port", "0", *args], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.url = None
+        self.stderr_lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.url is None:
+            ready, _, _ = select.select([self.proc.stderr], [], [], 0.5)
+            if ready:
+                line = self.proc.stderr.readline()
+                if not line:
+                    break
+                self.stderr_lines.append(line)
+                match = re.search(r"listening on (http://\S+)", line)
+                if match:
+                    self.url = match.group(1)
+        if self.url is None:
+            self.kill()
+            raise AssertionError("the server did not start: " + "".join(self.stderr_lines)
+                                 + (self.proc.stderr.read() if self.proc.stderr else ""))
+        # Keep draining stderr so the server never blocks on a full pipe.
+        self._drainer = threading.Thread(target=self._drain, daemon=True)
+        self._drainer.start()
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._close()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._close()
+
+    def _close(self):
+        drainer = getattr(self, "_drainer", None)
+        if drainer is not None:
+            drainer.join(timeout=5)
+        if self.proc.stderr and not self.proc.stderr.closed and (drainer is None or not drainer.is_alive()):
+            self.proc.stderr.close()
+
+
+class HttpError(Exception):
+    def __init__(self, status, body):
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+        try:
+            self.json = json.loads(body)
+        except ValueError:
+            self.json = None
+
+
+def request_json(method, url, body=None, headers=None, timeout=60, raw=False):
+    """One HTTP request; returns the decoded JSON (or bytes with raw=True), raises
+    HttpError for statuses >= 400."""
+    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None and not isinstance(body, bytes):
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            payload = response.read()
+    except urllib.error.HTTPError as e:
+        raise HttpError(e.code, e.read().decode("utf-8", "replace")) from None
+    if raw:
+        return payload
+    return json.loads(payload) if payload else None
 
 
 def _kill_quietly(proc):

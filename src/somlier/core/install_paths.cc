@@ -12,16 +12,17 @@ namespace fs = std::filesystem;
 
 Result<fs::path> PythonPackageDir(const Environment& env) {
   std::vector<fs::path> candidates;
-  if (auto it = env.find("SOMLIER_PYTHON_PACKAGE_DIR"); it != env.end() && !it->second.empty()) {
-    candidates.emplace_back(it->second);
-  }
   std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    candidates.push_back(exe.parent_path().parent_path() / "python");
-    candidates.push_back(exe.parent_path().parent_path() / "share" / "somlier" / "python");
+  if (auto it = env.find("SOMLIER_PYTHON_PACKAGE_DIR"); it != env.end() && !it->second.empty()) {
+    candidates.emplace_back(it->second);  // when given, the only place to look
+  } else {
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+      candidates.push_back(exe.parent_path().parent_path() / "python");
+      candidates.push_back(exe.parent_path().parent_path() / "share" / "somlier" / "python");
+    }
+    candidates.emplace_back(fs::path(SOMLIER_SOURCE_DIR) / "python");
   }
-  candidates.emplace_back(fs::path(SOMLIER_SOURCE_DIR) / "python");
   std::vector<std::string> looked;
   for (const fs::path& dir : candidates) {
     if (fs::is_regular_file(dir / "somlier" / "__init__.py", ec)) {
@@ -29,9 +30,10 @@ Result<fs::path> PythonPackageDir(const Environment& env) {
     }
     looked.push_back(dir.string());
   }
-  return NotFound(fmt::format("the somlier Python package was not found (looked in {}); set "
-                              "SOMLIER_PYTHON_PACKAGE_DIR",
-                              Join(looked, ", ")));
+  return NotFound(fmt::format(
+      "the somlier Python package (somlier/__init__.py) was not found in {}; set "
+      "SOMLIER_PYTHON_PACKAGE_DIR to the directory that holds it",
+      Join(looked, ", ")));
 }
 
 }  // namespace somlier

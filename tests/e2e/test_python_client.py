@@ -1,0 +1,217 @@
+"""The `somlier` Python package against the built server: tracking calls, and real
+scikit-learn and PyTorch models logged by a script and loaded back with equal predictions."""
+import json
+import os
+import subprocess
+import unittest
+import urllib.parse
+
+from somlier_e2e import PYTHON, SOMLIER_BIN, ServerProcess, SomlierTestCase, request_json
+
+
+class PythonClientTest(SomlierTestCase):
+    def setUp(self):
+        super().setUp()
+        self.server = ServerProcess(self.env)
+        self.addCleanup(self.server.stop)
+        package_dir = subprocess.run([SOMLIER_BIN, "python-path"], env=self.env, check=True,
+                                     capture_output=True, text=True).stdout.strip()
+        self.assertTrue(os.path.exists(os.path.join(package_dir, "somlier", "__init__.py")))
+        self.env["PYTHONPATH"] = package_dir
+        self.env["MLFLOW_TRACKING_URI"] = self.server.url
+
+    def python(self, code, env=None, check=True):
+        script = self.write(f"script_{abs(hash(code))}.py", code)
+        result = subprocess.run([PYTHON, str(script)], cwd=self.tmp, env=env or self.env,
+                                capture_output=True, text=True, timeout=300)
+        if check:
+            self.assertEqual(result.returncode, 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        return result
+
+    def api(self, method, endpoint, body=None):
+        url = f"{self.server.url}/api/2.0/mlflow/{endpoint}"
+        if method == "GET" and body:
+            return request_json(method, url + "?" + urllib.parse.urlencode(body))
+        return request_json(method, url, body)
+
+    def test_tracking_calls(self):
+        out = self.python("""
+            import json, math, somlier
+            somlier.set_experiment("client-test")
+            with somlier.start_run(run_name="tracked", tags={"team": "ml"}) as run:
+                somlier.log_param("alpha", 0.5)
+                somlier.log_params({"depth": 3, "kind": "tree"})
+                for step in range(2500):            # more than one log-batch's worth
+                    somlier.log_metric("loss", 1.0 / (step + 1), step=step)
+                somlier.log_metrics({"acc": 0.9, "nan": float("nan")})
+                somlier.set_tag("stage", "dev")
+                with open("notes.txt", "w") as f:
+                    f.write("hello")
+                somlier.log_artifact("notes.txt", "docs")
+            print(json.dumps({"run_id": run.run_id, "experiment_id": run.experiment_id}))
+            try:
+                with somlier.start_run():
+                    raise RuntimeError("boom")
+            except RuntimeError:
+                pass
+            print(json.dumps({"failed": somlier.active_run() is None}))
+        """).stdout.splitlines()
+        ids = json.loads(out[0])
+        run = self.api("GET", "runs/get", {"run_id": ids["run_id"]})["run"]
+        self.assertEqual(run["info"]["status"], "FINISHED")
+        self.assertEqual(run["info"]["run_name"], "tracked")
+        data = run["data"]
+        self.assertEqual({p["key"]: p["value"] for p in data["params"]},
+                         {"alpha": "0.5", "depth": "3", "kind": "tree"})
+        tags = {t["key"]: t["value"] for t in data["tags"]}
+        self.assertEqual((tags["team"], tags["stage"], tags["mlflow.source.type"]), ("ml", "dev", "LOCAL"))
+        metrics = {m["key"]: m["value"] for m in data["metrics"]}
+        self.assertEqual(metrics["nan"], "NaN")
+        history = self.api("GET", "metrics/get-history", {"run_id": ids["run_id"], "metric_key": "loss"})
+        self.assertEqual(len(history["metrics"]), 2500)
+        listing = self.api("GET", "artifacts/list", {"run_id": ids["run_id"], "path": "docs"})
+        self.assertEqual([f["path"] for f in listing["files"]], ["docs/notes.txt"])
+        runs = self.api("POST", "runs/search", {"experiment_ids": [ids["experiment_id"]],
+                                                "filter": "attributes.status = 'FAILED'"})
+        self.assertEqual(len(runs["runs"]), 1)
+
+    def test_attaches_to_the_run_named_by_the_environment(self):
+        exp = self.api("POST", "experiments/create", {"name": "attach"})["experiment_id"]
+        run_id = self.api("POST", "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
+        for variable in ("SOMLIER_RUN_ID", "MLFLOW_RUN_ID"):
+            env = dict(self.env, **{variable: run_id})
+            self.python(f"""
+                import somlier
+                with somlier.start_run() as run:
+                    assert run.run_id == {run_id!r}, run.run_id
+                    somlier.log_metric("from_{variable.lower()}", 1.0)
+            """, env=env)
+        data = self.api("GET", "runs/get", {"run_id": run_id})["run"]["data"]
+        self.assertEqual(sorted(m["key"] for m in data["metrics"]),
+                         ["from_mlflow_run_id", "from_somlier_run_id"])
+
+    def test_sklearn_model_round_trip(self):
+        out = self.python("""
+            import json, numpy as np, somlier
+            from sklearn.linear_model import LogisticRegression
+            rng = np.random.default_rng(0)
+            X = rng.normal(size=(200, 4))
+            y = (X @ [1.0, -2.0, 0.5, 0.0] > 0).astype(int)
+            model = LogisticRegression().fit(X, y)
+            somlier.set_experiment("sklearn")
+            with somlier.start_run() as run:
+                info = somlier.sklearn.log_model(model, "model", registered_model_name="clf")
+            np.save("X.npy", X)
+            np.save("expected.npy", model.predict_proba(X))
+            print(json.dumps({"run_id": run.run_id, "version": info["registered_model_version"]}))
+        """).stdout
+        ids = json.loads(out)
+        self.assertEqual(ids["version"], "1")
+        self.api("POST", "registered-models/alias", {"name": "clf", "alias": "champion", "version": "1"})
+        self.api("POST", "model-versions/transition-stage",
+                 {"name": "clf", "version": "1", "stage": "Staging"})
+        self.python(f"""
+            import numpy as np, somlier
+            X, expected = np.load("X.npy"), np.load("expected.npy")
+            for uri in ["models:/clf/1", "models:/clf@champion", "models:/clf/latest",
+                        "models:/clf/Staging", "runs:/{ids['run_id']}/model"]:
+                model = somlier.load_model(uri)
+                np.testing.assert_allclose(model.predict_proba(X), expected)
+                np.testing.assert_array_equal(somlier.sklearn.load_model(uri).predict(X),
+                                              expected.argmax(axis=1))
+        """)
+        # The files follow MLflow's model format.
+        files = self.api("GET", "artifacts/list", {"run_id": ids["run_id"], "path": "model"})["files"]
+        self.assertEqual(sorted(f["path"] for f in files),
+                         ["model/MLmodel", "model/conda.yaml", "model/model.pkl",
+                          "model/python_env.yaml", "model/requirements.txt"])
+        self.check_mlmodel(self.mlmodel_of(ids["run_id"]), ids["run_id"], "sklearn")
+
+    def mlmodel_of(self, run_id):
+        uri = self.api("GET", "runs/get", {"run_id": run_id})["run"]["info"]["artifact_uri"]
+        path = uri[len("mlflow-artifacts:/"):]
+        return request_json("GET", f"{self.server.url}/api/2.0/mlflow-artifacts/artifacts/"
+                                   f"{path}/model/MLmodel", raw=True).decode()
+
+    def check_mlmodel(self, text, run_id, flavor):
+        try:
+            import yaml  # a real YAML parser checks what SoMLier's small writer produces
+        except ImportError:
+            self.skipTest("python3-yaml is not installed")
+        model = yaml.safe_load(text)
+        self.assertEqual(model["run_id"], run_id)
+        self.assertEqual(model["artifact_path"], "model")
+        self.assertIn(flavor, model["flavors"])
+        self.assertEqual(model["flavors"]["python_function"]["loader_module"], f"mlflow.{flavor}")
+        self.assertRegex(model["utc_time_created"], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+$")
+        self.assertRegex(model["model_uuid"], "^[0-9a-f]{32}$")
+
+    def test_pytorch_model_round_trip(self):
+        self.write("nets.py", """
+            import torch
+
+            class Scorer(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(),
+                                                      torch.nn.Linear(8, 2))
+
+                def forward(self, x):
+                    return self.layers(x)
+        """)
+        out = self.python("""
+            import json, torch, somlier
+            from nets import Scorer
+
+            class InScript(torch.nn.Module):      # defined in __main__: saved by value
+                def __init__(self):
+                    super().__init__()
+                    self.w = torch.nn.Parameter(torch.arange(5.0))
+                def forward(self, x):
+                    return x @ self.w
+
+            torch.manual_seed(0)
+            x = torch.randn(16, 5)
+            somlier.set_experiment("torch")
+            with somlier.start_run() as run:
+                somlier.pytorch.log_model(Scorer(), "model", registered_model_name="scorer",
+                                          code_paths=["nets.py"])
+            with somlier.start_run() as run2:
+                somlier.pytorch.log_model(InScript(), "model")
+            scorer = somlier.pytorch.load_model("models:/scorer/1")
+            torch.save({"x": x}, "x.pt")
+            print(json.dumps({"run": run.run_id, "run2": run2.run_id}))
+        """).stdout
+        ids = json.loads(out)
+        # A fresh process without nets.py on its path: the class comes from the model's code/.
+        os.remove(self.tmp / "nets.py")
+        self.python(f"""
+            import torch, somlier
+            x = torch.load("x.pt")["x"]
+            first = somlier.load_model("models:/scorer/1")
+            again = somlier.pytorch.load_model("runs:/{ids['run']}/model")
+            assert not first.training
+            assert torch.allclose(first(x), again(x))
+            in_script = somlier.load_model("runs:/{ids['run2']}/model")
+            assert torch.allclose(in_script(x), x @ torch.arange(5.0))
+        """)
+        self.check_mlmodel(self.mlmodel_of(ids["run"]), ids["run"], "pytorch")
+
+    def test_errors_are_exceptions_with_mlflow_codes(self):
+        out = self.python("""
+            import somlier
+            try:
+                somlier.load_model("models:/does-not-exist/1")
+            except somlier.SomlierException as e:
+                print(e.error_code)
+            somlier.set_tracking_uri("ftp://nowhere")
+            try:
+                somlier.start_run()
+            except somlier.SomlierException as e:
+                print(e.error_code)
+        """).stdout.split()
+        self.assertEqual(out, ["RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"])
+
+
+if __name__ == "__main__":
+    unittest.main()
