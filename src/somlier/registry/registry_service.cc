@@ -53,15 +53,12 @@ Result<RegisteredModel> RegistryService::GetRegisteredModel(const std::string& n
 }
 
 Result<Page<RegisteredModel>> RegistryService::SearchRegisteredModels(const SearchRequest& r) {
-  SOMLIER_RETURN_IF_ERROR(ValidateMaxResults(r.max_results, kMaxModelSearchResults));
-  RegisteredModelQuery query;
-  SOMLIER_ASSIGN_OR_RETURN(query.filters,
-                           ParseSearchFilter(SearchKind::kRegisteredModels, r.filter));
-  SOMLIER_ASSIGN_OR_RETURN(query.order_by, ParseOrderBy(SearchKind::kRegisteredModels, r.order_by));
-  SOMLIER_ASSIGN_OR_RETURN(query.offset, DecodePageToken(r.page_token));
-  query.max_results = r.max_results + 1;
-  SOMLIER_ASSIGN_OR_RETURN(std::vector<RegisteredModel> rows, store_.SearchRegisteredModels(query));
-  Page<RegisteredModel> page = MakePage(std::move(rows), r.max_results, query.offset);
+  SOMLIER_ASSIGN_OR_RETURN(SearchPlan plan,
+                           PlanSearch(SearchKind::kRegisteredModels, r, kMaxModelSearchResults));
+  SOMLIER_ASSIGN_OR_RETURN(
+      std::vector<RegisteredModel> rows,
+      store_.SearchRegisteredModels({plan.filters, plan.order_by, plan.fetch, plan.offset}));
+  Page<RegisteredModel> page = MakePage(std::move(rows), r.max_results, plan.offset);
   for (RegisteredModel& m : page.items) SOMLIER_RETURN_IF_ERROR(FillLatestVersions(m));
   return page;
 }
@@ -139,14 +136,12 @@ Result<ModelVersion> RegistryService::GetModelVersion(const std::string& name,
 }
 
 Result<Page<ModelVersion>> RegistryService::SearchModelVersions(const SearchRequest& r) {
-  SOMLIER_RETURN_IF_ERROR(ValidateMaxResults(r.max_results, kMaxVersionSearchResults));
-  ModelVersionQuery query;
-  SOMLIER_ASSIGN_OR_RETURN(query.filters, ParseSearchFilter(SearchKind::kModelVersions, r.filter));
-  SOMLIER_ASSIGN_OR_RETURN(query.order_by, ParseOrderBy(SearchKind::kModelVersions, r.order_by));
-  SOMLIER_ASSIGN_OR_RETURN(query.offset, DecodePageToken(r.page_token));
-  query.max_results = r.max_results + 1;
-  SOMLIER_ASSIGN_OR_RETURN(std::vector<ModelVersion> rows, store_.SearchModelVersions(query));
-  return MakePage(std::move(rows), r.max_results, query.offset);
+  SOMLIER_ASSIGN_OR_RETURN(SearchPlan plan,
+                           PlanSearch(SearchKind::kModelVersions, r, kMaxVersionSearchResults));
+  SOMLIER_ASSIGN_OR_RETURN(
+      std::vector<ModelVersion> rows,
+      store_.SearchModelVersions({plan.filters, plan.order_by, plan.fetch, plan.offset}));
+  return MakePage(std::move(rows), r.max_results, plan.offset);
 }
 
 Result<ModelVersion> RegistryService::UpdateModelVersion(const std::string& name,

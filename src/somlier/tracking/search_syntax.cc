@@ -8,6 +8,8 @@
 #include <span>
 
 #include "somlier/core/strings.h"
+#include "somlier/tracking/paging.h"
+#include "somlier/tracking/validation.h"
 
 namespace somlier {
 namespace {
@@ -411,6 +413,16 @@ Result<std::vector<Order>> ParseOrderBy(SearchKind kind, const std::vector<std::
     out.push_back(std::move(o));
   }
   return out;
+}
+
+Result<SearchPlan> PlanSearch(SearchKind kind, const SearchRequest& request, int64_t limit) {
+  SOMLIER_RETURN_IF_ERROR(ValidateMaxResults(request.max_results, limit));
+  SearchPlan plan;
+  SOMLIER_ASSIGN_OR_RETURN(plan.filters, ParseSearchFilter(kind, request.filter));
+  SOMLIER_ASSIGN_OR_RETURN(plan.order_by, ParseOrderBy(kind, request.order_by));
+  SOMLIER_ASSIGN_OR_RETURN(plan.offset, DecodePageToken(request.page_token));
+  plan.fetch = request.max_results + 1;
+  return plan;
 }
 
 }  // namespace somlier

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "somlier/core/result.h"
+#include "somlier/store/entities.h"
 #include "somlier/store/query.h"
 
 namespace somlier {
@@ -29,5 +30,26 @@ enum class SearchKind { kRuns, kExperiments, kRegisteredModels, kModelVersions }
 Result<std::vector<Filter>> ParseSearchFilter(SearchKind kind, std::string_view filter);
 
 Result<std::vector<Order>> ParseOrderBy(SearchKind kind, const std::vector<std::string>& clauses);
+
+// A search request as MLflow's APIs take it.
+struct SearchRequest {
+  std::string filter;
+  std::vector<std::string> order_by;
+  int64_t max_results = 1000;
+  std::string page_token;
+  ViewType view = ViewType::kActiveOnly;
+};
+
+// What a search asks the Store for: the parsed filter and order, and which rows — one more
+// than max_results, so that MakePage (tracking/paging.h) can tell whether a page follows.
+struct SearchPlan {
+  std::vector<Filter> filters;
+  std::vector<Order> order_by;
+  int64_t offset = 0;
+  int64_t fetch = 0;
+};
+
+// Errors: InvalidArgument for max_results outside 1..limit, a bad filter, order or token.
+Result<SearchPlan> PlanSearch(SearchKind kind, const SearchRequest& request, int64_t limit);
 
 }  // namespace somlier

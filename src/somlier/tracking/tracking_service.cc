@@ -9,7 +9,6 @@
 #include "somlier/core/strings.h"
 #include "somlier/core/time.h"
 #include "somlier/tracking/run_names.h"
-#include "somlier/tracking/search_syntax.h"
 #include "somlier/tracking/validation.h"
 
 namespace somlier {
@@ -73,15 +72,12 @@ Result<Experiment> TrackingService::GetOrCreateExperiment(const std::string& nam
 }
 
 Result<Page<Experiment>> TrackingService::SearchExperiments(const SearchRequest& r) {
-  SOMLIER_RETURN_IF_ERROR(ValidateMaxResults(r.max_results, kMaxExperimentSearchResults));
-  ExperimentQuery query;
-  query.view = r.view;
-  SOMLIER_ASSIGN_OR_RETURN(query.filters, ParseSearchFilter(SearchKind::kExperiments, r.filter));
-  SOMLIER_ASSIGN_OR_RETURN(query.order_by, ParseOrderBy(SearchKind::kExperiments, r.order_by));
-  SOMLIER_ASSIGN_OR_RETURN(query.offset, DecodePageToken(r.page_token));
-  query.max_results = r.max_results + 1;
-  SOMLIER_ASSIGN_OR_RETURN(std::vector<Experiment> rows, store_.SearchExperiments(query));
-  return MakePage(std::move(rows), r.max_results, query.offset);
+  SOMLIER_ASSIGN_OR_RETURN(SearchPlan plan,
+                           PlanSearch(SearchKind::kExperiments, r, kMaxExperimentSearchResults));
+  SOMLIER_ASSIGN_OR_RETURN(
+      std::vector<Experiment> rows,
+      store_.SearchExperiments({r.view, plan.filters, plan.order_by, plan.fetch, plan.offset}));
+  return MakePage(std::move(rows), r.max_results, plan.offset);
 }
 
 Status TrackingService::RenameExperiment(int64_t experiment_id, const std::string& new_name) {
@@ -203,19 +199,14 @@ Status TrackingService::RestoreRun(const std::string& run_id) {
 
 Result<Page<Run>> TrackingService::SearchRuns(const std::vector<int64_t>& experiment_ids,
                                               const SearchRequest& r) {
-  SOMLIER_RETURN_IF_ERROR(ValidateMaxResults(r.max_results, kMaxRunSearchResults));
   if (experiment_ids.empty()) {
     return InvalidArgument("searching runs needs at least one experiment id");
   }
-  RunQuery query;
-  query.experiment_ids = experiment_ids;
-  query.view = r.view;
-  SOMLIER_ASSIGN_OR_RETURN(query.filters, ParseSearchFilter(SearchKind::kRuns, r.filter));
-  SOMLIER_ASSIGN_OR_RETURN(query.order_by, ParseOrderBy(SearchKind::kRuns, r.order_by));
-  SOMLIER_ASSIGN_OR_RETURN(query.offset, DecodePageToken(r.page_token));
-  query.max_results = r.max_results + 1;
-  SOMLIER_ASSIGN_OR_RETURN(std::vector<Run> rows, store_.SearchRuns(query));
-  return MakePage(std::move(rows), r.max_results, query.offset);
+  SOMLIER_ASSIGN_OR_RETURN(SearchPlan plan, PlanSearch(SearchKind::kRuns, r, kMaxRunSearchResults));
+  SOMLIER_ASSIGN_OR_RETURN(std::vector<Run> rows,
+                           store_.SearchRuns({experiment_ids, r.view, plan.filters, plan.order_by,
+                                              plan.fetch, plan.offset}));
+  return MakePage(std::move(rows), r.max_results, plan.offset);
 }
 
 Status TrackingService::LogBatch(const std::string& run_id, const std::vector<Metric>& metrics,

@@ -17,16 +17,9 @@
 #include "somlier/core/result.h"
 #include "somlier/store/store.h"
 #include "somlier/tracking/paging.h"
+#include "somlier/tracking/search_syntax.h"
 
 namespace somlier {
-
-struct SearchRequest {
-  std::string filter;
-  std::vector<std::string> order_by;
-  int64_t max_results = 1000;
-  std::string page_token;
-  ViewType view = ViewType::kActiveOnly;
-};
 
 struct CreateRunRequest {
   std::string experiment_id;  // empty: the default experiment "0"
