@@ -43,7 +43,9 @@ bool IsLoopbackHost(const std::string& host) {
 }
 
 ApiServer::ApiServer(ApiServerOptions options)
-    : options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {}
+    : options_(std::move(options)),
+      server_(std::make_unique<httplib::Server>()),
+      router_(std::make_unique<api::MlflowRouter>()) {}
 
 ApiServer::~ApiServer() { Stop(); }
 
@@ -142,8 +144,9 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
   s.Get("/version", [](const httplib::Request&, httplib::Response& response) {
     response.set_content(std::string(kSomlierVersion), "text/plain");
   });
-  api::AddTrackingRoutes(s, tracking);
-  api::AddRegistryRoutes(s, registry);
+  api::AddTrackingRoutes(*api->router_, tracking);
+  api::AddRegistryRoutes(*api->router_, registry);
+  api->router_->Install(s);
   api::AddArtifactRoutes(s, tracking);
   api::AddSeedRoutes(s, tracking, registry);
   return api;

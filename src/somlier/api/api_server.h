@@ -25,6 +25,10 @@ namespace httplib {
 class Server;
 }  // namespace httplib
 
+namespace somlier::api {
+class MlflowRouter;
+}  // namespace somlier::api
+
 namespace somlier {
 
 class TrackingService;
@@ -64,6 +68,7 @@ class ApiServer {
   ApiServer(ApiServerOptions options);
   ApiServerOptions options_;
   std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<api::MlflowRouter> router_;
   std::thread thread_;
   int port_ = 0;
   int listen_fd_ = -1;  // the socket cpp-httplib binds, to widen its listen backlog

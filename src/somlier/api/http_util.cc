@@ -218,45 +218,44 @@ std::string RegexEscape(std::string_view text) {
   return out;
 }
 
-void AddMlflowRoute(httplib::Server& server, Method method, std::string_view path,
-                    JsonHandler handler) {
-  auto wrapped = [handler = std::move(handler)](const httplib::Request& request,
-                                                httplib::Response& response) {
-    Result<Fields> fields = Fields::From(request);
-    if (!fields.ok()) return SendMlflowError(response, fields.status());
-    Result<json> body = handler(*fields);
-    if (!body.ok()) return SendMlflowError(response, body.status());
-    SendJson(response, *body);
-  };
-  for (const char* prefix : {"/api/2.0/mlflow", "/ajax-api/2.0/mlflow"}) {
-    const std::string pattern = RegexEscape(std::string(prefix) + std::string(path));
-    switch (method) {
-      case Method::kGet:
-        server.Get(pattern, wrapped);
-        break;
-      case Method::kPost:
-        server.Post(pattern, wrapped);
-        break;
-      case Method::kPatch:
-        server.Patch(pattern, wrapped);
-        break;
-      case Method::kDelete:
-        server.Delete(pattern, wrapped);
-        break;
-    }
-  }
+void MlflowRouter::Add(Method method, std::string_view path, JsonHandler handler) {
+  endpoints_[{method, std::string(path)}].json = std::move(handler);
 }
 
-void AddMlflowBodyRoute(httplib::Server& server, std::string_view path, BodyHandler handler) {
-  auto wrapped = [handler = std::move(handler)](const httplib::Request& request,
-                                                httplib::Response& response) {
-    Result<json> body = handler(request.body);
-    if (!body.ok()) return SendMlflowError(response, body.status());
-    SendJson(response, *body);
-  };
-  for (const char* prefix : {"/api/2.0/mlflow", "/ajax-api/2.0/mlflow"}) {
-    server.Post(RegexEscape(std::string(prefix) + std::string(path)), wrapped);
+void MlflowRouter::AddBody(std::string_view path, BodyHandler handler) {
+  endpoints_[{Method::kPost, std::string(path)}].body = std::move(handler);
+}
+
+void MlflowRouter::Dispatch(Method method, const httplib::Request& request,
+                            httplib::Response& response) const {
+  auto it = endpoints_.find({method, "/" + request.matches[1].str()});
+  if (it == endpoints_.end()) {
+    return SendMlflowError(response, 404, "ENDPOINT_NOT_FOUND",
+                           fmt::format("no endpoint {} {}", request.method, request.path));
   }
+  Result<json> body = Internal("no handler");
+  if (it->second.body) {
+    body = it->second.body(request.body);
+  } else {
+    Result<Fields> fields = Fields::From(request);
+    if (!fields.ok()) return SendMlflowError(response, fields.status());
+    body = it->second.json(*fields);
+  }
+  if (!body.ok()) return SendMlflowError(response, body.status());
+  SendJson(response, *body);
+}
+
+void MlflowRouter::Install(httplib::Server& server) {
+  const std::string pattern = R"(/(?:api|ajax-api)/2\.0/mlflow/(.+))";
+  auto route = [this](Method method) {
+    return [this, method](const httplib::Request& request, httplib::Response& response) {
+      Dispatch(method, request, response);
+    };
+  };
+  server.Get(pattern, route(Method::kGet));
+  server.Post(pattern, route(Method::kPost));
+  server.Patch(pattern, route(Method::kPatch));
+  server.Delete(pattern, route(Method::kDelete));
 }
 
 }  // namespace somlier::api

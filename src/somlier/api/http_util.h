@@ -9,6 +9,7 @@
 #include <httplib.h>
 
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -61,15 +62,34 @@ enum class Method { kGet, kPost, kPatch, kDelete };
 
 // A handler of MLflow's JSON API: fields in, a JSON object (or a Status) out.
 using JsonHandler = std::function<Result<nlohmann::json>(const Fields& fields)>;
-
-// Registers `handler` for `method` at `path` under both /api/2.0/mlflow and
-// /ajax-api/2.0/mlflow (path starts with '/', e.g. "/runs/get").
-void AddMlflowRoute(httplib::Server& server, Method method, std::string_view path,
-                    JsonHandler handler);
-
-// As AddMlflowRoute, for a POST handler that reads the raw body itself (log-batch).
+// A POST handler that reads the raw body itself (log-batch).
 using BodyHandler = std::function<Result<nlohmann::json>(std::string_view body)>;
-void AddMlflowBodyRoute(httplib::Server& server, std::string_view path, BodyHandler handler);
+
+// MlflowRouter: the endpoints under /api/2.0/mlflow/ and /ajax-api/2.0/mlflow/, found by an
+// exact (method, path) lookup — one pattern match per request instead of one per endpoint
+// (cpp-httplib tries its regular expressions in turn). Built before the server starts,
+// read-only afterwards.
+class MlflowRouter {
+ public:
+  // `path` after the prefix, starting with '/', e.g. "/runs/get".
+  void Add(Method method, std::string_view path, JsonHandler handler);
+  void AddBody(std::string_view path, BodyHandler handler);
+  // Registers the catch-all patterns; unknown endpoints answer ENDPOINT_NOT_FOUND (404).
+  void Install(httplib::Server& server);
+
+ private:
+  struct Endpoint {
+    JsonHandler json;
+    BodyHandler body;
+  };
+  void Dispatch(Method method, const httplib::Request& request, httplib::Response& response) const;
+  std::map<std::pair<Method, std::string>, Endpoint> endpoints_;
+};
+
+inline void AddMlflowRoute(MlflowRouter& router, Method method, std::string_view path,
+                           JsonHandler handler) {
+  router.Add(method, path, std::move(handler));
+}
 
 // `text` with regular-expression metacharacters escaped, for httplib's route patterns.
 std::string RegexEscape(std::string_view text);

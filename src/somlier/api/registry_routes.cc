@@ -36,9 +36,9 @@ json VersionJson(const ModelVersion& v) { return {{"model_version", ToJson(v)}};
 
 }  // namespace
 
-void AddRegistryRoutes(httplib::Server& server, RegistryService& r) {
+void AddRegistryRoutes(MlflowRouter& router, RegistryService& r) {
   // ---- Registered models ----
-  AddMlflowRoute(server, Method::kPost, "/registered-models/create",
+  AddMlflowRoute(router, Method::kPost, "/registered-models/create",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
                    SOMLIER_ASSIGN_OR_RETURN(std::string description, f.String("description"));
@@ -47,13 +47,13 @@ void AddRegistryRoutes(httplib::Server& server, RegistryService& r) {
                                             r.CreateRegisteredModel(name, description, tags));
                    return ModelJson(m);
                  });
-  AddMlflowRoute(server, Method::kGet, "/registered-models/get",
+  AddMlflowRoute(router, Method::kGet, "/registered-models/get",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
                    SOMLIER_ASSIGN_OR_RETURN(RegisteredModel m, r.GetRegisteredModel(name));
                    return ModelJson(m);
                  });
-  AddMlflowRoute(server, Method::kGet, "/registered-models/search",
+  AddMlflowRoute(router, Method::kGet, "/registered-models/search",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(SearchRequest s, ReadSearch(f, 100));
                    SOMLIER_ASSIGN_OR_RETURN(Page<RegisteredModel> page,
@@ -63,7 +63,7 @@ void AddRegistryRoutes(httplib::Server& server, RegistryService& r) {
                    if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
                    return out;
                  });
-  AddMlflowRoute(server, Method::kPost, "/registered-models/rename",
+  AddMlflowRoute(router, Method::kPost, "/registered-models/rename",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
                    SOMLIER_ASSIGN_OR_RETURN(std::string new_name, f.RequiredString("new_name"));
@@ -71,7 +71,7 @@ void AddRegistryRoutes(httplib::Server& server, RegistryService& r) {
                                             r.RenameRegisteredModel(name, new_name));
                    return ModelJson(m);
                  });
-  AddMlflowRoute(server, Method::kPatch, "/registered-models/update",
+  AddMlflowRoute(router, Method::kPatch, "/registered-models/update",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
                    SOMLIER_ASSIGN_OR_RETURN(std::string description, f.String("description"));
@@ -79,7 +79,7 @@ void AddRegistryRoutes(httplib::Server& server, RegistryService& r) {
                                             r.UpdateRegisteredModel(name, description));
                    return ModelJson(m);
                  });
-  AddMlflowRoute(server, Method::kDelete, "/registered-models/delete",
+  AddMlflowRoute(router, Method::kDelete, "/registered-models/delete",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
                    SOMLIER_RETURN_IF_ERROR(r.DeleteRegisteredModel(name));
@@ -94,9 +94,9 @@ void AddRegistryRoutes(httplib::Server& server, RegistryService& r) {
     if (!versions.empty()) out["model_versions"] = ToJsonArray(versions);
     return out;
   };
-  AddMlflowRoute(server, Method::kPost, "/registered-models/get-latest-versions", latest);
-  AddMlflowRoute(server, Method::kGet, "/registered-models/get-latest-versions", latest);
-  AddMlflowRoute(server, Method::kPost, "/registered-models/set-tag",
+  AddMlflowRoute(router, Method::kPost, "/registered-models/get-latest-versions", latest);
+  AddMlflowRoute(router, Method::kGet, "/registered-models/get-latest-versions", latest);
+  AddMlflowRoute(router, Method::kPost, "/registered-models/set-tag",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
                    SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
@@ -104,14 +104,14 @@ void AddRegistryRoutes(httplib::Server& server, RegistryService& r) {
                    SOMLIER_RETURN_IF_ERROR(r.SetRegisteredModelTag(name, {key, value}));
                    return json::object();
                  });
-  AddMlflowRoute(server, Method::kDelete, "/registered-models/delete-tag",
+  AddMlflowRoute(router, Method::kDelete, "/registered-models/delete-tag",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
                    SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
                    SOMLIER_RETURN_IF_ERROR(r.DeleteRegisteredModelTag(name, key));
                    return json::object();
                  });
-  AddMlflowRoute(server, Method::kPost, "/registered-models/alias",
+  AddMlflowRoute(router, Method::kPost, "/registered-models/alias",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
                    SOMLIER_ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
@@ -119,14 +119,14 @@ void AddRegistryRoutes(httplib::Server& server, RegistryService& r) {
                    SOMLIER_RETURN_IF_ERROR(r.SetAlias(name, alias, version));
                    return json::object();
                  });
-  AddMlflowRoute(server, Method::kDelete, "/registered-models/alias",
+  AddMlflowRoute(router, Method::kDelete, "/registered-models/alias",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
                    SOMLIER_ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
                    SOMLIER_RETURN_IF_ERROR(r.DeleteAlias(name, alias));
                    return json::object();
                  });
-  AddMlflowRoute(server, Method::kGet, "/registered-models/alias",
+  AddMlflowRoute(router, Method::kGet, "/registered-models/alias",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
                    SOMLIER_ASSIGN_OR_RETURN(std::string alias, f.RequiredString("alias"));
@@ -135,7 +135,7 @@ void AddRegistryRoutes(httplib::Server& server, RegistryService& r) {
                  });
 
   // ---- Model versions ----
-  AddMlflowRoute(server, Method::kPost, "/model-versions/create",
+  AddMlflowRoute(router, Method::kPost, "/model-versions/create",
                  [&r](const Fields& f) -> Result<json> {
                    CreateVersionRequest req;
                    SOMLIER_ASSIGN_OR_RETURN(req.name, f.RequiredString("name"));
@@ -147,12 +147,12 @@ void AddRegistryRoutes(httplib::Server& server, RegistryService& r) {
                    SOMLIER_ASSIGN_OR_RETURN(ModelVersion v, r.CreateModelVersion(req));
                    return VersionJson(v);
                  });
-  AddMlflowRoute(server, Method::kGet, "/model-versions/get", [&r](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kGet, "/model-versions/get", [&r](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(VersionKey k, ReadVersionKey(f));
     SOMLIER_ASSIGN_OR_RETURN(ModelVersion v, r.GetModelVersion(k.name, k.version));
     return VersionJson(v);
   });
-  AddMlflowRoute(server, Method::kGet, "/model-versions/search",
+  AddMlflowRoute(router, Method::kGet, "/model-versions/search",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(SearchRequest s, ReadSearch(f, 1000));
                    SOMLIER_ASSIGN_OR_RETURN(Page<ModelVersion> page, r.SearchModelVersions(s));
@@ -161,7 +161,7 @@ void AddRegistryRoutes(httplib::Server& server, RegistryService& r) {
                    if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
                    return out;
                  });
-  AddMlflowRoute(server, Method::kPatch, "/model-versions/update",
+  AddMlflowRoute(router, Method::kPatch, "/model-versions/update",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(VersionKey k, ReadVersionKey(f));
                    SOMLIER_ASSIGN_OR_RETURN(std::string description, f.String("description"));
@@ -169,7 +169,7 @@ void AddRegistryRoutes(httplib::Server& server, RegistryService& r) {
                                             r.UpdateModelVersion(k.name, k.version, description));
                    return VersionJson(v);
                  });
-  AddMlflowRoute(server, Method::kPost, "/model-versions/transition-stage",
+  AddMlflowRoute(router, Method::kPost, "/model-versions/transition-stage",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(VersionKey k, ReadVersionKey(f));
                    SOMLIER_ASSIGN_OR_RETURN(std::string stage, f.RequiredString("stage"));
@@ -179,19 +179,19 @@ void AddRegistryRoutes(httplib::Server& server, RegistryService& r) {
                        r.TransitionStage(k.name, k.version, stage, archive.value_or(false)));
                    return VersionJson(v);
                  });
-  AddMlflowRoute(server, Method::kDelete, "/model-versions/delete",
+  AddMlflowRoute(router, Method::kDelete, "/model-versions/delete",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(VersionKey k, ReadVersionKey(f));
                    SOMLIER_RETURN_IF_ERROR(r.DeleteModelVersion(k.name, k.version));
                    return json::object();
                  });
-  AddMlflowRoute(server, Method::kGet, "/model-versions/get-download-uri",
+  AddMlflowRoute(router, Method::kGet, "/model-versions/get-download-uri",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(VersionKey k, ReadVersionKey(f));
                    SOMLIER_ASSIGN_OR_RETURN(std::string uri, r.GetDownloadUri(k.name, k.version));
                    return json{{"artifact_uri", uri}};
                  });
-  AddMlflowRoute(server, Method::kPost, "/model-versions/set-tag",
+  AddMlflowRoute(router, Method::kPost, "/model-versions/set-tag",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(VersionKey k, ReadVersionKey(f));
                    SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
@@ -199,7 +199,7 @@ void AddRegistryRoutes(httplib::Server& server, RegistryService& r) {
                    SOMLIER_RETURN_IF_ERROR(r.SetModelVersionTag(k.name, k.version, {key, value}));
                    return json::object();
                  });
-  AddMlflowRoute(server, Method::kDelete, "/model-versions/delete-tag",
+  AddMlflowRoute(router, Method::kDelete, "/model-versions/delete-tag",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(VersionKey k, ReadVersionKey(f));
                    SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));

@@ -14,11 +14,13 @@ class RegistryService;
 
 namespace somlier::api {
 
+class MlflowRouter;
+
 // MLflow's tracking API: experiments, runs, metrics, artifacts/list.
-void AddTrackingRoutes(httplib::Server& server, TrackingService& tracking);
+void AddTrackingRoutes(MlflowRouter& router, TrackingService& tracking);
 
 // MLflow's model registry API.
-void AddRegistryRoutes(httplib::Server& server, RegistryService& registry);
+void AddRegistryRoutes(MlflowRouter& router, RegistryService& registry);
 
 // MLflow's proxied artifact API (/api/2.0/mlflow-artifacts/artifacts/...).
 void AddArtifactRoutes(httplib::Server& server, TrackingService& tracking);

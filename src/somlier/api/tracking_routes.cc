@@ -73,21 +73,21 @@ json PageJson(const Page<T>& page, const char* items_key) {
 
 }  // namespace
 
-void AddTrackingRoutes(httplib::Server& server, TrackingService& t) {
+void AddTrackingRoutes(MlflowRouter& router, TrackingService& t) {
   // ---- Experiments ----
-  AddMlflowRoute(server, Method::kPost, "/experiments/create", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kPost, "/experiments/create", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
     SOMLIER_ASSIGN_OR_RETURN(std::string location, f.String("artifact_location"));
     SOMLIER_ASSIGN_OR_RETURN(std::vector<Tag> tags, f.TagList("tags"));
     SOMLIER_ASSIGN_OR_RETURN(int64_t id, t.CreateExperiment(name, location, tags));
     return json{{"experiment_id", std::to_string(id)}};
   });
-  AddMlflowRoute(server, Method::kGet, "/experiments/get", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kGet, "/experiments/get", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(int64_t id, ExperimentId(f));
     SOMLIER_ASSIGN_OR_RETURN(Experiment e, t.GetExperiment(id));
     return json{{"experiment", ToJson(e)}};
   });
-  AddMlflowRoute(server, Method::kGet, "/experiments/get-by-name",
+  AddMlflowRoute(router, Method::kGet, "/experiments/get-by-name",
                  [&t](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("experiment_name"));
                    SOMLIER_ASSIGN_OR_RETURN(Experiment e, t.GetExperimentByName(name));
@@ -98,25 +98,25 @@ void AddTrackingRoutes(httplib::Server& server, TrackingService& t) {
     SOMLIER_ASSIGN_OR_RETURN(Page<Experiment> page, t.SearchExperiments(r));
     return PageJson(page, "experiments");
   };
-  AddMlflowRoute(server, Method::kPost, "/experiments/search", search_experiments);
-  AddMlflowRoute(server, Method::kGet, "/experiments/search", search_experiments);
-  AddMlflowRoute(server, Method::kPost, "/experiments/update", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kPost, "/experiments/search", search_experiments);
+  AddMlflowRoute(router, Method::kGet, "/experiments/search", search_experiments);
+  AddMlflowRoute(router, Method::kPost, "/experiments/update", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(int64_t id, ExperimentId(f));
     SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("new_name"));
     SOMLIER_RETURN_IF_ERROR(t.RenameExperiment(id, name));
     return json::object();
   });
-  AddMlflowRoute(server, Method::kPost, "/experiments/delete", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kPost, "/experiments/delete", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(int64_t id, ExperimentId(f));
     SOMLIER_RETURN_IF_ERROR(t.DeleteExperiment(id));
     return json::object();
   });
-  AddMlflowRoute(server, Method::kPost, "/experiments/restore", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kPost, "/experiments/restore", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(int64_t id, ExperimentId(f));
     SOMLIER_RETURN_IF_ERROR(t.RestoreExperiment(id));
     return json::object();
   });
-  AddMlflowRoute(server, Method::kPost, "/experiments/set-experiment-tag",
+  AddMlflowRoute(router, Method::kPost, "/experiments/set-experiment-tag",
                  [&t](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(int64_t id, ExperimentId(f));
                    SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
@@ -124,7 +124,7 @@ void AddTrackingRoutes(httplib::Server& server, TrackingService& t) {
                    SOMLIER_RETURN_IF_ERROR(t.SetExperimentTag(id, {key, value}));
                    return json::object();
                  });
-  AddMlflowRoute(server, Method::kPost, "/experiments/delete-experiment-tag",
+  AddMlflowRoute(router, Method::kPost, "/experiments/delete-experiment-tag",
                  [&t](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(int64_t id, ExperimentId(f));
                    SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
@@ -133,7 +133,7 @@ void AddTrackingRoutes(httplib::Server& server, TrackingService& t) {
                  });
 
   // ---- Runs ----
-  AddMlflowRoute(server, Method::kPost, "/runs/create", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kPost, "/runs/create", [&t](const Fields& f) -> Result<json> {
     CreateRunRequest r;
     SOMLIER_ASSIGN_OR_RETURN(r.experiment_id, f.String("experiment_id"));
     SOMLIER_ASSIGN_OR_RETURN(r.user_id, f.String("user_id"));
@@ -143,12 +143,12 @@ void AddTrackingRoutes(httplib::Server& server, TrackingService& t) {
     SOMLIER_ASSIGN_OR_RETURN(Run run, t.CreateRun(r));
     return json{{"run", ToJson(run)}};
   });
-  AddMlflowRoute(server, Method::kGet, "/runs/get", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kGet, "/runs/get", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
     SOMLIER_ASSIGN_OR_RETURN(Run run, t.GetRun(id));
     return json{{"run", ToJson(run)}};
   });
-  AddMlflowRoute(server, Method::kPost, "/runs/update", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kPost, "/runs/update", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
     RunUpdateRequest r;
     SOMLIER_ASSIGN_OR_RETURN(std::string status, f.String("status"));
@@ -162,17 +162,17 @@ void AddTrackingRoutes(httplib::Server& server, TrackingService& t) {
     SOMLIER_ASSIGN_OR_RETURN(RunInfo info, t.UpdateRun(id, r));
     return json{{"run_info", ToJson(info)}};
   });
-  AddMlflowRoute(server, Method::kPost, "/runs/delete", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kPost, "/runs/delete", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
     SOMLIER_RETURN_IF_ERROR(t.DeleteRun(id));
     return json::object();
   });
-  AddMlflowRoute(server, Method::kPost, "/runs/restore", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kPost, "/runs/restore", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
     SOMLIER_RETURN_IF_ERROR(t.RestoreRun(id));
     return json::object();
   });
-  AddMlflowRoute(server, Method::kPost, "/runs/search", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kPost, "/runs/search", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(SearchRequest r, ReadSearch(f, "run_view_type", 1000));
     SOMLIER_ASSIGN_OR_RETURN(std::vector<std::string> ids, f.StringList("experiment_ids"));
     std::vector<int64_t> experiment_ids;
@@ -183,7 +183,7 @@ void AddTrackingRoutes(httplib::Server& server, TrackingService& t) {
     SOMLIER_ASSIGN_OR_RETURN(Page<Run> page, t.SearchRuns(experiment_ids, r));
     return PageJson(page, "runs");
   });
-  AddMlflowRoute(server, Method::kPost, "/runs/log-metric", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kPost, "/runs/log-metric", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
     Metric m;
     SOMLIER_ASSIGN_OR_RETURN(m.key, f.RequiredString("key"));
@@ -197,38 +197,38 @@ void AddTrackingRoutes(httplib::Server& server, TrackingService& t) {
     SOMLIER_RETURN_IF_ERROR(t.LogBatch(id, {m}, {}, {}));
     return json::object();
   });
-  AddMlflowRoute(server, Method::kPost, "/runs/log-parameter", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kPost, "/runs/log-parameter", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
     SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
     SOMLIER_ASSIGN_OR_RETURN(std::string value, f.String("value"));
     SOMLIER_RETURN_IF_ERROR(t.LogBatch(id, {}, {{key, value}}, {}));
     return json::object();
   });
-  AddMlflowBodyRoute(server, "/runs/log-batch", [&t](std::string_view body) -> Result<json> {
+  router.AddBody("/runs/log-batch", [&t](std::string_view body) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(LogBatchRequest r, ParseLogBatch(body));
     SOMLIER_RETURN_IF_ERROR(t.LogBatch(r.run_id, r.metrics, r.params, r.tags));
     return json::object();
   });
-  AddMlflowRoute(server, Method::kPost, "/runs/set-tag", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kPost, "/runs/set-tag", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
     SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
     SOMLIER_ASSIGN_OR_RETURN(std::string value, f.String("value"));
     SOMLIER_RETURN_IF_ERROR(t.LogBatch(id, {}, {}, {{key, value}}));
     return json::object();
   });
-  AddMlflowRoute(server, Method::kPost, "/runs/delete-tag", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kPost, "/runs/delete-tag", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
     SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
     SOMLIER_RETURN_IF_ERROR(t.DeleteTag(id, key));
     return json::object();
   });
-  AddMlflowRoute(server, Method::kPost, "/runs/log-model", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kPost, "/runs/log-model", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
     SOMLIER_ASSIGN_OR_RETURN(std::string model_json, f.RequiredString("model_json"));
     SOMLIER_RETURN_IF_ERROR(t.LogModel(id, model_json));
     return json::object();
   });
-  AddMlflowRoute(server, Method::kGet, "/metrics/get-history", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kGet, "/metrics/get-history", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
     SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("metric_key"));
     SOMLIER_ASSIGN_OR_RETURN(std::vector<Metric> history, t.GetMetricHistory(id, key));
@@ -236,7 +236,7 @@ void AddTrackingRoutes(httplib::Server& server, TrackingService& t) {
     if (!history.empty()) out["metrics"] = ToJsonArray(history);
     return out;
   });
-  AddMlflowRoute(server, Method::kGet, "/artifacts/list", [&t](const Fields& f) -> Result<json> {
+  AddMlflowRoute(router, Method::kGet, "/artifacts/list", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
     SOMLIER_ASSIGN_OR_RETURN(std::string path, f.String("path"));
     SOMLIER_ASSIGN_OR_RETURN(Run run, t.GetRun(id));

@@ -147,7 +147,7 @@ void Store::CompactInBackground() {
   // logging; it only runs during a long burst when the log has grown big enough to slow
   // history reads, and then in chunks, so ingest keeps going in between.
   constexpr int64_t kChunk = 100000;    // points per compaction transaction
-  constexpr int64_t kMaxBacklog = 10000;  // logged batches (~1M points of 100 each)
+  constexpr int64_t kMaxBacklog = 50000;  // logged batches (~5M points of 100 each)
   constexpr int64_t kQuietMillis = 1000;
   std::unique_lock<std::mutex> lock(compactor_mu_);
   while (!stopping_) {

@@ -12,7 +12,7 @@
 //     step, then timestamp; a later write wins a tie). New points are appended to a log
 //     (cheap to write: few pages per commit however many series are logging) that a
 //     background thread of the Store moves into the series-ordered history when logging
-//     pauses, or in chunks once the log passes a million points (CompactMetrics). Reads
+//     pauses, or in chunks once the log passes 50,000 batches (CompactMetrics). Reads
 //     see both, so this shows only in speed: ingest at full rate, history reads that also
 //     scan the not-yet-compacted points. The latest values are indexed by
 //     (experiment, key, value), so "best run of an experiment by metric K" is an index
