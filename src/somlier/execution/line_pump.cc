@@ -10,7 +10,8 @@
 
 namespace somlier {
 
-Status PumpLines(int stdout_fd, int stderr_fd, const LineCallback& on_line, size_t max_line) {
+Status PumpLines(int stdout_fd, int stderr_fd, const LineCallback& on_line, size_t max_line,
+                 const std::function<void()>& tick) {
   struct Source {
     int fd;
     OutputStream stream;
@@ -29,7 +30,8 @@ Status PumpLines(int stdout_fd, int stderr_fd, const LineCallback& on_line, size
       polled[count++] = &s;
     }
     if (count == 0) return OkStatus();
-    if (poll(fds, static_cast<nfds_t>(count), -1) < 0) {
+    if (tick) tick();
+    if (poll(fds, static_cast<nfds_t>(count), tick ? 100 : -1) < 0) {
       if (errno == EINTR) continue;  // e.g. a forwarded Ctrl-C; keep draining
       return Internal(fmt::format("poll: {}", std::strerror(errno)));
     }

@@ -14,7 +14,9 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "somlier/core/result.h"
@@ -35,10 +37,20 @@ struct AssetGroup {
   std::vector<AssetFile> files;
 };
 
+// A parameter an MLproject entry point declares: type string|float|int|path|uri.
+struct EntrypointParameter {
+  std::string name;
+  std::string type = "string";
+  std::optional<std::string> default_value;  // none: the parameter is required
+};
+
 struct EntrypointSpec {
   std::string name;
   std::string command;            // as written
   std::vector<std::string> argv;  // the command split like a shell would (no expansion) + args
+  // MLproject entry points may declare their parameters; somlier.yaml ones do not.
+  bool declares_parameters = false;
+  std::vector<EntrypointParameter> parameters;
 };
 
 struct ProjectSpec {
@@ -61,6 +73,9 @@ struct ProjectSpec {
   std::vector<std::string> model_tags;
   std::vector<AssetGroup> assets;
   std::string model_config_json = "{}";  // model.config as JSON text
+  // Extra pip requirement lines (from an MLproject's python_env); RequirementsPath() is
+  // used when this is empty.
+  std::vector<std::string> pip_dependencies;
 
   std::vector<EntrypointSpec> entrypoints;  // in file order
 
@@ -87,6 +102,25 @@ Result<std::filesystem::path> FindProjectFile(const std::filesystem::path& direc
 // Errors: NotFound for a missing file; InvalidArgument for YAML syntax (with line and
 // column), a wrong type, a bad value or an unresolvable ${VAR}, naming the key.
 Result<ProjectSpec> LoadProjectSpec(const std::filesystem::path& file, const Environment& env);
+
+// The project in `directory`: its somlier.yaml (somlier.yml, somlier) or, without one, its
+// MLflow `MLproject` file. Errors: NotFound when it has neither; those of the loaders.
+Result<ProjectSpec> LoadProjectDirectory(const std::filesystem::path& directory,
+                                         const Environment& env);
+
+// An MLflow MLproject file: name, python_env (its python version and dependencies),
+// entry_points with typed parameters, defaults and `{param}` command templates.
+Result<ProjectSpec> LoadMlproject(const std::filesystem::path& file, const Environment& env);
+
+// The argv that runs `entrypoint` with `params` (name, value pairs), by MLflow's rules:
+// a `{name}` in a word of the command is replaced by the value (the word stays one
+// argument, whatever the value holds); a parameter without a placeholder is appended as
+// `--name value`; a declared parameter's default fills a placeholder no value was given
+// for. Errors: InvalidArgument for a parameter the entry point does not declare (when it
+// declares any), a required parameter without a value, a value that does not fit its
+// declared type (float, int), or a placeholder nothing fills.
+Result<std::vector<std::string>> BuildEntrypointArgv(
+    const EntrypointSpec& entrypoint, const std::vector<std::pair<std::string, std::string>>& params);
 
 // Splits a command line into words as a POSIX shell would, honouring quotes and
 // backslashes but expanding nothing. Errors: InvalidArgument for an unclosed quote.

@@ -214,7 +214,10 @@ TEST(FormatOutputLine, JsonAndText) {
 }
 
 TEST(EntrypointArgv, InterpreterRule) {
-  EntrypointSpec ep{"main", "python", {"python", "main.py"}};
+  EntrypointSpec ep;
+  ep.name = "main";
+  ep.command = "python";
+  ep.argv = {"python", "main.py"};
   LocalRunOptions options;
   options.python = "/usr/bin/python3";
   options.extra_args = {"--x"};

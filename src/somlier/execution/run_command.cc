@@ -1,0 +1,41 @@
+#include "somlier/execution/run_command.h"
+
+#include <fmt/core.h>
+#include <signal.h>
+
+#include "somlier/execution/line_pump.h"
+#include "somlier/execution/subprocess.h"
+
+namespace somlier {
+
+Result<CommandOutput> RunCommand(const std::vector<std::string>& argv,
+                                 const CommandOptions& options) {
+  SpawnOptions spawn;
+  spawn.argv = argv;
+  spawn.env = options.env;
+  spawn.working_dir = options.working_dir;
+  spawn.new_process_group = true;
+  SOMLIER_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> child, Subprocess::Spawn(spawn));
+  CommandOutput out;
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  bool timed_out = false;
+  SOMLIER_RETURN_IF_ERROR(PumpLines(
+      child->stdout_fd(), child->stderr_fd(),
+      [&](OutputStream stream, std::string_view line) {
+        (stream == OutputStream::kStdout ? out.stdout_text : out.stderr_text).append(line);
+      },
+      64 * 1024, [&] {
+        if (!timed_out && std::chrono::steady_clock::now() > deadline) {
+          timed_out = true;
+          child->Signal(SIGKILL);
+        }
+      }));
+  SOMLIER_ASSIGN_OR_RETURN(out.exit_code, child->Wait());
+  if (timed_out) {
+    return Unavailable(fmt::format("'{}' did not finish within {} s and was stopped", argv[0],
+                                   options.timeout.count()));
+  }
+  return out;
+}
+
+}  // namespace somlier

@@ -1,0 +1,32 @@
+// RunCommand: runs a program to completion and collects its output — for short tools
+// (git, tar, python -m venv, pip), never through a shell.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "somlier/core/result.h"
+
+namespace somlier {
+
+struct CommandOutput {
+  int exit_code = 0;
+  std::string stdout_text;
+  std::string stderr_text;
+};
+
+struct CommandOptions {
+  std::optional<std::map<std::string, std::string>> env;  // nullopt: inherit
+  std::string working_dir;
+  std::chrono::seconds timeout{600};
+};
+
+// Errors: NotFound when the program cannot be started; Unavailable when it runs past the
+// timeout (it is killed). A non-zero exit is not an error here: see exit_code.
+Result<CommandOutput> RunCommand(const std::vector<std::string>& argv,
+                                 const CommandOptions& options = {});
+
+}  // namespace somlier

@@ -1,0 +1,159 @@
+#include "somlier/projects/python_env.h"
+
+#include <fmt/core.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "somlier/core/file_lock.h"
+#include "somlier/core/strings.h"
+#include "somlier/execution/run_command.h"
+#include "somlier/execution/subprocess.h"
+
+namespace somlier {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Lookup(const Environment& env, const std::string& key) {
+  auto it = env.find(key);
+  return it == env.end() ? std::string() : it->second;
+}
+
+// "3.11.2" -> "3.11".
+std::string MajorMinor(std::string_view version) {
+  const auto parts = Split(Trim(version), '.');
+  if (parts.size() < 2) return std::string(Trim(version));
+  return parts[0] + "." + parts[1];
+}
+
+std::string Tail(const std::string& text, size_t lines) {
+  auto all = Split(std::string(Trim(text)), '\n');
+  if (all.size() > lines) all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(lines));
+  return Join(all, " | ");
+}
+
+}  // namespace
+
+Result<EnvManager> ParseEnvManager(std::string_view text) {
+  if (text == "local") return EnvManager::kLocal;
+  if (text == "virtualenv") return EnvManager::kVirtualenv;
+  return InvalidArgument(
+      fmt::format("env_manager '{}' is not one of local, virtualenv", std::string(text)));
+}
+
+PythonEnvManager::PythonEnvManager(fs::path root, Environment env)
+    : root_(std::move(root)), env_(std::move(env)) {}
+
+Result<std::string> PythonEnvManager::ChooseInterpreter(const PythonEnvRequest& request,
+                                                        std::vector<std::string>* warnings) {
+  const std::string path = Lookup(env_, "PATH");
+  const std::string wanted = request.python_version.empty() ? "" : MajorMinor(request.python_version);
+  std::string python;
+  if (!wanted.empty()) {
+    if (auto found = FindExecutable("python" + wanted, path)) python = *found;
+  }
+  if (python.empty()) {
+    const std::string fallback =
+        request.configured_python.empty() ? "python3" : request.configured_python;
+    auto found = FindExecutable(fallback, path);
+    if (!found) {
+      return NotFound(fmt::format(
+          "no Python interpreter: '{}' cannot be run; install python3 or set SOMLIER_PYTHON",
+          fallback));
+    }
+    python = *found;
+  }
+  if (!wanted.empty()) {
+    CommandOptions options;
+    options.env = std::map<std::string, std::string>(env_.begin(), env_.end());
+    options.timeout = std::chrono::seconds(60);
+    SOMLIER_ASSIGN_OR_RETURN(
+        CommandOutput out,
+        RunCommand({python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"}, options));
+    const std::string have(Trim(out.stdout_text));
+    if (out.exit_code == 0 && have != wanted) {
+      warnings->push_back(fmt::format(
+          "the project asks for Python {} (project.python.version); using {} ({}) instead",
+          request.python_version, python, have));
+    }
+  }
+  return python;
+}
+
+Result<PythonEnv> PythonEnvManager::Prepare(const PythonEnvRequest& request,
+                                            const std::function<void(std::string_view)>& progress) {
+  PythonEnv env;
+  SOMLIER_ASSIGN_OR_RETURN(std::string python, ChooseInterpreter(request, &env.warnings));
+  if (request.manager == EnvManager::kLocal) {
+    env.python = python;
+    return env;
+  }
+
+  std::error_code ec;
+  std::string requirements;
+  if (!request.requirements_file.empty()) {
+    std::ifstream in(request.requirements_file);
+    if (!in) {
+      return NotFound(fmt::format("requirements file '{}' does not exist",
+                                  request.requirements_file.string()));
+    }
+    std::stringstream content;
+    content << in.rdbuf();
+    requirements = content.str();
+  }
+  CommandOptions options;
+  options.env = std::map<std::string, std::string>(env_.begin(), env_.end());
+  options.timeout = std::chrono::seconds(1800);
+  // The interpreter's identity: its real path and full version.
+  SOMLIER_ASSIGN_OR_RETURN(CommandOutput identity,
+                           RunCommand({python, "-c", "import sys; print(sys.executable, sys.version)"},
+                                      options));
+  const std::string key =
+      StableHash(fs::weakly_canonical(python, ec).string() + "\n" + identity.stdout_text + "\n" + requirements);
+  const fs::path dir = root_ / key;
+  const fs::path ready = dir / ".somlier-ready";
+  env.bin_dir = dir / "bin";
+  env.python = (dir / "bin" / "python").string();
+
+  SOMLIER_ASSIGN_OR_RETURN(auto lock, FileLock::Acquire(root_ / (key + ".lock")));
+  if (fs::exists(ready, ec)) return env;  // made earlier, by this or another process
+
+  // Made in place (a virtualenv's scripts name its path), under the lock; the ready marker
+  // written last tells a complete one from the remains of a crash, which are removed.
+  fs::remove_all(dir, ec);
+  auto fail = [&](Status status) {
+    fs::remove_all(dir, ec);
+    return status;
+  };
+  if (progress) progress(fmt::format("creating a virtualenv for {} in {}", python, dir.string()));
+  SOMLIER_ASSIGN_OR_RETURN(
+      CommandOutput made,
+      RunCommand({python, "-m", "venv", "--system-site-packages", dir.string()}, options));
+  if (made.exit_code != 0) {
+    return fail(FailedPrecondition(fmt::format("creating a virtualenv with {} failed: {}", python,
+                                               Tail(made.stderr_text + made.stdout_text, 3))));
+  }
+  if (!requirements.empty()) {
+    if (progress) {
+      progress(fmt::format("installing {} into the virtualenv", request.requirements_file.string()));
+    }
+    CommandOptions pip = options;
+    pip.working_dir = request.requirements_file.parent_path().string();
+    SOMLIER_ASSIGN_OR_RETURN(
+        CommandOutput installed,
+        RunCommand({env.python, "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
+                    "-r", request.requirements_file.string()},
+                   pip));
+    if (installed.exit_code != 0) {
+      return fail(FailedPrecondition(fmt::format(
+          "installing '{}' failed: {}", request.requirements_file.string(),
+          Tail(installed.stderr_text + installed.stdout_text, 4))));
+    }
+  }
+  std::ofstream(ready) << requirements;
+  env.created = true;
+  return env;
+}
+
+}  // namespace somlier
