@@ -65,6 +65,10 @@ struct RunInfo {
   RunSource source;
   std::optional<int> exit_code;  // of the run's process, when it had one
   std::string status_message;    // why a run failed or was killed
+  // The SoMLier process executing the run ("host:pid:start-ticks"), and the run's own
+  // process id (also its process group), while a local executor runs it.
+  std::string executor;
+  std::optional<int64_t> pid;
 };
 
 struct Metric {

@@ -157,6 +157,10 @@ CREATE TABLE deployments (
   last_updated_time BIGINT NOT NULL
 );
 )SQL"},
+      {2, "runs record the process that executes them", R"SQL(
+ALTER TABLE runs ADD COLUMN executor TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN pid BIGINT;
+)SQL"},
   };
   return kMigrations;
 }

@@ -33,7 +33,8 @@ std::string RunColumns(std::string_view alias) {
       "run_uuid",          "experiment_id",  "name",           "status",
       "start_time",        "end_time",       "user_id",        "artifact_uri",
       "lifecycle_stage",   "source_git_uri", "source_git_ref", "source_git_commit",
-      "source_project_path", "source_entrypoint", "exit_code", "status_message"};
+      "source_project_path", "source_entrypoint", "exit_code", "status_message", "executor",
+      "pid"};
   std::string out;
   for (std::string_view column : kColumns) {
     if (!out.empty()) out += ", ";
@@ -64,6 +65,8 @@ RunInfo RunInfoFromRow(const SqlRow& row) {
   info.source.entrypoint = AsText(row[13]);
   if (!IsNull(row[14])) info.exit_code = static_cast<int>(AsInt(row[14]));
   info.status_message = AsText(row[15]);
+  info.executor = AsText(row[16]);
+  if (!IsNull(row[17])) info.pid = AsInt(row[17]);
   return info;
 }
 

@@ -55,6 +55,8 @@ struct RunUpdate {
   std::optional<std::string> run_name;
   std::optional<int> exit_code;
   std::optional<std::string> status_message;
+  std::optional<std::string> executor;
+  std::optional<int64_t> pid;
 };
 
 // What RegisterRunModel did.
@@ -102,6 +104,8 @@ class Store {
   // it are read in index order first and the others after, so "best by metric" stays an
   // index walk even though runs without the metric are part of the result.
   Result<std::vector<Run>> SearchRuns(const RunQuery& query);
+  // SCHEDULED or RUNNING runs that a SoMLier executor took on (executor not empty).
+  Result<std::vector<RunInfo>> ListExecutingRuns();
   // All or nothing. Tags overwrite; params are write-once (see the file comment).
   // Concurrent calls are committed together (store/group_commit.h); each returns once its
   // own batch is committed.

@@ -59,12 +59,13 @@ Status Store::CreateRun(const RunInfo& info, const std::vector<Tag>& tags) {
         c,
         fmt::format("INSERT INTO runs ({}) VALUES ({})",
                     store_internal::RunColumns(""),
-                    Placeholders(16)),
+                    Placeholders(18)),
         {info.run_id, info.experiment_id, info.run_name, std::string(ToString(info.status)),
          optional_int(info.start_time), optional_int(info.end_time), info.user_id,
          info.artifact_uri, std::string(ToString(info.lifecycle_stage)), info.source.git_uri,
          info.source.git_ref, info.source.git_commit, info.source.project_path,
-         info.source.entrypoint, optional_int(info.exit_code), info.status_message});
+         info.source.entrypoint, optional_int(info.exit_code), info.status_message,
+         info.executor, optional_int(info.pid)});
     if (inserted.status().code() == StatusCode::kAlreadyExists) {
       return AlreadyExists(fmt::format("run '{}' already exists", info.run_id));
     }
@@ -110,6 +111,8 @@ Status Store::UpdateRun(const std::string& run_id, const RunUpdate& u) {
   if (u.run_name) set("name", *u.run_name);
   if (u.exit_code) set("exit_code", int64_t{*u.exit_code});
   if (u.status_message) set("status_message", *u.status_message);
+  if (u.executor) set("executor", *u.executor);
+  if (u.pid) set("pid", *u.pid);
   return db_->Transaction(true, [&](Connection& c) -> Status {
     SOMLIER_RETURN_IF_ERROR(CheckRun(c, run_id, /*require_active=*/false).status());
     if (sets.empty()) return OkStatus();
@@ -131,6 +134,21 @@ Status Store::SetRunLifecycle(const std::string& run_id, LifecycleStage stage) {
                 {std::string(ToString(stage)), run_id})
         .status();
   });
+}
+
+Result<std::vector<RunInfo>> Store::ListExecutingRuns() {
+  std::vector<RunInfo> out;
+  SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
+    out.clear();
+    SOMLIER_ASSIGN_OR_RETURN(
+        QueryResult r,
+        Exec(c, fmt::format("SELECT {} FROM runs r WHERE r.status IN ('SCHEDULED', 'RUNNING') "
+                            "AND r.executor <> ''",
+                            store_internal::RunColumns("r"))));
+    for (const SqlRow& row : r.rows) out.push_back(store_internal::RunInfoFromRow(row));
+    return OkStatus();
+  }));
+  return out;
 }
 
 Result<std::vector<Run>> Store::SearchRuns(const RunQuery& query) {
