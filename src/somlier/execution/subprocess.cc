@@ -93,8 +93,19 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& option
     env = envp.data();
   }
 
+  // posix_spawnp() would search this process's PATH; the child's is the one that counts.
+  std::string program = options.argv[0];
+  if (options.env && program.find('/') == std::string::npos) {
+    auto path = options.env->find("PATH");
+    auto found = FindExecutable(program, path == options.env->end() ? "/usr/bin:/bin" : path->second);
+    if (!found) {
+      return NotFound(fmt::format("command '{}' not found on the PATH it runs with", program));
+    }
+    program = *found;
+  }
+
   pid_t pid = -1;
-  int rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv.data(), env);
+  int rc = posix_spawnp(&pid, program.c_str(), &actions, &attr, argv.data(), env);
   if (rc != 0) {
     if (rc == ENOENT || rc == EACCES || rc == ENOTDIR) {
       if (!options.working_dir.empty() && access(options.working_dir.c_str(), X_OK) != 0) {
@@ -160,6 +171,13 @@ std::optional<int> Subprocess::TryWait() {
   pid_t r = waitpid(pid_, &status, WNOHANG);
   if (r == pid_) exit_code_ = ExitCodeFromWaitStatus(status);
   return exit_code_;
+}
+
+bool Subprocess::HasExited() {
+  if (exit_code_) return true;
+  siginfo_t info{};
+  if (waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return false;
+  return info.si_pid == pid_;
 }
 
 }  // namespace somlier

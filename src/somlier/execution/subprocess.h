@@ -6,6 +6,8 @@
 // program is looked up on PATH when argv[0] has no slash. A Subprocess object owns the
 // pipe ends it returns and reaps the child in Wait(); destroying it without Wait() kills
 // the child's process group (or the child) and reaps it, so no zombie is left behind.
+// With `env` given, a program without a slash is looked up on that environment's PATH (the
+// child's), not this process's.
 // Not synchronised: use one object from one thread, except Signal(), which may be called
 // from any thread or a signal handler's deferred work.
 #pragma once
@@ -62,6 +64,10 @@ class Subprocess {
 
   // The exit code if the child has exited (reaping it), nullopt while it runs.
   std::optional<int> TryWait();
+
+  // Whether the child has exited, without reaping it: until Wait(), its process group stays
+  // valid, so Signal() can still reach processes it left behind.
+  bool HasExited();
 
  private:
   Subprocess(pid_t pid, bool own_group, int out, int err)
