@@ -211,3 +211,69 @@ def http_file_server(directory):
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+
+class GitRepo:
+    """A git repository made in a test's temporary directory: write files, commit, branch, tag."""
+
+    def __init__(self, path):
+        self.path = pathlib.Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+
+    def git(self, *args):
+        result = subprocess.run(
+            ["git", "-c", "user.name=SoMLier Test", "-c", "user.email=test@somlier.invalid",
+             "-c", "commit.gpgsign=false", *args],
+            cwd=self.path, capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)} failed: {result.stderr}")
+        return result.stdout.strip()
+
+    def write(self, relative, text, mode=None):
+        path = self.path / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+        if mode is not None:
+            path.chmod(mode)
+        return path
+
+    def commit(self, message="change"):
+        """Commits everything; returns the new commit's full id."""
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+
+def wait_for_lines(stream, predicate, count, timeout=60):
+    """Reads lines from a text stream until `count` of them satisfy `predicate`; returns all
+    lines read. Fails on timeout or end of stream."""
+    lines, matched = [], 0
+    deadline = time.monotonic() + timeout
+    while matched < count:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"timed out waiting for output; got:\n{''.join(lines)}")
+        ready, _, _ = select.select([stream], [], [], min(remaining, 0.5))
+        if not ready:
+            continue
+        line = stream.readline()
+        if not line:
+            raise AssertionError(f"the stream ended early; got:\n{''.join(lines)}")
+        lines.append(line)
+        if predicate(line):
+            matched += 1
+    return lines
+
+
+def process_group_alive(pgid):
+    """Whether any process of group `pgid` is still running (zombies excluded)."""
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2:].split()
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False

@@ -81,8 +81,11 @@ Result<std::unique_ptr<ApiClient>> ApiClient::Create(const std::string& base_url
 }
 
 Result<json> ApiClient::PostJson(const std::string& path, const json& body) {
-  auto result = client_->Post(path, body.dump(), "application/json");
-  return Decode(base_url_, result);
+  return PostText(path, body.dump());
+}
+
+Result<json> ApiClient::PostText(const std::string& path, const std::string& body) {
+  return Decode(base_url_, client_->Post(path, body, "application/json"));
 }
 
 Result<json> ApiClient::GetJson(const std::string& path) {

@@ -28,6 +28,8 @@ class ApiClient {
   ~ApiClient();
 
   Result<nlohmann::json> PostJson(const std::string& path, const nlohmann::json& body);
+  // POST a JSON body already serialised (e.g. keeping the order of an object's keys).
+  Result<nlohmann::json> PostText(const std::string& path, const std::string& body);
   Result<nlohmann::json> GetJson(const std::string& path);
 
  private:

@@ -51,7 +51,8 @@ ApiServer::~ApiServer() { Stop(); }
 
 Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
                                                      RegistryService& registry,
-                                                     ApiServerOptions options) {
+                                                     ApiServerOptions options,
+                                                     TrainService* train) {
   if (!IsLoopbackHost(options.host) && options.token.empty() && !options.insecure) {
     return InvalidArgument(fmt::format(
         "refusing to listen on '{}' without a token: anyone who can reach it could read and "
@@ -149,6 +150,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
   api->router_->Install(s);
   api::AddArtifactRoutes(s, tracking);
   api::AddSeedRoutes(s, tracking, registry);
+  if (train) api::AddTrainRoutes(s, tracking, *train);
   return api;
 }
 

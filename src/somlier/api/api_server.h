@@ -1,5 +1,6 @@
 // ApiServer: SoMLier's HTTP server — MLflow's tracking, registry and artifact REST APIs,
-// the seed's /search and /register, and /health — on cpp-httplib.
+// the seed's /search, /register and /train, SoMLier's /runs/..., and /health — on
+// cpp-httplib.
 //
 // Safety: with a token, every endpoint but /health and /version requires
 // `Authorization: Bearer <token>` (or HTTP Basic with the token as password, which MLflow
@@ -33,6 +34,7 @@ namespace somlier {
 
 class TrackingService;
 class RegistryService;
+class TrainService;
 
 struct ApiServerOptions {
   std::string host = "127.0.0.1";
@@ -47,10 +49,11 @@ struct ApiServerOptions {
 class ApiServer {
  public:
   // Errors: InvalidArgument for a non-loopback host without a token (and not insecure), or
-  // bad option values.
+  // bad option values. Without `train`, /train and /runs/... are not served.
   static Result<std::unique_ptr<ApiServer>> Create(TrackingService& tracking,
                                                    RegistryService& registry,
-                                                   ApiServerOptions options);
+                                                   ApiServerOptions options,
+                                                   TrainService* train = nullptr);
   ~ApiServer();
 
   // Binds the listening socket. Errors: Unavailable when the address is taken.

@@ -218,6 +218,34 @@ std::string RegexEscape(std::string_view text) {
   return out;
 }
 
+void AddSeedRoute(httplib::Server& server, const std::string& path, BodyHandler handler,
+                  bool online_alias) {
+  auto wrapped = [handler = std::move(handler)](const httplib::Request& request,
+                                                httplib::Response& response) {
+    Result<json> answer = handler(request.body);
+    if (!answer.ok()) return SendSeedError(response, answer.status());
+    SendJson(response, *answer);
+  };
+  server.Post(RegexEscape(path), wrapped);
+  if (online_alias) server.Post(RegexEscape("/online" + path), wrapped);
+}
+
+Result<json> JsonObjectBody(std::string_view body) {
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object()) return InvalidArgument("the request body must be a JSON object");
+  return parsed;
+}
+
+Result<std::string> RequiredJsonString(const json& request, const char* name) {
+  auto it = request.find(name);
+  if (it == request.end() || it->is_null() ||
+      (it->is_string() && it->get_ref<const std::string&>().empty())) {
+    return InvalidArgument(std::string("'") + name + "' is required");
+  }
+  if (!it->is_string()) return InvalidArgument(std::string("'") + name + "' must be a string");
+  return it->get<std::string>();
+}
+
 void MlflowRouter::Add(Method method, std::string_view path, JsonHandler handler) {
   endpoints_[{method, std::string(path)}].json = std::move(handler);
 }

@@ -94,4 +94,15 @@ inline void AddMlflowRoute(MlflowRouter& router, Method method, std::string_view
 // `text` with regular-expression metacharacters escaped, for httplib's route patterns.
 std::string RegexEscape(std::string_view text);
 
+// A seed-style endpoint: POST `path`, and `/online<path>` too when `online_alias`; the
+// handler reads the raw body; errors answer in the seed's shape.
+void AddSeedRoute(httplib::Server& server, const std::string& path, BodyHandler handler,
+                  bool online_alias = true);
+
+// The body as a JSON object. Errors: InvalidArgument for anything else.
+Result<nlohmann::json> JsonObjectBody(std::string_view body);
+
+// A required non-empty string field of a seed-style request.
+Result<std::string> RequiredJsonString(const nlohmann::json& request, const char* name);
+
 }  // namespace somlier::api

@@ -10,6 +10,7 @@ class Server;
 namespace somlier {
 class TrackingService;
 class RegistryService;
+class TrainService;
 }  // namespace somlier
 
 namespace somlier::api {
@@ -27,5 +28,8 @@ void AddArtifactRoutes(httplib::Server& server, TrackingService& tracking);
 
 // The seed's POST /search and /register (also under /online/).
 void AddSeedRoutes(httplib::Server& server, TrackingService& tracking, RegistryService& registry);
+
+// POST /train (also /online/train) and /runs/{list,show,logs,kill}.
+void AddTrainRoutes(httplib::Server& server, TrackingService& tracking, TrainService& train);
 
 }  // namespace somlier::api

@@ -35,11 +35,14 @@ int Main(int argc, char** argv) {
 
   AddConfigCommands(app, ctx);
   AddSeedCommands(app, ctx);
+  AddTrainCommands(app, ctx);
+  AddRunsCommands(app, ctx);
   AddServerCommands(app, ctx);
   CLI::App* online = app.add_subcommand(
-      "online", "The seed's online commands (search, register, ...) under their long names");
+      "online", "The seed's online commands (train, search, register) under their long names");
   online->require_subcommand(1);
   AddSeedCommands(*online, ctx);
+  AddTrainCommands(*online, ctx);
 
   try {
     app.parse(argc, argv);

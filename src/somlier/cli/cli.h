@@ -35,6 +35,10 @@ struct Context {
 void AddConfigCommands(CLI::App& app, Context& ctx);
 // `search` and `register`, added to `parent` (the top level, and again under `online`).
 void AddSeedCommands(CLI::App& parent, Context& ctx);
+// `train` (the seed's `online train`), added to `parent`.
+void AddTrainCommands(CLI::App& parent, Context& ctx);
+// `runs list|show|logs|kill`.
+void AddRunsCommands(CLI::App& app, Context& ctx);
 // `server` and `python-path`.
 void AddServerCommands(CLI::App& app, Context& ctx);
 

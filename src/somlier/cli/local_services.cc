@@ -4,7 +4,8 @@
 
 namespace somlier::cli {
 
-Result<std::unique_ptr<LocalServices>> LocalServices::Open(const Settings& settings) {
+Result<std::unique_ptr<LocalServices>> LocalServices::Open(const Settings& settings,
+                                                           const Environment& env) {
   auto services = std::make_unique<LocalServices>();
   auto store = Store::Open(settings.database_url);
   if (!store.ok()) {
@@ -16,6 +17,12 @@ Result<std::unique_ptr<LocalServices>> LocalServices::Open(const Settings& setti
   services->tracking = std::make_unique<TrackingService>(*services->store, *services->artifacts);
   services->registry = std::make_unique<RegistryService>(*services->store, *services->tracking);
   SOMLIER_RETURN_IF_ERROR(services->tracking->EnsureDefaultExperiment());
+  TrainServiceConfig train;
+  train.home = settings.home;
+  train.env = env;
+  train.python = settings.python;
+  train.default_project_uri = settings.default_project_uri;
+  services->train = std::make_unique<TrainService>(*services->tracking, std::move(train));
   return services;
 }
 

@@ -1,6 +1,7 @@
 // LocalServices: SoMLier's services wired in-process over the configured database and
 // artifact root — what CLI commands use when no SOMLIER_SERVER is set, and what
-// `somlier server` serves. Owns everything it opens; not copyable.
+// `somlier server` serves (its train service runs the grids of both). Owns everything it
+// opens; not copyable.
 #pragma once
 
 #include <memory>
@@ -11,6 +12,7 @@
 #include "somlier/registry/registry_service.h"
 #include "somlier/store/store.h"
 #include "somlier/tracking/tracking_service.h"
+#include "somlier/training/train_service.h"
 
 namespace somlier::cli {
 
@@ -19,10 +21,12 @@ struct LocalServices {
   std::unique_ptr<ArtifactStore> artifacts;
   std::unique_ptr<TrackingService> tracking;
   std::unique_ptr<RegistryService> registry;
+  std::unique_ptr<TrainService> train;  // last: destroyed first (it kills its runs)
 
   // Opens (and migrates) the database and the artifact root, and makes sure MLflow's
-  // default experiment exists.
-  static Result<std::unique_ptr<LocalServices>> Open(const Settings& settings);
+  // default experiment exists. Runs inherit `env`.
+  static Result<std::unique_ptr<LocalServices>> Open(const Settings& settings,
+                                                     const Environment& env);
 };
 
 }  // namespace somlier::cli

@@ -6,10 +6,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "somlier/api/api_client.h"
-#include "somlier/api/seed_api.h"
 #include "somlier/cli/cli.h"
-#include "somlier/cli/local_services.h"
+#include "somlier/cli/output.h"
+#include "somlier/cli/use_cases.h"
 #include "somlier/core/strings.h"
 
 namespace somlier::cli {
@@ -19,14 +18,8 @@ using nlohmann::json;
 
 // Runs a seed use case on the server named by SOMLIER_SERVER, or in-process.
 Result<json> CallSeed(const Context& ctx, const std::string& path, const json& request) {
-  if (!ctx.settings.server.empty()) {
-    SOMLIER_ASSIGN_OR_RETURN(auto client,
-                             api::ApiClient::Create(ctx.settings.server, ctx.settings.token));
-    return client->PostJson(path, request);
-  }
-  SOMLIER_ASSIGN_OR_RETURN(auto services, LocalServices::Open(ctx.settings));
-  if (path == "/search") return api::SeedSearch(*services->tracking, request);
-  return api::SeedRegister(*services->registry, request);
+  SOMLIER_ASSIGN_OR_RETURN(auto cases, UseCases::Open(ctx));
+  return cases->Call(path, request);
 }
 
 struct SearchOptions {
@@ -41,23 +34,10 @@ void PrintTopTable(const json& answer, const std::string& metric) {
   std::vector<std::vector<std::string>> rows = {{"RANK", "RUN_ID", "NAME", "STATUS", metric, "PARAMS"}};
   int rank = 1;
   for (const json& run : answer["runs"]) {
-    std::vector<std::string> params;
-    for (const auto& [k, v] : run["params"].items()) params.push_back(k + "=" + v.get<std::string>());
     rows.push_back({std::to_string(rank++), run["run_id"], run["run_name"], run["status"],
-                    run["metric_value"], Join(params, " ")});
+                    run["metric_value"], ParamsText(run["params"])});
   }
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
-    }
-    fmt::print("{}\n", line);
-  }
+  PrintTable(rows);
 }
 
 Result<int> Search(const Context& ctx, const SearchOptions& o) {
@@ -65,7 +45,7 @@ Result<int> Search(const Context& ctx, const SearchOptions& o) {
   if (o.top > 0) request["top"] = o.top;
   SOMLIER_ASSIGN_OR_RETURN(json answer, CallSeed(ctx, "/search", request));
   if (o.output == "json") {
-    fmt::print("{}\n", answer.dump(2));
+    PrintJson(answer);
   } else if (o.top > 0) {
     PrintTopTable(answer, o.metric);
   } else {
@@ -85,7 +65,7 @@ Result<int> Register(const Context& ctx, const RegisterOptions& o) {
   SOMLIER_ASSIGN_OR_RETURN(
       json answer, CallSeed(ctx, "/register", {{"run_id", o.run_id}, {"model_name", o.model_name}}));
   if (o.output == "json") {
-    fmt::print("{}\n", answer.dump(2));
+    PrintJson(answer);
   } else {
     fmt::print("model_version: {}\nis_newer_version: {}\nmessage: {}\n",
                answer["model_version"].get<std::string>(),

@@ -11,6 +11,7 @@
 #include "somlier/cli/cli.h"
 #include "somlier/cli/local_services.h"
 #include "somlier/core/install_paths.h"
+#include "somlier/core/log.h"
 #include "somlier/core/url.h"
 
 namespace somlier::cli {
@@ -30,10 +31,21 @@ Result<int> Serve(const Context& ctx, ServerCommandOptions o) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   o.server.token = o.token.empty() ? ctx.settings.token : o.token;
-  SOMLIER_ASSIGN_OR_RETURN(auto services, LocalServices::Open(ctx.settings));
-  SOMLIER_ASSIGN_OR_RETURN(auto server,
-                           ApiServer::Create(*services->tracking, *services->registry, o.server));
+  SOMLIER_ASSIGN_OR_RETURN(auto services, LocalServices::Open(ctx.settings, ctx.env));
+  if (auto recovered = services->train->RecoverOrphanedRuns(); !recovered.ok()) {
+    return recovered.status().WithContext("failing the runs a previous server left behind");
+  } else if (*recovered > 0) {
+    LogWarning("{} run(s) executed by a SoMLier process that has died were marked FAILED",
+               *recovered);
+  }
+  SOMLIER_ASSIGN_OR_RETURN(auto server, ApiServer::Create(*services->tracking, *services->registry,
+                                                          o.server, services->train.get()));
   SOMLIER_RETURN_IF_ERROR(server->Start());
+  // Runs this server executes log to it; over loopback when it listens on every address.
+  const bool wildcard = o.server.host == "0.0.0.0" || o.server.host == "::";
+  services->train->SetTrackingServer(
+      wildcard ? fmt::format("http://127.0.0.1:{}", server->port()) : server->url(),
+      o.server.token);
   fmt::print(stderr, "SoMLier server listening on {} (database {}, artifacts {}{})\n",
              server->url(), RedactUrlPassword(ctx.settings.database_url),
              ctx.settings.artifact_root, o.server.token.empty() ? "" : ", token required");
@@ -42,6 +54,7 @@ Result<int> Serve(const Context& ctx, ServerCommandOptions o) {
   sigwait(&signals, &received);
   fmt::print(stderr, "SoMLier server stopping ({})\n", received == SIGINT ? "SIGINT" : "SIGTERM");
   server->Stop();
+  services->train.reset();  // kills the runs still executing: KILLED, not left RUNNING
   return 0;
 }
 

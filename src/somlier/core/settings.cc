@@ -11,11 +11,6 @@ extern char** environ;
 namespace somlier {
 namespace {
 
-std::string Lookup(const Environment& env, const std::string& key) {
-  auto it = env.find(key);
-  return it == env.end() ? std::string() : it->second;
-}
-
 std::string DefaultHome(const Environment& env) {
   std::string home = Lookup(env, "HOME");
   if (home.empty()) {
@@ -62,6 +57,8 @@ Status ReadFile(const std::string& path, Settings* settings) {
       settings->server = value;
     } else if (key == "token") {
       settings->token = value;
+    } else if (key == "default_project_uri") {
+      settings->default_project_uri = value;
     } else if (key == "log_level") {
       auto level = ParseLogLevel(value);
       if (!level) {
@@ -71,13 +68,19 @@ Status ReadFile(const std::string& path, Settings* settings) {
       settings->log_level = *level;
     } else {
       return InvalidArgument(path + ": unknown setting '" + key +
-                             "' (expected database_url, artifact_root, python, log_level, server, token)");
+                             "' (expected database_url, artifact_root, python, log_level, "
+                             "server, token, default_project_uri)");
     }
   }
   return OkStatus();
 }
 
 }  // namespace
+
+std::string Lookup(const Environment& env, const std::string& key) {
+  auto it = env.find(key);
+  return it == env.end() ? std::string() : it->second;
+}
 
 Environment ProcessEnvironment() {
   Environment env;
@@ -114,6 +117,9 @@ Result<Settings> LoadSettings(const Environment& env) {
   if (auto v = Lookup(env, "SOMLIER_PYTHON"); !v.empty()) settings.python = v;
   if (auto v = Lookup(env, "SOMLIER_SERVER"); !v.empty()) settings.server = v;
   if (auto v = Lookup(env, "SOMLIER_TOKEN"); !v.empty()) settings.token = v;
+  if (auto v = Lookup(env, "SOMLIER_DEFAULT_PROJECT_URI"); !v.empty()) {
+    settings.default_project_uri = v;
+  }
   if (auto v = Lookup(env, "SOMLIER_LOG_LEVEL"); !v.empty()) {
     auto level = ParseLogLevel(v);
     if (!level) {

@@ -11,6 +11,8 @@
 //   SOMLIER_LOG_LEVEL      log_level       info
 //   SOMLIER_SERVER         server          (empty: CLI commands work in-process)
 //   SOMLIER_TOKEN          token           (empty: no authentication)
+//   SOMLIER_DEFAULT_PROJECT_URI default_project_uri  (the repository `train` uses without
+//                                                     --github_uri)
 //
 // The file is $SOMLIER_CONFIG when set (it must then exist), else
 // $SOMLIER_HOME/config.yaml when present. A plain value type; thread-compatible.
@@ -29,6 +31,9 @@ using Environment = std::map<std::string, std::string>;
 // A snapshot of this process's environment variables.
 Environment ProcessEnvironment();
 
+// The value of `key` in `env`, or "" when it is not set.
+std::string Lookup(const Environment& env, const std::string& key);
+
 struct Settings {
   std::string home;
   std::string database_url;
@@ -37,6 +42,7 @@ struct Settings {
   LogLevel log_level = LogLevel::kInfo;
   std::string server;  // a SoMLier server's URL for the CLI to use, or empty
   std::string token;   // the bearer token servers require and clients send, or empty
+  std::string default_project_uri;  // the git repository of projects, or empty
   std::string config_file;  // the file that was read, or empty
 
   // The interpreter to run Python with: `python` or, when empty, "python3".

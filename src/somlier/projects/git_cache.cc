@@ -88,8 +88,9 @@ Result<std::string> GitCache::Fetch(const std::string& uri, const std::string& r
   if (uri.front() == '-') {
     return InvalidArgument(fmt::format("repository URI '{}' must not start with '-'", uri));
   }
-  if (ref.empty() || ref.front() == '-') {
-    return InvalidArgument(fmt::format("project ref '{}' must be a branch, tag or commit", ref));
+  if (ref.empty()) return InvalidArgument("the project ref must be a branch, tag or commit");
+  if (ref.front() == '-') {
+    return InvalidArgument(fmt::format("project ref '{}' must not start with '-'", ref));
   }
   const fs::path mirror = MirrorPath(uri);
   SOMLIER_ASSIGN_OR_RETURN(auto lock, FileLock::Acquire(fs::path(mirror.string() + ".lock")));

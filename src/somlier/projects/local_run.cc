@@ -19,11 +19,6 @@ bool UriSuitsProvider(std::string_view provider, std::string_view uri) {
   return !http && !uri.starts_with("gs://") && !uri.starts_with("s3://");  // local
 }
 
-std::string Lookup(const Environment& env, const std::string& key) {
-  auto it = env.find(key);
-  return it == env.end() ? std::string() : it->second;
-}
-
 // JSON string literal, replacing invalid UTF-8 instead of failing.
 std::string JsonString(std::string_view text) {
   return nlohmann::json(std::string(text)).dump(-1, ' ', false,
@@ -55,18 +50,35 @@ Status FetchAssets(const ProjectSpec& spec, const AssetProgress& progress) {
   return OkStatus();
 }
 
-std::vector<std::string> EntrypointArgv(const EntrypointSpec& entrypoint,
-                                        const LocalRunOptions& options, const Environment& env) {
-  std::vector<std::string> argv = entrypoint.argv;
+std::vector<std::string> WithInterpreter(std::vector<std::string> argv, const std::string& python,
+                                         const Environment& env) {
   if (!argv.empty() && (argv[0] == "python" || argv[0] == "python3")) {
-    if (!options.python.empty()) {
-      argv[0] = options.python;
+    if (!python.empty()) {
+      argv[0] = python;
     } else if (argv[0] == "python" && !FindExecutable("python", Lookup(env, "PATH"))) {
       argv[0] = "python3";
     }
   }
+  return argv;
+}
+
+std::vector<std::string> EntrypointArgv(const EntrypointSpec& entrypoint,
+                                        const LocalRunOptions& options, const Environment& env) {
+  std::vector<std::string> argv = WithInterpreter(entrypoint.argv, options.python, env);
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   return argv;
+}
+
+Environment EntrypointEnvironment(const ProjectSpec& spec, const std::string& python,
+                                  Environment env) {
+  env["SOMLIER_ENV"] = spec.env;
+  env["SOMLIER_ASSETS_DIR"] = spec.AssetsDirectory().string();
+  env["SOMLIER_MODEL_NAME"] = spec.model_name;
+  env["SOMLIER_MODEL_VERSION"] = spec.model_version;
+  env["SOMLIER_MODEL_CONFIG"] = spec.model_config_json;
+  env["SOMLIER_PYTHON"] = python.empty() ? "python3" : python;
+  env["PYTHONUNBUFFERED"] = "1";
+  return env;
 }
 
 Result<int> RunEntrypoint(const ProjectSpec& spec, const std::vector<std::string>& argv,
@@ -76,15 +88,7 @@ Result<int> RunEntrypoint(const ProjectSpec& spec, const std::vector<std::string
   spawn.argv = argv;
   spawn.working_dir = spec.directory.string();
   spawn.new_process_group = true;
-  Environment child_env = env;
-  child_env["SOMLIER_ENV"] = spec.env;
-  child_env["SOMLIER_ASSETS_DIR"] = spec.AssetsDirectory().string();
-  child_env["SOMLIER_MODEL_NAME"] = spec.model_name;
-  child_env["SOMLIER_MODEL_VERSION"] = spec.model_version;
-  child_env["SOMLIER_MODEL_CONFIG"] = spec.model_config_json;
-  child_env["SOMLIER_PYTHON"] = options.python.empty() ? "python3" : options.python;
-  child_env["PYTHONUNBUFFERED"] = "1";
-  spawn.env = std::move(child_env);
+  spawn.env = EntrypointEnvironment(spec, options.python, env);
 
   SOMLIER_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> child, Subprocess::Spawn(spawn));
   {

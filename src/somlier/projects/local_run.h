@@ -42,6 +42,15 @@ Status FetchAssets(const ProjectSpec& spec, const AssetProgress& progress);
 std::vector<std::string> EntrypointArgv(const EntrypointSpec& entrypoint,
                                         const LocalRunOptions& options, const Environment& env);
 
+// `argv` with a leading `python`/`python3` replaced by `python` (when not empty), else
+// `python` by `python3` when `python` is not on env's PATH.
+std::vector<std::string> WithInterpreter(std::vector<std::string> argv, const std::string& python,
+                                         const Environment& env);
+
+// `env` plus what an entrypoint's process is given (see the file comment).
+Environment EntrypointEnvironment(const ProjectSpec& spec, const std::string& python,
+                                  Environment env);
+
 // Runs `argv` in the project directory and returns its exit code (128 + N when signal N
 // ended it). Errors: NotFound when the program cannot be started.
 Result<int> RunEntrypoint(const ProjectSpec& spec, const std::vector<std::string>& argv,

@@ -15,11 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Lookup(const Environment& env, const std::string& key) {
-  auto it = env.find(key);
-  return it == env.end() ? std::string() : it->second;
-}
-
 // "3.11.2" -> "3.11".
 std::string MajorMinor(std::string_view version) {
   const auto parts = Split(Trim(version), '.');
@@ -49,35 +44,45 @@ Result<std::string> PythonEnvManager::ChooseInterpreter(const PythonEnvRequest& 
                                                         std::vector<std::string>* warnings) {
   const std::string path = Lookup(env_, "PATH");
   const std::string wanted = request.python_version.empty() ? "" : MajorMinor(request.python_version);
+  CommandOptions options;
+  options.env = std::map<std::string, std::string>(env_.begin(), env_.end());
+  options.timeout = std::chrono::seconds(60);
+  auto version_of = [&](const std::string& python) -> std::string {
+    auto out = RunCommand({python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"},
+                          options);
+    return out.ok() && out->exit_code == 0 ? std::string(Trim(out->stdout_text)) : "";
+  };
+  std::optional<std::string> configured;
+  if (!request.configured_python.empty()) {
+    configured = FindExecutable(request.configured_python, path);
+    if (!configured) {
+      return NotFound(fmt::format("no Python interpreter: SOMLIER_PYTHON '{}' cannot be run",
+                                  request.configured_python));
+    }
+  }
+  if (wanted.empty()) {
+    if (configured) return *configured;
+    if (auto python3 = FindExecutable("python3", path)) return *python3;
+    return NotFound("no Python interpreter: python3 is not on PATH; install it or set SOMLIER_PYTHON");
+  }
+  // The configured interpreter when it is the wanted version (the user chose it), else
+  // pythonX.Y from PATH, else the configured one or python3 with a warning.
+  if (configured && version_of(*configured) == wanted) return *configured;
+  if (auto found = FindExecutable("python" + wanted, path)) return *found;
   std::string python;
-  if (!wanted.empty()) {
-    if (auto found = FindExecutable("python" + wanted, path)) python = *found;
+  if (configured) {
+    python = *configured;
+  } else if (auto python3 = FindExecutable("python3", path)) {
+    python = *python3;
+  } else {
+    return NotFound(fmt::format(
+        "no Python interpreter: neither python{} nor python3 is on PATH; install one or set "
+        "SOMLIER_PYTHON",
+        wanted));
   }
-  if (python.empty()) {
-    const std::string fallback =
-        request.configured_python.empty() ? "python3" : request.configured_python;
-    auto found = FindExecutable(fallback, path);
-    if (!found) {
-      return NotFound(fmt::format(
-          "no Python interpreter: '{}' cannot be run; install python3 or set SOMLIER_PYTHON",
-          fallback));
-    }
-    python = *found;
-  }
-  if (!wanted.empty()) {
-    CommandOptions options;
-    options.env = std::map<std::string, std::string>(env_.begin(), env_.end());
-    options.timeout = std::chrono::seconds(60);
-    SOMLIER_ASSIGN_OR_RETURN(
-        CommandOutput out,
-        RunCommand({python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"}, options));
-    const std::string have(Trim(out.stdout_text));
-    if (out.exit_code == 0 && have != wanted) {
-      warnings->push_back(fmt::format(
-          "the project asks for Python {} (project.python.version); using {} ({}) instead",
-          request.python_version, python, have));
-    }
-  }
+  warnings->push_back(fmt::format(
+      "the project asks for Python {} (project.python.version); using {} ({}) instead",
+      request.python_version, python, version_of(python)));
   return python;
 }
 

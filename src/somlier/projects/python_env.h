@@ -1,9 +1,9 @@
 // PythonEnv: the Python a project's runs use — an interpreter, and for the `virtualenv`
 // environment manager a cached virtualenv with the project's requirements installed.
 //
-// Interpreter: `pythonX.Y` from project.python.version when it is on PATH, else the
-// configured one (SOMLIER_PYTHON), else `python3`; a warning says so when its version
-// differs from the project's. Virtualenvs live under a root ($SOMLIER_HOME/envs), one per
+// Interpreter: for a project.python.version X.Y, the configured one (SOMLIER_PYTHON) when
+// it is X.Y, else `pythonX.Y` on PATH, else the configured one or `python3` with a warning
+// that the version differs; without a version, the configured one or `python3`. Virtualenvs live under a root ($SOMLIER_HOME/envs), one per
 // (interpreter, its version, requirements content), made with --system-site-packages (so
 // the machine's packages are seen and `pip install -r` succeeds offline when they already
 // satisfy the requirements), created once under a file lock even when many runs and

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "somlier/core/strings.h"
 #include "somlier/execution/run_command.h"
 #include "somlier/projects/git_cache.h"
 #include "somlier/projects/project_spec.h"
@@ -214,6 +215,23 @@ TEST(PythonEnv, LocalAndCachedVirtualenv) {
   EXPECT_EQ(local->python, "/usr/bin/python3");
   ASSERT_EQ(local->warnings.size(), 1u);
   EXPECT_NE(local->warnings[0].find("9.9"), std::string::npos);
+
+  // The configured interpreter wins when it is the version asked for, even when another
+  // pythonX.Y comes first on PATH.
+  auto version = RunCommand({"/usr/bin/python3", "-c",
+                             "import sys; print('%d.%d' % sys.version_info[:2])"});
+  ASSERT_TRUE(version.ok());
+  fs::create_directories(dir.path() / "bin");
+  const std::string other = "python" + std::string(Trim(version->stdout_text));
+  Write(dir.path() / "bin" / other, "#!/bin/sh\nexit 1\n");
+  fs::permissions(dir.path() / "bin" / other, fs::perms::owner_all);
+  PythonEnvManager shadowed(dir.path() / "envs",
+                            {{"PATH", (dir.path() / "bin").string() + ":" + std::getenv("PATH")}});
+  request.python_version = std::string(Trim(version->stdout_text));
+  auto chosen = shadowed.Prepare(request, nullptr);
+  ASSERT_TRUE(chosen.ok()) << chosen.status().ToString();
+  EXPECT_EQ(chosen->python, "/usr/bin/python3");
+  EXPECT_TRUE(chosen->warnings.empty());
 
   Write(dir.path() / "requirements.txt", "# satisfied by the system's packages\n");
   request.manager = EnvManager::kVirtualenv;

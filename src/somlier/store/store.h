@@ -57,6 +57,9 @@ struct RunUpdate {
   std::optional<std::string> status_message;
   std::optional<std::string> executor;
   std::optional<int64_t> pid;
+  // When not empty, the update applies only while the run's status is one of these, else
+  // FailedPrecondition naming the status it has (a compare-and-set for executors).
+  std::vector<RunStatus> only_from;
 };
 
 // What RegisterRunModel did.
@@ -96,7 +99,9 @@ class Store {
   // `info.run_id` must be a new valid run id; the experiment must exist and be active.
   // The run's name is mirrored in its `mlflow.runName` tag (as MLflow does), here and
   // whenever the name or that tag changes.
-  Status CreateRun(const RunInfo& info, const std::vector<Tag>& tags = {});
+  // The run with its tags and params, in one transaction.
+  Status CreateRun(const RunInfo& info, const std::vector<Tag>& tags = {},
+                   const std::vector<Param>& params = {});
   Result<Run> GetRun(const std::string& run_id);
   Status UpdateRun(const std::string& run_id, const RunUpdate& update);
   Status SetRunLifecycle(const std::string& run_id, LifecycleStage stage);

@@ -35,7 +35,8 @@ Status UpsertTag(Connection& c, const std::string& run_id, const std::string& ke
 
 }  // namespace
 
-Status Store::CreateRun(const RunInfo& info, const std::vector<Tag>& tags) {
+Status Store::CreateRun(const RunInfo& info, const std::vector<Tag>& tags,
+                        const std::vector<Param>& params) {
   if (!IsValidRunId(info.run_id)) {
     return InvalidArgument(
         fmt::format("run id '{}' is not 32 lowercase hexadecimal digits", info.run_id));
@@ -76,6 +77,11 @@ Status Store::CreateRun(const RunInfo& info, const std::vector<Tag>& tags) {
     }
     if (!info.run_name.empty()) {
       SOMLIER_RETURN_IF_ERROR(UpsertTag(c, info.run_id, std::string(kRunNameTag), info.run_name));
+    }
+    for (const Param& param : params) {
+      SOMLIER_RETURN_IF_ERROR(Exec(c, "INSERT INTO params (run_uuid, key, value) VALUES (?, ?, ?)",
+                                   {info.run_id, param.key, param.value})
+                                  .status());
     }
     return OkStatus();
   });
@@ -118,8 +124,19 @@ Status Store::UpdateRun(const std::string& run_id, const RunUpdate& u) {
     if (sets.empty()) return OkStatus();
     Values all = values;
     all.emplace_back(run_id);
-    SOMLIER_RETURN_IF_ERROR(
-        Exec(c, fmt::format("UPDATE runs SET {} WHERE run_uuid = ?", sets), all).status());
+    std::string where = "run_uuid = ?";
+    if (!u.only_from.empty()) {
+      // In the UPDATE itself, so the check and the change are one atomic step on both engines.
+      where += fmt::format(" AND status IN ({})", Placeholders(u.only_from.size()));
+      for (RunStatus from : u.only_from) all.emplace_back(std::string(ToString(from)));
+    }
+    SOMLIER_ASSIGN_OR_RETURN(
+        QueryResult updated, Exec(c, fmt::format("UPDATE runs SET {} WHERE {}", sets, where), all));
+    if (updated.affected_rows == 0) {
+      SOMLIER_ASSIGN_OR_RETURN(QueryResult r,
+                               Exec(c, "SELECT status FROM runs WHERE run_uuid = ?", {run_id}));
+      return FailedPrecondition(fmt::format("run '{}' is {}", run_id, AsText(r.rows.at(0)[0])));
+    }
     if (u.run_name) {
       SOMLIER_RETURN_IF_ERROR(UpsertTag(c, run_id, std::string(kRunNameTag), *u.run_name));
     }

@@ -258,6 +258,47 @@ TEST_P(StoreTest, RunCreateGetUpdate) {
   EXPECT_EQ(store_->UpdateRun(NewRunId(), update).code(), StatusCode::kNotFound);
 }
 
+TEST_P(StoreTest, ExecutedRunsAreListedAndUpdatedByCompareAndSet) {
+  const int64_t exp = NewExperiment();
+  RunInfo info;
+  info.run_id = NewRunId();
+  info.experiment_id = exp;
+  info.status = RunStatus::kScheduled;
+  info.executor = "host:1:2:3";
+  ASSERT_TRUE(store_->CreateRun(info, {}, {{"lr", "0.001"}, {"batch_size", "64"}}).ok());
+  RunInfo unowned = info;
+  unowned.run_id = NewRunId();
+  unowned.executor = "";
+  ASSERT_TRUE(store_->CreateRun(unowned).ok());  // a client's run: no executor
+
+  auto executing = store_->ListExecutingRuns();
+  ASSERT_TRUE(executing.ok());
+  ASSERT_EQ(executing->size(), 1u);
+  EXPECT_EQ((*executing)[0].run_id, info.run_id);
+  EXPECT_EQ((*executing)[0].executor, "host:1:2:3");
+  auto run = store_->GetRun(info.run_id);
+  EXPECT_EQ(run->params, (std::vector<Param>{{"batch_size", "64"}, {"lr", "0.001"}}));
+
+  RunUpdate start;
+  start.status = RunStatus::kRunning;
+  start.pid = 4242;
+  start.only_from = {RunStatus::kScheduled};
+  ASSERT_TRUE(store_->UpdateRun(info.run_id, start).ok());
+  EXPECT_EQ(store_->GetRun(info.run_id)->info.pid, 4242);
+  // Started once only: the second compare-and-set finds RUNNING and changes nothing.
+  start.pid = 1;
+  Status again = store_->UpdateRun(info.run_id, start);
+  EXPECT_EQ(again.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(again.message().find("is RUNNING"), std::string::npos) << again.message();
+  EXPECT_EQ(store_->GetRun(info.run_id)->info.pid, 4242);
+
+  RunUpdate end;
+  end.status = RunStatus::kFinished;
+  end.only_from = {RunStatus::kScheduled, RunStatus::kRunning};
+  ASSERT_TRUE(store_->UpdateRun(info.run_id, end).ok());
+  EXPECT_TRUE(store_->ListExecutingRuns()->empty());
+}
+
 TEST_P(StoreTest, RunNeedsValidIdAndLiveExperiment) {
   const int64_t exp = NewExperiment();
   RunInfo info;

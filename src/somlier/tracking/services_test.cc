@@ -253,6 +253,39 @@ TEST_F(ServicesTest, UpdatingAndLoggingNeedAnActiveRun) {
             StatusCode::kInvalidArgument);
 }
 
+TEST_F(ServicesTest, ClientsCannotEndARunWhileSomlierExecutesIt) {
+  CreateRunRequest executed;
+  executed.status = RunStatus::kScheduled;
+  executed.executor = "host:1:2:3";
+  executed.params = {{"lr", "0.1"}};
+  somlier::Run run = NewRun("0", executed);
+  EXPECT_EQ(run.params, (std::vector<Param>{{"lr", "0.1"}}));
+
+  RunUpdateRequest running;
+  running.status = RunStatus::kRunning;
+  EXPECT_EQ(tracking_->UpdateRun(run.info.run_id, running)->status, RunStatus::kRunning);
+  RunUpdateRequest finished;
+  finished.status = RunStatus::kFinished;
+  finished.end_time = 5;
+  auto after = tracking_->UpdateRun(run.info.run_id, finished);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->status, RunStatus::kRunning) << "the executor decides when it has ended";
+  EXPECT_FALSE(after->end_time.has_value());
+
+  // Once the executor has ended it, or for a client's own run, MLflow's semantics apply.
+  RunUpdate ended;
+  ended.status = RunStatus::kFailed;
+  ASSERT_TRUE(store_->UpdateRun(run.info.run_id, ended).ok());
+  EXPECT_EQ(tracking_->UpdateRun(run.info.run_id, finished)->status, RunStatus::kFinished);
+  somlier::Run client = NewRun("0");
+  EXPECT_EQ(tracking_->UpdateRun(client.info.run_id, finished)->status, RunStatus::kFinished);
+
+  CreateRunRequest twice;
+  twice.params = {{"a", "1"}, {"a", "2"}};
+  twice.experiment_id = "0";
+  EXPECT_EQ(tracking_->CreateRun(twice).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(ServicesTest, LogModelKeepsAHistory) {
   somlier::Run run = NewRun("0");
   const std::string model =

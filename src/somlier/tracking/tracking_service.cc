@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "somlier/core/ids.h"
 #include "somlier/core/strings.h"
@@ -147,6 +148,15 @@ Result<Run> TrackingService::CreateRun(const CreateRunRequest& r) {
     tags.push_back(tag);
   }
   if (name.empty()) name = NewRunName();
+  std::set<std::string> param_keys;
+  for (const Param& param : r.params) {
+    SOMLIER_RETURN_IF_ERROR(ValidateKey("param", param.key));
+    SOMLIER_RETURN_IF_ERROR(ValidateLength(fmt::format("the value of param '{}'", param.key),
+                                           param.value, kMaxParamValueLength));
+    if (!param_keys.insert(param.key).second) {
+      return InvalidArgument(fmt::format("param '{}' is given twice", param.key));
+    }
+  }
   SOMLIER_ASSIGN_OR_RETURN(Experiment experiment, store_.GetExperiment(experiment_id));
 
   RunInfo info;
@@ -158,7 +168,8 @@ Result<Run> TrackingService::CreateRun(const CreateRunRequest& r) {
   info.user_id = user;
   info.artifact_uri = fmt::format("{}/{}/artifacts", experiment.artifact_location, info.run_id);
   info.source = r.source;
-  SOMLIER_RETURN_IF_ERROR(store_.CreateRun(info, tags));
+  info.executor = r.executor;
+  SOMLIER_RETURN_IF_ERROR(store_.CreateRun(info, tags, r.params));
   return store_.GetRun(info.run_id);
 }
 
@@ -181,6 +192,17 @@ Result<RunInfo> TrackingService::UpdateRun(const std::string& run_id, const RunU
   RunUpdate update;
   update.status = r.status;
   update.end_time = r.end_time;
+  if (r.status && IsTerminal(*r.status)) {
+    // A run SoMLier executes ends when its process does (the executor records it); clients
+    // end runs early (`with start_run():` blocks, exit hooks) while the process goes on.
+    SOMLIER_ASSIGN_OR_RETURN(Run current, store_.GetRun(run_id));
+    const RunStatus now = current.info.status;
+    if (!current.info.executor.empty() &&
+        (now == RunStatus::kScheduled || now == RunStatus::kRunning)) {
+      update.status.reset();
+      update.end_time.reset();
+    }
+  }
   if (r.run_name && !r.run_name->empty()) update.run_name = r.run_name;
   SOMLIER_RETURN_IF_ERROR(store_.UpdateRun(run_id, update));
   SOMLIER_ASSIGN_OR_RETURN(Run run, store_.GetRun(run_id));

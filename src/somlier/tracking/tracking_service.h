@@ -29,6 +29,8 @@ struct CreateRunRequest {
   std::vector<Tag> tags;
   RunStatus status = RunStatus::kRunning;
   RunSource source;  // where the code came from, for runs started by `train`
+  std::vector<Param> params;  // logged with the run (distinct keys)
+  std::string executor;       // the process that will execute it (execution/process_identity.h)
 };
 
 struct RunUpdateRequest {
@@ -70,6 +72,8 @@ class TrackingService {
   // ---- Runs ----
   Result<Run> CreateRun(const CreateRunRequest& request);
   Result<Run> GetRun(const std::string& run_id);
+  // A run that SoMLier executes (train) ends when its process ends: while it is SCHEDULED or
+  // RUNNING, a request to end it (FINISHED, FAILED, KILLED) is not applied.
   Result<RunInfo> UpdateRun(const std::string& run_id, const RunUpdateRequest& request);
   Status DeleteRun(const std::string& run_id);
   Status RestoreRun(const std::string& run_id);

@@ -1,0 +1,262 @@
+#include "somlier/api/train_api.h"
+
+#include <fmt/core.h>
+
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "somlier/api/http_util.h"
+#include "somlier/api/mlflow_json.h"
+#include "somlier/core/strings.h"
+#include "somlier/tracking/tracking_service.h"
+
+namespace somlier::api {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+constexpr size_t kMaxLogChunk = 1 << 20;
+
+// A field of a train request: a string, or a number spelled as JSON spells it.
+Result<std::string> SpecText(const std::string& name, const ordered_json& value) {
+  if (value.is_string()) return value.get<std::string>();
+  if (value.is_number()) return value.dump();
+  if (value.is_array() && !value.empty()) {
+    std::vector<std::string> items;
+    for (const ordered_json& item : value) {
+      if (!item.is_string() && !item.is_number()) {
+        return InvalidArgument(fmt::format(
+            "params.{}: list items must be strings or numbers, not {}", name, item.dump()));
+      }
+      items.push_back(item.is_string() ? item.get<std::string>() : item.dump());
+    }
+    return Join(items, ",");
+  }
+  return InvalidArgument(fmt::format(
+      "params.{} must be a spec string (\"0.1..0.5..0.1\", \"64,128\", \"3\"), a number or a "
+      "list, not {}",
+      name, value.dump()));
+}
+
+Result<std::string> OptionalString(const ordered_json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return std::string();
+  if (!it->is_string()) {
+    return InvalidArgument(fmt::format("'{}' must be a string, not {}", name, it->dump()));
+  }
+  return it->get<std::string>();
+}
+
+Result<int64_t> OptionalInt(const ordered_json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return 0;
+  if (!it->is_number_integer()) {
+    return InvalidArgument(fmt::format("'{}' must be an integer, not {}", name, it->dump()));
+  }
+  return it->get<int64_t>();
+}
+
+// true/false, or the strings "true"/"false" (the seed's clients sent both).
+Result<bool> OptionalBool(const ordered_json& body, const char* name) {
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return false;
+  if (it->is_boolean()) return it->get<bool>();
+  if (it->is_string()) {
+    const std::string text = ToLower(it->get<std::string>());
+    if (text == "true") return true;
+    if (text == "false") return false;
+  }
+  return InvalidArgument(fmt::format("'{}' must be true or false, not {}", name, it->dump()));
+}
+
+json RunSummary(const Run& run) {
+  const RunInfo& info = run.info;
+  json out = {{"run_id", info.run_id},
+              {"run_name", info.run_name},
+              {"status", std::string(ToString(info.status))}};
+  if (info.start_time) out["start_time"] = *info.start_time;
+  if (info.end_time) out["end_time"] = *info.end_time;
+  if (info.exit_code) out["exit_code"] = *info.exit_code;
+  if (!info.status_message.empty()) out["status_message"] = info.status_message;
+  json params = json::object();
+  for (const Param& p : run.params) params[p.key] = p.value;
+  json metrics = json::object();
+  for (const Metric& m : run.metrics) metrics[m.key] = DoubleToJson(m.value);
+  out["params"] = std::move(params);
+  out["metrics"] = std::move(metrics);
+  return out;
+}
+
+}  // namespace
+
+Result<TrainRequest> TrainRequestFromJson(std::string_view body) {
+  ordered_json j = ordered_json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return InvalidArgument("the request body must be a JSON object");
+  static const std::set<std::string> kFields = {
+      "project_name", "project_ref", "github_uri", "entrypoint", "params", "env_manager",
+      "max_parallel", "timeout",     "use_k8s_job", "use_gpu",   "user"};
+  for (const auto& [key, value] : j.items()) {
+    if (!kFields.count(key)) {
+      return InvalidArgument(fmt::format("unknown field '{}' (expected {})", key,
+                                         Join(std::vector<std::string>(kFields.begin(), kFields.end()), ", ")));
+    }
+  }
+  TrainRequest r;
+  SOMLIER_ASSIGN_OR_RETURN(r.project_name, OptionalString(j, "project_name"));
+  SOMLIER_ASSIGN_OR_RETURN(r.project_ref, OptionalString(j, "project_ref"));
+  if (r.project_name.empty()) return InvalidArgument("'project_name' is required");
+  if (r.project_ref.empty()) return InvalidArgument("'project_ref' is required");
+  SOMLIER_ASSIGN_OR_RETURN(r.github_uri, OptionalString(j, "github_uri"));
+  SOMLIER_ASSIGN_OR_RETURN(std::string entrypoint, OptionalString(j, "entrypoint"));
+  if (!entrypoint.empty()) r.entrypoint = entrypoint;
+  SOMLIER_ASSIGN_OR_RETURN(std::string env_manager, OptionalString(j, "env_manager"));
+  if (!env_manager.empty()) {
+    SOMLIER_ASSIGN_OR_RETURN(r.env_manager, ParseEnvManager(env_manager));
+  }
+  SOMLIER_ASSIGN_OR_RETURN(int64_t parallel, OptionalInt(j, "max_parallel"));
+  if (parallel < 0 || parallel > 1 << 20) {
+    return InvalidArgument(fmt::format("max_parallel {} must be a positive number", parallel));
+  }
+  r.max_parallel = static_cast<int>(parallel);
+  SOMLIER_ASSIGN_OR_RETURN(int64_t timeout, OptionalInt(j, "timeout"));
+  r.timeout = std::chrono::seconds(timeout);
+  SOMLIER_ASSIGN_OR_RETURN(r.use_k8s_job, OptionalBool(j, "use_k8s_job"));
+  SOMLIER_ASSIGN_OR_RETURN(r.use_gpu, OptionalBool(j, "use_gpu"));
+  SOMLIER_ASSIGN_OR_RETURN(r.user, OptionalString(j, "user"));
+  if (auto it = j.find("params"); it != j.end() && !it->is_null()) {
+    if (!it->is_object()) {
+      return InvalidArgument(fmt::format(
+          "'params' must be an object of NAME: SPEC (e.g. {{\"batch_size\": \"64,128\"}}), not {}",
+          it->dump()));
+    }
+    for (const auto& [name, value] : it->items()) {
+      SOMLIER_ASSIGN_OR_RETURN(std::string spec, SpecText(name, value));
+      r.params.push_back({name, spec});
+    }
+  }
+  return r;
+}
+
+Result<json> TrainAnswer(TrackingService& tracking, const TrainJob& job) {
+  json runs = json::array();
+  for (const TrainRun& run : job.runs()) {
+    SOMLIER_ASSIGN_OR_RETURN(Run current, tracking.GetRun(run.run_id));
+    runs.push_back(RunSummary(current));
+  }
+  json answer = {{"run_id", runs.empty() ? json("") : runs[0]["run_id"]},
+                 {"status", runs.empty() ? json("") : runs[0]["status"]},
+                 {"experiment_id", job.experiment_id()},
+                 {"commit", job.commit()},
+                 {"runs", std::move(runs)},
+                 {"warnings", job.warnings()}};
+  return answer;
+}
+
+Result<json> RunsList(TrackingService& tracking, const json& request) {
+  SOMLIER_ASSIGN_OR_RETURN(std::string project, RequiredJsonString(request, "project_name"));
+  int64_t max_results = 100;
+  if (auto it = request.find("max_results"); it != request.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 1000) {
+      return InvalidArgument(
+          fmt::format("'max_results' must be an integer from 1 to 1000, not {}", it->dump()));
+    }
+    max_results = it->get<int64_t>();
+  }
+  auto experiment = tracking.GetExperimentByName(project);
+  if (!experiment.ok()) {
+    if (experiment.status().code() == StatusCode::kNotFound) {
+      return NotFound(fmt::format("project '{}' has no runs (no experiment of that name)", project));
+    }
+    return experiment.status();
+  }
+  SearchRequest search;
+  search.order_by = {"attributes.start_time DESC"};
+  search.max_results = max_results;
+  SOMLIER_ASSIGN_OR_RETURN(Page<Run> page,
+                           tracking.SearchRuns({experiment->experiment_id}, search));
+  json runs = json::array();
+  for (const Run& run : page.items) runs.push_back(RunSummary(run));
+  return json{{"experiment_id", std::to_string(experiment->experiment_id)},
+              {"runs", std::move(runs)}};
+}
+
+Result<json> RunsShow(TrackingService& tracking, const json& request) {
+  SOMLIER_ASSIGN_OR_RETURN(std::string run_id, RequiredJsonString(request, "run_id"));
+  SOMLIER_ASSIGN_OR_RETURN(Run run, tracking.GetRun(run_id));
+  json out = RunSummary(run);
+  const RunInfo& info = run.info;
+  out["experiment_id"] = std::to_string(info.experiment_id);
+  out["user_id"] = info.user_id;
+  out["artifact_uri"] = info.artifact_uri;
+  if (!info.source.git_uri.empty()) {
+    out["source"] = {{"git_uri", info.source.git_uri},
+                     {"git_ref", info.source.git_ref},
+                     {"git_commit", info.source.git_commit},
+                     {"project_path", info.source.project_path},
+                     {"entrypoint", info.source.entrypoint}};
+  }
+  json tags = json::object();
+  for (const Tag& t : run.tags) tags[t.key] = t.value;
+  out["tags"] = std::move(tags);
+  return out;
+}
+
+Result<json> RunsLogs(TrackingService& tracking, const json& request) {
+  SOMLIER_ASSIGN_OR_RETURN(std::string run_id, RequiredJsonString(request, "run_id"));
+  int64_t offset = 0;
+  if (auto it = request.find("offset"); it != request.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 0) {
+      return InvalidArgument(fmt::format("'offset' must be a byte offset >= 0, not {}", it->dump()));
+    }
+    offset = it->get<int64_t>();
+  }
+  // The status first: a run seen ended has written all its output.
+  SOMLIER_ASSIGN_OR_RETURN(Run run, tracking.GetRun(run_id));
+  SOMLIER_ASSIGN_OR_RETURN(std::string dir, tracking.RunArtifactDirectory(run.info));
+  SOMLIER_ASSIGN_OR_RETURN(auto path, tracking.artifacts().Resolve(dir + "/logs/output.log"));
+  std::string text;
+  bool at_end = true;
+  std::ifstream in(path, std::ios::binary);
+  if (in) {
+    in.seekg(0, std::ios::end);
+    const int64_t size = in.tellg();
+    if (offset < size) {
+      const size_t want = static_cast<size_t>(std::min<int64_t>(size - offset, kMaxLogChunk));
+      text.resize(want);
+      in.seekg(offset);
+      in.read(text.data(), static_cast<std::streamsize>(want));
+      text.resize(static_cast<size_t>(in.gcount()));
+      // Whole lines only, unless one line fills the chunk; the rest comes next time.
+      const auto last = text.rfind('\n');
+      if (last != std::string::npos) {
+        text.resize(last + 1);
+      } else if (text.size() < kMaxLogChunk && !IsTerminal(run.info.status)) {
+        text.clear();
+      }
+      at_end = offset + static_cast<int64_t>(text.size()) >= size;
+    }
+  }
+  const int64_t next = offset + static_cast<int64_t>(text.size());
+  return json{{"run_id", run_id},
+              {"status", std::string(ToString(run.info.status))},
+              {"offset", next},
+              {"text", std::move(text)},
+              {"ended", IsTerminal(run.info.status) && at_end}};
+}
+
+Result<json> RunsKill(TrainService& train, TrackingService& tracking, const json& request) {
+  SOMLIER_ASSIGN_OR_RETURN(std::string run_id, RequiredJsonString(request, "run_id"));
+  SOMLIER_RETURN_IF_ERROR(train.KillRun(run_id, "killed by `somlier runs kill`"));
+  // The executor records the end as soon as the process group is gone.
+  for (int i = 0; i < 200; ++i) {
+    SOMLIER_ASSIGN_OR_RETURN(Run run, tracking.GetRun(run_id));
+    if (IsTerminal(run.info.status) && run.info.end_time) return RunSummary(run);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  SOMLIER_ASSIGN_OR_RETURN(Run run, tracking.GetRun(run_id));
+  return RunSummary(run);
+}
+
+}  // namespace somlier::api

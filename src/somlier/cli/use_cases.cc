@@ -1,0 +1,40 @@
+#include "somlier/cli/use_cases.h"
+
+#include <fmt/core.h>
+
+#include "somlier/api/seed_api.h"
+#include "somlier/api/train_api.h"
+#include "somlier/core/log.h"
+
+namespace somlier::cli {
+
+using nlohmann::json;
+
+Result<std::unique_ptr<UseCases>> UseCases::Open(const Context& ctx) {
+  auto cases = std::unique_ptr<UseCases>(new UseCases());
+  if (!ctx.settings.server.empty()) {
+    SOMLIER_ASSIGN_OR_RETURN(cases->client_,
+                             api::ApiClient::Create(ctx.settings.server, ctx.settings.token));
+    return cases;
+  }
+  SOMLIER_ASSIGN_OR_RETURN(cases->services_, LocalServices::Open(ctx.settings, ctx.env));
+  if (auto recovered = cases->services_->train->RecoverOrphanedRuns(); !recovered.ok()) {
+    LogWarning("checking for runs whose executor has died failed: {}",
+               recovered.status().message());
+  }
+  return cases;
+}
+
+Result<json> UseCases::Call(const std::string& path, const json& request) {
+  if (client_) return client_->PostJson(path, request);
+  LocalServices& s = *services_;
+  if (path == "/search") return api::SeedSearch(*s.tracking, request);
+  if (path == "/register") return api::SeedRegister(*s.registry, request);
+  if (path == "/runs/list") return api::RunsList(*s.tracking, request);
+  if (path == "/runs/show") return api::RunsShow(*s.tracking, request);
+  if (path == "/runs/logs") return api::RunsLogs(*s.tracking, request);
+  if (path == "/runs/kill") return api::RunsKill(*s.train, *s.tracking, request);
+  return Internal(fmt::format("no in-process use case for {}", path));
+}
+
+}  // namespace somlier::cli

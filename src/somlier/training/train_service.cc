@@ -1,0 +1,533 @@
+#include "somlier/training/train_service.h"
+
+#include <fmt/core.h>
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "somlier/core/ids.h"
+#include "somlier/core/install_paths.h"
+#include "somlier/core/log.h"
+#include "somlier/core/strings.h"
+#include "somlier/core/time.h"
+#include "somlier/execution/local_executor.h"
+#include "somlier/execution/process_identity.h"
+#include "somlier/projects/git_cache.h"
+#include "somlier/projects/local_run.h"
+#include "somlier/projects/project_spec.h"
+#include "somlier/tracking/tracking_service.h"
+#include "somlier/tracking/validation.h"
+
+namespace somlier {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kMaxParallel = 256;
+
+// Removes a directory when it goes out of scope, unless released.
+class RemoveOnExit {
+ public:
+  explicit RemoveOnExit(fs::path dir) : dir_(std::move(dir)) {}
+  ~RemoveOnExit() {
+    if (dir_.empty()) return;
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  void Release() { dir_.clear(); }
+
+ private:
+  fs::path dir_;
+};
+
+std::string ExitMessage(int exit_code) {
+  if (exit_code > 128 && exit_code < 128 + 65) {
+    const int signal = exit_code - 128;
+    const char* name = sigabbrev_np(signal);
+    return fmt::format("ended by signal {} (SIG{})", signal, name ? name : "?");
+  }
+  return fmt::format("exited with code {}", exit_code);
+}
+
+std::string RepositoryName(const std::string& uri) {
+  std::string name = uri;
+  while (name.ends_with("/")) name.pop_back();
+  const auto cut = name.find_last_of("/:");
+  if (cut != std::string::npos) name = name.substr(cut + 1);
+  if (name.ends_with(".git")) name.resize(name.size() - 4);
+  return name.empty() ? uri : name;
+}
+
+// `status` with the temporary copy of the project named as the user knows it.
+Status InRepository(const Status& status, const fs::path& copy, const std::string& name) {
+  if (status.ok()) return status;
+  std::string message = status.message();
+  const std::string path = copy.string();
+  for (auto at = message.find(path); at != std::string::npos; at = message.find(path, at)) {
+    message.replace(at, path.size(), name);
+    at += name.size();
+  }
+  return Status(status.code(), message);
+}
+
+std::string PrependPath(const std::string& first, const std::string& rest) {
+  return rest.empty() ? first : first + ":" + rest;
+}
+
+}  // namespace
+
+// What the runs of one job share, and its executor (declared last: destroyed first).
+struct TrainJob::State {
+  TrackingService* tracking = nullptr;
+  TrainServiceConfig config;
+  TrainEvents events;
+  std::string uri;
+  std::string commit;
+  std::string project_path;
+  ProjectSpec spec;
+  fs::path spec_dir;  // the project as exported to read its spec; removed with the job
+  std::vector<std::vector<std::string>> argvs;  // per run
+  std::map<std::string, size_t> index;          // run id -> position
+  PythonEnvRequest env_request;
+  std::string tracking_uri;
+  std::string tracking_token;
+  std::string python_package;  // the somlier package's directory, or empty
+  const std::vector<TrainRun>* runs = nullptr;
+
+  std::mutex env_mutex;
+  std::optional<Result<PythonEnv>> env;  // prepared once for the whole grid
+
+  std::unique_ptr<LocalExecutor> executor;
+
+  fs::path WorkDir(const std::string& run_id) const { return config.home / "work" / run_id; }
+  Result<PythonEnv> PrepareEnv();
+  Result<ProcessLaunch> PrepareRun(size_t i);
+  void OnStart(size_t i, pid_t pid);
+  void OnEnd(size_t i, const TaskResult& result);
+};
+
+Result<PythonEnv> TrainJob::State::PrepareEnv() {
+  std::lock_guard lock(env_mutex);
+  if (!env) {
+    PythonEnvManager manager(config.home / "envs", config.env);
+    env = manager.Prepare(env_request, [this](std::string_view note) {
+      if (events.on_note) events.on_note(note);
+    });
+    if (env->ok()) {
+      for (const std::string& warning : (*env)->warnings) {
+        if (events.on_note) events.on_note("warning: " + warning);
+      }
+    }
+  }
+  if (!env->ok()) {
+    return Status(env->status().code(), "preparing the Python environment failed: " +
+                                            env->status().message());
+  }
+  return **env;
+}
+
+Result<ProcessLaunch> TrainJob::State::PrepareRun(size_t i) {
+  const TrainRun& run = (*runs)[i];
+  // A run killed meanwhile (`somlier runs kill` from another process) does not start.
+  SOMLIER_ASSIGN_OR_RETURN(Run current, tracking->GetRun(run.run_id));
+  if (current.info.status != RunStatus::kScheduled) {
+    return FailedPrecondition(
+        fmt::format("the run is {} and was not started", ToString(current.info.status)));
+  }
+  SOMLIER_ASSIGN_OR_RETURN(PythonEnv python, PrepareEnv());
+
+  const fs::path dir = WorkDir(run.run_id);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  GitCache git(config.home / "repos", config.env);
+  SOMLIER_RETURN_IF_ERROR(git.Export(uri, commit, project_path, dir));
+  ProjectSpec run_spec = spec;
+  run_spec.directory = dir;
+  run_spec.file = dir / spec.file.filename();
+  SOMLIER_RETURN_IF_ERROR(FetchAssets(run_spec, nullptr));
+
+  Environment env = config.env;
+  if (!python.bin_dir.empty()) {
+    env["PATH"] = PrependPath(python.bin_dir.string(), Lookup(env, "PATH"));
+    env["VIRTUAL_ENV"] = python.bin_dir.parent_path().string();
+    env.erase("PYTHONHOME");
+  }
+  if (!python_package.empty()) {
+    env["PYTHONPATH"] = PrependPath(python_package, Lookup(env, "PYTHONPATH"));
+  }
+  env = EntrypointEnvironment(run_spec, python.python, std::move(env));
+  const std::string experiment_id = std::to_string(current.info.experiment_id);
+  for (const char* name : {"MLFLOW_TRACKING_URI", "SOMLIER_TRACKING_URI", "SOMLIER_SERVER"}) {
+    env[name] = tracking_uri;
+  }
+  env["MLFLOW_RUN_ID"] = env["SOMLIER_RUN_ID"] = run.run_id;
+  env["MLFLOW_EXPERIMENT_ID"] = env["SOMLIER_EXPERIMENT_ID"] = experiment_id;
+  env.erase("MLFLOW_EXPERIMENT_NAME");
+  env.erase("MLFLOW_TRACKING_USERNAME");  // would take precedence over the token
+  env.erase("MLFLOW_TRACKING_PASSWORD");
+  if (tracking_token.empty()) {
+    env.erase("MLFLOW_TRACKING_TOKEN");
+    env.erase("SOMLIER_TOKEN");
+  } else {
+    env["MLFLOW_TRACKING_TOKEN"] = env["SOMLIER_TOKEN"] = tracking_token;
+  }
+
+  ProcessLaunch launch;
+  launch.spawn.argv = WithInterpreter(argvs[i], python.python, env);
+  launch.spawn.working_dir = dir.string();
+  launch.spawn.env = std::move(env);
+  SOMLIER_ASSIGN_OR_RETURN(std::string artifacts, tracking->RunArtifactDirectory(current.info));
+  SOMLIER_ASSIGN_OR_RETURN(launch.log_file,
+                           tracking->artifacts().Resolve(artifacts + "/logs/output.log"));
+  return launch;
+}
+
+void TrainJob::State::OnStart(size_t i, pid_t pid) {
+  const TrainRun& run = (*runs)[i];
+  RunUpdate update;
+  update.status = RunStatus::kRunning;
+  update.start_time = NowMillis();
+  update.pid = pid;
+  update.only_from = {RunStatus::kScheduled};
+  Status started = tracking->store().UpdateRun(run.run_id, update);
+  if (!started.ok()) {
+    // Killed between its preparation and now: stop it; OnEnd keeps the status it has.
+    if (started.code() == StatusCode::kFailedPrecondition) kill(-pid, SIGTERM);
+    LogWarning("run {}: {}", run.run_id, started.message());
+    return;
+  }
+  if (events.on_status) events.on_status(run, RunStatus::kRunning, "");
+}
+
+void TrainJob::State::OnEnd(size_t i, const TaskResult& result) {
+  const TrainRun& run = (*runs)[i];
+  RunUpdate update;
+  update.end_time = NowMillis();
+  if (result.exit_code >= 0) update.exit_code = result.exit_code;
+  RunStatus status = RunStatus::kFailed;
+  std::string message = result.message;
+  switch (result.end) {
+    case TaskEnd::kExited:
+      status = result.exit_code == 0 ? RunStatus::kFinished : RunStatus::kFailed;
+      if (result.exit_code != 0 && message.empty()) message = ExitMessage(result.exit_code);
+      break;
+    case TaskEnd::kKilled:
+      status = RunStatus::kKilled;
+      break;
+    case TaskEnd::kFailedToStart:
+      status = RunStatus::kFailed;
+      break;
+  }
+  update.status = status;
+  update.status_message = message;
+  // The process's end decides (clients cannot end an executing run: TrackingService).
+  update.only_from = {RunStatus::kScheduled, RunStatus::kRunning};
+  Status ended = tracking->store().UpdateRun(run.run_id, update);
+  if (ended.code() == StatusCode::kFailedPrecondition) {
+    // Ended otherwise first (`runs kill` from another process): keep that status.
+    auto current = tracking->store().GetRun(run.run_id);
+    if (current.ok()) {
+      status = current->info.status;
+      message = current->info.status_message;
+      RunUpdate times;
+      if (!current->info.end_time) times.end_time = update.end_time;
+      times.exit_code = update.exit_code;
+      ended = tracking->store().UpdateRun(run.run_id, times);
+    }
+  }
+  if (!ended.ok()) LogError("run {}: recording its end failed: {}", run.run_id, ended.message());
+  std::error_code ec;
+  fs::remove_all(WorkDir(run.run_id), ec);
+  if (events.on_status) events.on_status(run, status, message);
+}
+
+TrainJob::~TrainJob() {
+  if (!state_) return;
+  state_->executor.reset();  // kills what still runs, and waits
+  std::error_code ec;
+  fs::remove_all(state_->spec_dir, ec);
+}
+
+void TrainJob::KillAll(const std::string& reason) { state_->executor->KillAll(reason); }
+
+bool TrainJob::Kill(const std::string& run_id, const std::string& reason) {
+  if (!state_->index.count(run_id)) return false;
+  return state_->executor->Kill(run_id, reason);
+}
+
+void TrainJob::Wait() { state_->executor->Wait(); }
+
+bool TrainJob::WaitFor(std::chrono::milliseconds timeout) {
+  return state_->executor->WaitFor(timeout);
+}
+
+bool TrainJob::Done() { return WaitFor(std::chrono::milliseconds(0)); }
+
+TrainService::TrainService(TrackingService& tracking, TrainServiceConfig config)
+    : tracking_(tracking), config_(std::move(config)) {}
+
+TrainService::~TrainService() {
+  std::vector<std::shared_ptr<TrainJob>> jobs;
+  {
+    std::lock_guard lock(mutex_);
+    jobs.swap(jobs_);
+  }
+  for (auto& job : jobs) job->KillAll("the SoMLier process executing it stopped");
+  for (auto& job : jobs) job->Wait();
+}
+
+void TrainService::SetTrackingServer(const std::string& uri, const std::string& token) {
+  std::lock_guard lock(mutex_);
+  server_ = {uri, token};
+}
+
+void TrainService::Prune() {
+  std::erase_if(jobs_, [](const std::shared_ptr<TrainJob>& job) { return job->Done(); });
+}
+
+Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, TrainEvents events) {
+  // ---- The request itself ----
+  if (r.use_k8s_job) {
+    return Unimplemented(
+        "use_k8s_job=true: training as Kubernetes Jobs is not available yet; train on this "
+        "machine with use_k8s_job=false (the default)");
+  }
+  if (r.project_name.empty()) {
+    return InvalidArgument(
+        "project_name is required: the project's directory in the repository (e.g. "
+        "example-projects/sklearn)");
+  }
+  SOMLIER_ASSIGN_OR_RETURN(std::string project_path, NormalizeProjectPath(r.project_name));
+  if (r.project_ref.empty()) {
+    return InvalidArgument("project_ref is required: a branch, tag or commit of the repository");
+  }
+  const std::string uri = r.github_uri.empty() ? config_.default_project_uri : r.github_uri;
+  if (uri.empty()) {
+    return InvalidArgument(
+        "no repository to train from: pass --github_uri URI (\"github_uri\" in the request) or "
+        "set SOMLIER_DEFAULT_PROJECT_URI");
+  }
+  if (r.entrypoint.empty()) return InvalidArgument("entrypoint must not be empty");
+  int parallel = r.max_parallel;
+  if (parallel == 0) parallel = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (parallel < 1 || parallel > kMaxParallel) {
+    return InvalidArgument(
+        fmt::format("max_parallel {} is not between 1 and {}", r.max_parallel, kMaxParallel));
+  }
+  if (r.timeout.count() < 0) {
+    return InvalidArgument(fmt::format("timeout {} must be 0 (none) or a number of seconds",
+                                       r.timeout.count()));
+  }
+  for (const ParamSpec& p : r.params) SOMLIER_RETURN_IF_ERROR(ValidateKey("parameter", p.name));
+  SOMLIER_ASSIGN_OR_RETURN(std::vector<ParamCombination> grid, ExpandParamGrid(r.params));
+  TrackingServer server;
+  {
+    std::lock_guard lock(mutex_);
+    server = server_;
+  }
+  if (server.uri.empty()) {
+    return FailedPrecondition("no tracking server is running for the runs to log to");
+  }
+
+  // ---- The repository and the project ----
+  auto job = std::shared_ptr<TrainJob>(new TrainJob());
+  job->state_ = std::make_unique<TrainJob::State>();
+  TrainJob::State& s = *job->state_;
+  s.tracking = &tracking_;
+  s.config = config_;
+  s.events = std::move(events);
+  s.uri = uri;
+  s.project_path = project_path;
+  s.runs = &job->runs_;
+  GitCache git(config_.home / "repos", config_.env);
+  SOMLIER_ASSIGN_OR_RETURN(s.commit, git.Fetch(uri, r.project_ref));
+  SOMLIER_RETURN_IF_ERROR(git.CheckProject(uri, s.commit, project_path));
+  s.spec_dir = config_.home / "work" / ("train-" + NewRunId());
+  RemoveOnExit remove_spec_dir(s.spec_dir);
+  SOMLIER_RETURN_IF_ERROR(git.Export(uri, s.commit, project_path, s.spec_dir));
+  const std::string shown = fmt::format("{}@{}", project_path.empty() ? "." : project_path,
+                                        s.commit.substr(0, 12));
+  auto spec = LoadProjectDirectory(s.spec_dir, config_.env);
+  if (!spec.ok()) return InRepository(spec.status(), s.spec_dir, shown);
+  s.spec = std::move(*spec);
+  auto entrypoint = s.spec.FindEntrypoint(r.entrypoint);
+  if (!entrypoint.ok()) return InRepository(entrypoint.status(), s.spec_dir, shown);
+  for (const ParamCombination& combination : grid) {
+    auto argv = BuildEntrypointArgv(**entrypoint, combination);
+    if (!argv.ok()) return argv.status();
+    s.argvs.push_back(std::move(*argv));
+  }
+
+  // ---- The environment ----
+  s.env_request.python_version = s.spec.python_version;
+  s.env_request.configured_python = config_.python;
+  if (!s.spec.pip_dependencies.empty()) {
+    s.env_request.requirements_file = s.spec_dir / ".somlier-requirements.txt";
+    std::ofstream out(s.env_request.requirements_file);
+    for (const std::string& line : s.spec.pip_dependencies) out << line << "\n";
+  } else if (std::error_code ec; fs::is_regular_file(s.spec.RequirementsPath(), ec)) {
+    s.env_request.requirements_file = s.spec.RequirementsPath();
+  }
+  s.env_request.manager =
+      r.env_manager.value_or(s.env_request.requirements_file.empty() ? EnvManager::kLocal
+                                                                     : EnvManager::kVirtualenv);
+  if (auto package = PythonPackageDir(config_.env); package.ok()) {
+    s.python_package = package->string();
+  } else {
+    job->warnings_.push_back(package.status().message() +
+                             "; runs can log with the mlflow client only");
+  }
+  if (r.use_gpu) {
+    job->warnings_.push_back(
+        "use_gpu: the local executor does not schedule GPUs; runs see this machine's devices");
+  }
+  s.tracking_uri = server.uri;
+  s.tracking_token = server.token;
+
+  // ---- The runs ----
+  const std::string experiment_name = project_path.empty() ? RepositoryName(uri) : project_path;
+  SOMLIER_ASSIGN_OR_RETURN(Experiment experiment, tracking_.GetOrCreateExperiment(experiment_name));
+  job->experiment_id_ = std::to_string(experiment.experiment_id);
+  job->commit_ = s.commit;
+  const std::string train_id = NewRunId().substr(0, 12);
+  const char* env_name = s.env_request.manager == EnvManager::kVirtualenv ? "virtualenv" : "local";
+  for (const ParamCombination& combination : grid) {
+    CreateRunRequest create;
+    create.experiment_id = job->experiment_id_;
+    create.user_id = r.user;
+    create.status = RunStatus::kScheduled;
+    create.source = {uri, r.project_ref, s.commit, project_path, r.entrypoint};
+    create.executor = ThisProcessIdentity();
+    for (const auto& [name, value] : combination) create.params.push_back({name, value});
+    create.tags = {{"mlflow.source.type", "PROJECT"},
+                   {"mlflow.source.name", uri},
+                   {"mlflow.source.git.commit", s.commit},
+                   {"mlflow.source.git.repoURL", uri},
+                   {"mlflow.gitRepoURL", uri},
+                   {"mlflow.project.entryPoint", r.entrypoint},
+                   {"mlflow.project.env", env_name},
+                   {"mlflow.project.backend", "local"},
+                   {"somlier.project_ref", r.project_ref},
+                   {"somlier.train_id", train_id}};
+    if (!r.user.empty()) create.tags.push_back({"mlflow.user", r.user});
+    Result<Run> created = tracking_.CreateRun(create);
+    if (!created.ok()) {
+      // Not the user's input (that was checked above): end what was made, say why.
+      for (const TrainRun& made : job->runs_) {
+        RunUpdate failed;
+        failed.status = RunStatus::kFailed;
+        failed.end_time = NowMillis();
+        failed.status_message = "creating the grid's runs failed: " + created.status().message();
+        (void)tracking_.store().UpdateRun(made.run_id, failed);
+      }
+      return created.status();
+    }
+    s.index[created->info.run_id] = job->runs_.size();
+    job->runs_.push_back({created->info.run_id, created->info.run_name, combination});
+  }
+  for (const std::string& warning : job->warnings_) LogWarning("train: {}", warning);
+  LogDebug("train {}: {} run(s) of {} at {} ({}) in experiment {}", train_id,
+              job->runs_.size(), experiment_name, r.project_ref, s.commit.substr(0, 12),
+              job->experiment_id_);
+
+  // ---- Execution ----
+  std::vector<ExecutorTask> tasks;
+  for (size_t i = 0; i < job->runs_.size(); ++i) {
+    tasks.push_back({job->runs_[i].run_id, [&s, i] { return s.PrepareRun(i); }});
+  }
+  ExecutorCallbacks callbacks;
+  callbacks.on_start = [&s](const std::string& id, pid_t pid) { s.OnStart(s.index.at(id), pid); };
+  callbacks.on_line = [&s](const std::string& id, OutputStream stream, std::string_view line) {
+    if (s.events.on_line) s.events.on_line((*s.runs)[s.index.at(id)], stream, line);
+  };
+  callbacks.on_end = [&s](const std::string& id, const TaskResult& result) {
+    s.OnEnd(s.index.at(id), result);
+  };
+  ExecutorOptions options;
+  options.max_parallel = parallel;
+  options.timeout = r.timeout;
+  options.kill_grace = config_.kill_grace;
+  s.executor = std::make_unique<LocalExecutor>(std::move(tasks), options, std::move(callbacks));
+  remove_spec_dir.Release();
+  {
+    std::lock_guard lock(mutex_);
+    Prune();
+    jobs_.push_back(job);
+  }
+  return job;
+}
+
+Status TrainService::KillRun(const std::string& run_id, const std::string& reason) {
+  SOMLIER_RETURN_IF_ERROR(ValidateRunId(run_id));
+  std::vector<std::shared_ptr<TrainJob>> jobs;
+  {
+    std::lock_guard lock(mutex_);
+    Prune();
+    jobs = jobs_;
+  }
+  for (auto& job : jobs) {
+    if (job->Kill(run_id, reason)) return OkStatus();
+  }
+  // Not ours: executed by another process on this host, or by nobody any more.
+  SOMLIER_ASSIGN_OR_RETURN(Run run, tracking_.GetRun(run_id));
+  const RunInfo& info = run.info;
+  if (info.status != RunStatus::kScheduled && info.status != RunStatus::kRunning) {
+    return FailedPrecondition(
+        fmt::format("run '{}' has already ended ({})", run_id, ToString(info.status)));
+  }
+  if (info.executor.empty()) {
+    return FailedPrecondition(fmt::format(
+        "run '{}' was not started by `somlier train`: there is no process to kill", run_id));
+  }
+  if (CheckProcess(info.executor) == ProcessState::kUnknown) {
+    return FailedPrecondition(fmt::format(
+        "run '{}' is executed on another machine ({}); kill it through the server that "
+        "executes it (SOMLIER_SERVER)",
+        run_id, info.executor));
+  }
+  RunUpdate killed;
+  killed.status = RunStatus::kKilled;
+  killed.end_time = NowMillis();
+  killed.status_message = reason;
+  killed.only_from = {RunStatus::kScheduled, RunStatus::kRunning};
+  SOMLIER_RETURN_IF_ERROR(tracking_.store().UpdateRun(run_id, killed));
+  // Its executor sees the status and keeps it. Signal the process group while the pid
+  // still belongs to the run; SIGKILL what ignores SIGTERM for the grace period.
+  if (info.pid && ProcessHasEnvironment(static_cast<pid_t>(*info.pid), "MLFLOW_RUN_ID", run_id)) {
+    const pid_t group = static_cast<pid_t>(*info.pid);
+    kill(-group, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + config_.kill_grace;
+    while (std::chrono::steady_clock::now() < deadline && kill(-group, 0) == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    kill(-group, SIGKILL);
+  }
+  return OkStatus();
+}
+
+Result<int> TrainService::RecoverOrphanedRuns() {
+  SOMLIER_ASSIGN_OR_RETURN(std::vector<RunInfo> executing, tracking_.store().ListExecutingRuns());
+  int recovered = 0;
+  for (const RunInfo& info : executing) {
+    if (CheckProcess(info.executor) != ProcessState::kGone) continue;
+    if (info.pid &&
+        ProcessHasEnvironment(static_cast<pid_t>(*info.pid), "MLFLOW_RUN_ID", info.run_id)) {
+      kill(-static_cast<pid_t>(*info.pid), SIGKILL);
+    }
+    RunUpdate failed;
+    failed.status = RunStatus::kFailed;
+    failed.end_time = NowMillis();
+    failed.status_message = fmt::format(
+        "the SoMLier process that executed it ({}) ended before the run did", info.executor);
+    failed.only_from = {RunStatus::kScheduled, RunStatus::kRunning};
+    if (tracking_.store().UpdateRun(info.run_id, failed).ok()) {
+      LogWarning("run {}: {}; marked FAILED", info.run_id, *failed.status_message);
+      ++recovered;
+    }
+  }
+  return recovered;
+}
+
+}  // namespace somlier
