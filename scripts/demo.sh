@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Sets up (Debian packages), builds and runs SoMLier's demo end to end on its embedded
-# defaults, in a fresh SOMLIER_HOME under build/demo-home.
-#
-# The demo project is examples/hello, the seed's example: check its somlier.yaml with
-# `config show`, list its requirements with `config show -d`, and run its `main`
-# entrypoint with `config run`.
+# defaults, in a fresh SOMLIER_HOME under build/demo-home:
+#   1. builds a git repository of ML projects from examples/ (as example-projects/...),
+#   2. checks the seed's example project with `config show` and runs it with `config run`,
+#   3. trains the seed's example grid on the PyTorch example (8 runs in parallel),
+#   4. searches the best run and registers its model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -17,11 +17,32 @@ rm -rf "$SOMLIER_HOME"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
+# The repository `train` fetches from, as a team would keep its projects.
+repo=$SOMLIER_HOME/ml-projects
+mkdir -p "$repo/example-projects"
+cp -r examples/. "$repo/example-projects/"
+git -C "$repo" init -q -b main
+git -C "$repo" add -A
+git -C "$repo" -c user.name=demo -c user.email=demo@somlier.invalid commit -q -m "example projects"
+export SOMLIER_DEFAULT_PROJECT_URI=$repo
+
 cd "$root/examples/hello"
-step "somlier config show"
+step "somlier config show   (the seed's example project)"
 "$somlier" config show
-step "somlier config show -d"
-"$somlier" config show -d
 step "somlier config run main"
 "$somlier" config run main
-step "demo finished"
+
+cd "$root"
+step "somlier online train example-projects/pytorch main --learning_rate 0.001..0.005..0.001 --batch_size 64,128 --num_epochs 3"
+"$somlier" online train example-projects/pytorch main --github_uri "$repo" \
+  --learning_rate 0.001..0.005..0.001 --batch_size 64,128 --num_epochs 3
+
+step "somlier search example-projects/pytorch validation_accuracy DESC"
+"$somlier" search example-projects/pytorch validation_accuracy DESC --top 3
+best=$("$somlier" search example-projects/pytorch validation_accuracy DESC --output json |
+       "$SOMLIER_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["run_id"])')
+
+step "somlier register $best pytorch-digits"
+"$somlier" register "$best" pytorch-digits
+
+step "demo finished (state in $SOMLIER_HOME; try: $somlier runs list example-projects/pytorch)"
