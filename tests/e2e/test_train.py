@@ -237,6 +237,11 @@ class GridTest(TrainTestCase):
         self.assertFails(dash, 2, "must not start with '-'")
         no_uri = self.somlier("online", "train", "example-projects/grid", "main")
         self.assertFails(no_uri, 2, "SOMLIER_DEFAULT_PROJECT_URI")
+        # A token in the URI is never shown (port 9: nothing listens there).
+        secret = self.somlier("online", "train", "example-projects/grid", "main", "--github_uri",
+                              "https://ghp_not_a_real_token@127.0.0.1:9/org/repo.git")
+        self.assertFails(secret, 3, "https://***@127.0.0.1:9/org/repo.git")
+        self.assertNotIn("ghp_not_a_real_token", secret.stderr + secret.stdout)
         # Nothing was made: no experiment, no run, no copy of the project.
         self.assertFails(self.somlier("runs", "list", "example-projects/grid"), 3, "has no runs")
         self.assertEqual(list((self.home / "work").glob("*")) if (self.home / "work").exists()
@@ -308,6 +313,24 @@ class EnvironmentTest(TrainTestCase):
         self.assertEqual(run["params"]["x"], "7")
         prefix = re.search(r"PREFIX (.*)", self.logs(run["run_id"])).group(1).strip()
         self.assertNotEqual(prefix, str(envs[0]))
+
+
+    def test_ctrl_c_while_the_virtualenv_is_made_stops_at_once(self):
+        self.repo.write("example-projects/grid/requirements.txt", "numpy\n")
+        self.repo.commit("requirements")
+        proc = self.start_somlier("online", "train", "example-projects/grid", "main",
+                                  "--github_uri", str(self.repo.path), "--x", "1,2")
+        wait_for_lines(proc.stderr, lambda line: "creating a virtualenv" in line, 1)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        self.assertLess(time.monotonic() - started, 15)
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertEqual({r["status"] for r in self.runs()}, {"KILLED"})
+        # The half-made virtualenv is gone; the next train makes a whole one.
+        self.assertEqual([p for p in (self.home / "envs").iterdir() if p.is_dir()], [])
+        self.train("--x", "3", check=0)
+        self.assertEqual(self.runs()[0]["status"], "FINISHED")
 
 
 class ServerTrainTest(TrainTestCase):

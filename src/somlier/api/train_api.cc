@@ -9,6 +9,7 @@
 #include "somlier/api/http_util.h"
 #include "somlier/api/mlflow_json.h"
 #include "somlier/core/strings.h"
+#include "somlier/projects/git_cache.h"
 #include "somlier/tracking/tracking_service.h"
 
 namespace somlier::api {
@@ -70,6 +71,9 @@ Result<bool> OptionalBool(const ordered_json& body, const char* name) {
   }
   return InvalidArgument(fmt::format("'{}' must be true or false, not {}", name, it->dump()));
 }
+
+// Ended and released by its executor: all its output is written.
+bool Ended(const RunInfo& info) { return IsTerminal(info.status) && info.executor.empty(); }
 
 json RunSummary(const Run& run) {
   const RunInfo& info = run.info;
@@ -156,6 +160,10 @@ Result<json> TrainAnswer(TrackingService& tracking, const TrainJob& job) {
 
 Result<json> RunsList(TrackingService& tracking, const json& request) {
   SOMLIER_ASSIGN_OR_RETURN(std::string project, RequiredJsonString(request, "project_name"));
+  // The experiment is the project's path as train normalised it ("./a/b/" is "a/b").
+  if (auto normal = NormalizeProjectPath(project); normal.ok() && !normal->empty()) {
+    project = *normal;
+  }
   int64_t max_results = 100;
   if (auto it = request.find("max_results"); it != request.end() && !it->is_null()) {
     if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 1000) {
@@ -232,7 +240,7 @@ Result<json> RunsLogs(TrackingService& tracking, const json& request) {
       const auto last = text.rfind('\n');
       if (last != std::string::npos) {
         text.resize(last + 1);
-      } else if (text.size() < kMaxLogChunk && !IsTerminal(run.info.status)) {
+      } else if (text.size() < kMaxLogChunk && !Ended(run.info)) {
         text.clear();
       }
       at_end = offset + static_cast<int64_t>(text.size()) >= size;
@@ -243,16 +251,21 @@ Result<json> RunsLogs(TrackingService& tracking, const json& request) {
               {"status", std::string(ToString(run.info.status))},
               {"offset", next},
               {"text", std::move(text)},
-              {"ended", IsTerminal(run.info.status) && at_end}};
+              {"ended", Ended(run.info) && at_end}};
 }
 
 Result<json> RunsKill(TrainService& train, TrackingService& tracking, const json& request) {
   SOMLIER_ASSIGN_OR_RETURN(std::string run_id, RequiredJsonString(request, "run_id"));
+  bool wait = true;
+  if (auto it = request.find("wait"); it != request.end() && !it->is_null()) {
+    if (!it->is_boolean()) return InvalidArgument(fmt::format("'wait' must be true or false, not {}", it->dump()));
+    wait = it->get<bool>();
+  }
   SOMLIER_RETURN_IF_ERROR(train.KillRun(run_id, "killed by `somlier runs kill`"));
-  // The executor records the end as soon as the process group is gone.
-  for (int i = 0; i < 200; ++i) {
+  // The executor records the end once the process group is gone (SIGKILL after its grace).
+  for (int i = 0; wait && i < 300; ++i) {
     SOMLIER_ASSIGN_OR_RETURN(Run run, tracking.GetRun(run_id));
-    if (IsTerminal(run.info.status) && run.info.end_time) return RunSummary(run);
+    if (Ended(run.info)) return RunSummary(run);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   SOMLIER_ASSIGN_OR_RETURN(Run run, tracking.GetRun(run_id));

@@ -12,7 +12,8 @@
 //   runs/show: {run_id} -> RunSummary plus {user_id, artifact_uri, source, tags}
 //   runs/logs: {run_id, offset?} -> {run_id, status, offset, text, ended}: the output from
 //              `offset` on in whole lines; `ended` once the run has ended and all is read
-//   runs/kill: {run_id} -> RunSummary of the killed run
+//   runs/kill: {run_id, wait?} -> RunSummary of the killed run (once it has ended, unless
+//              wait is false)
 //
 // RunSummary: {run_id, run_name, status, start_time?, end_time?, exit_code?,
 // status_message?, params: {..}, metrics: {..}} (latest metric values).

@@ -1,15 +1,15 @@
 // `somlier server [--host 127.0.0.1] [--port 5000] [--token T] [--insecure]` and
 // `somlier python-path`.
 #include <fmt/core.h>
-#include <pthread.h>
-#include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 
 #include "somlier/api/api_server.h"
 #include "somlier/cli/cli.h"
 #include "somlier/cli/local_services.h"
+#include "somlier/cli/stop_signals.h"
 #include "somlier/core/install_paths.h"
 #include "somlier/core/log.h"
 #include "somlier/core/url.h"
@@ -23,12 +23,7 @@ struct ServerCommandOptions {
 };
 
 Result<int> Serve(const Context& ctx, ServerCommandOptions o) {
-  // Block SIGINT/SIGTERM before any thread starts, so only sigwait() below receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  StopSignals stop;  // before any thread starts
 
   o.server.token = o.token.empty() ? ctx.settings.token : o.token;
   SOMLIER_ASSIGN_OR_RETURN(auto services, LocalServices::Open(ctx.settings, ctx.env));
@@ -51,8 +46,8 @@ Result<int> Serve(const Context& ctx, ServerCommandOptions o) {
              ctx.settings.artifact_root, o.server.token.empty() ? "" : ", token required");
   std::fflush(stderr);
   int received = 0;
-  sigwait(&signals, &received);
-  fmt::print(stderr, "SoMLier server stopping ({})\n", received == SIGINT ? "SIGINT" : "SIGTERM");
+  while (received == 0) received = stop.WaitFor(std::chrono::hours(1));
+  fmt::print(stderr, "SoMLier server stopping ({})\n", StopSignals::Name(received));
   server->Stop();
   services->train.reset();  // kills the runs still executing: KILLED, not left RUNNING
   return 0;

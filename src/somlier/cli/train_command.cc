@@ -6,12 +6,11 @@
 // Ctrl-C kills them (KILLED) before it exits. Against a server, the server executes the
 // runs; with --wait the command follows them by polling, and Ctrl-C kills them there too.
 #include <fmt/core.h>
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -21,6 +20,7 @@
 #include "somlier/api/train_api.h"
 #include "somlier/cli/cli.h"
 #include "somlier/cli/output.h"
+#include "somlier/cli/stop_signals.h"
 #include "somlier/cli/use_cases.h"
 #include "somlier/core/ids.h"
 #include "somlier/core/strings.h"
@@ -117,7 +117,7 @@ std::string TrainBody(const TrainOptions& o,
 // status changes, and on a terminal a live count line at the bottom. Thread-safe.
 class TrainProgress {
  public:
-  TrainProgress(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) == 1) {}
+  explicit TrainProgress(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) == 1) {}
 
   void SetRuns(const json& runs) {
     std::lock_guard lock(mutex_);
@@ -168,7 +168,7 @@ class TrainProgress {
 
   void Finish() {
     std::lock_guard lock(mutex_);
-    if (tty_ && drawn_) fmt::print(stderr, "\r\033[K");
+    if (tty_ && drawn_) Write("\r\033[K");
     drawn_ = false;
     std::fflush(stderr);
   }
@@ -185,9 +185,12 @@ class TrainProgress {
     return it == runs_.end() ? run_id.substr(0, 8) : it->second.name;
   }
 
+  // stdio, not fmt::print: a closed terminal must not throw (the output is in the logs).
+  static void Write(const std::string& text) { std::fputs(text.c_str(), stderr); }
+
   void Print(const std::string& text) {
-    if (tty_ && drawn_) fmt::print(stderr, "\r\033[K");
-    fmt::print(stderr, "{}\n", text);
+    if (tty_ && drawn_) Write("\r\033[K");
+    Write(text + "\n");
     drawn_ = false;
     DrawCounts();
   }
@@ -200,9 +203,10 @@ class TrainProgress {
     std::map<std::string, int> count;
     for (const auto& [id, run] : runs_) ++count[run.status];
     const int64_t elapsed = (NowMillis() - started_) / 1000;
-    fmt::print(stderr, "\r\033[K{} runs: {} queued, {} running, {} finished, {} failed, {} killed  {}:{:02}",
-               runs_.size(), count["SCHEDULED"], count["RUNNING"], count["FINISHED"],
-               count["FAILED"], count["KILLED"], elapsed / 60, elapsed % 60);
+    Write(fmt::format("\r\033[K{} runs: {} queued, {} running, {} finished, {} failed, {} killed"
+                      "  {}:{:02}",
+                      runs_.size(), count["SCHEDULED"], count["RUNNING"], count["FINISHED"],
+                      count["FAILED"], count["KILLED"], elapsed / 60, elapsed % 60));
     std::fflush(stderr);
     drawn_ = true;
   }
@@ -217,7 +221,8 @@ class TrainProgress {
 };
 
 bool IsEnded(const std::string& status) {
-  return status == "FINISHED" || status == "FAILED" || status == "KILLED";
+  const auto parsed = ParseRunStatus(status);
+  return parsed && IsTerminal(*parsed);
 }
 
 // The runs as a table: id, name, status, one column per parameter, then per metric.
@@ -267,31 +272,24 @@ int Report(const TrainOptions& o, const json& answer, bool waited, bool interrup
   return 0;
 }
 
-// Blocks SIGINT and SIGTERM in this thread and the threads it starts afterwards, so that
-// only WaitForSignal() receives them.
-sigset_t BlockStopSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  return signals;
-}
-
-// The stop signal that arrived within `timeout`, or 0.
-int WaitForSignal(const sigset_t& signals, milliseconds timeout) {
-  timespec ts{static_cast<time_t>(timeout.count() / 1000),
-              static_cast<long>((timeout.count() % 1000) * 1'000'000)};
-  const int received = sigtimedwait(&signals, nullptr, &ts);
-  return received > 0 ? received : 0;
-}
-
-const char* SignalName(int signal) { return signal == SIGINT ? "SIGINT" : "SIGTERM"; }
-
 std::string CurrentUser(const Environment& env) {
   std::string user = Lookup(env, "USER");
   return user.empty() ? Lookup(env, "LOGNAME") : user;
 }
+
+// Kills the job's runs and waits for them when the command leaves early (an error, an
+// exception), so none outlives the command or the objects its callbacks use.
+class StopJobOnExit {
+ public:
+  explicit StopJobOnExit(TrainJob& job) : job_(job) {}
+  ~StopJobOnExit() {
+    job_.KillAll("the train command stopped");
+    job_.Wait();
+  }
+
+ private:
+  TrainJob& job_;
+};
 
 Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std::string& body) {
   if (o.no_wait) {
@@ -299,22 +297,23 @@ Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std:
         "--no-wait needs a server to execute the runs after this command returns: start "
         "`somlier server` and set SOMLIER_SERVER (in-process, train runs its grid and waits)");
   }
-  const sigset_t signals = BlockStopSignals();  // before any thread starts
+  StopSignals stop;  // before any thread starts
   SOMLIER_ASSIGN_OR_RETURN(TrainRequest request, api::TrainRequestFromJson(body));
+  TrainProgress progress(o.quiet || o.output == "json");
   SOMLIER_ASSIGN_OR_RETURN(auto cases, UseCases::Open(ctx));
   LocalServices& services = *cases->local();
 
-  // The tracking API the runs log to, on a loopback port, with a token of its own.
+  // The tracking API the runs log to, on a loopback port, with a token of its own (the
+  // user's token is not handed to project code).
   ApiServerOptions server_options;
   server_options.host = "127.0.0.1";
   server_options.port = 0;
-  server_options.token = ctx.settings.token.empty() ? NewRunId() : ctx.settings.token;
+  server_options.token = NewRunId();
   SOMLIER_ASSIGN_OR_RETURN(auto server, ApiServer::Create(*services.tracking, *services.registry,
                                                           server_options, services.train.get()));
   SOMLIER_RETURN_IF_ERROR(server->Start());
   services.train->SetTrackingServer(server->url(), server_options.token);
 
-  TrainProgress progress(o.quiet || o.output == "json");
   TrainEvents events;
   events.on_note = [&](std::string_view note) { progress.Note(note); };
   events.on_status = [&](const TrainRun& run, RunStatus status, const std::string& message) {
@@ -323,8 +322,17 @@ Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std:
   events.on_line = [&](const TrainRun& run, OutputStream, std::string_view line) {
     progress.Line(run.run_id, line);
   };
-  SOMLIER_ASSIGN_OR_RETURN(std::shared_ptr<TrainJob> job,
-                           services.train->Submit(request, std::move(events)));
+  events.cancelled = [&] { return stop.received() != 0; };
+  auto submitted_job = services.train->Submit(request, std::move(events));
+  if (!submitted_job.ok()) {
+    if (stop.received() != 0) {
+      progress.Note(fmt::format("{}: stopped", StopSignals::Name(stop.received())));
+      return 130;
+    }
+    return submitted_job.status();
+  }
+  std::shared_ptr<TrainJob> job = std::move(*submitted_job);
+  StopJobOnExit stop_job(*job);
   SOMLIER_ASSIGN_OR_RETURN(json submitted, api::TrainAnswer(*services.tracking, *job));
   progress.SetRuns(submitted["runs"]);
   for (const std::string& warning : job->warnings()) progress.Note("warning: " + warning);
@@ -334,14 +342,13 @@ Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std:
 
   bool interrupted = false;
   while (!job->Done()) {
-    if (int signal = WaitForSignal(signals, milliseconds(200)); signal != 0) {
-      if (!interrupted) {
-        progress.Note(fmt::format("{}: killing the runs (their processes and all they started)",
-                                  SignalName(signal)));
-      }
+    if (stop.received() != 0 && !interrupted) {
       interrupted = true;
-      job->KillAll(fmt::format("interrupted ({})", SignalName(signal)));
+      const char* name = StopSignals::Name(stop.received());
+      progress.Note(fmt::format("{}: killing the runs (their processes and all they started)", name));
+      job->KillAll(fmt::format("interrupted ({})", name));
     }
+    stop.WaitFor(milliseconds(200));
     progress.Tick();
   }
   progress.Finish();
@@ -352,17 +359,19 @@ Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std:
 
 // Follows the runs on the server until they end, printing their output.
 Result<json> FollowRemote(UseCases& cases, const json& submitted, TrainProgress& progress,
-                          const sigset_t& signals, bool* interrupted) {
+                          StopSignals& stop, bool* interrupted) {
   std::map<std::string, int64_t> offsets;
   std::vector<std::string> pending;
   for (const json& run : submitted["runs"]) pending.push_back(run["run_id"]);
   while (!pending.empty()) {
-    if (int signal = WaitForSignal(signals, milliseconds(500)); signal != 0 && !*interrupted) {
+    if (int signal = stop.WaitFor(milliseconds(500)); signal != 0 && !*interrupted) {
       *interrupted = true;
-      progress.Note(fmt::format("{}: killing the runs on the server", SignalName(signal)));
+      progress.Note(fmt::format("{}: killing the runs on the server", StopSignals::Name(signal)));
       for (const std::string& run_id : pending) {
-        auto killed = cases.Call("/runs/kill", {{"run_id", run_id}});
-        if (!killed.ok()) progress.Note("kill " + run_id + ": " + killed.status().message());
+        auto killed = cases.Call("/runs/kill", {{"run_id", run_id}, {"wait", false}});
+        if (!killed.ok() && killed.status().code() != StatusCode::kFailedPrecondition) {
+          progress.Note("kill " + run_id + ": " + killed.status().message());
+        }
       }
     }
     std::vector<std::string> still;
@@ -400,11 +409,13 @@ Result<json> FollowRemote(UseCases& cases, const json& submitted, TrainProgress&
 }
 
 Result<int> TrainRemote(const Context& ctx, const TrainOptions& o, const std::string& body) {
-  if (o.wait && o.no_wait) return InvalidArgument("give --wait or --no-wait, not both");
-  const sigset_t signals = BlockStopSignals();
   SOMLIER_ASSIGN_OR_RETURN(auto cases, UseCases::Open(ctx));
+  if (!o.wait) {
+    SOMLIER_ASSIGN_OR_RETURN(json submitted, cases->client()->PostText("/train", body));
+    return Report(o, submitted, /*waited=*/false, /*interrupted=*/false);
+  }
+  StopSignals stop;
   SOMLIER_ASSIGN_OR_RETURN(json submitted, cases->client()->PostText("/train", body));
-  if (!o.wait) return Report(o, submitted, /*waited=*/false, /*interrupted=*/false);
   TrainProgress progress(o.quiet || o.output == "json");
   progress.SetRuns(submitted["runs"]);
   for (const json& warning : submitted.value("warnings", json::array())) {
@@ -415,7 +426,7 @@ Result<int> TrainRemote(const Context& ctx, const TrainOptions& o, const std::st
                             submitted["runs"].size()));
   bool interrupted = false;
   SOMLIER_ASSIGN_OR_RETURN(json answer,
-                           FollowRemote(*cases, submitted, progress, signals, &interrupted));
+                           FollowRemote(*cases, submitted, progress, stop, &interrupted));
   return Report(o, answer, /*waited=*/true, interrupted);
 }
 

@@ -90,6 +90,13 @@ TEST(Url, RedactsPasswords) {
   EXPECT_EQ(RedactUrlPassword("postgresql://u:secret@h:5432/db"), "postgresql://u:***@h:5432/db");
   EXPECT_EQ(RedactUrlPassword("postgresql://u@h/db"), "postgresql://u@h/db");
   EXPECT_EQ(RedactUrlPassword("sqlite:////x/y.db"), "sqlite:////x/y.db");
+  EXPECT_EQ(RedactUrlCredentials("https://ghp_secret@github.com/o/r.git"),
+            "https://***@github.com/o/r.git");
+  EXPECT_EQ(RedactUrlCredentials("https://x-access-token:ghs_secret@github.com/o/r.git"),
+            "https://x-access-token:***@github.com/o/r.git");
+  EXPECT_EQ(RedactUrlCredentials("ssh://git@github.com/o/r.git"), "ssh://git@github.com/o/r.git");
+  EXPECT_EQ(RedactUrlCredentials("git@github.com:o/r.git"), "git@github.com:o/r.git");
+  EXPECT_EQ(RedactUrlCredentials("https://github.com/o/r.git"), "https://github.com/o/r.git");
 }
 
 TEST(Settings, DefaultsFollowHome) {

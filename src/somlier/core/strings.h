@@ -13,6 +13,9 @@ std::string ToUpper(std::string_view text);
 // Without leading and trailing ASCII whitespace.
 std::string_view Trim(std::string_view text);
 
+// `text` with every occurrence of `from` (not empty) replaced by `to`.
+std::string ReplaceAll(std::string text, std::string_view from, std::string_view to);
+
 // Splits on every `separator`; "a,,b" -> {"a", "", "b"}; "" -> {""}.
 std::vector<std::string> Split(std::string_view text, char separator);
 

@@ -17,4 +17,17 @@ std::string RedactUrlPassword(std::string_view url) {
   return out;
 }
 
+std::string RedactUrlCredentials(std::string_view url) {
+  std::string out = RedactUrlPassword(url);
+  if (!out.starts_with("http://") && !out.starts_with("https://")) return out;
+  const size_t authority = out.find("://") + 3;
+  size_t authority_end = out.find_first_of("/?#", authority);
+  if (authority_end == std::string::npos) authority_end = out.size();
+  const size_t at = out.rfind('@', authority_end);
+  if (at == std::string::npos || at < authority) return out;
+  if (out.find(':', authority) < at) return out;  // user:*** already
+  out.replace(authority, at - authority, "***");
+  return out;
+}
+
 }  // namespace somlier

@@ -10,4 +10,9 @@ namespace somlier {
 // a password is returned unchanged. For messages and logs: credentials never reach either.
 std::string RedactUrlPassword(std::string_view url);
 
+// Like RedactUrlPassword, and for http(s) URLs a user name without a password too (hosts
+// such as GitHub take a token there: "https://TOKEN@github.com/org/repo.git"). For
+// repository URLs shown to users or stored on runs.
+std::string RedactUrlCredentials(std::string_view url);
+
 }  // namespace somlier

@@ -11,7 +11,7 @@
 namespace somlier {
 
 Status PumpLines(int stdout_fd, int stderr_fd, const LineCallback& on_line, size_t max_line,
-                 const std::function<void()>& tick) {
+                 const std::function<bool()>& tick) {
   struct Source {
     int fd;
     OutputStream stream;
@@ -30,7 +30,7 @@ Status PumpLines(int stdout_fd, int stderr_fd, const LineCallback& on_line, size
       polled[count++] = &s;
     }
     if (count == 0) return OkStatus();
-    if (tick) tick();
+    if (tick && !tick()) return OkStatus();
     if (poll(fds, static_cast<nfds_t>(count), tick ? 100 : -1) < 0) {
       if (errno == EINTR) continue;  // e.g. a forwarded Ctrl-C; keep draining
       return Internal(fmt::format("poll: {}", std::strerror(errno)));

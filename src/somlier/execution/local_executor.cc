@@ -8,7 +8,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
+
+#include "somlier/core/log.h"
 
 namespace somlier {
 namespace {
@@ -66,9 +69,27 @@ LocalExecutor::LocalExecutor(std::vector<ExecutorTask> tasks, ExecutorOptions op
     slot->task = std::move(task);
     slots_.push_back(std::move(slot));
   }
+}
+
+void LocalExecutor::Start() {
+  std::lock_guard lock(mutex_);
+  if (!workers_.empty() || slots_.empty()) return;
   const size_t workers =
       std::min(slots_.size(), static_cast<size_t>(std::max(1, options_.max_parallel)));
   for (size_t i = 0; i < workers; ++i) workers_.emplace_back([this] { Worker(); });
+}
+
+template <typename Call, typename Callback>
+void LocalExecutor::Notify(Call call, const Callback& callback) {
+  if (!callback) return;
+  try {
+    call();
+  } catch (const std::exception& e) {
+    // A callback that fails (a closed terminal, say) must not end a worker: the run goes on.
+    LogWarning("executor callback failed: {}", e.what());
+  } catch (...) {
+    LogWarning("executor callback failed");
+  }
 }
 
 LocalExecutor::~LocalExecutor() {
@@ -100,12 +121,13 @@ void LocalExecutor::KillAll(const std::string& reason) {
 
 void LocalExecutor::Wait() {
   std::unique_lock lock(mutex_);
-  all_ended_.wait(lock, [this] { return ended_ == slots_.size(); });
+  all_ended_.wait(lock, [this] { return ended_ == slots_.size() || workers_.empty(); });
 }
 
 bool LocalExecutor::WaitFor(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  return all_ended_.wait_for(lock, timeout, [this] { return ended_ == slots_.size(); });
+  return all_ended_.wait_for(lock, timeout,
+                             [this] { return ended_ == slots_.size() || workers_.empty(); });
 }
 
 bool LocalExecutor::TakeKill(Slot& slot, std::string* reason) {
@@ -137,7 +159,7 @@ void LocalExecutor::Worker() {
 void LocalExecutor::RunOne(Slot& slot) {
   const std::string& id = slot.task.id;
   auto finish = [&](TaskResult result) {
-    if (callbacks_.on_end) callbacks_.on_end(id, result);
+    Notify([&] { callbacks_.on_end(id, result); }, callbacks_.on_end);
   };
   auto killed_before_start = [&]() -> bool {
     std::string reason;
@@ -158,7 +180,8 @@ void LocalExecutor::RunOne(Slot& slot) {
   launch->spawn.capture_stderr = true;
   Result<std::unique_ptr<Subprocess>> child = Subprocess::Spawn(launch->spawn);
   if (!child.ok()) return finish({TaskEnd::kFailedToStart, -1, child.status().message()});
-  if (callbacks_.on_start) callbacks_.on_start(id, (*child)->pid());
+  const pid_t pid = (*child)->pid();
+  Notify([&] { callbacks_.on_start(id, pid); }, callbacks_.on_start);
   finish(Supervise(slot, **child, *log));
 }
 
@@ -167,6 +190,8 @@ TaskResult LocalExecutor::Supervise(Slot& slot, Subprocess& child, LogFile& log)
   std::string kill_reason;
   bool terminating = false;
   Clock::time_point terminated_at;
+  std::optional<Clock::time_point> exited_at;
+  bool abandoned = false;
   auto tick = [&] {
     const auto now = Clock::now();
     if (!terminating) {
@@ -182,16 +207,27 @@ TaskResult LocalExecutor::Supervise(Slot& slot, Subprocess& child, LogFile& log)
     } else if (now - terminated_at >= options_.kill_grace) {
       child.Signal(SIGKILL);
     }
-    // The main process has ended: what it left in its group would hold the pipes open.
-    if (child.HasExited()) child.Signal(SIGKILL);
+    if (child.HasExited()) {
+      // What the main process left in its group would hold the pipes open: kill it. A
+      // process that left the group (setsid) cannot be reached: stop reading after the
+      // grace period rather than wait for it.
+      child.Signal(SIGKILL);
+      if (!exited_at) exited_at = now;
+      if (now - *exited_at >= options_.kill_grace) abandoned = true;
+    }
+    return !abandoned;
   };
   Status pumped = PumpLines(
       child.stdout_fd(), child.stderr_fd(),
       [&](OutputStream stream, std::string_view line) {
         log.Append(line);
-        if (callbacks_.on_line) callbacks_.on_line(slot.task.id, stream, line);
+        Notify([&] { callbacks_.on_line(slot.task.id, stream, line); }, callbacks_.on_line);
       },
       64 * 1024, tick);
+  if (abandoned) {
+    log.Append("somlier: a process the run started left its process group and still holds its "
+               "output; no longer reading it\n");
+  }
   // The pipes are closed, but the main process may still run (it closed its output).
   while (!child.HasExited()) {
     tick();

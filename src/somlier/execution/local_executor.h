@@ -12,7 +12,10 @@
 // SIGKILL after `kill_grace`; a task killed before it started never starts. Killed tasks
 // end as kKilled whatever their exit code. The callbacks are called from worker threads
 // (several at once: they must be thread-safe) and must not call back into the executor's
-// Wait(). The destructor kills what still runs and waits. Methods are thread-safe.
+// Wait(); an exception a callback throws is logged, not propagated. A process that leaves
+// its group (setsid) and keeps the output pipes open is not waited for: once the main
+// process has ended, reading stops after `kill_grace`. The destructor kills what still runs
+// and waits. Methods are thread-safe.
 #pragma once
 
 #include <sys/types.h>
@@ -71,9 +74,11 @@ struct ExecutorOptions {
 
 class LocalExecutor {
  public:
-  // Starts executing `tasks` in order on min(max_parallel, tasks) worker threads.
+  // Takes `tasks`; Start() executes them in order on min(max_parallel, tasks) worker
+  // threads (so callbacks may use the executor: it exists before any of them runs).
   LocalExecutor(std::vector<ExecutorTask> tasks, ExecutorOptions options,
                 ExecutorCallbacks callbacks);
+  void Start();
   ~LocalExecutor();
   LocalExecutor(const LocalExecutor&) = delete;
   LocalExecutor& operator=(const LocalExecutor&) = delete;
@@ -84,7 +89,7 @@ class LocalExecutor {
   // Kills every task not yet ended.
   void KillAll(const std::string& reason);
 
-  // Blocks until every task has ended (and its on_end returned).
+  // Blocks until every task has ended (and its on_end returned); at once before Start().
   void Wait();
   // Like Wait(), at most `timeout`; true when everything has ended.
   bool WaitFor(std::chrono::milliseconds timeout);
@@ -100,6 +105,8 @@ class LocalExecutor {
 
   class LogFile;
 
+  template <typename Call, typename Callback>
+  static void Notify(Call call, const Callback& callback);
   void Worker();
   void RunOne(Slot& slot);
   TaskResult Supervise(Slot& slot, Subprocess& child, LogFile& log);

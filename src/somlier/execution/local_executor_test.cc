@@ -12,6 +12,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "somlier/execution/process_identity.h"
 
@@ -81,6 +82,7 @@ TEST(LocalExecutor, RunsEveryTaskWithAtMostMaxParallelAtOnce) {
     tasks.push_back(ShellTask("t" + std::to_string(i), "sleep 0.2; echo done; exit " + std::to_string(i)));
   }
   LocalExecutor executor(std::move(tasks), {.max_parallel = 2}, rec.Callbacks());
+  executor.Start();
   executor.Wait();
   ASSERT_EQ(rec.results.size(), 5u);
   for (int i = 0; i < 5; ++i) {
@@ -101,6 +103,7 @@ TEST(LocalExecutor, OutputGoesToTheLogFile) {
   std::vector<ExecutorTask> tasks;
   tasks.push_back(ShellTask("a", "echo out; echo err >&2; printf 'no newline'", dir / "logs/a.log"));
   LocalExecutor executor(std::move(tasks), {.max_parallel = 1}, rec.Callbacks());
+  executor.Start();
   executor.Wait();
   std::ifstream in(dir / "logs/a.log");
   std::stringstream text;
@@ -119,6 +122,7 @@ TEST(LocalExecutor, TimeoutKillsTheWholeGroup) {
   auto start = std::chrono::steady_clock::now();
   LocalExecutor executor(std::move(tasks), {.max_parallel = 1, .timeout = milliseconds(500)},
                          rec.Callbacks());
+  executor.Start();
   executor.Wait();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   const TaskResult& r = rec.results["slow"];
@@ -138,6 +142,7 @@ TEST(LocalExecutor, ProcessesLeftBehindByAFinishedTaskAreKilled) {
   // The background process keeps stdout open: without the group kill this would hang.
   tasks.push_back(ShellTask("bg", "sleep 60 & echo $!; exit 3"));
   LocalExecutor executor(std::move(tasks), {.max_parallel = 1}, rec.Callbacks());
+  executor.Start();
   ASSERT_TRUE(executor.WaitFor(milliseconds(10000)));
   EXPECT_EQ(rec.results["bg"].end, TaskEnd::kExited);
   EXPECT_EQ(rec.results["bg"].exit_code, 3);
@@ -146,12 +151,48 @@ TEST(LocalExecutor, ProcessesLeftBehindByAFinishedTaskAreKilled) {
   EXPECT_FALSE(IsRunning(grandchild));
 }
 
+TEST(LocalExecutor, AProcessThatLeftTheGroupDoesNotHoldTheRun) {
+  Recorder rec;
+  std::vector<ExecutorTask> tasks;
+  // setsid: out of the run's group, beyond its kill, and holding stdout open.
+  tasks.push_back(ShellTask("escaped", "setsid sh -c 'echo $$; exec sleep 30' & sleep 0.3"));
+  LocalExecutor executor(std::move(tasks), {.max_parallel = 1, .kill_grace = milliseconds(300)},
+                         rec.Callbacks());
+  executor.Start();
+  ASSERT_TRUE(executor.WaitFor(milliseconds(10000)));
+  EXPECT_EQ(rec.results["escaped"].end, TaskEnd::kExited);
+  EXPECT_EQ(rec.results["escaped"].exit_code, 0);
+  ASSERT_FALSE(rec.lines["escaped"].empty());
+  const pid_t escaped = std::atoi(rec.lines["escaped"][0].c_str());
+  ASSERT_GT(escaped, 0);
+  kill(escaped, SIGKILL);
+}
+
+TEST(LocalExecutor, ACallbackThatThrowsDoesNotStopTheRun) {
+  std::atomic<int> ended{0};
+  ExecutorCallbacks callbacks;
+  callbacks.on_line = [](const std::string&, OutputStream, std::string_view) {
+    throw std::runtime_error("stderr is closed");
+  };
+  callbacks.on_end = [&](const std::string&, const TaskResult& r) {
+    EXPECT_EQ(r.exit_code, 0);
+    ++ended;
+  };
+  std::vector<ExecutorTask> tasks;
+  tasks.push_back(ShellTask("a", "echo one; echo two"));
+  LocalExecutor executor(std::move(tasks), {.max_parallel = 1}, callbacks);
+  executor.Start();
+  executor.Wait();
+  EXPECT_EQ(ended.load(), 1);
+}
+
 TEST(LocalExecutor, KillEscalatesToSigkillAfterTheGrace) {
   Recorder rec;
   std::vector<ExecutorTask> tasks;
   tasks.push_back(ShellTask("stubborn", "trap '' TERM; echo ready; while true; do sleep 0.05; done"));
   LocalExecutor executor(std::move(tasks), {.max_parallel = 1, .kill_grace = milliseconds(300)},
                          rec.Callbacks());
+  executor.Start();
   for (int i = 0; i < 200; ++i) {
     {
       std::lock_guard lock(rec.mutex);
@@ -181,6 +222,7 @@ TEST(LocalExecutor, QueuedTasksKilledNeverStart) {
                      }});
   }
   LocalExecutor executor(std::move(tasks), {.max_parallel = 1}, rec.Callbacks());
+  executor.Start();
   std::this_thread::sleep_for(milliseconds(100));
   executor.KillAll("interrupted");
   ASSERT_TRUE(executor.WaitFor(milliseconds(10000)));
@@ -204,6 +246,7 @@ TEST(LocalExecutor, PreparationAndSpawnFailuresEndTheTaskOnly) {
                    }});
   tasks.push_back(ShellTask("good", "exit 0"));
   LocalExecutor executor(std::move(tasks), {.max_parallel = 2}, rec.Callbacks());
+  executor.Start();
   executor.Wait();
   EXPECT_EQ(rec.results["bad-prepare"].end, TaskEnd::kFailedToStart);
   EXPECT_EQ(rec.results["bad-prepare"].message, "no such commit");
@@ -218,6 +261,7 @@ TEST(LocalExecutor, DestructorKillsWhatRuns) {
     std::vector<ExecutorTask> tasks;
     tasks.push_back(ShellTask("long", "sleep 60"));
     LocalExecutor executor(std::move(tasks), {.max_parallel = 1}, rec.Callbacks());
+    executor.Start();
     std::this_thread::sleep_for(milliseconds(100));
   }
   EXPECT_EQ(rec.results["long"].end, TaskEnd::kKilled);
@@ -250,6 +294,29 @@ TEST(ProcessIdentity, ReadsAnotherProcesssEnvironment) {
   EXPECT_TRUE(seen);
   EXPECT_FALSE(ProcessHasEnvironment((*child)->pid(), "MLFLOW_RUN_ID", "abc12"));
   EXPECT_FALSE(ProcessHasEnvironment(999999999, "MLFLOW_RUN_ID", "abc123"));
+}
+
+TEST(ProcessIdentity, TerminatesARunsGroupAfterItsLeaderHasGone) {
+  // A leader that exits at once, leaving a member of its group behind.
+  SpawnOptions spawn;
+  spawn.argv = {"/bin/sh", "-c", "sleep 30 & echo $!"};
+  spawn.env = std::map<std::string, std::string>{{"MLFLOW_RUN_ID", "run-1"}, {"PATH", "/bin:/usr/bin"}};
+  auto child = Subprocess::Spawn(spawn);
+  ASSERT_TRUE(child.ok());
+  std::string out;
+  ASSERT_TRUE(PumpLines((*child)->stdout_fd(), -1,
+                        [&](OutputStream, std::string_view line) { out += line; }, 1024,
+                        [&] { return out.empty(); })
+                  .ok());
+  const pid_t group = (*child)->pid();
+  ASSERT_TRUE((*child)->Wait().ok());
+  const pid_t member = std::atoi(out.c_str());
+  ASSERT_TRUE(IsRunning(member));
+  EXPECT_EQ(TerminateProcessGroup(group, "MLFLOW_RUN_ID", "other-run", milliseconds(0)), 0);
+  EXPECT_TRUE(IsRunning(member));
+  EXPECT_EQ(TerminateProcessGroup(group, "MLFLOW_RUN_ID", "run-1", milliseconds(2000)), 1);
+  for (int i = 0; i < 100 && IsRunning(member); ++i) std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_FALSE(IsRunning(member));
 }
 
 }  // namespace

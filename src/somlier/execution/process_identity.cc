@@ -1,12 +1,17 @@
 #include "somlier/execution/process_identity.h"
 
 #include <fmt/core.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "somlier/core/strings.h"
@@ -62,7 +67,9 @@ ProcessState CheckProcess(std::string_view identity) {
   const std::string pid_text = parts[parts.size() - 3];
   std::string host;
   for (size_t i = 0; i + 3 < parts.size(); ++i) host += (i ? ":" : "") + parts[i];
-  if (host != HostName() || boot != BootId()) return ProcessState::kUnknown;
+  if (host != HostName()) return ProcessState::kUnknown;
+  if (start == "0") return ProcessState::kUnknown;  // /proc was unreadable when it was made
+  if (boot != BootId()) return ProcessState::kGone;  // nothing survives a reboot
   pid_t pid = 0;
   try {
     pid = static_cast<pid_t>(std::stol(pid_text));
@@ -86,6 +93,41 @@ bool ProcessHasEnvironment(pid_t pid, std::string_view name, std::string_view va
     start = end + 1;
   }
   return false;
+}
+
+int TerminateProcessGroup(pid_t group, std::string_view name, std::string_view value,
+                          std::chrono::milliseconds grace) {
+  if (group <= 1) return 0;
+  auto members = [&] {
+    std::vector<pid_t> found;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+      const std::string pid_text = entry.path().filename().string();
+      if (pid_text.empty() || !std::isdigit(static_cast<unsigned char>(pid_text[0]))) continue;
+      const pid_t pid = static_cast<pid_t>(std::atol(pid_text.c_str()));
+      const std::string stat = ReadFile("/proc/" + pid_text + "/stat");
+      const auto close = stat.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream fields(stat.substr(close + 1));
+      std::string state, ppid, pgrp;
+      if (!(fields >> state >> ppid >> pgrp) || state == "Z") continue;
+      if (std::atol(pgrp.c_str()) != group) continue;
+      if (ProcessHasEnvironment(pid, name, value)) found.push_back(pid);
+    }
+    return found;
+  };
+  std::vector<pid_t> found = members();
+  const int count = static_cast<int>(found.size());
+  if (grace.count() > 0) {
+    for (pid_t pid : found) kill(pid, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    while (!found.empty() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      found = members();
+    }
+  }
+  for (pid_t pid : found) kill(pid, SIGKILL);
+  return count;
 }
 
 }  // namespace somlier

@@ -19,18 +19,22 @@ Result<CommandOutput> RunCommand(const std::vector<std::string>& argv,
   CommandOutput out;
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
   bool timed_out = false;
+  bool cancelled = false;
   SOMLIER_RETURN_IF_ERROR(PumpLines(
       child->stdout_fd(), child->stderr_fd(),
       [&](OutputStream stream, std::string_view line) {
         (stream == OutputStream::kStdout ? out.stdout_text : out.stderr_text).append(line);
       },
       64 * 1024, [&] {
-        if (!timed_out && std::chrono::steady_clock::now() > deadline) {
-          timed_out = true;
-          child->Signal(SIGKILL);
+        if (!timed_out && !cancelled) {
+          timed_out = std::chrono::steady_clock::now() > deadline;
+          cancelled = options.cancelled && options.cancelled();
+          if (timed_out || cancelled) child->Signal(SIGKILL);
         }
+        return true;
       }));
   SOMLIER_ASSIGN_OR_RETURN(out.exit_code, child->Wait());
+  if (cancelled) return Unavailable(fmt::format("'{}' was interrupted", argv[0]));
   if (timed_out) {
     return Unavailable(fmt::format("'{}' did not finish within {} s and was stopped", argv[0],
                                    options.timeout.count()));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -22,10 +23,13 @@ struct CommandOptions {
   std::optional<std::map<std::string, std::string>> env;  // nullopt: inherit
   std::string working_dir;
   std::chrono::seconds timeout{600};
+  // Polled every 100 ms while the command runs; true kills it (e.g. the user pressed Ctrl-C).
+  std::function<bool()> cancelled;
 };
 
 // Errors: NotFound when the program cannot be started; Unavailable when it runs past the
-// timeout (it is killed). A non-zero exit is not an error here: see exit_code.
+// timeout or is cancelled (it is killed). A non-zero exit is not an error here: see
+// exit_code.
 Result<CommandOutput> RunCommand(const std::vector<std::string>& argv,
                                  const CommandOptions& options = {});
 

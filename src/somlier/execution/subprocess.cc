@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,7 +98,8 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& option
   std::string program = options.argv[0];
   if (options.env && program.find('/') == std::string::npos) {
     auto path = options.env->find("PATH");
-    auto found = FindExecutable(program, path == options.env->end() ? "/usr/bin:/bin" : path->second);
+    auto found = FindExecutable(program, path == options.env->end() ? "/usr/bin:/bin" : path->second,
+                                options.working_dir);
     if (!found) {
       return NotFound(fmt::format("command '{}' not found on the PATH it runs with", program));
     }
@@ -185,10 +187,18 @@ bool Subprocess::HasExited() {
 namespace somlier {
 
 std::optional<std::string> FindExecutable(const std::string& program,
-                                          const std::string& path_variable) {
+                                          const std::string& path_variable,
+                                          const std::string& base_dir) {
   if (program.empty()) return std::nullopt;
+  auto executable = [](const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
+  };
+  auto in_base = [&](const std::string& path) {
+    return path.front() == '/' || base_dir.empty() ? path : base_dir + "/" + path;
+  };
   if (program.find('/') != std::string::npos) {
-    return access(program.c_str(), X_OK) == 0 ? std::optional<std::string>(program) : std::nullopt;
+    return executable(in_base(program)) ? std::optional<std::string>(program) : std::nullopt;
   }
   size_t start = 0;
   while (start <= path_variable.size()) {
@@ -196,8 +206,8 @@ std::optional<std::string> FindExecutable(const std::string& program,
     if (end == std::string::npos) end = path_variable.size();
     std::string dir = path_variable.substr(start, end - start);
     if (dir.empty()) dir = ".";
-    std::string candidate = dir + "/" + program;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    std::string candidate = in_base(dir + "/" + program);
+    if (executable(candidate)) return candidate;
     start = end + 1;
   }
   return std::nullopt;

@@ -87,9 +87,12 @@ int ExitCodeFromWaitStatus(int wait_status);
 
 namespace somlier {
 
-// The path of `program` found on `path_variable` (a PATH-style list), or nullopt. A
-// `program` containing '/' is returned as is when it is executable.
+// The path of `program` found on `path_variable` (a PATH-style list), or nullopt: an
+// executable regular file. A `program` containing '/' is returned as is when it is one.
+// Relative directories (and a relative `program`) are taken from `base_dir` when given
+// (the directory the program will run in), else from the current directory.
 std::optional<std::string> FindExecutable(const std::string& program,
-                                          const std::string& path_variable);
+                                          const std::string& path_variable,
+                                          const std::string& base_dir = "");
 
 }  // namespace somlier

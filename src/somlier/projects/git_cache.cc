@@ -5,6 +5,7 @@
 #include "somlier/core/file_lock.h"
 #include "somlier/core/ids.h"
 #include "somlier/core/strings.h"
+#include "somlier/core/url.h"
 #include "somlier/execution/run_command.h"
 
 namespace somlier {
@@ -46,7 +47,8 @@ Result<std::string> NormalizeProjectPath(const std::string& path) {
   return p;
 }
 
-GitCache::GitCache(fs::path root, Environment env) : root_(std::move(root)), env_(std::move(env)) {}
+GitCache::GitCache(fs::path root, Environment env, std::function<bool()> cancelled)
+    : root_(std::move(root)), env_(std::move(env)), cancelled_(std::move(cancelled)) {}
 
 fs::path GitCache::MirrorPath(const std::string& uri) const {
   // Readable and unique: the repository's last path part plus a hash of the whole URI.
@@ -59,22 +61,23 @@ fs::path GitCache::MirrorPath(const std::string& uri) const {
   return root_ / fmt::format("{}-{}.git", safe.empty() ? "repo" : safe, StableHash(uri));
 }
 
-std::map<std::string, std::string> GitCache::GitEnv() const {
+CommandOptions GitCache::Options() const {
   std::map<std::string, std::string> env(env_.begin(), env_.end());
   env["GIT_TERMINAL_PROMPT"] = "0";
   env["GIT_ALLOW_PROTOCOL"] = "file:git:http:https:ssh";
   if (env.find("GIT_SSH_COMMAND") == env.end()) env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes";
   env["LC_ALL"] = "C";  // git's messages in English, for the errors quoted to users
-  return env;
+  CommandOptions options;
+  options.env = std::move(env);
+  options.cancelled = cancelled_;
+  return options;
 }
 
 Result<std::string> GitCache::Git(const std::string& uri, const std::vector<std::string>& args,
                                   std::string_view what) {
   std::vector<std::string> argv = {"git", "--git-dir=" + MirrorPath(uri).string()};
   argv.insert(argv.end(), args.begin(), args.end());
-  CommandOptions options;
-  options.env = GitEnv();
-  SOMLIER_ASSIGN_OR_RETURN(CommandOutput out, RunCommand(argv, options));
+  SOMLIER_ASSIGN_OR_RETURN(CommandOutput out, RunCommand(argv, Options()));
   if (out.exit_code != 0) {
     return Internal(fmt::format("{}: {}", what, FirstLine(out.stderr_text)));
   }
@@ -86,7 +89,8 @@ Result<std::string> GitCache::Fetch(const std::string& uri, const std::string& r
     return InvalidArgument("no repository given: pass --github_uri or set SOMLIER_DEFAULT_PROJECT_URI");
   }
   if (uri.front() == '-') {
-    return InvalidArgument(fmt::format("repository URI '{}' must not start with '-'", uri));
+    return InvalidArgument(
+        fmt::format("repository URI '{}' must not start with '-'", RedactUrlCredentials(uri)));
   }
   if (ref.empty()) return InvalidArgument("the project ref must be a branch, tag or commit");
   if (ref.front() == '-') {
@@ -94,24 +98,27 @@ Result<std::string> GitCache::Fetch(const std::string& uri, const std::string& r
   }
   const fs::path mirror = MirrorPath(uri);
   SOMLIER_ASSIGN_OR_RETURN(auto lock, FileLock::Acquire(fs::path(mirror.string() + ".lock")));
-  CommandOptions options;
-  options.env = GitEnv();
+  const CommandOptions options = Options();
+  const std::string shown = RedactUrlCredentials(uri);
+  // git may quote the URI, credentials and all, in its messages.
+  auto git_said = [&](const std::string& text) {
+    return ReplaceAll(std::string(FirstLine(text)), uri, shown);
+  };
   std::error_code ec;
   if (!fs::exists(mirror / "HEAD", ec)) {
     // Clone beside the final place and rename, so a failed clone leaves nothing behind.
     const fs::path temp = fs::path(mirror.string() + ".clone-" + NewRunId().substr(0, 8));
-    SOMLIER_ASSIGN_OR_RETURN(
-        CommandOutput out,
-        RunCommand({"git", "clone", "--mirror", "--quiet", "--", uri, temp.string()}, options));
-    if (out.exit_code != 0) {
+    auto out = RunCommand({"git", "clone", "--mirror", "--quiet", "--", uri, temp.string()}, options);
+    if (!out.ok() || out->exit_code != 0) {
       fs::remove_all(temp, ec);
-      return NotFound(fmt::format("repository '{}' could not be fetched: {}", uri,
-                                  FirstLine(out.stderr_text)));
+      if (!out.ok()) return out.status();
+      return NotFound(fmt::format("repository '{}' could not be fetched: {}", shown,
+                                  git_said(out->stderr_text)));
     }
     fs::rename(temp, mirror, ec);
     if (ec) {
       fs::remove_all(temp, ec);
-      return Internal(fmt::format("cannot store the mirror of '{}': {}", uri, ec.message()));
+      return Internal(fmt::format("cannot store the mirror of '{}': {}", shown, ec.message()));
     }
   } else {
     SOMLIER_ASSIGN_OR_RETURN(
@@ -119,8 +126,8 @@ Result<std::string> GitCache::Fetch(const std::string& uri, const std::string& r
         RunCommand({"git", "--git-dir=" + mirror.string(), "fetch", "--prune", "--quiet", "origin"},
                    options));
     if (out.exit_code != 0) {
-      return NotFound(fmt::format("repository '{}' could not be fetched: {}", uri,
-                                  FirstLine(out.stderr_text)));
+      return NotFound(fmt::format("repository '{}' could not be fetched: {}", shown,
+                                  git_said(out.stderr_text)));
     }
   }
   auto commit = Git(uri, {"rev-parse", "--verify", "--quiet", "--end-of-options", ref + "^{commit}"},
@@ -128,7 +135,7 @@ Result<std::string> GitCache::Fetch(const std::string& uri, const std::string& r
   if (!commit.ok() || Trim(*commit).empty()) {
     return NotFound(fmt::format(
         "the project's version does not exist: '{}' is not a branch, tag or commit of '{}'", ref,
-        uri));
+        shown));
   }
   return std::string(Trim(*commit));
 }
@@ -139,7 +146,7 @@ Status GitCache::CheckProject(const std::string& uri, const std::string& commit,
   auto type = Git(uri, {"cat-file", "-t", commit + ":" + path}, "checking the project");
   if (!type.ok() || Trim(*type) != "tree") {
     return NotFound(fmt::format("the project does not exist: '{}' is not a directory of '{}' at {}",
-                                project_path, uri, commit.substr(0, 12)));
+                                project_path, RedactUrlCredentials(uri), commit.substr(0, 12)));
   }
   return OkStatus();
 }

@@ -7,22 +7,27 @@
 // file, git, http, https and ssh. URIs and refs starting with '-' are refused (they would be
 // read as options), as are project paths that are absolute or climb out with '..'. git
 // never prompts (GIT_TERMINAL_PROMPT=0, ssh in batch mode unless GIT_SSH_COMMAND is set).
-// Concurrent fetches of one repository, from any process, take turns on a file lock.
+// Credentials in a URI (https://TOKEN@host/...) never appear in messages. Concurrent fetches
+// of one repository, from any process, take turns on a file lock. `cancelled`, when given,
+// is polled while git runs; true stops it (Unavailable).
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "somlier/core/result.h"
 #include "somlier/core/settings.h"
+#include "somlier/execution/run_command.h"
 
 namespace somlier {
 
 class GitCache {
  public:
-  GitCache(std::filesystem::path root, Environment env);
+  GitCache(std::filesystem::path root, Environment env,
+           std::function<bool()> cancelled = nullptr);
 
   // Clones (first time) or fetches the mirror of `uri`, then resolves `ref` (a branch, tag or
   // commit, abbreviated or not) to a full commit id. Errors: InvalidArgument for a URI or
@@ -43,12 +48,14 @@ class GitCache {
 
  private:
   std::filesystem::path MirrorPath(const std::string& uri) const;
-  std::map<std::string, std::string> GitEnv() const;
   Result<std::string> Git(const std::string& uri, const std::vector<std::string>& args,
                           std::string_view what);
 
+  CommandOptions Options() const;
+
   std::filesystem::path root_;
   Environment env_;
+  std::function<bool()> cancelled_;
 };
 
 // Checks a project path from the command line: relative, no '..' component, no leading

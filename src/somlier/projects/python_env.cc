@@ -37,16 +37,23 @@ Result<EnvManager> ParseEnvManager(std::string_view text) {
       fmt::format("env_manager '{}' is not one of local, virtualenv", std::string(text)));
 }
 
-PythonEnvManager::PythonEnvManager(fs::path root, Environment env)
-    : root_(std::move(root)), env_(std::move(env)) {}
+PythonEnvManager::PythonEnvManager(fs::path root, Environment env,
+                                   std::function<bool()> cancelled)
+    : root_(std::move(root)), env_(std::move(env)), cancelled_(std::move(cancelled)) {}
+
+CommandOptions PythonEnvManager::Options(std::chrono::seconds timeout) const {
+  CommandOptions options;
+  options.env = std::map<std::string, std::string>(env_.begin(), env_.end());
+  options.timeout = timeout;
+  options.cancelled = cancelled_;
+  return options;
+}
 
 Result<std::string> PythonEnvManager::ChooseInterpreter(const PythonEnvRequest& request,
                                                         std::vector<std::string>* warnings) {
   const std::string path = Lookup(env_, "PATH");
   const std::string wanted = request.python_version.empty() ? "" : MajorMinor(request.python_version);
-  CommandOptions options;
-  options.env = std::map<std::string, std::string>(env_.begin(), env_.end());
-  options.timeout = std::chrono::seconds(60);
+  const CommandOptions options = Options(std::chrono::seconds(60));
   auto version_of = [&](const std::string& python) -> std::string {
     auto out = RunCommand({python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"},
                           options);
@@ -80,9 +87,11 @@ Result<std::string> PythonEnvManager::ChooseInterpreter(const PythonEnvRequest& 
         "SOMLIER_PYTHON",
         wanted));
   }
-  warnings->push_back(fmt::format(
-      "the project asks for Python {} (project.python.version); using {} ({}) instead",
-      request.python_version, python, version_of(python)));
+  if (const std::string have = version_of(python); have != wanted) {
+    warnings->push_back(fmt::format(
+        "the project asks for Python {} (project.python.version); using {} ({}) instead",
+        request.python_version, python, have));
+  }
   return python;
 }
 
@@ -107,9 +116,7 @@ Result<PythonEnv> PythonEnvManager::Prepare(const PythonEnvRequest& request,
     content << in.rdbuf();
     requirements = content.str();
   }
-  CommandOptions options;
-  options.env = std::map<std::string, std::string>(env_.begin(), env_.end());
-  options.timeout = std::chrono::seconds(1800);
+  const CommandOptions options = Options(std::chrono::seconds(1800));
   // The interpreter's identity: its real path and full version.
   SOMLIER_ASSIGN_OR_RETURN(CommandOutput identity,
                            RunCommand({python, "-c", "import sys; print(sys.executable, sys.version)"},
@@ -132,12 +139,11 @@ Result<PythonEnv> PythonEnvManager::Prepare(const PythonEnvRequest& request,
     return status;
   };
   if (progress) progress(fmt::format("creating a virtualenv for {} in {}", python, dir.string()));
-  SOMLIER_ASSIGN_OR_RETURN(
-      CommandOutput made,
-      RunCommand({python, "-m", "venv", "--system-site-packages", dir.string()}, options));
-  if (made.exit_code != 0) {
+  auto made = RunCommand({python, "-m", "venv", "--system-site-packages", dir.string()}, options);
+  if (!made.ok()) return fail(made.status());
+  if (made->exit_code != 0) {
     return fail(FailedPrecondition(fmt::format("creating a virtualenv with {} failed: {}", python,
-                                               Tail(made.stderr_text + made.stdout_text, 3))));
+                                               Tail(made->stderr_text + made->stdout_text, 3))));
   }
   if (!requirements.empty()) {
     if (progress) {
@@ -145,15 +151,15 @@ Result<PythonEnv> PythonEnvManager::Prepare(const PythonEnvRequest& request,
     }
     CommandOptions pip = options;
     pip.working_dir = request.requirements_file.parent_path().string();
-    SOMLIER_ASSIGN_OR_RETURN(
-        CommandOutput installed,
+    auto installed =
         RunCommand({env.python, "-m", "pip", "install", "--no-input", "--disable-pip-version-check",
                     "-r", request.requirements_file.string()},
-                   pip));
-    if (installed.exit_code != 0) {
+                   pip);
+    if (!installed.ok()) return fail(installed.status());
+    if (installed->exit_code != 0) {
       return fail(FailedPrecondition(fmt::format(
           "installing '{}' failed: {}", request.requirements_file.string(),
-          Tail(installed.stderr_text + installed.stdout_text, 4))));
+          Tail(installed->stderr_text + installed->stdout_text, 4))));
     }
   }
   std::ofstream(ready) << requirements;

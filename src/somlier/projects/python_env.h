@@ -11,6 +11,7 @@
 // remains), and reused by later runs and trains. Thread-safe; safe across processes.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -20,6 +21,7 @@
 
 #include "somlier/core/result.h"
 #include "somlier/core/settings.h"
+#include "somlier/execution/run_command.h"
 
 namespace somlier {
 
@@ -46,7 +48,9 @@ struct PythonEnv {
 
 class PythonEnvManager {
  public:
-  PythonEnvManager(std::filesystem::path root, Environment env);
+  // `cancelled`, when given, is polled while python and pip run; true stops them.
+  PythonEnvManager(std::filesystem::path root, Environment env,
+                   std::function<bool()> cancelled = nullptr);
 
   // `progress` receives one-line notes of slow steps (creating a virtualenv, installing).
   // Errors: NotFound when no interpreter can be started; FailedPrecondition when the
@@ -58,8 +62,11 @@ class PythonEnvManager {
   Result<std::string> ChooseInterpreter(const PythonEnvRequest& request,
                                         std::vector<std::string>* warnings);
 
+  CommandOptions Options(std::chrono::seconds timeout) const;
+
   std::filesystem::path root_;
   Environment env_;
+  std::function<bool()> cancelled_;
 };
 
 }  // namespace somlier

@@ -263,13 +263,17 @@ TEST_F(ServicesTest, ClientsCannotEndARunWhileSomlierExecutesIt) {
 
   RunUpdateRequest running;
   running.status = RunStatus::kRunning;
-  EXPECT_EQ(tracking_->UpdateRun(run.info.run_id, running)->status, RunStatus::kRunning);
+  EXPECT_EQ(tracking_->UpdateRun(run.info.run_id, running)->status, RunStatus::kScheduled)
+      << "the executor says when it runs";
+  RunUpdate started;
+  started.status = RunStatus::kRunning;
+  ASSERT_TRUE(store_->UpdateRun(run.info.run_id, started).ok());
   RunUpdateRequest finished;
   finished.status = RunStatus::kFinished;
   finished.end_time = 5;
   auto after = tracking_->UpdateRun(run.info.run_id, finished);
   ASSERT_TRUE(after.ok());
-  EXPECT_EQ(after->status, RunStatus::kRunning) << "the executor decides when it has ended";
+  EXPECT_EQ(after->status, RunStatus::kRunning) << "and when it has ended";
   EXPECT_FALSE(after->end_time.has_value());
 
   // Once the executor has ended it, or for a client's own run, MLflow's semantics apply.

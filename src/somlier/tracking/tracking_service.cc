@@ -192,7 +192,7 @@ Result<RunInfo> TrackingService::UpdateRun(const std::string& run_id, const RunU
   RunUpdate update;
   update.status = r.status;
   update.end_time = r.end_time;
-  if (r.status && IsTerminal(*r.status)) {
+  if (r.status || r.end_time) {
     // A run SoMLier executes ends when its process does (the executor records it); clients
     // end runs early (`with start_run():` blocks, exit hooks) while the process goes on.
     SOMLIER_ASSIGN_OR_RETURN(Run current, store_.GetRun(run_id));

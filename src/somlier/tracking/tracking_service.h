@@ -73,7 +73,7 @@ class TrackingService {
   Result<Run> CreateRun(const CreateRunRequest& request);
   Result<Run> GetRun(const std::string& run_id);
   // A run that SoMLier executes (train) ends when its process ends: while it is SCHEDULED or
-  // RUNNING, a request to end it (FINISHED, FAILED, KILLED) is not applied.
+  // RUNNING with an executor, clients' status and end time changes are not applied.
   Result<RunInfo> UpdateRun(const std::string& run_id, const RunUpdateRequest& request);
   Status DeleteRun(const std::string& run_id);
   Status RestoreRun(const std::string& run_id);

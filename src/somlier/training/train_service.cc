@@ -1,8 +1,9 @@
 #include "somlier/training/train_service.h"
 
 #include <fmt/core.h>
-#include <signal.h>
+#include <string.h>
 
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "somlier/core/log.h"
 #include "somlier/core/strings.h"
 #include "somlier/core/time.h"
+#include "somlier/core/url.h"
 #include "somlier/execution/local_executor.h"
 #include "somlier/execution/process_identity.h"
 #include "somlier/projects/git_cache.h"
@@ -26,6 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kMaxParallel = 256;
+constexpr std::chrono::seconds kMaxTimeout{30 * 24 * 3600};
 
 // Removes a directory when it goes out of scope, unless released.
 class RemoveOnExit {
@@ -63,13 +66,19 @@ std::string RepositoryName(const std::string& uri) {
 // `status` with the temporary copy of the project named as the user knows it.
 Status InRepository(const Status& status, const fs::path& copy, const std::string& name) {
   if (status.ok()) return status;
-  std::string message = status.message();
-  const std::string path = copy.string();
-  for (auto at = message.find(path); at != std::string::npos; at = message.find(path, at)) {
-    message.replace(at, path.size(), name);
-    at += name.size();
-  }
-  return Status(status.code(), message);
+  return Status(status.code(), ReplaceAll(status.message(), copy.string(), name));
+}
+
+// The update that ends a run still SCHEDULED or RUNNING; `release` also clears its
+// executor (it is no longer executing anywhere).
+RunUpdate EndRun(RunStatus status, const std::string& message, bool release) {
+  RunUpdate update;
+  update.status = status;
+  update.end_time = NowMillis();
+  update.status_message = message;
+  if (release) update.executor = "";
+  update.only_from = {RunStatus::kScheduled, RunStatus::kRunning};
+  return update;
 }
 
 std::string PrependPath(const std::string& first, const std::string& rest) {
@@ -83,7 +92,8 @@ struct TrainJob::State {
   TrackingService* tracking = nullptr;
   TrainServiceConfig config;
   TrainEvents events;
-  std::string uri;
+  std::string uri;    // as given (with any credentials: git needs them)
+  std::string shown;  // the project as users know it: path@commit
   std::string commit;
   std::string project_path;
   ProjectSpec spec;
@@ -98,6 +108,7 @@ struct TrainJob::State {
 
   std::mutex env_mutex;
   std::optional<Result<PythonEnv>> env;  // prepared once for the whole grid
+  std::atomic<bool> cancelled{false};    // KillAll(): stop preparing
 
   std::unique_ptr<LocalExecutor> executor;
 
@@ -111,7 +122,9 @@ struct TrainJob::State {
 Result<PythonEnv> TrainJob::State::PrepareEnv() {
   std::lock_guard lock(env_mutex);
   if (!env) {
-    PythonEnvManager manager(config.home / "envs", config.env);
+    PythonEnvManager manager(config.home / "envs", config.env, [this] {
+      return cancelled.load() || (events.cancelled && events.cancelled());
+    });
     env = manager.Prepare(env_request, [this](std::string_view note) {
       if (events.on_note) events.on_note(note);
     });
@@ -122,8 +135,9 @@ Result<PythonEnv> TrainJob::State::PrepareEnv() {
     }
   }
   if (!env->ok()) {
-    return Status(env->status().code(), "preparing the Python environment failed: " +
-                                            env->status().message());
+    return InRepository(Status(env->status().code(), "preparing the Python environment failed: " +
+                                                         env->status().message()),
+                        spec_dir, shown);
   }
   return **env;
 }
@@ -167,6 +181,7 @@ Result<ProcessLaunch> TrainJob::State::PrepareRun(size_t i) {
   env.erase("MLFLOW_EXPERIMENT_NAME");
   env.erase("MLFLOW_TRACKING_USERNAME");  // would take precedence over the token
   env.erase("MLFLOW_TRACKING_PASSWORD");
+  env.erase("SOMLIER_DATABASE_URL");  // runs log through the API; the database's password stays here
   if (tracking_token.empty()) {
     env.erase("MLFLOW_TRACKING_TOKEN");
     env.erase("SOMLIER_TOKEN");
@@ -190,11 +205,13 @@ void TrainJob::State::OnStart(size_t i, pid_t pid) {
   update.status = RunStatus::kRunning;
   update.start_time = NowMillis();
   update.pid = pid;
-  update.only_from = {RunStatus::kScheduled};
+  update.only_from = {RunStatus::kScheduled, RunStatus::kRunning};  // its client may be first
   Status started = tracking->store().UpdateRun(run.run_id, update);
   if (!started.ok()) {
     // Killed between its preparation and now: stop it; OnEnd keeps the status it has.
-    if (started.code() == StatusCode::kFailedPrecondition) kill(-pid, SIGTERM);
+    if (started.code() == StatusCode::kFailedPrecondition) {
+      executor->Kill(run.run_id, "the run was ended as it started");
+    }
     LogWarning("run {}: {}", run.run_id, started.message());
     return;
   }
@@ -222,6 +239,7 @@ void TrainJob::State::OnEnd(size_t i, const TaskResult& result) {
   }
   update.status = status;
   update.status_message = message;
+  update.executor = "";  // no longer executing: from now on its clients may change it
   // The process's end decides (clients cannot end an executing run: TrackingService).
   update.only_from = {RunStatus::kScheduled, RunStatus::kRunning};
   Status ended = tracking->store().UpdateRun(run.run_id, update);
@@ -234,6 +252,7 @@ void TrainJob::State::OnEnd(size_t i, const TaskResult& result) {
       RunUpdate times;
       if (!current->info.end_time) times.end_time = update.end_time;
       times.exit_code = update.exit_code;
+      times.executor = "";
       ended = tracking->store().UpdateRun(run.run_id, times);
     }
   }
@@ -250,7 +269,10 @@ TrainJob::~TrainJob() {
   fs::remove_all(state_->spec_dir, ec);
 }
 
-void TrainJob::KillAll(const std::string& reason) { state_->executor->KillAll(reason); }
+void TrainJob::KillAll(const std::string& reason) {
+  state_->cancelled = true;
+  state_->executor->KillAll(reason);
+}
 
 bool TrainJob::Kill(const std::string& run_id, const std::string& reason) {
   if (!state_->index.count(run_id)) return false;
@@ -316,9 +338,10 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
     return InvalidArgument(
         fmt::format("max_parallel {} is not between 1 and {}", r.max_parallel, kMaxParallel));
   }
-  if (r.timeout.count() < 0) {
-    return InvalidArgument(fmt::format("timeout {} must be 0 (none) or a number of seconds",
-                                       r.timeout.count()));
+  if (r.timeout.count() < 0 || r.timeout > kMaxTimeout) {
+    return InvalidArgument(fmt::format(
+        "timeout {} must be 0 (none) or a number of seconds up to {} (30 days)",
+        r.timeout.count(), kMaxTimeout.count()));
   }
   for (const ParamSpec& p : r.params) SOMLIER_RETURN_IF_ERROR(ValidateKey("parameter", p.name));
   SOMLIER_ASSIGN_OR_RETURN(std::vector<ParamCombination> grid, ExpandParamGrid(r.params));
@@ -341,19 +364,18 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
   s.uri = uri;
   s.project_path = project_path;
   s.runs = &job->runs_;
-  GitCache git(config_.home / "repos", config_.env);
+  GitCache git(config_.home / "repos", config_.env, s.events.cancelled);
   SOMLIER_ASSIGN_OR_RETURN(s.commit, git.Fetch(uri, r.project_ref));
   SOMLIER_RETURN_IF_ERROR(git.CheckProject(uri, s.commit, project_path));
   s.spec_dir = config_.home / "work" / ("train-" + NewRunId());
   RemoveOnExit remove_spec_dir(s.spec_dir);
   SOMLIER_RETURN_IF_ERROR(git.Export(uri, s.commit, project_path, s.spec_dir));
-  const std::string shown = fmt::format("{}@{}", project_path.empty() ? "." : project_path,
-                                        s.commit.substr(0, 12));
+  s.shown = fmt::format("{}@{}", project_path.empty() ? "." : project_path, s.commit.substr(0, 12));
   auto spec = LoadProjectDirectory(s.spec_dir, config_.env);
-  if (!spec.ok()) return InRepository(spec.status(), s.spec_dir, shown);
+  if (!spec.ok()) return InRepository(spec.status(), s.spec_dir, s.shown);
   s.spec = std::move(*spec);
   auto entrypoint = s.spec.FindEntrypoint(r.entrypoint);
-  if (!entrypoint.ok()) return InRepository(entrypoint.status(), s.spec_dir, shown);
+  if (!entrypoint.ok()) return InRepository(entrypoint.status(), s.spec_dir, s.shown);
   for (const ParamCombination& combination : grid) {
     auto argv = BuildEntrypointArgv(**entrypoint, combination);
     if (!argv.ok()) return argv.status();
@@ -387,25 +409,27 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
   s.tracking_token = server.token;
 
   // ---- The runs ----
-  const std::string experiment_name = project_path.empty() ? RepositoryName(uri) : project_path;
+  const std::string experiment_name =
+      project_path.empty() ? RepositoryName(RedactUrlCredentials(uri)) : project_path;
   SOMLIER_ASSIGN_OR_RETURN(Experiment experiment, tracking_.GetOrCreateExperiment(experiment_name));
   job->experiment_id_ = std::to_string(experiment.experiment_id);
   job->commit_ = s.commit;
   const std::string train_id = NewRunId().substr(0, 12);
   const char* env_name = s.env_request.manager == EnvManager::kVirtualenv ? "virtualenv" : "local";
+  const std::string stored_uri = RedactUrlCredentials(uri);
   for (const ParamCombination& combination : grid) {
     CreateRunRequest create;
     create.experiment_id = job->experiment_id_;
     create.user_id = r.user;
     create.status = RunStatus::kScheduled;
-    create.source = {uri, r.project_ref, s.commit, project_path, r.entrypoint};
+    create.source = {stored_uri, r.project_ref, s.commit, project_path, r.entrypoint};
     create.executor = ThisProcessIdentity();
     for (const auto& [name, value] : combination) create.params.push_back({name, value});
     create.tags = {{"mlflow.source.type", "PROJECT"},
-                   {"mlflow.source.name", uri},
+                   {"mlflow.source.name", stored_uri},
                    {"mlflow.source.git.commit", s.commit},
-                   {"mlflow.source.git.repoURL", uri},
-                   {"mlflow.gitRepoURL", uri},
+                   {"mlflow.source.git.repoURL", stored_uri},
+                   {"mlflow.gitRepoURL", stored_uri},
                    {"mlflow.project.entryPoint", r.entrypoint},
                    {"mlflow.project.env", env_name},
                    {"mlflow.project.backend", "local"},
@@ -415,12 +439,9 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
     Result<Run> created = tracking_.CreateRun(create);
     if (!created.ok()) {
       // Not the user's input (that was checked above): end what was made, say why.
+      const std::string why = "creating the grid's runs failed: " + created.status().message();
       for (const TrainRun& made : job->runs_) {
-        RunUpdate failed;
-        failed.status = RunStatus::kFailed;
-        failed.end_time = NowMillis();
-        failed.status_message = "creating the grid's runs failed: " + created.status().message();
-        (void)tracking_.store().UpdateRun(made.run_id, failed);
+        (void)tracking_.store().UpdateRun(made.run_id, EndRun(RunStatus::kFailed, why, true));
       }
       return created.status();
     }
@@ -450,6 +471,7 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
   options.timeout = r.timeout;
   options.kill_grace = config_.kill_grace;
   s.executor = std::make_unique<LocalExecutor>(std::move(tasks), options, std::move(callbacks));
+  s.executor->Start();
   remove_spec_dir.Release();
   {
     std::lock_guard lock(mutex_);
@@ -487,22 +509,12 @@ Status TrainService::KillRun(const std::string& run_id, const std::string& reaso
         "executes it (SOMLIER_SERVER)",
         run_id, info.executor));
   }
-  RunUpdate killed;
-  killed.status = RunStatus::kKilled;
-  killed.end_time = NowMillis();
-  killed.status_message = reason;
-  killed.only_from = {RunStatus::kScheduled, RunStatus::kRunning};
-  SOMLIER_RETURN_IF_ERROR(tracking_.store().UpdateRun(run_id, killed));
-  // Its executor sees the status and keeps it. Signal the process group while the pid
-  // still belongs to the run; SIGKILL what ignores SIGTERM for the grace period.
-  if (info.pid && ProcessHasEnvironment(static_cast<pid_t>(*info.pid), "MLFLOW_RUN_ID", run_id)) {
-    const pid_t group = static_cast<pid_t>(*info.pid);
-    kill(-group, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + config_.kill_grace;
-    while (std::chrono::steady_clock::now() < deadline && kill(-group, 0) == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    kill(-group, SIGKILL);
+  // The executor sees the status when the process ends, keeps it and releases the run.
+  SOMLIER_RETURN_IF_ERROR(
+      tracking_.store().UpdateRun(run_id, EndRun(RunStatus::kKilled, reason, /*release=*/false)));
+  if (info.pid) {
+    TerminateProcessGroup(static_cast<pid_t>(*info.pid), "MLFLOW_RUN_ID", run_id,
+                          config_.kill_grace);
   }
   return OkStatus();
 }
@@ -512,18 +524,14 @@ Result<int> TrainService::RecoverOrphanedRuns() {
   int recovered = 0;
   for (const RunInfo& info : executing) {
     if (CheckProcess(info.executor) != ProcessState::kGone) continue;
-    if (info.pid &&
-        ProcessHasEnvironment(static_cast<pid_t>(*info.pid), "MLFLOW_RUN_ID", info.run_id)) {
-      kill(-static_cast<pid_t>(*info.pid), SIGKILL);
+    if (info.pid) {
+      TerminateProcessGroup(static_cast<pid_t>(*info.pid), "MLFLOW_RUN_ID", info.run_id,
+                            std::chrono::milliseconds(0));
     }
-    RunUpdate failed;
-    failed.status = RunStatus::kFailed;
-    failed.end_time = NowMillis();
-    failed.status_message = fmt::format(
+    const std::string why = fmt::format(
         "the SoMLier process that executed it ({}) ended before the run did", info.executor);
-    failed.only_from = {RunStatus::kScheduled, RunStatus::kRunning};
-    if (tracking_.store().UpdateRun(info.run_id, failed).ok()) {
-      LogWarning("run {}: {}; marked FAILED", info.run_id, *failed.status_message);
+    if (tracking_.store().UpdateRun(info.run_id, EndRun(RunStatus::kFailed, why, true)).ok()) {
+      LogWarning("run {}: {}; marked FAILED", info.run_id, why);
       ++recovered;
     }
   }

@@ -15,8 +15,9 @@
 // FAILED or KILLED when it ends, with its exit code and the reason; its output is kept in
 // its artifacts at logs/output.log.
 //
-// Runs record the process executing them (execution/process_identity.h), and status
-// changes are compare-and-set, so `runs kill` from another process and an executor agree.
+// Runs record the process executing them (execution/process_identity.h) until they end,
+// and status changes are compare-and-set, so `runs kill` from another process and an
+// executor agree. Credentials in the repository URI are not stored on runs.
 // RecoverOrphanedRuns() fails the runs whose executor has died, so none stays RUNNING
 // forever. Thread-safe. The TrackingService must outlive the service; destroying the
 // service kills the runs it still executes and waits for them.
@@ -81,6 +82,9 @@ struct TrainEvents {
   std::function<void(const TrainRun& run, RunStatus status, const std::string& message)>
       on_status;
   std::function<void(const TrainRun& run, OutputStream stream, std::string_view line)> on_line;
+  // Polled during slow steps (git fetch, creating the environment); true stops them — the
+  // caller was interrupted.
+  std::function<bool()> cancelled;
 };
 
 class TrainService {
@@ -134,7 +138,8 @@ class TrainJob {
   const std::vector<TrainRun>& runs() const { return runs_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
 
-  // Kills every run not yet ended; queued runs never start.
+  // Kills every run not yet ended (and stops preparing their environment); queued runs
+  // never start.
   void KillAll(const std::string& reason);
   // False when the run is not part of this job or has ended.
   bool Kill(const std::string& run_id, const std::string& reason);
