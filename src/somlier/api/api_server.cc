@@ -1,7 +1,5 @@
 #include "somlier/api/api_server.h"
 
-#include <arpa/inet.h>
-#include <sys/socket.h>
 #include <fmt/core.h>
 
 #include "somlier/api/http_util.h"
@@ -33,15 +31,6 @@ std::string PresentedToken(const httplib::Request& request) {
 
 }  // namespace
 
-bool IsLoopbackHost(const std::string& host) {
-  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
-  in_addr address{};
-  if (inet_pton(AF_INET, host.c_str(), &address) == 1) {
-    return (ntohl(address.s_addr) >> 24) == 127;
-  }
-  return false;
-}
-
 ApiServer::ApiServer(ApiServerOptions options)
     : options_(std::move(options)),
       server_(std::make_unique<httplib::Server>()),
@@ -59,30 +48,13 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
         "change everything. Set --token (or SOMLIER_TOKEN), or pass --insecure to accept that",
         options.host));
   }
-  if (options.port < 0 || options.port > 65535) {
-    return InvalidArgument(fmt::format("port {} is not between 0 and 65535", options.port));
-  }
   if (options.threads < 1) {
     return InvalidArgument(fmt::format("threads {} must be at least 1", options.threads));
   }
   std::unique_ptr<ApiServer> api(new ApiServer(options));
   httplib::Server& s = *api->server_;
-  const int threads = options.threads;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  s.set_tcp_nodelay(true);
-  s.set_keep_alive_max_count(100000);
-  s.set_keep_alive_timeout(5);  // also bounds how long Stop() waits for idle connections
-  s.set_read_timeout(60, 0);
-  s.set_write_timeout(60, 0);
+  api->listener_ = std::make_unique<HttpListener>(s, options.threads);
   s.set_payload_max_length(options.max_upload_bytes);
-  // cpp-httplib listens with a backlog of 5, too few for a burst of clients connecting at
-  // once (a training grid starting): remember the socket, re-listen wider after binding.
-  ApiServer* self = api.get();
-  s.set_socket_options([self](int fd) {
-    int yes = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    self->listen_fd_ = fd;
-  });
 
   const std::string token = options.token;
   const size_t max_json = options.max_json_bytes;
@@ -154,22 +126,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
   return api;
 }
 
-Status ApiServer::Bind() {
-  if (options_.port == 0) {
-    port_ = server_->bind_to_any_port(options_.host);
-    if (port_ <= 0) {
-      return Unavailable(fmt::format("cannot listen on {}: no free port", options_.host));
-    }
-  } else {
-    if (!server_->bind_to_port(options_.host, options_.port)) {
-      return Unavailable(fmt::format("cannot listen on {}:{} (in use, or not an address here)",
-                                     options_.host, options_.port));
-    }
-    port_ = options_.port;
-  }
-  if (listen_fd_ >= 0) ::listen(listen_fd_, 1024);
-  return OkStatus();
-}
+Status ApiServer::Bind() { return listener_->Bind(options_.host, options_.port); }
 
 Status ApiServer::Serve() {
   if (!server_->listen_after_bind()) {
@@ -190,11 +147,6 @@ Status ApiServer::Start() {
 void ApiServer::Stop() {
   server_->stop();
   if (thread_.joinable()) thread_.join();
-}
-
-std::string ApiServer::url() const {
-  const bool v6 = options_.host.find(':') != std::string::npos;
-  return fmt::format("http://{}{}{}:{}", v6 ? "[" : "", options_.host, v6 ? "]" : "", port_);
 }
 
 }  // namespace somlier

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "somlier/core/result.h"
+#include "somlier/net/http_listener.h"
 
 namespace httplib {
 class Server;
@@ -64,20 +65,16 @@ class ApiServer {
   Status Start();
   void Stop();
 
-  int port() const { return port_; }
-  std::string url() const;
+  int port() const { return listener_->port(); }
+  std::string url() const { return listener_->url(); }
 
  private:
   ApiServer(ApiServerOptions options);
   ApiServerOptions options_;
   std::unique_ptr<httplib::Server> server_;
   std::unique_ptr<api::MlflowRouter> router_;
+  std::unique_ptr<HttpListener> listener_;
   std::thread thread_;
-  int port_ = 0;
-  int listen_fd_ = -1;  // the socket cpp-httplib binds, to widen its listen backlog
 };
-
-// Whether `host` is a loopback address or name (127.0.0.0/8, ::1, localhost).
-bool IsLoopbackHost(const std::string& host);
 
 }  // namespace somlier

@@ -38,6 +38,7 @@ int Main(int argc, char** argv) {
   AddTrainCommands(app, ctx);
   AddRunsCommands(app, ctx);
   AddServerCommands(app, ctx);
+  AddServeCommands(app, ctx);
   CLI::App* online = app.add_subcommand(
       "online", "The seed's online commands (train, search, register) under their long names");
   online->require_subcommand(1);

@@ -39,6 +39,8 @@ void AddSeedCommands(CLI::App& parent, Context& ctx);
 void AddTrainCommands(CLI::App& parent, Context& ctx);
 // `runs list|show|logs|kill`.
 void AddRunsCommands(CLI::App& app, Context& ctx);
+// `serve-model`.
+void AddServeCommands(CLI::App& app, Context& ctx);
 // `server` and `python-path`.
 void AddServerCommands(CLI::App& app, Context& ctx);
 

@@ -36,4 +36,14 @@ Result<fs::path> PythonPackageDir(const Environment& env) {
       Join(looked, ", ")));
 }
 
+Result<Environment> WithPythonPackage(Environment env) {
+  SOMLIER_ASSIGN_OR_RETURN(fs::path package, PythonPackageDir(env));
+  env["PYTHONPATH"] = PrependPath(package.string(), Lookup(env, "PYTHONPATH"));
+  return env;
+}
+
+std::string PrependPath(const std::string& first, const std::string& rest) {
+  return rest.empty() ? first : first + ":" + rest;
+}
+
 }  // namespace somlier

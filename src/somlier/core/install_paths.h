@@ -14,4 +14,11 @@ namespace somlier {
 // built from. Errors: NotFound naming the places looked at.
 Result<std::filesystem::path> PythonPackageDir(const Environment& env);
 
+// `env` with PythonPackageDir(env) first on its PYTHONPATH, for a Python process that
+// imports `somlier`. Errors: as PythonPackageDir.
+Result<Environment> WithPythonPackage(Environment env);
+
+// A PATH-style list with `first` in front of `rest` (which may be empty).
+std::string PrependPath(const std::string& first, const std::string& rest);
+
 }  // namespace somlier

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 extern char** environ;
 
@@ -18,7 +19,7 @@ namespace {
 
 // Closes the fds it holds unless released; keeps error paths of Spawn() leak-free.
 struct FdCloser {
-  int fds[4] = {-1, -1, -1, -1};
+  int fds[6] = {-1, -1, -1, -1, -1, -1};
   ~FdCloser() {
     for (int fd : fds) {
       if (fd >= 0) close(fd);
@@ -38,11 +39,18 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& option
   if (options.argv.empty() || options.argv[0].empty()) {
     return InvalidArgument("cannot start a process without a command");
   }
-  FdCloser pipes;  // [0,1]: stdout read/write, [2,3]: stderr read/write
-  if (options.capture_stdout && pipe2(&pipes.fds[0], O_CLOEXEC) != 0) {
+  // [0,1]: stdout read/write, [2,3]: stderr read/write, [4,5]: stdin read/write
+  FdCloser pipes;
+  const bool to_file = !options.output_file.empty();
+  const bool capture_stdout = options.capture_stdout && !to_file;
+  const bool capture_stderr = options.capture_stderr && !to_file;
+  if (capture_stdout && pipe2(&pipes.fds[0], O_CLOEXEC) != 0) {
     return Internal(fmt::format("pipe: {}", std::strerror(errno)));
   }
-  if (options.capture_stderr && pipe2(&pipes.fds[2], O_CLOEXEC) != 0) {
+  if (capture_stderr && pipe2(&pipes.fds[2], O_CLOEXEC) != 0) {
+    return Internal(fmt::format("pipe: {}", std::strerror(errno)));
+  }
+  if (options.pipe_stdin && pipe2(&pipes.fds[4], O_CLOEXEC) != 0) {
     return Internal(fmt::format("pipe: {}", std::strerror(errno)));
   }
 
@@ -59,17 +67,26 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& option
     }
   } cleanup{&actions, &attr};
 
-  if (options.stdin_null) {
+  if (options.pipe_stdin) {
+    posix_spawn_file_actions_adddup2(&actions, pipes.fds[4], STDIN_FILENO);
+  } else if (options.stdin_null) {
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   }
-  if (options.capture_stdout) posix_spawn_file_actions_adddup2(&actions, pipes.fds[1], STDOUT_FILENO);
-  if (options.capture_stderr) posix_spawn_file_actions_adddup2(&actions, pipes.fds[3], STDERR_FILENO);
+  if (capture_stdout) posix_spawn_file_actions_adddup2(&actions, pipes.fds[1], STDOUT_FILENO);
+  if (capture_stderr) posix_spawn_file_actions_adddup2(&actions, pipes.fds[3], STDERR_FILENO);
+  if (to_file) {
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, options.output_file.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  }
   if (!options.working_dir.empty()) {
     posix_spawn_file_actions_addchdir_np(&actions, options.working_dir.c_str());
   }
 
   short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
-  if (options.new_process_group) {
+  if (options.new_session) {
+    flags |= POSIX_SPAWN_SETSID;
+  } else if (options.new_process_group) {
     flags |= POSIX_SPAWN_SETPGROUP;
     posix_spawnattr_setpgroup(&attr, 0);
   }
@@ -121,13 +138,14 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& option
   // The child holds the write ends now; the parent keeps only the read ends.
   int out = pipes.fds[0];
   int err = pipes.fds[2];
-  pipes.fds[0] = -1;
-  pipes.fds[2] = -1;
-  return std::unique_ptr<Subprocess>(
-      new Subprocess(pid, options.new_process_group, out, err));
+  int in = pipes.fds[5];
+  pipes.fds[0] = pipes.fds[2] = pipes.fds[5] = -1;
+  return std::unique_ptr<Subprocess>(new Subprocess(
+      pid, options.new_process_group || options.new_session, in, out, err));
 }
 
 Subprocess::~Subprocess() {
+  if (stdin_fd_ >= 0) close(stdin_fd_);
   if (stdout_fd_ >= 0) close(stdout_fd_);
   if (stderr_fd_ >= 0) close(stderr_fd_);
   if (!exit_code_) {
@@ -140,6 +158,22 @@ int Subprocess::TakeStdout() {
   int fd = stdout_fd_;
   stdout_fd_ = -1;
   return fd;
+}
+
+int Subprocess::TakeStdin() {
+  int fd = stdin_fd_;
+  stdin_fd_ = -1;
+  return fd;
+}
+
+void Subprocess::Detach() {
+  if (exit_code_) return;
+  exit_code_ = 0;  // from now on nothing here signals or waits for the child
+  std::thread([pid = pid_] {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }).detach();
 }
 
 int Subprocess::TakeStderr() {

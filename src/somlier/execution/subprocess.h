@@ -32,6 +32,13 @@ struct SpawnOptions {
   bool capture_stdout = true;  // else inherited
   bool capture_stderr = true;  // else inherited
   bool stdin_null = true;      // else inherited
+  bool pipe_stdin = false;     // a pipe the parent writes (stdin_fd()); wins over stdin_null
+  // When set, stdout and stderr both append to this file (created 0644), instead of the
+  // capture_* choices.
+  std::string output_file;
+  // setsid(): the child leads a new session (and group), detached from the terminal, so
+  // that it can outlive this process (see Detach()).
+  bool new_session = false;
 };
 
 class Subprocess {
@@ -53,6 +60,15 @@ class Subprocess {
   int stderr_fd() const { return stderr_fd_; }
   int TakeStdout();
   int TakeStderr();
+  // The write end of the child's stdin when pipe_stdin was set, or -1; TakeStdin() hands it
+  // over. Closing it is the child's end of input.
+  int stdin_fd() const { return stdin_fd_; }
+  int TakeStdin();
+
+  // Lets the child go on after this object is destroyed: it is no longer killed, and a
+  // detached thread reaps it whenever it exits (so it never lingers as a zombie of a
+  // long-lived parent). Call instead of Wait(); the object only keeps pid() afterwards.
+  void Detach();
 
   // Sends `signal` to the child's process group when it has one, else to the child.
   // A no-op once the child has been reaped.
@@ -70,11 +86,12 @@ class Subprocess {
   bool HasExited();
 
  private:
-  Subprocess(pid_t pid, bool own_group, int out, int err)
-      : pid_(pid), own_group_(own_group), stdout_fd_(out), stderr_fd_(err) {}
+  Subprocess(pid_t pid, bool own_group, int in, int out, int err)
+      : pid_(pid), own_group_(own_group), stdin_fd_(in), stdout_fd_(out), stderr_fd_(err) {}
 
   pid_t pid_;
   bool own_group_;
+  int stdin_fd_;
   int stdout_fd_;
   int stderr_fd_;
   std::optional<int> exit_code_;

@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
 #include "somlier/core/strings.h"
 #include "somlier/tracking/search_syntax.h"
 #include "somlier/tracking/validation.h"
@@ -181,6 +183,72 @@ Result<std::string> RegistryService::GetDownloadUri(const std::string& name,
                                                     const std::string& version) {
   SOMLIER_ASSIGN_OR_RETURN(ModelVersion v, GetModelVersion(name, version));
   return v.source;
+}
+
+Result<ModelLocation> RegistryService::LocateModel(const std::string& model_uri) {
+  ModelLocation location;
+  std::string_view rest = model_uri;
+  if (rest.starts_with("runs:/")) {
+    rest.remove_prefix(6);
+    const size_t slash = rest.find('/');
+    location.name = std::string(rest.substr(0, slash));
+    std::string path = slash == std::string_view::npos ? "" : std::string(rest.substr(slash + 1));
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    SOMLIER_RETURN_IF_ERROR(ValidateRunId(location.name));
+    SOMLIER_ASSIGN_OR_RETURN(Run run, tracking_.GetRun(location.name));
+    location.artifact_uri = run.info.artifact_uri + (path.empty() ? "" : "/" + path);
+  } else if (rest.starts_with("models:/")) {
+    rest.remove_prefix(8);
+    while (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+    const size_t at = rest.rfind('@');
+    const size_t slash = rest.rfind('/');
+    if (at != std::string_view::npos && slash == std::string_view::npos) {
+      location.name = std::string(rest.substr(0, at));
+      SOMLIER_ASSIGN_OR_RETURN(ModelVersion v,
+                               GetVersionByAlias(location.name, std::string(rest.substr(at + 1))));
+      location.version = std::to_string(v.version);
+      location.artifact_uri = v.source;
+    } else if (slash != std::string_view::npos && slash > 0) {
+      location.name = std::string(rest.substr(0, slash));
+      std::string suffix(rest.substr(slash + 1));
+      if (!suffix.empty() && std::all_of(suffix.begin(), suffix.end(), ::isdigit)) {
+        location.version = suffix;
+      } else {
+        std::vector<std::string> stages;
+        if (ToLower(suffix) != "latest") stages.push_back(suffix);
+        SOMLIER_ASSIGN_OR_RETURN(auto latest, GetLatestVersions(location.name, stages));
+        if (latest.empty()) {
+          return NotFound(fmt::format("registered model '{}' has no version in '{}'",
+                                      location.name, suffix));
+        }
+        int64_t newest = 0;
+        for (const ModelVersion& v : latest) newest = std::max(newest, v.version);
+        location.version = std::to_string(newest);
+      }
+      SOMLIER_ASSIGN_OR_RETURN(location.artifact_uri,
+                               GetDownloadUri(location.name, location.version));
+    } else {
+      return InvalidArgument(fmt::format("model URI '{}' names no version: use "
+                                         "models:/NAME/VERSION or models:/NAME@ALIAS",
+                                         model_uri));
+    }
+  } else {
+    return InvalidArgument(fmt::format(
+        "model URI '{}' is not models:/NAME/VERSION, models:/NAME@ALIAS or runs:/RUN_ID/PATH",
+        model_uri));
+  }
+  auto relative = tracking_.artifacts().RelativePathOf(location.artifact_uri);
+  if (!relative.ok()) {
+    return FailedPrecondition(fmt::format("the files of {} are at {}, outside this artifact store",
+                                          model_uri, location.artifact_uri));
+  }
+  SOMLIER_ASSIGN_OR_RETURN(location.directory, tracking_.artifacts().Resolve(*relative));
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(location.directory / "MLmodel", ec)) {
+    return NotFound(fmt::format("{} has no model: no MLmodel file at {}", model_uri,
+                                location.artifact_uri));
+  }
+  return location;
 }
 
 // ---- The seed's register ----------------------------------------------------------------

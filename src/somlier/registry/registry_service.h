@@ -6,6 +6,7 @@
 // borrowed and must outlive the service. Thread-safe.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,14 @@ struct RegisterOutcome {
   ModelVersion version;
   bool is_newer_version = false;
   std::string message;
+};
+
+// Where a model's files are, as LocateModel() finds them.
+struct ModelLocation {
+  std::string name;     // the registered model's name, or the run id for runs:/ URIs
+  std::string version;  // the registered version, or "" for runs:/ URIs
+  std::string artifact_uri;
+  std::filesystem::path directory;  // the local directory holding MLmodel
 };
 
 class RegistryService {
@@ -68,6 +77,12 @@ class RegistryService {
                                const std::string& key);
   // Where the version's files are (its source).
   Result<std::string> GetDownloadUri(const std::string& name, const std::string& version);
+
+  // The model a URI names: models:/NAME/VERSION, models:/NAME@ALIAS, models:/NAME/latest,
+  // models:/NAME/STAGE or runs:/RUN_ID/PATH. Errors: InvalidArgument for another form;
+  // NotFound for an unknown model, version, alias or run, or when no MLmodel file is there;
+  // FailedPrecondition when the files are outside this server's artifact store.
+  Result<ModelLocation> LocateModel(const std::string& model_uri);
 
   // ---- The seed's `register` ----
   // Registers the model the run logged under artifact path `model/` as a new version of

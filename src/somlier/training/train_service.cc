@@ -81,10 +81,6 @@ RunUpdate EndRun(RunStatus status, const std::string& message, bool release) {
   return update;
 }
 
-std::string PrependPath(const std::string& first, const std::string& rest) {
-  return rest.empty() ? first : first + ":" + rest;
-}
-
 }  // namespace
 
 // What the runs of one job share, and its executor (declared last: destroyed first).

@@ -1,0 +1,217 @@
+"""A model server's Python worker: loads one model and predicts batches the C++ front end
+sends it, one round trip per batch.
+
+Started as `python -m somlier._worker MODEL_DIR`. It talks over stdin and its original stdout
+(anything the model prints goes to stderr instead, so it cannot corrupt the protocol):
+
+  frame     := u32 little-endian length, then that many bytes
+  handshake := frame(JSON {"ok": true, "flavor", "feature_names", "n_features", "pid"} or
+                         {"ok": false, "error"})            written once, after loading
+  request   := frame(JSON {"rows", "cols", "segments": [rows per request], "columns"?})
+               then rows * cols little-endian float64 values, row-major
+  response  := frame(JSON {"ok": true, "datatype", "row_shape", "failed": {index: message}})
+               frame(the predictions of the segments that did not fail, one JSON value per
+                     row, separated by newlines)
+
+When the batch as a whole fails, each request's rows are predicted on their own, so one bad
+request fails alone. The worker exits when stdin closes.
+"""
+import json
+import os
+import struct
+import sys
+import warnings
+
+from . import _models
+
+_DATATYPES = {"b": "BOOL", "i": "INT64", "u": "UINT64", "f": "FP64"}
+
+
+def _read_exactly(n):
+    chunks = []
+    while n:
+        chunk = os.read(0, n)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame():
+    head = _read_exactly(4)
+    if head is None:
+        return None
+    (size,) = struct.unpack("<I", head)
+    return _read_exactly(size) if size else b""
+
+
+def _write_frames(fd, *payloads):
+    data = b"".join(struct.pack("<I", len(p)) + p for p in payloads)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _signature_columns(mlmodel):
+    inputs = (mlmodel.get("signature") or {}).get("inputs")
+    if not inputs:
+        return None
+    try:
+        spec = json.loads(inputs)
+    except ValueError:
+        return None
+    names = [c.get("name") for c in spec if isinstance(c, dict)]
+    if names and all(isinstance(n, str) for n in names) and spec[0].get("type") != "tensor":
+        return names
+    return None
+
+
+class _Model:
+    """The loaded model and how to call it on a float64 matrix."""
+
+    def __init__(self, path):
+        mlmodel = _models.read_mlmodel(path)
+        flavors = mlmodel.get("flavors", {})
+        self.feature_names = _signature_columns(mlmodel)
+        self.n_features = None
+        if "sklearn" in flavors:
+            from . import sklearn
+            self.flavor = "sklearn"
+            self.model = sklearn.load_model(path)
+            names = getattr(self.model, "feature_names_in_", None)
+            if names is not None:
+                self.feature_names = [str(n) for n in names]
+            n = getattr(self.model, "n_features_in_", None)
+            self.n_features = int(n) if n is not None else None
+            # Fitted on a DataFrame, a model must get one (a pipeline may select by name).
+            self._frame = names is not None
+            fn = flavors.get("python_function", {}).get("predict_fn", "predict")
+            self._predict = getattr(self.model, fn)
+        elif "pytorch" in flavors:
+            import torch
+            from . import pytorch
+            self.flavor = "pytorch"
+            self.model = pytorch.load_model(path)
+            self._torch = torch
+            threads = os.environ.get("SOMLIER_WORKER_THREADS")
+            if threads:
+                torch.set_num_threads(int(threads))
+            for module in self.model.modules():
+                if isinstance(module, torch.nn.Linear):
+                    self.n_features = int(module.in_features)
+                    break
+        else:
+            self.flavor = "python_function"
+            self.model = _models.load_model(path)
+            self._frame = True
+        if self.feature_names and self.n_features is None:
+            self.n_features = len(self.feature_names)
+
+    def predict(self, matrix, columns):
+        import numpy as np
+        if self.flavor == "pytorch":
+            torch = self._torch
+            with torch.no_grad():
+                out = self.model(torch.from_numpy(matrix.astype(np.float32)))
+            if isinstance(out, (tuple, list)):
+                out = out[0]
+            return out.detach().cpu().numpy()
+        if self._frame:
+            import pandas as pd
+            names = self.feature_names or columns or None
+            out = self._predict(pd.DataFrame(matrix, columns=names))
+        else:
+            out = self._predict(matrix)
+        if hasattr(out, "to_numpy"):
+            out = out.to_numpy()
+        return np.asarray(out)
+
+
+def _rows_text(out):
+    values = out.tolist()
+    if out.ndim == 1 and out.dtype.kind in "biuf":
+        return json.dumps(values)[1:-1].replace(", ", "\n")
+    return "\n".join(json.dumps(v) for v in values)
+
+
+def _describe(out):
+    kind = out.dtype.kind
+    if kind == "f" and out.dtype.itemsize == 4:
+        return "FP32"
+    return _DATATYPES.get(kind, "BYTES")
+
+
+def _error_text(error):
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) < 2000 else text[:2000] + "..."
+
+
+def _serve(model, out_fd):
+    import numpy as np
+    while True:
+        header = _read_frame()
+        if header is None:
+            return
+        request = json.loads(header)
+        rows, cols = request["rows"], request["cols"]
+        payload = _read_exactly(rows * cols * 8) if rows * cols else b""
+        if payload is None:
+            return
+        matrix = np.frombuffer(payload, dtype="<f8").reshape(rows, cols)
+        columns = request.get("columns")
+        segments = request["segments"]
+        failed = {}
+        try:
+            out = model.predict(matrix, columns)
+            if len(out) != rows:
+                raise ValueError(f"the model returned {len(out)} predictions for {rows} rows")
+            parts = [out]
+        except Exception as error:  # noqa: BLE001 - reported to the request that caused it
+            parts = []
+            if len(segments) == 1:
+                failed["0"] = _error_text(error)
+            else:
+                start = 0
+                for index, count in enumerate(segments):
+                    try:
+                        part = model.predict(matrix[start:start + count], columns)
+                        if len(part) != count:
+                            raise ValueError(f"the model returned {len(part)} predictions "
+                                             f"for {count} rows")
+                        parts.append(part)
+                    except Exception as segment_error:  # noqa: BLE001
+                        failed[str(index)] = _error_text(segment_error)
+                    start += count
+        body = "\n".join(_rows_text(p) for p in parts if len(p))
+        first = parts[0] if parts else None
+        answer = {"ok": True, "failed": failed,
+                  "datatype": _describe(first) if first is not None else "FP64",
+                  "row_shape": list(first.shape[1:]) if first is not None else []}
+        _write_frames(out_fd, json.dumps(answer).encode(), body.encode())
+
+
+def main(argv):
+    out_fd = os.dup(1)
+    os.dup2(2, 1)  # stray prints go to stderr
+    sys.stdout = sys.stderr
+    warnings.filterwarnings("ignore", message="X does not have valid feature names")
+    if len(argv) != 1:
+        _write_frames(out_fd, json.dumps({"ok": False, "error": "usage: python -m "
+                                          "somlier._worker MODEL_DIR"}).encode())
+        return 2
+    try:
+        model = _Model(argv[0])
+    except Exception as error:  # noqa: BLE001 - the server reports it
+        _write_frames(out_fd, json.dumps({"ok": False, "error": _error_text(error)}).encode())
+        return 1
+    _write_frames(out_fd, json.dumps({
+        "ok": True, "flavor": model.flavor, "feature_names": model.feature_names or [],
+        "n_features": model.n_features if model.n_features is not None else -1,
+        "pid": os.getpid()}).encode())
+    _serve(model, out_fd)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,182 @@
+// `somlier serve-model MODEL_URI [--host] [--port] [--workers N] [--max_batch_size 64]
+// [--max_batch_delay_us 2000] [--max_queue 1024] [--max_body_mb 32] [--ready_file PATH]`:
+// one model behind the C++ model server (serving/model_server.h) until SIGTERM or SIGINT,
+// which drain it.
+//
+// MODEL_URI is models:/NAME/VERSION, models:/NAME@ALIAS, runs:/RUN_ID/PATH or a model
+// directory. In-process they are found in the local artifact store; with SOMLIER_SERVER
+// set, the model is downloaded from that server first (by the somlier Python package).
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "somlier/artifacts/atomic_file.h"
+#include "somlier/cli/cli.h"
+#include "somlier/cli/local_services.h"
+#include "somlier/cli/stop_signals.h"
+#include "somlier/core/install_paths.h"
+#include "somlier/core/log.h"
+#include "somlier/core/strings.h"
+#include "somlier/execution/run_command.h"
+#include "somlier/serving/model_server.h"
+
+namespace somlier::cli {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ServeOptions {
+  std::string model_uri;
+  serving::ModelServerOptions server;
+  int64_t max_batch_delay_us = 2000;
+  size_t max_body_mb = serving::kDefaultMaxBodyBytes >> 20;
+  std::string ready_file;
+};
+
+// Downloads a model from SOMLIER_SERVER into `destination` with the Python package.
+Status DownloadModel(const Context& ctx, const std::string& model_uri,
+                     const fs::path& destination) {
+  SOMLIER_ASSIGN_OR_RETURN(Environment env, WithPythonPackage(ctx.env));
+  env["SOMLIER_TRACKING_URI"] = ctx.settings.server;
+  if (!ctx.settings.token.empty()) env["SOMLIER_TOKEN"] = ctx.settings.token;
+  CommandOptions command;
+  command.env = std::move(env);
+  SOMLIER_ASSIGN_OR_RETURN(
+      CommandOutput out,
+      RunCommand({ctx.settings.PythonOrDefault(), "-c",
+                  "import sys; from somlier import _models; "
+                  "_models.download_model(sys.argv[1], sys.argv[2])",
+                  model_uri, destination.string()},
+                 command));
+  if (out.exit_code != 0) {
+    std::string_view why = Trim(out.stderr_text);
+    if (why.size() > 2000) why = why.substr(why.size() - 2000);
+    return NotFound(fmt::format("cannot download {} from {}: {}", model_uri, ctx.settings.server,
+                                why.empty() ? "exit code " + std::to_string(out.exit_code)
+                                            : std::string(why)));
+  }
+  return OkStatus();
+}
+
+struct ServedModel {
+  fs::path directory;
+  std::string name;
+  std::string version;
+};
+
+Result<ServedModel> LocateServedModel(const Context& ctx, const std::string& model_uri) {
+  ServedModel model;
+  std::error_code ec;
+  std::string path = model_uri.starts_with("file://") ? model_uri.substr(7) : model_uri;
+  if (!model_uri.starts_with("models:/") && !model_uri.starts_with("runs:/")) {
+    if (!fs::is_directory(path, ec)) {
+      return NotFound(fmt::format("model '{}' is not a directory, models:/NAME/VERSION, "
+                                  "models:/NAME@ALIAS or runs:/RUN_ID/PATH", model_uri));
+    }
+    if (!fs::is_regular_file(fs::path(path) / "MLmodel", ec)) {
+      return NotFound(fmt::format("directory '{}' holds no model (no MLmodel file)", path));
+    }
+    model.directory = fs::absolute(path);
+    model.name = model.directory.filename().string();
+    model.version = "1";
+    return model;
+  }
+  if (!ctx.settings.server.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    fs::path dir = fs::path(tmp ? tmp : "/tmp") / fmt::format("somlier-model-{}", getpid());
+    fs::remove_all(dir, ec);
+    SOMLIER_RETURN_IF_ERROR(DownloadModel(ctx, model_uri, dir));
+    model.directory = dir;
+    std::string rest = model_uri.substr(model_uri.find(":/") + 2);
+    model.name = rest.substr(0, rest.find_first_of("/@"));
+    model.version = rest.find('/') != std::string::npos ? rest.substr(rest.rfind('/') + 1) : "1";
+    return model;
+  }
+  SOMLIER_ASSIGN_OR_RETURN(auto services, LocalServices::Open(ctx.settings, ctx.env));
+  SOMLIER_ASSIGN_OR_RETURN(ModelLocation location, services->registry->LocateModel(model_uri));
+  model.directory = location.directory;
+  model.name = location.name;
+  model.version = location.version.empty() ? "1" : location.version;
+  return model;
+}
+
+Result<int> Serve(const Context& ctx, ServeOptions o) {
+  StopSignals stop;  // before any thread starts
+  SOMLIER_ASSIGN_OR_RETURN(ServedModel model, LocateServedModel(ctx, o.model_uri));
+  o.server.model_name = model.name;
+  o.server.model_version = model.version;
+  o.server.batching.max_delay = std::chrono::microseconds(o.max_batch_delay_us);
+  o.server.max_body_bytes = o.max_body_mb << 20;
+  o.server.worker.python = ctx.settings.PythonOrDefault();
+  o.server.worker.model_dir = model.directory.string();
+  SOMLIER_ASSIGN_OR_RETURN(o.server.worker.env, WithPythonPackage(ctx.env));
+
+  SOMLIER_ASSIGN_OR_RETURN(auto server, serving::ModelServer::Create(o.server));
+  fmt::print(stderr, "loading {} ({} worker{}) ...\n", o.model_uri, o.server.workers,
+             o.server.workers == 1 ? "" : "s");
+  std::fflush(stderr);
+  SOMLIER_RETURN_IF_ERROR(server->Start());
+  fmt::print(stderr,
+             "serving {} as '{}' version {} on {} (POST /invocations, /v2/models/{}/infer; "
+             "max batch {} rows, delay {} us, queue {})\n",
+             o.model_uri, model.name, model.version, server->url(), model.name,
+             o.server.batching.max_batch_size, o.max_batch_delay_us, o.server.batching.max_queue);
+  std::fflush(stderr);
+  if (!o.ready_file.empty()) {
+    nlohmann::json ready = {{"url", server->url()}, {"port", server->port()},
+                            {"pid", static_cast<int64_t>(getpid())}};
+    SOMLIER_ASSIGN_OR_RETURN(auto file, AtomicFile::Create(o.ready_file));
+    SOMLIER_RETURN_IF_ERROR(file->Append(ready.dump() + "\n"));
+    SOMLIER_RETURN_IF_ERROR(file->Commit());
+  }
+  int received = 0;
+  while (received == 0) received = stop.WaitFor(std::chrono::hours(1));
+  fmt::print(stderr, "model server stopping ({}): answering requests in flight\n",
+             StopSignals::Name(received));
+  std::fflush(stderr);
+  server->Stop();
+  return 0;
+}
+
+}  // namespace
+
+void AddServeCommands(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* serve = app.add_subcommand(
+      "serve-model",
+      "Serve a model over HTTP: MLflow's /invocations and the KServe V2 protocol, with dynamic "
+      "batching and a pool of Python workers");
+  serve->add_option("MODEL_URI", o->model_uri,
+                    "models:/NAME/VERSION, models:/NAME@ALIAS, runs:/RUN_ID/PATH or a model "
+                    "directory")
+      ->required();
+  serve->add_option("--host", o->server.host, "Address to listen on")->capture_default_str();
+  serve->add_option("--port", o->server.port, "Port (0: any free port)")->capture_default_str();
+  serve->add_option("--workers", o->server.workers, "Python worker processes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  serve->add_option("--max_batch_size", o->server.batching.max_batch_size,
+                    "Most rows per batch (1: no batching)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  serve->add_option("--max_batch_delay_us", o->max_batch_delay_us,
+                    "Longest a request waits for others to join its batch (microseconds)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10'000'000));
+  serve->add_option("--max_queue", o->server.batching.max_queue,
+                    "Requests that may wait; more are answered 503 at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  serve->add_option("--max_body_mb", o->max_body_mb, "Largest request body (MiB)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  serve->add_option("--ready_file", o->ready_file,
+                    "Write {url, port, pid} as JSON to this file once the model is loaded");
+  ctx.handlers.emplace_back(serve, [&ctx, o] { return Serve(ctx, *o); });
+}
+
+}  // namespace somlier::cli

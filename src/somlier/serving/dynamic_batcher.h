@@ -1,0 +1,81 @@
+// DynamicBatcher: the queue between HTTP handlers and model workers, joining the rows of
+// concurrent requests into batches with Triton's semantics (DESIGN §6).
+//
+// A batch is due when its requests hold max_batch_size rows, or when the oldest queued
+// request has waited max_delay (0: at once — whatever is queued when a worker asks). A
+// request with more rows than max_batch_size is a batch of its own (never split). Requests
+// only join a batch with the same columns. At most max_queue requests wait; beyond that,
+// and while no worker is ready, Submit() refuses at once with Unavailable (HTTP 503).
+// Results always go to the request they belong to: each request owns its promise.
+//
+// Workers call NextBatch() in a loop and complete every request of the batch they took.
+// Shutdown() refuses new requests and lets workers drain what is queued. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "somlier/core/result.h"
+#include "somlier/serving/model_input.h"
+
+namespace somlier::serving {
+
+// A request's predictions: one JSON value per row, joined by commas.
+struct Prediction {
+  std::string datatype;            // V2 datatype
+  std::vector<int64_t> row_shape;  // shape of one row's prediction
+  size_t rows = 0;
+  std::string values;
+};
+
+struct PendingRequest {
+  InputMatrix input;
+  std::chrono::steady_clock::time_point enqueued;
+  std::promise<Result<Prediction>> done;
+};
+
+class DynamicBatcher {
+ public:
+  struct Options {
+    size_t max_batch_size = 64;
+    std::chrono::microseconds max_delay{2000};
+    size_t max_queue = 1024;
+  };
+
+  explicit DynamicBatcher(Options options) : options_(options) {}
+
+  const Options& options() const { return options_; }
+
+  // Queues `input`; the future resolves with its predictions or error.
+  // Errors: Unavailable when the queue is full, no worker is ready, or shutting down.
+  Result<std::future<Result<Prediction>>> Submit(InputMatrix input);
+
+  // Blocks until a batch is due and takes it; empty once shut down and drained.
+  std::vector<std::unique_ptr<PendingRequest>> NextBatch();
+
+  // Workers report readiness; when the last ready worker goes, queued requests are failed
+  // with `why` (they would otherwise wait for a restart of unknown length).
+  void WorkerReady();
+  void WorkerLost(const Status& why);
+  int ready_workers() const;
+
+  void Shutdown();
+  size_t queue_depth() const;
+
+ private:
+  const Options options_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::unique_ptr<PendingRequest>> queue_;
+  size_t queued_rows_ = 0;
+  int ready_ = 0;
+  bool shutdown_ = false;
+};
+
+}  // namespace somlier::serving

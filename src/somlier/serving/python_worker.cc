@@ -1,0 +1,174 @@
+#include "somlier/serving/python_worker.h"
+
+#include <fmt/core.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace somlier::serving {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// Reads exactly `size` bytes; false on EOF, error, or when `deadline` passes.
+bool ReadExactly(int fd, char* data, size_t size,
+                 std::optional<Clock::time_point> deadline = std::nullopt) {
+  while (size > 0) {
+    if (deadline) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd, POLLIN, 0};
+      int r = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+      if (r < 0 && errno != EINTR) return false;
+      if (r <= 0) continue;
+    }
+    ssize_t n = read(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool ReadFrame(int fd, std::string& frame,
+               std::optional<Clock::time_point> deadline = std::nullopt) {
+  uint32_t size = 0;
+  if (!ReadExactly(fd, reinterpret_cast<char*>(&size), sizeof size, deadline)) return false;
+  frame.resize(size);
+  return size == 0 || ReadExactly(fd, frame.data(), size, deadline);
+}
+
+bool WriteAll(int fd, iovec* vec, int count) {
+  while (count > 0) {
+    ssize_t n = writev(fd, vec, count);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    auto left = static_cast<size_t>(n);
+    while (count > 0 && left >= vec->iov_len) {
+      left -= vec->iov_len;
+      ++vec;
+      --count;
+    }
+    if (count > 0) {
+      vec->iov_base = static_cast<char*>(vec->iov_base) + left;
+      vec->iov_len -= left;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PythonWorker>> PythonWorker::Start(const WorkerOptions& options) {
+  SpawnOptions spawn;
+  spawn.argv = {options.python, "-u", "-m", "somlier._worker", options.model_dir};
+  spawn.env = options.env;
+  spawn.pipe_stdin = true;
+  spawn.capture_stdout = true;
+  spawn.capture_stderr = false;  // the model's own output goes to the server's log
+  SOMLIER_ASSIGN_OR_RETURN(auto process, Subprocess::Spawn(spawn));
+  const int in = process->TakeStdin();
+  const int out = process->TakeStdout();
+  auto worker = std::unique_ptr<PythonWorker>(new PythonWorker(std::move(process), in, out));
+  std::string frame;
+  if (!ReadFrame(out, frame, Clock::now() + options.load_timeout)) {
+    return worker->Died(fmt::format("loading the model at {}", options.model_dir));
+  }
+  json hello = json::parse(frame, nullptr, false);
+  if (!hello.is_object()) return worker->Died("starting (it answered garbage)");
+  if (!hello.value("ok", false)) {
+    return FailedPrecondition(fmt::format("the model at {} cannot be loaded: {}",
+                                          options.model_dir, hello.value("error", "")));
+  }
+  worker->info_.flavor = hello.value("flavor", "");
+  worker->info_.schema.n_features = hello.value("n_features", int64_t{-1});
+  if (hello.contains("feature_names") && hello["feature_names"].is_array()) {
+    for (const json& name : hello["feature_names"]) {
+      if (name.is_string()) worker->info_.schema.feature_names.push_back(name.get<std::string>());
+    }
+  }
+  return worker;
+}
+
+PythonWorker::~PythonWorker() {
+  if (in_ >= 0) close(in_);  // end of input: the worker returns
+  for (int i = 0; i < 40 && !process_->HasExited(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  process_->Signal(SIGKILL);  // the rest of its group, or the worker itself if it hangs
+  (void)process_->Wait();
+  if (out_ >= 0) close(out_);
+}
+
+Status PythonWorker::Died(const std::string& doing) {
+  std::string how = "stopped answering";
+  for (int i = 0; i < 10 && !process_->HasExited(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (process_->HasExited()) {
+    auto code = process_->TryWait();
+    int c = code.value_or(-1);
+    how = c > 128 ? fmt::format("was killed by signal {} ({})", c - 128, strsignal(c - 128))
+                  : fmt::format("exited with code {}", c);
+  }
+  return Unavailable(fmt::format("the model worker (pid {}) {} while {}", process_->pid(), how,
+                                 doing));
+}
+
+Result<BatchOutput> PythonWorker::Predict(const BatchInput& batch) {
+  std::string header = fmt::format(R"({{"rows":{},"cols":{},"segments":[{}])", batch.rows,
+                                   batch.cols, fmt::join(batch.segments, ","));
+  if (batch.columns && !batch.columns->empty()) {
+    header += ",\"columns\":" + json(*batch.columns).dump();
+  }
+  header += "}";
+  uint32_t size = static_cast<uint32_t>(header.size());
+  iovec vec[3] = {{&size, sizeof size},
+                  {header.data(), header.size()},
+                  {const_cast<double*>(batch.values.data()), batch.values.size() * sizeof(double)}};
+  if (!WriteAll(in_, vec, 3)) return Died("receiving a batch");
+  std::string answer_frame;
+  BatchOutput output;
+  if (!ReadFrame(out_, answer_frame) || !ReadFrame(out_, output.body)) {
+    return Died("predicting a batch");
+  }
+  json answer = json::parse(answer_frame, nullptr, false);
+  if (!answer.is_object() || !answer.value("ok", false)) return Died("answering (garbage)");
+  output.datatype = answer.value("datatype", "FP64");
+  if (answer.contains("row_shape")) {
+    for (const json& d : answer["row_shape"]) output.row_shape.push_back(d.get<int64_t>());
+  }
+  size_t failed_rows = 0;
+  if (answer.contains("failed")) {
+    for (const auto& item : answer["failed"].items()) {
+      size_t index = std::stoul(item.key());
+      if (index >= batch.segments.size()) return Died("answering (bad segment)");
+      output.failed[index] = item.value().get<std::string>();
+      failed_rows += batch.segments[index];
+    }
+  }
+  const std::string& body = output.body;
+  output.row_spans.reserve(batch.rows - failed_rows);
+  for (size_t start = 0; start < body.size();) {
+    size_t end = body.find('\n', start);
+    if (end == std::string::npos) end = body.size();
+    output.row_spans.emplace_back(start, end - start);
+    start = end + 1;
+  }
+  if (output.row_count() != batch.rows - failed_rows) {
+    return Died(fmt::format("answering ({} predictions for {} rows)", output.row_count(),
+                            batch.rows - failed_rows));
+  }
+  return output;
+}
+
+}  // namespace somlier::serving
