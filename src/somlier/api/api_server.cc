@@ -41,7 +41,8 @@ ApiServer::~ApiServer() { Stop(); }
 Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
                                                      RegistryService& registry,
                                                      ApiServerOptions options,
-                                                     TrainService* train) {
+                                                     TrainService* train,
+                                                     LocalDeployments* deployments) {
   if (!IsLoopbackHost(options.host) && options.token.empty() && !options.insecure) {
     return InvalidArgument(fmt::format(
         "refusing to listen on '{}' without a token: anyone who can reach it could read and "
@@ -123,6 +124,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
   api::AddArtifactRoutes(s, tracking);
   api::AddSeedRoutes(s, tracking, registry);
   if (train) api::AddTrainRoutes(s, tracking, *train);
+  if (deployments) api::AddDeployRoutes(s, *deployments);
   return api;
 }
 

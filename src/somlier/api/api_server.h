@@ -36,6 +36,7 @@ namespace somlier {
 class TrackingService;
 class RegistryService;
 class TrainService;
+class LocalDeployments;
 
 struct ApiServerOptions {
   std::string host = "127.0.0.1";
@@ -50,11 +51,13 @@ struct ApiServerOptions {
 class ApiServer {
  public:
   // Errors: InvalidArgument for a non-loopback host without a token (and not insecure), or
-  // bad option values. Without `train`, /train and /runs/... are not served.
+  // bad option values. Without `train`, /train and /runs/... are not served; without
+  // `deployments`, /deploy and /deployments/... are not.
   static Result<std::unique_ptr<ApiServer>> Create(TrackingService& tracking,
                                                    RegistryService& registry,
                                                    ApiServerOptions options,
-                                                   TrainService* train = nullptr);
+                                                   TrainService* train = nullptr,
+                                                   LocalDeployments* deployments = nullptr);
   ~ApiServer();
 
   // Binds the listening socket. Errors: Unavailable when the address is taken.

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "somlier/core/result.h"
+#include "somlier/core/strings.h"
 #include "somlier/store/entities.h"
 
 namespace somlier::api {
@@ -101,6 +102,22 @@ void AddSeedRoute(httplib::Server& server, const std::string& path, BodyHandler 
 
 // The body as a JSON object. Errors: InvalidArgument for anything else.
 Result<nlohmann::json> JsonObjectBody(std::string_view body);
+
+// An optional boolean field of a seed-style request: true/false, or the strings "true" and
+// "false" (the seed's clients sent both); nullopt when absent or null. Errors:
+// InvalidArgument naming the field and the value.
+template <typename Json>
+Result<std::optional<bool>> JsonBool(const Json& request, const char* name) {
+  auto it = request.find(name);
+  if (it == request.end() || it->is_null()) return std::optional<bool>();
+  if (it->is_boolean()) return std::optional<bool>(it->template get<bool>());
+  if (it->is_string()) {
+    const std::string text = ToLower(it->template get_ref<const std::string&>());
+    if (text == "true") return std::optional<bool>(true);
+    if (text == "false") return std::optional<bool>(false);
+  }
+  return InvalidArgument("'" + std::string(name) + "' must be true or false, not " + it->dump());
+}
 
 // A required non-empty string field of a seed-style request.
 Result<std::string> RequiredJsonString(const nlohmann::json& request, const char* name);

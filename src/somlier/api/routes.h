@@ -11,6 +11,7 @@ namespace somlier {
 class TrackingService;
 class RegistryService;
 class TrainService;
+class LocalDeployments;
 }  // namespace somlier
 
 namespace somlier::api {
@@ -31,5 +32,8 @@ void AddSeedRoutes(httplib::Server& server, TrackingService& tracking, RegistryS
 
 // POST /train (also /online/train) and /runs/{list,show,logs,kill}.
 void AddTrainRoutes(httplib::Server& server, TrackingService& tracking, TrainService& train);
+
+// POST /deploy (also /online/deploy) and /deployments/{list,stop,logs}.
+void AddDeployRoutes(httplib::Server& server, LocalDeployments& deployments);
 
 }  // namespace somlier::api

@@ -59,19 +59,6 @@ Result<int64_t> OptionalInt(const ordered_json& body, const char* name) {
   return it->get<int64_t>();
 }
 
-// true/false, or the strings "true"/"false" (the seed's clients sent both).
-Result<bool> OptionalBool(const ordered_json& body, const char* name) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return false;
-  if (it->is_boolean()) return it->get<bool>();
-  if (it->is_string()) {
-    const std::string text = ToLower(it->get<std::string>());
-    if (text == "true") return true;
-    if (text == "false") return false;
-  }
-  return InvalidArgument(fmt::format("'{}' must be true or false, not {}", name, it->dump()));
-}
-
 // Ended and released by its executor: all its output is written.
 bool Ended(const RunInfo& info) { return IsTerminal(info.status) && info.executor.empty(); }
 
@@ -126,8 +113,10 @@ Result<TrainRequest> TrainRequestFromJson(std::string_view body) {
   r.max_parallel = static_cast<int>(parallel);
   SOMLIER_ASSIGN_OR_RETURN(int64_t timeout, OptionalInt(j, "timeout"));
   r.timeout = std::chrono::seconds(timeout);
-  SOMLIER_ASSIGN_OR_RETURN(r.use_k8s_job, OptionalBool(j, "use_k8s_job"));
-  SOMLIER_ASSIGN_OR_RETURN(r.use_gpu, OptionalBool(j, "use_gpu"));
+  SOMLIER_ASSIGN_OR_RETURN(auto use_k8s_job, JsonBool(j, "use_k8s_job"));
+  SOMLIER_ASSIGN_OR_RETURN(auto use_gpu, JsonBool(j, "use_gpu"));
+  r.use_k8s_job = use_k8s_job.value_or(false);
+  r.use_gpu = use_gpu.value_or(false);
   SOMLIER_ASSIGN_OR_RETURN(r.user, OptionalString(j, "user"));
   if (auto it = j.find("params"); it != j.end() && !it->is_null()) {
     if (!it->is_object()) {

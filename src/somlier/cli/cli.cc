@@ -39,11 +39,14 @@ int Main(int argc, char** argv) {
   AddRunsCommands(app, ctx);
   AddServerCommands(app, ctx);
   AddServeCommands(app, ctx);
+  AddDeployCommands(app, ctx);
+  AddDeploymentsCommands(app, ctx);
   CLI::App* online = app.add_subcommand(
       "online", "The seed's online commands (train, search, register) under their long names");
   online->require_subcommand(1);
   AddSeedCommands(*online, ctx);
   AddTrainCommands(*online, ctx);
+  AddDeployCommands(*online, ctx);
 
   try {
     app.parse(argc, argv);

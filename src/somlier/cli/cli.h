@@ -39,6 +39,10 @@ void AddSeedCommands(CLI::App& parent, Context& ctx);
 void AddTrainCommands(CLI::App& parent, Context& ctx);
 // `runs list|show|logs|kill`.
 void AddRunsCommands(CLI::App& app, Context& ctx);
+// `deploy` (the seed's), added to `parent` (the top level, and again under `online`).
+void AddDeployCommands(CLI::App& parent, Context& ctx);
+// `deployments list|stop|logs`.
+void AddDeploymentsCommands(CLI::App& app, Context& ctx);
 // `serve-model`.
 void AddServeCommands(CLI::App& app, Context& ctx);
 // `server` and `python-path`.

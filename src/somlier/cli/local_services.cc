@@ -17,6 +17,13 @@ Result<std::unique_ptr<LocalServices>> LocalServices::Open(const Settings& setti
   services->tracking = std::make_unique<TrackingService>(*services->store, *services->artifacts);
   services->registry = std::make_unique<RegistryService>(*services->store, *services->tracking);
   SOMLIER_RETURN_IF_ERROR(services->tracking->EnsureDefaultExperiment());
+  LocalDeploymentsConfig deploy;
+  deploy.home = settings.home;
+  std::error_code ec;
+  deploy.somlier_binary = std::filesystem::read_symlink("/proc/self/exe", ec);
+  deploy.env = env;
+  services->deployments =
+      std::make_unique<LocalDeployments>(*services->store, *services->registry, std::move(deploy));
   TrainServiceConfig train;
   train.home = settings.home;
   train.env = env;

@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include "somlier/api/deploy_api.h"
 #include "somlier/api/seed_api.h"
 #include "somlier/api/train_api.h"
 #include "somlier/core/log.h"
@@ -34,6 +35,10 @@ Result<json> UseCases::Call(const std::string& path, const json& request) {
   if (path == "/runs/show") return api::RunsShow(*s.tracking, request);
   if (path == "/runs/logs") return api::RunsLogs(*s.tracking, request);
   if (path == "/runs/kill") return api::RunsKill(*s.train, *s.tracking, request);
+  if (path == "/deploy") return api::SeedDeploy(*s.deployments, request);
+  if (path == "/deployments/list") return api::DeploymentsList(*s.deployments, request);
+  if (path == "/deployments/stop") return api::DeploymentsStop(*s.deployments, request);
+  if (path == "/deployments/logs") return api::DeploymentsLogs(*s.deployments, request);
   return Internal(fmt::format("no in-process use case for {}", path));
 }
 

@@ -1,0 +1,287 @@
+#include "somlier/deployment/local_deployments.h"
+
+#include <fmt/core.h>
+#include <signal.h>
+
+#include <cctype>
+#include <deque>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "somlier/core/file_lock.h"
+#include "somlier/core/log.h"
+#include "somlier/core/strings.h"
+#include "somlier/core/time.h"
+#include "somlier/execution/process_identity.h"
+#include "somlier/execution/subprocess.h"
+#include "somlier/tracking/validation.h"
+
+namespace somlier {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::string_view kMarker = "SOMLIER_DEPLOYMENT";
+constexpr auto kStopGrace = std::chrono::seconds(40);
+
+bool SupervisorAlive(const Deployment& d) {
+  return d.pid && ProcessHasEnvironment(static_cast<pid_t>(*d.pid), kMarker, d.name);
+}
+
+// The last `count` lines of a file, for error messages.
+std::string LastLines(const fs::path& file, size_t count) {
+  std::ifstream in(file);
+  std::deque<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(line);
+    if (lines.size() > count) lines.pop_front();
+  }
+  return Join(std::vector<std::string>(lines.begin(), lines.end()), "\n");
+}
+
+std::optional<json> ReadJsonFile(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  json doc = json::parse(text.str(), nullptr, false);
+  if (doc.is_discarded()) return std::nullopt;
+  return doc;
+}
+
+Status ValidateProjectName(const std::string& name) {
+  if (name.empty()) return InvalidArgument("PROJECT_NAME must not be empty");
+  if (name.size() > 256 || name.find_first_of("/\\\n\r\t") != std::string::npos) {
+    return InvalidArgument(fmt::format(
+        "PROJECT_NAME '{}' is not a project name (no slashes or control characters, at most "
+        "256 characters)",
+        name));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+std::string LocalDeployments::NameFor(const std::string& model_name,
+                                      const std::string& model_version) {
+  std::string name;
+  for (char c : ToLower(model_name)) {
+    const bool keep = std::isalnum(static_cast<unsigned char>(c));
+    if (keep || (!name.empty() && name.back() != '-')) name += keep ? c : '-';
+  }
+  while (!name.empty() && name.back() == '-') name.pop_back();
+  std::string suffix = "-v" + model_version;
+  if (name.size() + suffix.size() > 63) name.resize(63 - suffix.size());
+  return (name.empty() ? "model" : name) + suffix;
+}
+
+Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
+  if (request.use_k8s_job.value_or(false) || request.istio_enabled) {
+    return Unimplemented(
+        "deploying to Kubernetes (use_k8s_job=true, istio_enabled=true) is not available yet; "
+        "deploy with use_k8s_job=false to start a local model server");
+  }
+  SOMLIER_RETURN_IF_ERROR(ValidateProjectName(request.project_name));
+  SOMLIER_RETURN_IF_ERROR(ValidateModelName(request.model_name));
+  const std::string& version = request.model_version;
+  if (version.empty() || version.size() > 18 ||
+      !std::all_of(version.begin(), version.end(), ::isdigit) || version == "0") {
+    return InvalidArgument(fmt::format("MODEL_VERSION '{}' is not a version number (1, 2, ...)",
+                                       version));
+  }
+  if (request.workers < 1 || request.workers > 64) {
+    return InvalidArgument(fmt::format("workers {} must be between 1 and 64", request.workers));
+  }
+  const std::string model_uri = fmt::format("models:/{}/{}", request.model_name, version);
+  SOMLIER_RETURN_IF_ERROR(registry_.LocateModel(model_uri).status());
+
+  const std::string name = NameFor(request.model_name, version);
+  const fs::path dir = DirectoryOf(name);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Internal(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  SOMLIER_ASSIGN_OR_RETURN(auto lock, FileLock::Acquire(dir / ".lock"));
+
+  if (auto existing = store_.GetDeployment(name); existing.ok()) {
+    SOMLIER_ASSIGN_OR_RETURN(Deployment current, Refresh(*existing));
+    if (current.status == "RUNNING") {
+      return DeployOutcome{"already_deployed",
+                           fmt::format("{} version {} is already deployed as '{}' at {}",
+                                       request.model_name, version, name, current.url),
+                           name, current.url};
+    }
+  }
+
+  const fs::path ready_file = dir / "ready.json";
+  fs::remove(ready_file, ec);
+  json asked = {{"project_name", request.project_name}, {"model_name", request.model_name},
+                {"model_version", version}, {"model_uri", model_uri},
+                {"workers", request.workers}, {"port", request.port}};
+  std::ofstream(dir / "deployment.json") << asked.dump(2) << "\n";
+
+  SpawnOptions spawn;
+  spawn.argv = {config_.somlier_binary.string(), "deployments", "supervise", name,
+                "--model_uri", model_uri, "--workers", std::to_string(request.workers),
+                "--port", std::to_string(request.port)};
+  spawn.env = config_.env;
+  (*spawn.env)[std::string(kMarker)] = name;
+  spawn.output_file = (dir / "server.log").string();
+  spawn.new_session = true;
+  std::ofstream(dir / "server.log", std::ios::app)
+      << fmt::format("--- {} deploying {} (project {})\n", FormatUtcIsoMillis(NowMillis()), model_uri,
+                     request.project_name);
+  SOMLIER_ASSIGN_OR_RETURN(auto supervisor, Subprocess::Spawn(spawn));
+  const pid_t pid = supervisor->pid();
+  supervisor->Detach();
+
+  Deployment d;
+  d.name = name;
+  d.model_name = request.model_name;
+  d.model_version = version;
+  d.target = "local";
+  d.status = "STARTING";
+  d.pid = pid;
+  d.message = "project " + request.project_name;
+  d.creation_time = d.last_updated_time = NowMillis();
+  SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));
+
+  const auto deadline = Clock::now() + config_.ready_timeout;
+  while (true) {
+    if (auto ready = ReadJsonFile(ready_file); ready && ready->contains("url")) {
+      d.url = (*ready)["url"].get<std::string>();
+      break;
+    }
+    const bool alive = ProcessHasEnvironment(pid, kMarker, name);
+    if (!alive || Clock::now() > deadline) {
+      if (alive) TerminateProcessGroup(pid, kMarker, name, std::chrono::seconds(5));
+      d.status = "FAILED";
+      d.pid.reset();
+      std::string log = LastLines(dir / "server.log", 12);
+      d.message = alive ? "the model server did not become ready in time"
+                        : "the model server could not start";
+      d.last_updated_time = NowMillis();
+      SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));
+      return FailedPrecondition(fmt::format("{} for {} version {} ({}):\n{}", d.message,
+                                            request.model_name, version,
+                                            (dir / "server.log").string(), log));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  d.status = "RUNNING";
+  d.message = "project " + request.project_name;
+  d.last_updated_time = NowMillis();
+  SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));
+  return DeployOutcome{"deployed",
+                       fmt::format("deployed {} version {} as '{}': serving at {} (POST "
+                                   "{}/invocations)",
+                                   request.model_name, version, name, d.url, d.url),
+                       name, d.url};
+}
+
+Result<Deployment> LocalDeployments::Refresh(Deployment d) {
+  if ((d.status == "RUNNING" || d.status == "STARTING") && d.target == "local" &&
+      !SupervisorAlive(d)) {
+    d.status = "FAILED";
+    d.message = fmt::format("its supervisor (pid {}) is no longer running; see {}",
+                            d.pid.value_or(0), (DirectoryOf(d.name) / "server.log").string());
+    d.pid.reset();
+    d.last_updated_time = NowMillis();
+    SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));
+  }
+  return d;
+}
+
+Result<std::vector<Deployment>> LocalDeployments::List() {
+  SOMLIER_ASSIGN_OR_RETURN(auto all, store_.ListDeployments());
+  for (Deployment& d : all) {
+    SOMLIER_ASSIGN_OR_RETURN(d, Refresh(std::move(d)));
+  }
+  return all;
+}
+
+Result<Deployment> LocalDeployments::Stop(const std::string& name) {
+  SOMLIER_ASSIGN_OR_RETURN(Deployment d, store_.GetDeployment(name));
+  if (SupervisorAlive(d)) {
+    const auto pid = static_cast<pid_t>(*d.pid);
+    kill(pid, SIGTERM);  // the supervisor drains its server, then exits
+    const auto deadline = Clock::now() + kStopGrace;
+    while (ProcessHasEnvironment(pid, kMarker, name) && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    TerminateProcessGroup(pid, kMarker, name, std::chrono::milliseconds(0));
+  }
+  std::error_code ec;
+  fs::remove(DirectoryOf(name) / "ready.json", ec);
+  d.status = "STOPPED";
+  d.pid.reset();
+  d.last_updated_time = NowMillis();
+  SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));
+  return d;
+}
+
+Result<fs::path> LocalDeployments::LogFile(const std::string& name) {
+  SOMLIER_RETURN_IF_ERROR(store_.GetDeployment(name).status());
+  return DirectoryOf(name) / "server.log";
+}
+
+Status RunSupervisor(const SupervisorOptions& options) {
+  int port = options.port;
+  std::deque<Clock::time_point> crashes;
+  auto backoff = std::chrono::milliseconds(500);
+  bool ever_ready = false;
+  while (true) {
+    SpawnOptions spawn;
+    spawn.argv = options.server_argv;
+    spawn.argv.insert(spawn.argv.end(), {"--port", std::to_string(port), "--ready_file",
+                                         options.ready_file.string()});
+    spawn.new_process_group = false;  // stopping the supervisor's group stops it too
+    spawn.capture_stdout = spawn.capture_stderr = false;
+    SOMLIER_ASSIGN_OR_RETURN(auto server, Subprocess::Spawn(spawn));
+    LogInfo("supervisor: model server started (pid {})", server->pid());
+    int signal = 0;
+    while (!server->HasExited()) {
+      if (auto ready = ReadJsonFile(options.ready_file); ready && ready->contains("port")) {
+        ever_ready = true;
+        port = (*ready)["port"].get<int>();  // a restarted server keeps the URL
+      }
+      signal = options.wait_for_stop(std::chrono::milliseconds(200));
+      if (signal != 0) break;
+    }
+    if (signal != 0) {
+      LogInfo("supervisor: {} received; draining the model server", strsignal(signal));
+      server->Signal(SIGTERM);
+      const auto deadline = Clock::now() + kStopGrace - std::chrono::seconds(5);
+      while (!server->HasExited() && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      server->Signal(SIGKILL);
+      (void)server->Wait();
+      return OkStatus();
+    }
+    SOMLIER_ASSIGN_OR_RETURN(int code, server->Wait());
+    if (!ever_ready) {
+      return FailedPrecondition(fmt::format("the model server exited with code {} before it "
+                                            "was ready", code));
+    }
+    const auto now = Clock::now();
+    crashes.push_back(now);
+    while (!crashes.empty() && now - crashes.front() > std::chrono::minutes(1)) {
+      crashes.pop_front();
+    }
+    if (crashes.size() >= 5) {
+      return FailedPrecondition(fmt::format(
+          "the model server exited {} times within a minute (last exit code {}); gave up",
+          crashes.size(), code));
+    }
+    LogWarning("supervisor: the model server exited with code {}; restarting in {} ms", code,
+               backoff.count());
+    if (options.wait_for_stop(backoff) != 0) return OkStatus();
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+  }
+}
+
+}  // namespace somlier
