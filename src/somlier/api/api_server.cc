@@ -41,8 +41,7 @@ ApiServer::~ApiServer() { Stop(); }
 Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
                                                      RegistryService& registry,
                                                      ApiServerOptions options,
-                                                     TrainService* train,
-                                                     LocalDeployments* deployments) {
+                                                     ApiUseCases use_cases) {
   if (!IsLoopbackHost(options.host) && options.token.empty() && !options.insecure) {
     return InvalidArgument(fmt::format(
         "refusing to listen on '{}' without a token: anyone who can reach it could read and "
@@ -122,9 +121,9 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
   api::AddRegistryRoutes(*api->router_, registry);
   api->router_->Install(s);
   api::AddArtifactRoutes(s, tracking);
-  api::AddSeedRoutes(s, tracking, registry);
-  if (train) api::AddTrainRoutes(s, tracking, *train);
-  if (deployments) api::AddDeployRoutes(s, *deployments);
+  api::AddSeedRoutes(s, tracking, registry, use_cases.model_import);
+  if (use_cases.train) api::AddTrainRoutes(s, tracking, *use_cases.train);
+  if (use_cases.deployments) api::AddDeployRoutes(s, *use_cases.deployments);
   return api;
 }
 

@@ -37,6 +37,7 @@ class TrackingService;
 class RegistryService;
 class TrainService;
 class LocalDeployments;
+class ModelImport;
 
 struct ApiServerOptions {
   std::string host = "127.0.0.1";
@@ -48,16 +49,22 @@ struct ApiServerOptions {
   size_t max_upload_bytes = size_t{8} << 30;
 };
 
+// The use cases beyond tracking and the registry that a server may offer; each is served
+// only when given (and must outlive the server).
+struct ApiUseCases {
+  TrainService* train = nullptr;              // POST /train, /runs/...
+  LocalDeployments* deployments = nullptr;    // POST /deploy, /deployments/...
+  ModelImport* model_import = nullptr;        // POST /register_v2
+};
+
 class ApiServer {
  public:
   // Errors: InvalidArgument for a non-loopback host without a token (and not insecure), or
-  // bad option values. Without `train`, /train and /runs/... are not served; without
-  // `deployments`, /deploy and /deployments/... are not.
+  // bad option values.
   static Result<std::unique_ptr<ApiServer>> Create(TrackingService& tracking,
                                                    RegistryService& registry,
                                                    ApiServerOptions options,
-                                                   TrainService* train = nullptr,
-                                                   LocalDeployments* deployments = nullptr);
+                                                   ApiUseCases use_cases = {});
   ~ApiServer();
 
   // Binds the listening socket. Errors: Unavailable when the address is taken.

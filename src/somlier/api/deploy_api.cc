@@ -7,7 +7,7 @@
 
 #include "somlier/api/http_util.h"
 #include "somlier/core/strings.h"
-#include "somlier/deployment/local_deployments.h"
+#include "somlier/serving/local_deployments.h"
 
 namespace somlier::api {
 

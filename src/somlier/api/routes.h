@@ -12,6 +12,7 @@ class TrackingService;
 class RegistryService;
 class TrainService;
 class LocalDeployments;
+class ModelImport;
 }  // namespace somlier
 
 namespace somlier::api {
@@ -27,8 +28,10 @@ void AddRegistryRoutes(MlflowRouter& router, RegistryService& registry);
 // MLflow's proxied artifact API (/api/2.0/mlflow-artifacts/artifacts/...).
 void AddArtifactRoutes(httplib::Server& server, TrackingService& tracking);
 
-// The seed's POST /search and /register (also under /online/).
-void AddSeedRoutes(httplib::Server& server, TrackingService& tracking, RegistryService& registry);
+// The seed's POST /search and /register, and /register_v2 when `model_import` is given
+// (all also under /online/).
+void AddSeedRoutes(httplib::Server& server, TrackingService& tracking, RegistryService& registry,
+                   ModelImport* model_import);
 
 // POST /train (also /online/train) and /runs/{list,show,logs,kill}.
 void AddTrainRoutes(httplib::Server& server, TrackingService& tracking, TrainService& train);

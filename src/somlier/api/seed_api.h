@@ -9,6 +9,8 @@
 //             -> {run_id, metric_value[, runs: [{run_id, run_name, status, metric_value,
 //                params: {..}}]]}      (metric_value as a string, as the seed's tool wrote it)
 //   register: {run_id, model_name} -> {model_version, is_newer_version, message}
+//   register_v2: {model_type, uri (or gcs_uri), model_name[, github_uri, project_name,
+//                project_ref, model_module_path, model_class_name]} -> as register
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -18,11 +20,13 @@
 namespace somlier {
 class TrackingService;
 class RegistryService;
+class ModelImport;
 }  // namespace somlier
 
 namespace somlier::api {
 
 Result<nlohmann::json> SeedSearch(TrackingService& tracking, const nlohmann::json& request);
 Result<nlohmann::json> SeedRegister(RegistryService& registry, const nlohmann::json& request);
+Result<nlohmann::json> SeedRegisterV2(ModelImport& model_import, const nlohmann::json& request);
 
 }  // namespace somlier::api

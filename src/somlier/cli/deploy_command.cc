@@ -14,7 +14,7 @@
 #include "somlier/cli/use_cases.h"
 #include "somlier/core/log.h"
 #include "somlier/core/time.h"
-#include "somlier/deployment/local_deployments.h"
+#include "somlier/serving/local_deployments.h"
 
 namespace somlier::cli {
 namespace {

@@ -24,6 +24,9 @@ Result<std::unique_ptr<LocalServices>> LocalServices::Open(const Settings& setti
   deploy.env = env;
   services->deployments =
       std::make_unique<LocalDeployments>(*services->store, *services->registry, std::move(deploy));
+  services->model_import = std::make_unique<ModelImport>(
+      *services->tracking, *services->registry,
+      ModelImportConfig{settings.home, settings.python, env});
   TrainServiceConfig train;
   train.home = settings.home;
   train.env = env;

@@ -9,7 +9,8 @@
 #include "somlier/artifacts/artifact_store.h"
 #include "somlier/core/result.h"
 #include "somlier/core/settings.h"
-#include "somlier/deployment/local_deployments.h"
+#include "somlier/serving/local_deployments.h"
+#include "somlier/registry/model_import.h"
 #include "somlier/registry/registry_service.h"
 #include "somlier/store/store.h"
 #include "somlier/tracking/tracking_service.h"
@@ -23,6 +24,7 @@ struct LocalServices {
   std::unique_ptr<TrackingService> tracking;
   std::unique_ptr<RegistryService> registry;
   std::unique_ptr<LocalDeployments> deployments;
+  std::unique_ptr<ModelImport> model_import;
   std::unique_ptr<TrainService> train;  // last: destroyed first (it kills its runs)
 
   // Opens (and migrates) the database and the artifact root, and makes sure MLflow's

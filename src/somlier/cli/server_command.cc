@@ -34,8 +34,10 @@ Result<int> Serve(const Context& ctx, ServerCommandOptions o) {
                *recovered);
   }
   SOMLIER_ASSIGN_OR_RETURN(auto server, ApiServer::Create(*services->tracking, *services->registry,
-                                                          o.server, services->train.get(),
-                                                          services->deployments.get()));
+                                                          o.server,
+                                                          {services->train.get(),
+                                                           services->deployments.get(),
+                                                           services->model_import.get()}));
   SOMLIER_RETURN_IF_ERROR(server->Start());
   // Runs this server executes log to it; over loopback when it listens on every address.
   const bool wildcard = o.server.host == "0.0.0.0" || o.server.host == "::";

@@ -310,7 +310,8 @@ Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std:
   server_options.port = 0;
   server_options.token = NewRunId();
   SOMLIER_ASSIGN_OR_RETURN(auto server, ApiServer::Create(*services.tracking, *services.registry,
-                                                          server_options, services.train.get()));
+                                                          server_options,
+                                                          {.train = services.train.get()}));
   SOMLIER_RETURN_IF_ERROR(server->Start());
   services.train->SetTrackingServer(server->url(), server_options.token);
 

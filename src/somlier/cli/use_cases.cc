@@ -31,6 +31,7 @@ Result<json> UseCases::Call(const std::string& path, const json& request) {
   LocalServices& s = *services_;
   if (path == "/search") return api::SeedSearch(*s.tracking, request);
   if (path == "/register") return api::SeedRegister(*s.registry, request);
+  if (path == "/register_v2") return api::SeedRegisterV2(*s.model_import, request);
   if (path == "/runs/list") return api::RunsList(*s.tracking, request);
   if (path == "/runs/show") return api::RunsShow(*s.tracking, request);
   if (path == "/runs/logs") return api::RunsLogs(*s.tracking, request);

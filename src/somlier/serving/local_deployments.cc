@@ -1,4 +1,4 @@
-#include "somlier/deployment/local_deployments.h"
+#include "somlier/serving/local_deployments.h"
 
 #include <fmt/core.h>
 #include <signal.h>
