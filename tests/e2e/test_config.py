@@ -1,8 +1,10 @@
 """`somlier config show` and `somlier config run`, driven through the built binary."""
 import datetime
+import http.server
 import json
 import shutil
 import signal
+import threading
 import time
 import unittest
 
@@ -405,18 +407,49 @@ class ConfigRunAssetsTest(SomlierTestCase):
         self.somlier("config", "run", "main", cwd=cwd, check=0)
         self.assertFalse((cwd / "assets").exists())
 
-    def test_gcs_assets_are_not_supported_yet(self):
+    def test_gcs_assets_come_through_the_json_api(self):
+        requests = []
+
+        class FakeGcs(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                requests.append(self.path)
+                found = self.path == "/storage/v1/b/bucket/o/dir%2Fw.bin?alt=media"
+                body = b"gcs-weights" if found else b"{}"
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeGcs)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        env = dict(self.env, STORAGE_EMULATOR_HOST=f"127.0.0.1:{server.server_address[1]}")
         cwd = self.write("proj/somlier.yaml", """
             model:
               assets:
               - provider: gcs
                 files:
-                  w: {remote_uri: "gs://bucket/w.bin"}
+                  w: {remote_uri: "gs://bucket/dir/w.bin"}
+            entrypoints:
+              main: {command: cat, args: [assets/w]}
+            """).parent
+        result = self.somlier("config", "run", "main", cwd=cwd, env=env, check=0)
+        self.assertIn("gcs-weights", result.stdout)
+        cwd = self.write("proj2/somlier.yaml", """
+            model:
+              assets:
+              - provider: gcs
+                files:
+                  w: {remote_uri: "gs://bucket/missing.bin"}
             entrypoints:
               main: {command: echo, args: [ok]}
             """).parent
-        self.assertFails(self.somlier("config", "run", "main", cwd=cwd), EXIT_UNIMPLEMENTED,
-                         "gs://bucket/w.bin", "TEST")
+        self.assertFails(self.somlier("config", "run", "main", cwd=cwd, env=env), EXIT_NOT_FOUND,
+                         "gs://bucket/missing.bin")
 
 
 class ExampleProjectTest(SomlierTestCase):

@@ -4,8 +4,10 @@
 #include <httplib.h>
 
 #include <fstream>
+#include <map>
 
 #include "somlier/artifacts/atomic_file.h"
+#include "somlier/artifacts/object_storage.h"
 
 namespace somlier {
 namespace {
@@ -28,7 +30,10 @@ Status FetchLocal(const fs::path& source, std::string_view uri, const fs::path& 
   return out->Commit();
 }
 
-Status FetchHttp(std::string_view uri, const fs::path& destination) {
+Status FetchHttp(std::string_view uri, const fs::path& destination,
+                 const std::map<std::string, std::string>& headers = {},
+                 std::string_view shown_as = {}) {
+  const std::string shown(shown_as.empty() ? uri : shown_as);
   // Split "scheme://host[:port]" from the path and query.
   const size_t scheme_end = uri.find("://");
   const size_t path_start = uri.find('/', scheme_end + 3);
@@ -47,8 +52,9 @@ Status FetchHttp(std::string_view uri, const fs::path& destination) {
   SOMLIER_ASSIGN_OR_RETURN(auto out, AtomicFile::Create(destination));
   Status written;
   int status = 0;
+  httplib::Headers request_headers(headers.begin(), headers.end());
   auto result = client.Get(
-      path,
+      path, request_headers,
       [&](const httplib::Response& response) {
         status = response.status;
         return true;  // read the body even on errors (and discard it below)
@@ -59,34 +65,42 @@ Status FetchHttp(std::string_view uri, const fs::path& destination) {
       });
   SOMLIER_RETURN_IF_ERROR(written);
   if (!result) {
-    return Unavailable(fmt::format("cannot download '{}': {}", std::string(uri),
+    return Unavailable(fmt::format("cannot download '{}': {}", shown,
                                    httplib::to_string(result.error())));
   }
-  if (status == 404) return NotFound(fmt::format("'{}' was not found (HTTP 404)", std::string(uri)));
-  if (status >= 500) {
-    return Unavailable(fmt::format("'{}' answered HTTP {}", std::string(uri), status));
+  if (status == 404) return NotFound(fmt::format("'{}' was not found (HTTP 404)", shown));
+  if (status >= 500) return Unavailable(fmt::format("'{}' answered HTTP {}", shown, status));
+  if (status == 401 || status == 403) {
+    return FailedPrecondition(fmt::format("'{}' answered HTTP {}: the credentials are missing or "
+                                          "not allowed to read it",
+                                          shown, status));
   }
-  if (status != 200) {
-    return FailedPrecondition(fmt::format("'{}' answered HTTP {}", std::string(uri), status));
-  }
+  if (status != 200) return FailedPrecondition(fmt::format("'{}' answered HTTP {}", shown, status));
   return out->Commit();
 }
 
 }  // namespace
 
 Status FetchToFile(std::string_view uri, const fs::path& destination) {
+  return FetchToFile(uri, destination, ProcessEnvironment());
+}
+
+Status FetchToFile(std::string_view uri, const fs::path& destination, const Environment& env) {
   if (uri.empty()) return InvalidArgument("the URI to fetch is empty");
   if (uri.starts_with("http://") || uri.starts_with("https://")) {
     return FetchHttp(uri, destination);
   }
   if (uri.starts_with("file://")) return FetchLocal(fs::path(uri.substr(7)), uri, destination);
   if (uri.starts_with("gs://") || uri.starts_with("s3://")) {
-    return Unimplemented(fmt::format(
-        "cannot fetch '{}': gs:// and s3:// come with object storage support", std::string(uri)));
+    SOMLIER_ASSIGN_OR_RETURN(BucketObject object, ParseBucketUri(uri));
+    SOMLIER_ASSIGN_OR_RETURN(SignedGet get, uri.starts_with("gs://")
+                                                ? GcsGetRequest(object, env)
+                                                : S3GetRequest(object, env));
+    return FetchHttp(get.url, destination, get.headers, uri);
   }
   if (uri.find("://") != std::string_view::npos) {
     return InvalidArgument(fmt::format(
-        "cannot fetch '{}': expected a local path, file://, http:// or https:// URI",
+        "cannot fetch '{}': expected a local path, file://, http(s)://, gs:// or s3:// URI",
         std::string(uri)));
   }
   return FetchLocal(fs::path(uri), uri, destination);

@@ -1,7 +1,7 @@
 // Fetch: copies the file a URI names to a local path.
 //
-// Supported now: local paths, file://, http:// and https:// (redirects followed). gs://
-// and s3:// answer Unimplemented until object storage support lands. The destination is
+// Supported: local paths, file://, http:// and https:// (redirects followed), gs:// and
+// s3:// (artifacts/object_storage.h; credentials and endpoints from `env`). The destination is
 // written through a temporary file in the same directory and renamed into place, so a
 // failed or interrupted fetch never leaves a partial file at `destination`. Its directory
 // is created when missing. Thread-safe (no shared state).
@@ -10,13 +10,18 @@
 #include <filesystem>
 #include <string_view>
 
+#include "somlier/core/settings.h"
 #include "somlier/core/status.h"
 
 namespace somlier {
 
 // Errors: InvalidArgument for a URI of no known form; NotFound when the file does not
 // exist (or HTTP 404); Unavailable when a server cannot be reached or answers 5xx;
-// FailedPrecondition for other HTTP statuses; Unimplemented for gs:// and s3://.
+// FailedPrecondition for other HTTP statuses (401/403: the credentials are refused) and
+// for missing object-storage credentials.
+Status FetchToFile(std::string_view uri, const std::filesystem::path& destination,
+                   const Environment& env);
+// With this process's environment.
 Status FetchToFile(std::string_view uri, const std::filesystem::path& destination);
 
 }  // namespace somlier

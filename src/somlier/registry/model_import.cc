@@ -106,7 +106,7 @@ Result<RegisterOutcome> ModelImport::Register(const ImportModelRequest& r) {
   fs::create_directories(scratch.path, ec);
   if (ec) return Internal(fmt::format("cannot create {}: {}", scratch.path.string(), ec.message()));
   const fs::path file = scratch.path / "download" / FileNameOf(r.uri);
-  if (Status fetched = FetchToFile(r.uri, file); !fetched.ok()) {
+  if (Status fetched = FetchToFile(r.uri, file, config_.env); !fetched.ok()) {
     if (fetched.code() == StatusCode::kNotFound) {
       return NotFound(fmt::format("no model file at {}: {}", shown_uri, fetched.message()));
     }
