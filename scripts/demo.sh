@@ -13,6 +13,8 @@ root=$PWD
 somlier=$root/build/somlier
 export SOMLIER_HOME=$root/build/demo-home
 export SOMLIER_PYTHON=${SOMLIER_PYTHON:-/usr/bin/python3}
+# A model server an earlier demo left running goes first (its state is about to be removed).
+"$somlier" deployments stop pytorch-digits-v1 >/dev/null 2>&1 || true
 rm -rf "$SOMLIER_HOME"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -45,4 +47,26 @@ best=$("$somlier" search example-projects/pytorch validation_accuracy DESC --out
 step "somlier register $best pytorch-digits"
 "$somlier" register "$best" pytorch-digits
 
+step "somlier deploy example-projects/pytorch pytorch-digits 1"
+trap '"$somlier" deployments stop pytorch-digits-v1 >/dev/null 2>&1 || true' EXIT
+url=$("$somlier" deploy example-projects/pytorch pytorch-digits 1 --output json |
+      "$SOMLIER_PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["url"])')
+"$somlier" deployments list
+
+# Two images of scikit-learn's digits (8x8 pixels / 16, as train.py scales them): a 0 and a 1.
+body=$("$SOMLIER_PYTHON" -c '
+import json
+from sklearn.datasets import load_digits
+x, y = load_digits(return_X_y=True)
+print(json.dumps({"instances": (x[:2] / 16.0).round(4).tolist()}))')
+step "curl -X POST $url/invocations   (two digit images -> the network's 10 scores each)"
+curl -sS -X POST "$url/invocations" -H 'Content-Type: application/json' -d "$body" |
+  "$SOMLIER_PYTHON" -c '
+import json, sys
+scores = json.load(sys.stdin)["predictions"]
+for row in scores:
+    print("predicted digit", max(range(10), key=row.__getitem__), " scores", [round(s, 2) for s in row])'
+
 step "demo finished (state in $SOMLIER_HOME; try: $somlier runs list example-projects/pytorch)"
+echo "the model server keeps running until: $somlier deployments stop pytorch-digits-v1"
+trap - EXIT

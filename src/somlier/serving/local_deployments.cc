@@ -16,6 +16,7 @@
 #include "somlier/core/time.h"
 #include "somlier/execution/process_identity.h"
 #include "somlier/execution/subprocess.h"
+#include "somlier/projects/git_cache.h"
 #include "somlier/tracking/validation.h"
 
 namespace somlier {
@@ -53,17 +54,6 @@ std::optional<json> ReadJsonFile(const fs::path& file) {
   return doc;
 }
 
-Status ValidateProjectName(const std::string& name) {
-  if (name.empty()) return InvalidArgument("PROJECT_NAME must not be empty");
-  if (name.size() > 256 || name.find_first_of("/\\\n\r\t") != std::string::npos) {
-    return InvalidArgument(fmt::format(
-        "PROJECT_NAME '{}' is not a project name (no slashes or control characters, at most "
-        "256 characters)",
-        name));
-  }
-  return OkStatus();
-}
-
 }  // namespace
 
 std::string LocalDeployments::NameFor(const std::string& model_name,
@@ -85,7 +75,8 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
         "deploying to Kubernetes (use_k8s_job=true, istio_enabled=true) is not available yet; "
         "deploy with use_k8s_job=false to start a local model server");
   }
-  SOMLIER_RETURN_IF_ERROR(ValidateProjectName(request.project_name));
+  if (request.project_name.empty()) return InvalidArgument("PROJECT_NAME must not be empty");
+  SOMLIER_RETURN_IF_ERROR(NormalizeProjectPath(request.project_name).status());
   SOMLIER_RETURN_IF_ERROR(ValidateModelName(request.model_name));
   const std::string& version = request.model_version;
   if (version.empty() || version.size() > 18 ||
