@@ -105,6 +105,7 @@ class _Model:
             self.flavor = "python_function"
             self.model = _models.load_model(path)
             self._frame = True
+            self._predict = self.model.predict
         if self.feature_names and self.n_features is None:
             self.n_features = len(self.feature_names)
 
@@ -128,11 +129,24 @@ class _Model:
         return np.asarray(out)
 
 
+def _plain(value):
+    """What json.dumps cannot take itself: numpy scalars, dates, decimals."""
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
 def _rows_text(out):
+    """One JSON value per row; NaN and infinities become null (JSON has no such numbers)."""
+    import numpy as np
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        out = np.where(np.isfinite(out), out, None).astype(object)
     values = out.tolist()
     if out.ndim == 1 and out.dtype.kind in "biuf":
         return json.dumps(values)[1:-1].replace(", ", "\n")
-    return "\n".join(json.dumps(v) for v in values)
+    return "\n".join(json.dumps(v, default=_plain, allow_nan=False) for v in values)
 
 
 def _describe(out):
@@ -166,7 +180,7 @@ def _serve(model, out_fd):
             out = model.predict(matrix, columns)
             if len(out) != rows:
                 raise ValueError(f"the model returned {len(out)} predictions for {rows} rows")
-            parts = [out]
+            parts = [(out, _rows_text(out))]
         except Exception as error:  # noqa: BLE001 - reported to the request that caused it
             parts = []
             if len(segments) == 1:
@@ -179,19 +193,34 @@ def _serve(model, out_fd):
                         if len(part) != count:
                             raise ValueError(f"the model returned {len(part)} predictions "
                                              f"for {count} rows")
-                        parts.append(part)
+                        parts.append((part, _rows_text(part)))
                     except Exception as segment_error:  # noqa: BLE001
                         failed[str(index)] = _error_text(segment_error)
                     start += count
-        body = "\n".join(_rows_text(p) for p in parts if len(p))
-        first = parts[0] if parts else None
+        body = "\n".join(text for part, text in parts if len(part))
+        first = parts[0][0] if parts else None
         answer = {"ok": True, "failed": failed,
                   "datatype": _describe(first) if first is not None else "FP64",
                   "row_shape": list(first.shape[1:]) if first is not None else []}
         _write_frames(out_fd, json.dumps(answer).encode(), body.encode())
 
 
+def _die_with_parent():
+    """Linux: SIGTERM when the server that started this worker dies, even by SIGKILL (it
+    would otherwise only notice between batches, or after loading a large model)."""
+    try:
+        import ctypes
+        import signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent is already gone
+            os.kill(os.getpid(), signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv):
+    _die_with_parent()
     out_fd = os.dup(1)
     os.dup2(2, 1)  # stray prints go to stderr
     sys.stdout = sys.stderr

@@ -195,8 +195,32 @@ class ServeModelTest(SomlierTestCase):
         # Named columns in any order are put in the model's order.
         reordered = {"dataframe_split": {"columns": COLUMNS[::-1], "data": [X[0][::-1].tolist()]}}
         self.assertEqual(post(server.url + "/invocations", reordered), {"predictions": [0]})
+        # Paths that are not valid UTF-8, or that try to write metrics lines, are just 404s.
+        for path in ("/%FF%FE", "/v2/x%22}%0Afake_metric%201"):
+            with self.assertRaises(HttpError) as e:
+                request_json("GET", server.url + path)
+            self.assertEqual(e.exception.status, 404)
         metrics = request_json("GET", server.url + "/metrics", raw=True).decode()
         self.assertEqual(metric(metrics, "somlier_worker_restarts_total"), 0)
+        self.assertNotIn("fake_metric", metrics)
+
+    def test_a_plain_python_function_model(self):
+        model = self.tmp / "pyfunc"
+        (model / "code").mkdir(parents=True)
+        (model / "code" / "row_sums.py").write_text(
+            "class _Model:\n"
+            "    def predict(self, frame):\n"
+            "        return frame.sum(axis=1) * 2\n"
+            "\n"
+            "def _load_pyfunc(path):\n"
+            "    return _Model()\n")
+        (model / "MLmodel").write_text(
+            "flavors:\n  python_function:\n    loader_module: row_sums\n    code: code\n")
+        server = ModelServer(self, model)
+        self.assertEqual(post(server.url + "/invocations",
+                              {"dataframe_split": {"columns": ["a", "b"],
+                                                   "data": [[1, 2], [3, 4.5]]}}),
+                         {"predictions": [6.0, 15.0]})
 
     def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(self):
         server = ModelServer(self, MODELS / "linreg", "--max_batch_delay_us", "5000")

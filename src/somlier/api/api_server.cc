@@ -138,10 +138,7 @@ Status ApiServer::Serve() {
 
 Status ApiServer::Start() {
   SOMLIER_RETURN_IF_ERROR(Bind());
-  thread_ = std::thread([this] { (void)Serve(); });
-  for (int i = 0; i < 500 && !server_->is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  thread_ = listener_->ServeInBackground();
   return OkStatus();
 }
 

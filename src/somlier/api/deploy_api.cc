@@ -2,8 +2,6 @@
 
 #include <fmt/core.h>
 
-#include <deque>
-#include <fstream>
 
 #include "somlier/api/http_util.h"
 #include "somlier/core/strings.h"
@@ -94,16 +92,8 @@ Result<json> DeploymentsLogs(LocalDeployments& deployments, const json& request)
     }
     tail = it->get<size_t>();
   }
-  SOMLIER_ASSIGN_OR_RETURN(auto file, deployments.LogFile(name));
-  std::ifstream in(file);
-  std::deque<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(std::move(line));
-    if (tail > 0 && lines.size() > tail) lines.pop_front();
-  }
-  std::string log;
-  for (const std::string& line : lines) log += line + "\n";
-  return json{{"name", name}, {"log_file", file.string()}, {"log", log}};
+  SOMLIER_ASSIGN_OR_RETURN(std::string log, deployments.ReadLog(name, tail));
+  return json{{"name", name}, {"log_file", deployments.LogFileOf(name).string()}, {"log", log}};
 }
 
 }  // namespace somlier::api

@@ -173,17 +173,6 @@ Result<std::vector<Tag>> Fields::TagList(std::string_view name) const {
   return out;
 }
 
-void SendJson(httplib::Response& response, const json& body, int status) {
-  response.status = status;
-  response.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace),
-                       "application/json");
-}
-
-void SendMlflowError(httplib::Response& response, int http_status, std::string_view error_code,
-                     std::string_view message) {
-  SendJson(response, {{"error_code", error_code}, {"message", message}}, http_status);
-}
-
 void SendMlflowError(httplib::Response& response, const Status& status) {
   switch (status.code()) {
     case StatusCode::kNotFound:

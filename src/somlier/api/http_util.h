@@ -18,6 +18,7 @@
 
 #include "somlier/core/result.h"
 #include "somlier/core/strings.h"
+#include "somlier/net/http_json.h"
 #include "somlier/store/entities.h"
 
 namespace somlier::api {
@@ -47,14 +48,13 @@ class Fields {
   nlohmann::json json_;
 };
 
-void SendJson(httplib::Response& response, const nlohmann::json& body, int status = 200);
+using somlier::SendJson;         // net/http_json.h
+using somlier::SendMlflowError;  // the (status, error_code, message) form
 
-// MLflow's error answer: INVALID_PARAMETER_VALUE (400), RESOURCE_DOES_NOT_EXIST (404),
-// RESOURCE_ALREADY_EXISTS (400), TEMPORARILY_UNAVAILABLE (503), NOT_IMPLEMENTED (501),
-// INTERNAL_ERROR (500).
+// MLflow's error answer for a Status: INVALID_PARAMETER_VALUE (400), RESOURCE_DOES_NOT_EXIST
+// (404), RESOURCE_ALREADY_EXISTS (400), TEMPORARILY_UNAVAILABLE (503), NOT_IMPLEMENTED
+// (501), INTERNAL_ERROR (500).
 void SendMlflowError(httplib::Response& response, const Status& status);
-void SendMlflowError(httplib::Response& response, int http_status, std::string_view error_code,
-                     std::string_view message);
 
 // The seed's error answer, with the HTTP status of the code table (core/status.h).
 void SendSeedError(httplib::Response& response, const Status& status);

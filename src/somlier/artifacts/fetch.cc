@@ -8,6 +8,7 @@
 
 #include "somlier/artifacts/atomic_file.h"
 #include "somlier/artifacts/object_storage.h"
+#include "somlier/core/url.h"
 
 namespace somlier {
 namespace {
@@ -33,19 +34,15 @@ Status FetchLocal(const fs::path& source, std::string_view uri, const fs::path& 
 Status FetchHttp(std::string_view uri, const fs::path& destination,
                  const std::map<std::string, std::string>& headers = {},
                  std::string_view shown_as = {}) {
-  const std::string shown(shown_as.empty() ? uri : shown_as);
-  // Split "scheme://host[:port]" from the path and query.
-  const size_t scheme_end = uri.find("://");
-  const size_t path_start = uri.find('/', scheme_end + 3);
-  const std::string origin(uri.substr(0, path_start));
-  const std::string path =
-      path_start == std::string_view::npos ? "/" : std::string(uri.substr(path_start));
-  if (origin.size() <= scheme_end + 3) {
-    return InvalidArgument(fmt::format("URL '{}' has no host", std::string(uri)));
-  }
+  const std::string shown = RedactUrlCredentials(shown_as.empty() ? uri : shown_as);
+  auto parts = SplitUrl(uri);
+  if (!parts) return InvalidArgument(fmt::format("URL '{}' has no host", shown));
+  const std::string& origin = parts->origin;
+  const std::string& path = parts->path;
 
   httplib::Client client(origin);
-  client.set_follow_location(true);
+  // Credentials go to the host they are for only: no redirects when the request has any.
+  client.set_follow_location(headers.empty());
   client.set_connection_timeout(10, 0);
   client.set_read_timeout(60, 0);
 

@@ -15,6 +15,7 @@
 
 #include "somlier/core/base64.h"
 #include "somlier/core/strings.h"
+#include "somlier/core/url.h"
 #include "somlier/execution/run_command.h"
 
 namespace somlier {
@@ -63,28 +64,24 @@ std::string UtcStamp(std::time_t now, const char* format) {
 Result<std::pair<std::string, std::string>> SplitEndpoint(std::string endpoint,
                                                           std::string_view variable) {
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
-  const size_t scheme = endpoint.find("://");
-  if (scheme == std::string::npos ||
-      (endpoint.substr(0, scheme) != "http" && endpoint.substr(0, scheme) != "https") ||
-      endpoint.size() == scheme + 3 || endpoint.find('/', scheme + 3) != std::string::npos) {
+  auto parts = SplitUrl(endpoint);
+  if (!parts || parts->path != "/" ||
+      !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))) {
     return InvalidArgument(fmt::format("{} '{}' is not an endpoint URL like "
                                        "http://host:port or https://host",
                                        variable, endpoint));
   }
-  return std::make_pair(endpoint, endpoint.substr(scheme + 3));
+  return std::make_pair(parts->origin, parts->origin.substr(parts->origin.find("://") + 3));
 }
 
 // POSTs a form and returns the JSON answer.
 Result<json> PostForm(const std::string& url, const std::string& form) {
-  const size_t scheme = url.find("://");
-  const size_t path_start = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  if (scheme == std::string::npos || path_start == std::string::npos) {
-    return InvalidArgument(fmt::format("token_uri '{}' is not a URL", url));
-  }
-  httplib::Client client(url.substr(0, path_start));
+  auto parts = SplitUrl(url);
+  if (!parts) return InvalidArgument(fmt::format("token_uri '{}' is not a URL", url));
+  httplib::Client client(parts->origin);
   client.set_connection_timeout(10, 0);
   client.set_read_timeout(30, 0);
-  auto result = client.Post(url.substr(path_start), form, "application/x-www-form-urlencoded");
+  auto result = client.Post(parts->path, form, "application/x-www-form-urlencoded");
   if (!result) {
     return Unavailable(fmt::format("cannot reach {}: {}", url, httplib::to_string(result.error())));
   }
@@ -235,6 +232,11 @@ Result<SignedGet> S3GetRequest(const BucketObject& object, const Environment& en
     host = split.second;
     path = "/" + PercentEncode(object.bucket, false) + "/" + key;
     get.url = split.first + path;
+  } else if (object.bucket.find('.') != std::string::npos) {
+    // A dotted bucket name does not match the wildcard TLS certificate of virtual hosts.
+    host = fmt::format("s3.{}.amazonaws.com", region);
+    path = "/" + PercentEncode(object.bucket, false) + "/" + key;
+    get.url = "https://" + host + path;
   } else {
     host = fmt::format("{}.s3.{}.amazonaws.com", object.bucket, region);
     path = "/" + key;
@@ -255,7 +257,8 @@ Result<SignedGet> S3GetRequest(const BucketObject& object, const Environment& en
   }
   const std::string authorization = SignAwsV4("GET", path, "", headers, empty_payload,
                                               credentials, region, "s3", amz_date);
-  headers.erase("host");  // the HTTP client sends it
+  headers["Host"] = headers["host"];  // sent exactly as signed (the client's own may add a port)
+  headers.erase("host");
   get.headers = std::move(headers);
   get.headers["Authorization"] = authorization;
   return get;
@@ -278,8 +281,8 @@ Result<std::string> ServiceAccountJwt(const std::string& client_email,
       &BIO_free);
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
       PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
-  if (!key) {
-    return InvalidArgument("the service account's private_key is not a PEM private key");
+  if (!key || EVP_PKEY_base_id(key.get()) != EVP_PKEY_RSA) {
+    return InvalidArgument("the service account's private_key is not a PEM RSA private key");
   }
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
                                                               &EVP_MD_CTX_free);

@@ -44,12 +44,15 @@ TEST(S3GetRequest, PathStyleOnAConfiguredEndpointAndSignedWithCredentials) {
   ASSERT_TRUE(get->headers.count("Authorization"));
   EXPECT_NE(get->headers["Authorization"].find("Credential=id/"), std::string::npos);
   EXPECT_NE(get->headers["Authorization"].find("/eu-west-1/s3/aws4_request"), std::string::npos);
-  EXPECT_EQ(get->headers.count("host"), 0u);  // the client sends Host itself
+  EXPECT_EQ(get->headers["Host"], "127.0.0.1:9000");  // sent exactly as signed
 
   auto anonymous = S3GetRequest({"b", "k"}, {});
   ASSERT_TRUE(anonymous.ok());
   EXPECT_EQ(anonymous->url, "https://b.s3.us-east-1.amazonaws.com/k");
   EXPECT_TRUE(anonymous->headers.empty());
+  auto dotted = S3GetRequest({"my.bucket", "k"}, {});
+  ASSERT_TRUE(dotted.ok());
+  EXPECT_EQ(dotted->url, "https://s3.us-east-1.amazonaws.com/my.bucket/k");
 
   auto bad = S3GetRequest({"b", "k"}, {{"AWS_ENDPOINT_URL", "minio:9000"}});
   ASSERT_FALSE(bad.ok());

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -66,6 +68,16 @@ struct ServedModel {
   fs::path directory;
   std::string name;
   std::string version;
+  fs::path temporary;  // a private download's directory, removed after serving
+};
+
+// Removes a directory when it goes out of scope.
+struct RemoveOnExit {
+  fs::path dir;
+  ~RemoveOnExit() {
+    std::error_code ec;
+    if (!dir.empty()) fs::remove_all(dir, ec);
+  }
 };
 
 Result<ServedModel> LocateServedModel(const Context& ctx, const std::string& model_uri) {
@@ -87,10 +99,16 @@ Result<ServedModel> LocateServedModel(const Context& ctx, const std::string& mod
   }
   if (!ctx.settings.server.empty()) {
     const char* tmp = std::getenv("TMPDIR");
-    fs::path dir = fs::path(tmp ? tmp : "/tmp") / fmt::format("somlier-model-{}", getpid());
-    fs::remove_all(dir, ec);
-    SOMLIER_RETURN_IF_ERROR(DownloadModel(ctx, model_uri, dir));
-    model.directory = dir;
+    std::string pattern = (fs::path(tmp ? tmp : "/tmp") / "somlier-model-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return Internal(fmt::format("cannot create a directory like {}: {}", pattern,
+                                  std::strerror(errno)));
+    }
+    RemoveOnExit on_failure{pattern};
+    SOMLIER_RETURN_IF_ERROR(DownloadModel(ctx, model_uri, fs::path(pattern) / "model"));
+    on_failure.dir.clear();
+    model.temporary = pattern;
+    model.directory = fs::path(pattern) / "model";
     std::string rest = model_uri.substr(model_uri.find(":/") + 2);
     model.name = rest.substr(0, rest.find_first_of("/@"));
     model.version = rest.find('/') != std::string::npos ? rest.substr(rest.rfind('/') + 1) : "1";
@@ -107,6 +125,7 @@ Result<ServedModel> LocateServedModel(const Context& ctx, const std::string& mod
 Result<int> Serve(const Context& ctx, ServeOptions o) {
   StopSignals stop;  // before any thread starts
   SOMLIER_ASSIGN_OR_RETURN(ServedModel model, LocateServedModel(ctx, o.model_uri));
+  RemoveOnExit remove_download{model.temporary};
   o.server.model_name = model.name;
   o.server.model_version = model.version;
   o.server.batching.max_delay = std::chrono::microseconds(o.max_batch_delay_us);

@@ -30,4 +30,16 @@ std::string RedactUrlCredentials(std::string_view url) {
   return out;
 }
 
+std::optional<UrlParts> SplitUrl(std::string_view url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos || scheme == 0) return std::nullopt;
+  const size_t path = url.find_first_of("/?#", scheme + 3);
+  UrlParts parts;
+  parts.origin = std::string(url.substr(0, path));
+  if (parts.origin.size() <= scheme + 3) return std::nullopt;
+  parts.path = path == std::string_view::npos ? "/" : std::string(url.substr(path));
+  if (parts.path.front() != '/') parts.path = "/" + parts.path;
+  return parts;
+}
+
 }  // namespace somlier

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <thread>
@@ -35,6 +36,22 @@ TEST(Subprocess, CapturesLinesAndExitCode) {
   EXPECT_EQ(*code, 3);
   EXPECT_EQ(c.out, (std::vector<std::string>{"one\n", "three"}));
   EXPECT_EQ(c.err, (std::vector<std::string>{"two\n"}));
+}
+
+TEST(Subprocess, ChildrenInheritOnlyTheStandardStreams) {
+  // A descriptor without close-on-exec, as cpp-httplib's sockets are.
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_EQ(dup2(fds[1], 57), 57);
+  Captured c;
+  SpawnOptions o;
+  o.argv = {"sh", "-c", "if [ -e /proc/$$/fd/57 ]; then echo inherited; else echo closed; fi"};
+  auto code = RunAndCapture(o, &c);
+  close(57);
+  close(fds[0]);
+  close(fds[1]);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(c.out, (std::vector<std::string>{"closed\n"}));
 }
 
 TEST(Subprocess, ArgvIsNotInterpretedByAShell) {

@@ -79,6 +79,10 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& option
                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
     posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   }
+  // Nothing else crosses over: without this, a child would inherit every descriptor that
+  // lacks close-on-exec — cpp-httplib's listening and client sockets among them — and keep
+  // a server's port (or its clients' connections) open after the server is gone.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   if (!options.working_dir.empty()) {
     posix_spawn_file_actions_addchdir_np(&actions, options.working_dir.c_str());
   }

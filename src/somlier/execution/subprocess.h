@@ -1,7 +1,8 @@
 // Subprocess: a child process started from an argv (never through a shell), with its
 // stdout and stderr as pipes or inherited, optionally in its own process group.
 //
-// The child starts with default signal dispositions and an empty signal mask, in
+// The child gets only stdin, stdout and stderr (every other descriptor is closed in it), and
+// starts with default signal dispositions and an empty signal mask, in
 // `working_dir`, with exactly `env` when given (else this process's environment). The
 // program is looked up on PATH when argv[0] has no slash. A Subprocess object owns the
 // pipe ends it returns and reaps the child in Wait(); destroying it without Wait() kills

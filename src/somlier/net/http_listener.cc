@@ -6,6 +6,8 @@
 
 #include <httplib.h>
 
+#include "somlier/core/log.h"
+
 namespace somlier {
 
 HttpListener::HttpListener(httplib::Server& server, int threads) : server_(server) {
@@ -40,6 +42,16 @@ Status HttpListener::Bind(const std::string& host, int port) {
   }
   if (listen_fd_ >= 0) ::listen(listen_fd_, 1024);
   return OkStatus();
+}
+
+std::thread HttpListener::ServeInBackground() {
+  std::thread thread([this] {
+    if (!server_.listen_after_bind()) LogError("the HTTP server on {} stopped with an error", url());
+  });
+  for (int i = 0; i < 2000 && !server_.is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return thread;
 }
 
 std::string HttpListener::url() const {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <thread>
 
 #include "somlier/core/status.h"
 
@@ -26,6 +27,11 @@ class HttpListener {
   // Binds `host`:`port` (0: any free port). Errors: InvalidArgument for a port out of
   // range; Unavailable when the address cannot be bound.
   Status Bind(const std::string& host, int port);
+
+  // Serves on a new thread (join it after the server's stop()) and returns once the server
+  // runs — cpp-httplib's stop() does nothing to a server that has not started yet. Bind()
+  // first.
+  std::thread ServeInBackground();
 
   int port() const { return port_; }
   // http://HOST:PORT, with an IPv6 host in brackets.

@@ -100,7 +100,9 @@ Result<RegisterOutcome> ModelImport::Register(const ImportModelRequest& r) {
                                        r.model_class_name));
   }
 
-  const std::string shown_uri = RedactUrlCredentials(r.uri);
+  // What messages and the run's tag show: no credentials, and no query (signed URLs carry
+  // tokens there).
+  const std::string shown_uri = RedactUrlCredentials(r.uri.substr(0, r.uri.find('?')));
   ScratchDir scratch{config_.home / "tmp" / ("import-" + NewRunId())};
   std::error_code ec;
   fs::create_directories(scratch.path, ec);
@@ -166,11 +168,12 @@ Result<RegisterOutcome> ModelImport::Register(const ImportModelRequest& r) {
   if (pytorch) create.tags.push_back({"somlier.register_v2.model_class", r.model_class_name});
   create.source = source;
   SOMLIER_ASSIGN_OR_RETURN(Run run, tracking_.CreateRun(create));
+  auto directory = tracking_.RunArtifactDirectory(run.info);
   auto undo = [&](Status failure) -> Status {
+    if (directory.ok()) (void)tracking_.artifacts().Delete(*directory);
     (void)tracking_.DeleteRun(run.info.run_id);
     return failure;
   };
-  auto directory = tracking_.RunArtifactDirectory(run.info);
   if (!directory.ok()) return undo(directory.status());
   if (Status s = tracking_.artifacts().Import(model_dir, *directory + "/model"); !s.ok()) {
     return undo(s);

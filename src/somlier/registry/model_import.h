@@ -8,8 +8,9 @@
 // training git cache, and loading the state dict strictly), written in the MLflow model
 // format (PyTorch with the module under code/) as the `model/` of a new FINISHED run in the
 // project's experiment (the default experiment for scikit-learn without a project), and
-// registered. Nothing is recorded unless every step before registering succeeds; the run is
-// deleted again if registering fails. Thread-safe (no shared mutable state).
+// registered. Nothing is recorded unless the file loads; should storing or registering fail
+// after that (a full disk, a lost database), the run is marked deleted and its files are
+// removed. Thread-safe (no shared mutable state).
 #pragma once
 
 #include <filesystem>

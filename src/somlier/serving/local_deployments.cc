@@ -33,15 +33,17 @@ bool SupervisorAlive(const Deployment& d) {
   return d.pid && ProcessHasEnvironment(static_cast<pid_t>(*d.pid), kMarker, d.name);
 }
 
-// The last `count` lines of a file, for error messages.
+// The last `count` lines of a file (0: all), each ending with a newline.
 std::string LastLines(const fs::path& file, size_t count) {
   std::ifstream in(file);
   std::deque<std::string> lines;
   for (std::string line; std::getline(in, line);) {
-    lines.push_back(line);
-    if (lines.size() > count) lines.pop_front();
+    lines.push_back(std::move(line));
+    if (count > 0 && lines.size() > count) lines.pop_front();
   }
-  return Join(std::vector<std::string>(lines.begin(), lines.end()), "\n");
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  return text;
 }
 
 std::optional<json> ReadJsonFile(const fs::path& file) {
@@ -98,6 +100,11 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
   SOMLIER_ASSIGN_OR_RETURN(auto lock, FileLock::Acquire(dir / ".lock"));
 
   if (auto existing = store_.GetDeployment(name); existing.ok()) {
+    if (existing->model_name != request.model_name || existing->model_version != version) {
+      return AlreadyExists(fmt::format(
+          "deployment '{}' belongs to {} version {}; {} version {} would have the same name",
+          name, existing->model_name, existing->model_version, request.model_name, version));
+    }
     SOMLIER_ASSIGN_OR_RETURN(Deployment current, Refresh(*existing));
     if (current.status == "RUNNING") {
       return DeployOutcome{"already_deployed",
@@ -125,20 +132,29 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
   std::ofstream(dir / "server.log", std::ios::app)
       << fmt::format("--- {} deploying {} (project {})\n", FormatUtcIsoMillis(NowMillis()), model_uri,
                      request.project_name);
-  SOMLIER_ASSIGN_OR_RETURN(auto supervisor, Subprocess::Spawn(spawn));
-  const pid_t pid = supervisor->pid();
-  supervisor->Detach();
-
   Deployment d;
   d.name = name;
   d.model_name = request.model_name;
   d.model_version = version;
   d.target = "local";
   d.status = "STARTING";
-  d.pid = pid;
   d.message = "project " + request.project_name;
   d.creation_time = d.last_updated_time = NowMillis();
-  SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));
+  SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));  // recorded before anything runs
+  auto supervisor = Subprocess::Spawn(spawn);
+  if (!supervisor.ok()) {
+    d.status = "FAILED";
+    d.message = supervisor.status().message();
+    (void)store_.PutDeployment(d);
+    return supervisor.status();
+  }
+  const pid_t pid = (*supervisor)->pid();
+  (*supervisor)->Detach();
+  d.pid = pid;
+  if (Status recorded = store_.PutDeployment(d); !recorded.ok()) {
+    TerminateProcessGroup(pid, kMarker, name, std::chrono::seconds(5));
+    return recorded;
+  }
 
   const auto deadline = Clock::now() + config_.ready_timeout;
   while (true) {
@@ -151,7 +167,7 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
       if (alive) TerminateProcessGroup(pid, kMarker, name, std::chrono::seconds(5));
       d.status = "FAILED";
       d.pid.reset();
-      std::string log = LastLines(dir / "server.log", 12);
+      std::string log = LastLines(LogFileOf(name), 12);
       d.message = alive ? "the model server did not become ready in time"
                         : "the model server could not start";
       d.last_updated_time = NowMillis();
@@ -214,9 +230,9 @@ Result<Deployment> LocalDeployments::Stop(const std::string& name) {
   return d;
 }
 
-Result<fs::path> LocalDeployments::LogFile(const std::string& name) {
+Result<std::string> LocalDeployments::ReadLog(const std::string& name, size_t tail) {
   SOMLIER_RETURN_IF_ERROR(store_.GetDeployment(name).status());
-  return DirectoryOf(name) / "server.log";
+  return LastLines(LogFileOf(name), tail);
 }
 
 Status RunSupervisor(const SupervisorOptions& options) {

@@ -49,7 +49,8 @@ struct LocalDeploymentsConfig {
   std::filesystem::path home;  // $SOMLIER_HOME
   std::filesystem::path somlier_binary;
   Environment env;  // the supervisor's environment (SOMLIER_* settings included)
-  std::chrono::seconds ready_timeout{180};
+  // Longer than a model server's own limit for loading a model (5 minutes).
+  std::chrono::seconds ready_timeout{330};
 };
 
 class LocalDeployments {
@@ -59,8 +60,9 @@ class LocalDeployments {
 
   // Starts a model server for the version and waits until it answers. Errors:
   // Unimplemented for Kubernetes (use_k8s_job or istio_enabled true); InvalidArgument for
-  // bad names or versions; NotFound for an unknown model version; FailedPrecondition with
-  // the server's last log lines when it cannot start.
+  // bad names or versions; NotFound for an unknown model version; AlreadyExists when the
+  // name is taken by another model whose name differs only in case or punctuation;
+  // FailedPrecondition with the server's last log lines when it cannot start.
   Result<DeployOutcome> Deploy(const DeployRequest& request);
 
   // Every recorded deployment, with a status checked against its process now: a RUNNING
@@ -71,8 +73,12 @@ class LocalDeployments {
   // unknown name.
   Result<Deployment> Stop(const std::string& name);
 
-  // The deployment's log file. NotFound for an unknown name.
-  Result<std::filesystem::path> LogFile(const std::string& name);
+  // The deployment's log (its last `tail` lines; 0: all). NotFound for an unknown name.
+  Result<std::string> ReadLog(const std::string& name, size_t tail);
+
+  std::filesystem::path LogFileOf(const std::string& name) const {
+    return DirectoryOf(name) / "server.log";
+  }
 
   // The name a version is deployed under.
   static std::string NameFor(const std::string& model_name, const std::string& model_version);

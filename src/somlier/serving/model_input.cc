@@ -368,9 +368,13 @@ Result<V2InferRequest> ParseV2InferRequest(std::string_view body) {
   SOMLIER_RETURN_IF_ERROR(Flatten(tensor["data"], m.values, 0));
   m.rows = static_cast<size_t>(dims[0]);
   m.cols = dims.size() == 2 ? static_cast<size_t>(dims[1]) : 1;
-  if (m.values.size() != m.rows * m.cols) {
-    return InvalidArgument(fmt::format("shape {} needs {} values, 'data' has {}", Brief(shape),
-                                       m.rows * m.cols, m.values.size()));
+  // Compared without multiplying first: a huge shape must not wrap around to the data's size.
+  if (m.rows > m.values.size() || m.cols > m.values.size() ||
+      m.values.size() != m.rows * m.cols) {
+    return InvalidArgument(fmt::format("shape {} needs {:.0f} values, 'data' has {}",
+                                       Brief(shape),
+                                       static_cast<double>(m.rows) * static_cast<double>(m.cols),
+                                       m.values.size()));
   }
   SOMLIER_RETURN_IF_ERROR(NotEmpty(m));
   return request;
@@ -381,7 +385,11 @@ Status ConformToSchema(InputMatrix& input, const ModelSchema& schema) {
       schema.n_features >= 0 ? static_cast<size_t>(schema.n_features) : schema.feature_names.size();
   if (!schema.feature_names.empty() && !input.columns.empty()) {
     std::unordered_map<std::string_view, size_t> given;
-    for (size_t c = 0; c < input.columns.size(); ++c) given.emplace(input.columns[c], c);
+    for (size_t c = 0; c < input.columns.size(); ++c) {
+      if (!given.emplace(input.columns[c], c).second) {
+        return InvalidArgument(fmt::format("column '{}' is given twice", input.columns[c]));
+      }
+    }
     std::vector<std::string> missing;
     std::vector<size_t> order;
     for (const std::string& name : schema.feature_names) {

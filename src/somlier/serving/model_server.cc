@@ -7,6 +7,7 @@
 
 #include "somlier/core/log.h"
 #include "somlier/core/version.h"
+#include "somlier/net/http_json.h"
 
 namespace somlier::serving {
 namespace {
@@ -14,21 +15,21 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-void SendMlflowError(httplib::Response& response, int status, const std::string& message) {
-  response.status = status;
-  response.set_content(
-      json{{"error_code", status == 503 ? "SERVICE_UNAVAILABLE" : status >= 500 ? "INTERNAL_ERROR"
-                                                                                : "BAD_REQUEST"},
-           {"message", message}}
-          .dump(),
-      "application/json");
+// The scoring protocols' error shapes: MLflow's {"error_code", "message"} and KServe's
+// {"error"}.
+void SendScoringError(httplib::Response& response, int status, const std::string& message) {
+  SendMlflowError(response, status,
+                  status == 503 ? "SERVICE_UNAVAILABLE"
+                                : status >= 500 ? "INTERNAL_ERROR" : "BAD_REQUEST",
+                  message);
 }
 
 void SendV2Error(httplib::Response& response, int status, const std::string& message) {
-  response.status = status;
-  response.set_content(json{{"error", message}}.dump(), "application/json");
+  SendJson(response, {{"error", message}}, status);
 }
 
+// Scoring protocols answer input errors with 400 (MLflow's scoring server, KServe V2), not
+// the 422 of the seed's API (core/status.h), so model servers have their own small table.
 int HttpStatusOf(const Status& status) {
   switch (status.code()) {
     case StatusCode::kInvalidArgument:
@@ -105,7 +106,7 @@ void ModelServer::SetUpRoutes() {
   s.set_error_handler([max_body](const httplib::Request& request, httplib::Response& response) {
     if (!response.body.empty()) return;
     const bool v2 = request.path.starts_with("/v2");
-    auto send = v2 ? SendV2Error : SendMlflowError;
+    auto send = v2 ? SendV2Error : SendScoringError;
     if (response.status == 413) {
       send(response, 400, fmt::format("the request body is larger than the limit of {} bytes",
                                       max_body));
@@ -126,15 +127,19 @@ void ModelServer::SetUpRoutes() {
     } catch (...) {
     }
     LogError("{} {} failed: {}", request.method, request.path, what);
-    SendMlflowError(response, 500, "internal error: " + what);
+    SendScoringError(response, 500, "internal error: " + what);
   });
   s.set_logger([this](const httplib::Request& request, const httplib::Response& response) {
-    std::string path = request.path;
-    if (path.starts_with("/v2/models/")) {
-      path = path.ends_with("/infer") ? "/v2/models/infer" : "/v2/models";
-    } else if (path != "/invocations" && path != "/ping" && path != "/health" &&
-               path != "/metrics" && !path.starts_with("/v2")) {
-      path = "other";
+    // A fixed set of labels: request paths never reach the metrics text.
+    std::string path = "other";
+    const std::string& p = request.path;
+    if (p.starts_with("/v2/models/")) {
+      path = p.ends_with("/infer") ? "/v2/models/infer" : "/v2/models";
+    } else if (p.starts_with("/v2/health/")) {
+      path = "/v2/health";
+    } else if (p == "/invocations" || p == "/ping" || p == "/health" || p == "/metrics" ||
+               p == "/v2") {
+      path = p;
     }
     metrics_.RecordRequest(path, response.status);
   });
@@ -175,7 +180,7 @@ void ModelServer::SetUpRoutes() {
     auto prediction =
         predict(ParseInvocationsInput(request.get_header_value("Content-Type"), request.body));
     if (!prediction.ok()) {
-      SendMlflowError(response, HttpStatusOf(prediction.status()), prediction.status().message());
+      SendScoringError(response, HttpStatusOf(prediction.status()), prediction.status().message());
     } else {
       std::string body;
       body.reserve(prediction->values.size() + 20);
@@ -269,9 +274,7 @@ void ModelServer::SetUpRoutes() {
 }
 
 Status ModelServer::Start() {
-  http_thread_ = std::thread([this] {
-    if (!http_->listen_after_bind()) LogError("the model server on {} stopped with an error", url());
-  });
+  http_thread_ = listener_->ServeInBackground();
   for (int i = 0; i < options_.workers; ++i) slots_.emplace_back([this, i] { RunSlot(i); });
   Status failure;
   {
@@ -321,12 +324,22 @@ void ModelServer::RunSlot(size_t index) {
     auto batch = batcher_.NextBatch();
     if (batch.empty()) break;  // shut down and drained
     Status failure;
-    RunBatch(*worker, batch, failure);
+    try {
+      RunBatch(*worker, batch, failure);
+    } catch (const std::exception& e) {  // e.g. out of memory: fail the batch, not the server
+      failure = Internal(fmt::format("predicting a batch failed: {}", e.what()));
+      for (auto& request : batch) {
+        try {
+          request->done.set_value(failure);
+        } catch (const std::future_error&) {  // already answered
+        }
+      }
+    }
     if (!failure.ok()) {
       LogWarning("worker {}: {}; restarting it", index, failure.message());
+      batcher_.WorkerLost(failure);  // first: no new request waits for this worker
       worker.reset();
       metrics_.RecordWorkerRestart();
-      batcher_.WorkerLost(failure);
     }
   }
   if (worker) batcher_.WorkerLost(Unavailable("the server is shutting down"));
@@ -334,6 +347,14 @@ void ModelServer::RunSlot(size_t index) {
 
 void ModelServer::RunBatch(PythonWorker& worker,
                            std::vector<std::unique_ptr<PendingRequest>>& batch, Status& failure) {
+  // Requests whose caller has given up are not computed (that would only deepen overload).
+  const auto expired = Clock::now() - options_.request_timeout;
+  std::erase_if(batch, [&](std::unique_ptr<PendingRequest>& request) {
+    if (request->enqueued > expired) return false;
+    request->done.set_value(Unavailable("no prediction in time: the request waited too long"));
+    return true;
+  });
+  if (batch.empty()) return;
   BatchInput input;
   input.cols = batch.front()->input.cols;
   input.columns = &batch.front()->input.columns;
@@ -345,7 +366,7 @@ void ModelServer::RunBatch(PythonWorker& worker,
                         request->input.values.end());
   }
   metrics_.RecordBatch(input.rows);
-  auto output = worker.Predict(input);
+  auto output = worker.Predict(input, options_.request_timeout);
   if (!output.ok()) {
     failure = output.status();
     for (auto& request : batch) request->done.set_value(failure);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -19,17 +20,14 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 // Reads exactly `size` bytes; false on EOF, error, or when `deadline` passes.
-bool ReadExactly(int fd, char* data, size_t size,
-                 std::optional<Clock::time_point> deadline = std::nullopt) {
+bool ReadExactly(int fd, char* data, size_t size, Clock::time_point deadline) {
   while (size > 0) {
-    if (deadline) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
-      if (left.count() <= 0) return false;
-      pollfd p{fd, POLLIN, 0};
-      int r = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
-      if (r < 0 && errno != EINTR) return false;
-      if (r <= 0) continue;
-    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    int r = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    if (r < 0 && errno != EINTR) return false;
+    if (r <= 0) continue;
     ssize_t n = read(fd, data, size);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;
@@ -39,10 +37,14 @@ bool ReadExactly(int fd, char* data, size_t size,
   return true;
 }
 
-bool ReadFrame(int fd, std::string& frame,
-               std::optional<Clock::time_point> deadline = std::nullopt) {
+// The largest frame a worker may send (a batch's predictions); beyond it, the stream is
+// garbage (e.g. a library printed to the protocol's fd before the worker took it over).
+constexpr uint32_t kMaxFrame = 1u << 30;
+
+bool ReadFrame(int fd, std::string& frame, Clock::time_point deadline) {
   uint32_t size = 0;
   if (!ReadExactly(fd, reinterpret_cast<char*>(&size), sizeof size, deadline)) return false;
+  if (size > kMaxFrame) return false;
   frame.resize(size);
   return size == 0 || ReadExactly(fd, frame.data(), size, deadline);
 }
@@ -84,15 +86,23 @@ Result<std::unique_ptr<PythonWorker>> PythonWorker::Start(const WorkerOptions& o
     return worker->Died(fmt::format("loading the model at {}", options.model_dir));
   }
   json hello = json::parse(frame, nullptr, false);
-  if (!hello.is_object()) return worker->Died("starting (it answered garbage)");
-  if (!hello.value("ok", false)) {
-    return FailedPrecondition(fmt::format("the model at {} cannot be loaded: {}",
-                                          options.model_dir, hello.value("error", "")));
+  if (!hello.is_object() || !hello.contains("ok") || !hello["ok"].is_boolean()) {
+    return worker->Died("starting (it answered garbage)");
   }
-  worker->info_.flavor = hello.value("flavor", "");
-  worker->info_.schema.n_features = hello.value("n_features", int64_t{-1});
-  if (hello.contains("feature_names") && hello["feature_names"].is_array()) {
-    for (const json& name : hello["feature_names"]) {
+  auto text = [&hello](const char* key) {
+    auto it = hello.find(key);
+    return it != hello.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (!hello["ok"].get<bool>()) {
+    return FailedPrecondition(fmt::format("the model at {} cannot be loaded: {}",
+                                          options.model_dir, text("error")));
+  }
+  worker->info_.flavor = text("flavor");
+  if (auto n = hello.find("n_features"); n != hello.end() && n->is_number_integer()) {
+    worker->info_.schema.n_features = n->get<int64_t>();
+  }
+  if (auto names = hello.find("feature_names"); names != hello.end() && names->is_array()) {
+    for (const json& name : *names) {
       if (name.is_string()) worker->info_.schema.feature_names.push_back(name.get<std::string>());
     }
   }
@@ -104,7 +114,10 @@ PythonWorker::~PythonWorker() {
   for (int i = 0; i < 40 && !process_->HasExited(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  process_->Signal(SIGKILL);  // the rest of its group, or the worker itself if it hangs
+  // The worker itself if it hangs, and what it started (its group outlives a reaped leader;
+  // the group id cannot be reused while the group has members).
+  kill(-process_->pid(), SIGKILL);
+  process_->Signal(SIGKILL);
   (void)process_->Wait();
   if (out_ >= 0) close(out_);
 }
@@ -115,6 +128,7 @@ Status PythonWorker::Died(const std::string& doing) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (process_->HasExited()) {
+    kill(-process_->pid(), SIGKILL);  // what it started, before reaping it frees the pid
     auto code = process_->TryWait();
     int c = code.value_or(-1);
     how = c > 128 ? fmt::format("was killed by signal {} ({})", c - 128, strsignal(c - 128))
@@ -124,7 +138,8 @@ Status PythonWorker::Died(const std::string& doing) {
                                  doing));
 }
 
-Result<BatchOutput> PythonWorker::Predict(const BatchInput& batch) {
+Result<BatchOutput> PythonWorker::Predict(const BatchInput& batch,
+                                          std::chrono::milliseconds timeout) {
   std::string header = fmt::format(R"({{"rows":{},"cols":{},"segments":[{}])", batch.rows,
                                    batch.cols, fmt::join(batch.segments, ","));
   if (batch.columns && !batch.columns->empty()) {
@@ -138,20 +153,35 @@ Result<BatchOutput> PythonWorker::Predict(const BatchInput& batch) {
   if (!WriteAll(in_, vec, 3)) return Died("receiving a batch");
   std::string answer_frame;
   BatchOutput output;
-  if (!ReadFrame(out_, answer_frame) || !ReadFrame(out_, output.body)) {
-    return Died("predicting a batch");
+  const auto deadline = Clock::now() + timeout;
+  if (!ReadFrame(out_, answer_frame, deadline) || !ReadFrame(out_, output.body, deadline)) {
+    return Died(fmt::format("predicting a batch of {} rows", batch.rows));
   }
   json answer = json::parse(answer_frame, nullptr, false);
-  if (!answer.is_object() || !answer.value("ok", false)) return Died("answering (garbage)");
-  output.datatype = answer.value("datatype", "FP64");
-  if (answer.contains("row_shape")) {
-    for (const json& d : answer["row_shape"]) output.row_shape.push_back(d.get<int64_t>());
+  if (!answer.is_object() || !answer.contains("ok") || answer["ok"] != true) {
+    return Died("answering (garbage)");
+  }
+  if (auto type = answer.find("datatype"); type != answer.end() && type->is_string()) {
+    output.datatype = type->get<std::string>();
+  } else {
+    output.datatype = "FP64";
+  }
+  if (auto shape = answer.find("row_shape"); shape != answer.end() && shape->is_array()) {
+    for (const json& d : *shape) {
+      if (!d.is_number_integer()) return Died("answering (bad row_shape)");
+      output.row_shape.push_back(d.get<int64_t>());
+    }
   }
   size_t failed_rows = 0;
-  if (answer.contains("failed")) {
-    for (const auto& item : answer["failed"].items()) {
-      size_t index = std::stoul(item.key());
-      if (index >= batch.segments.size()) return Died("answering (bad segment)");
+  if (auto failed = answer.find("failed"); failed != answer.end() && failed->is_object()) {
+    for (const auto& item : failed->items()) {
+      size_t index = 0;
+      const std::string& key = item.key();
+      auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), index);
+      if (ec != std::errc() || end != key.data() + key.size() ||
+          index >= batch.segments.size() || !item.value().is_string()) {
+        return Died("answering (bad segment)");
+      }
       output.failed[index] = item.value().get<std::string>();
       failed_rows += batch.segments[index];
     }

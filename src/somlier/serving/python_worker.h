@@ -71,8 +71,9 @@ class PythonWorker {
   const WorkerInfo& info() const { return info_; }
   pid_t pid() const { return process_->pid(); }
 
-  // One round trip. Errors: Unavailable when the worker died or answered garbage.
-  Result<BatchOutput> Predict(const BatchInput& batch);
+  // One round trip. Errors: Unavailable when the worker died, answered garbage, or did not
+  // answer within `timeout` (it is useless then: destroy it).
+  Result<BatchOutput> Predict(const BatchInput& batch, std::chrono::milliseconds timeout);
 
  private:
   PythonWorker(std::unique_ptr<Subprocess> process, int in, int out)

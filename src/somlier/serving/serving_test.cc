@@ -82,6 +82,9 @@ TEST(ModelInput, V2InferRequestsFlatOrNested) {
   auto wrong_shape = ParseV2InferRequest(
       R"({"inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32", "data": [1, 2, 3, 4]}]})");
   EXPECT_EQ(wrong_shape.status().message(), "shape [2,3] needs 6 values, 'data' has 4");
+  auto huge = ParseV2InferRequest(
+      R"({"inputs": [{"name": "x", "shape": [4611686018427387904, 4], "datatype": "FP32", "data": []}]})");
+  EXPECT_EQ(huge.status().code(), StatusCode::kInvalidArgument);  // 2^62 * 4 wraps to 0
   auto bytes = ParseV2InferRequest(
       R"({"inputs": [{"name": "x", "shape": [1], "datatype": "BYTES", "data": ["a"]}]})");
   EXPECT_NE(bytes.status().message().find("datatype 'BYTES' is not supported"), std::string::npos);
@@ -98,6 +101,8 @@ TEST(ConformToSchema, ReordersNamedColumnsAndChecksCounts) {
   EXPECT_EQ(ConformToSchema(missing, schema).message(),
             "the input's columns do not match the model's; missing: 'c'; unknown: 'z'; "
             "expected: a, b, c");
+  InputMatrix twice = Parse(R"({"dataframe_split": {"columns": ["a", "a", "b"], "data": [[1, 2, 3]]}})");
+  EXPECT_EQ(ConformToSchema(twice, schema).message(), "column 'a' is given twice");
   InputMatrix unnamed = Parse(R"({"instances": [[1, 2]]})");
   EXPECT_EQ(ConformToSchema(unnamed, schema).message(),
             "the model expects 3 features per row, the input has 2");
