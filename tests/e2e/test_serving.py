@@ -313,6 +313,22 @@ class ServeModelTest(SomlierTestCase):
             self.assertFalse(running(pid), "a worker was left behind")
         pool.shutdown()
 
+    def test_sigterm_while_the_model_loads_stops_at_once(self):
+        model = self.tmp / "slow"
+        (model / "code").mkdir(parents=True)
+        (model / "code" / "slow_model.py").write_text(
+            "import time\n\ndef _load_pyfunc(path):\n    time.sleep(60)\n")
+        (model / "MLmodel").write_text(
+            "flavors:\n  python_function:\n    loader_module: slow_model\n    code: code\n")
+        proc = self.start_somlier("serve-model", str(model), "--port", "0")
+        time.sleep(1.5)  # the worker is importing the model now
+        start = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+        self.assertLess(time.monotonic() - start, 10, err)
+        self.assertEqual(proc.returncode, 128 + signal.SIGTERM, err)
+        self.assertIn("stopped (SIGTERM)", err)
+
     def test_a_model_that_cannot_load_and_unknown_uris_are_clear_errors(self):
         broken = self.tmp / "broken"
         broken.mkdir()

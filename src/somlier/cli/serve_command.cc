@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <thread>
+#include <atomic>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -138,7 +140,26 @@ Result<int> Serve(const Context& ctx, ServeOptions o) {
   fmt::print(stderr, "loading {} ({} worker{}) ...\n", o.model_uri, o.server.workers,
              o.server.workers == 1 ? "" : "s");
   std::fflush(stderr);
-  SOMLIER_RETURN_IF_ERROR(server->Start());
+  {
+    // A signal while the model loads (it may take minutes) stops the server at once.
+    std::atomic<bool> started{false};
+    std::thread stopper([&] {
+      while (!started) {
+        if (stop.WaitFor(std::chrono::milliseconds(100)) != 0) {
+          server->Stop();
+          return;
+        }
+      }
+    });
+    Status status = server->Start();
+    started = true;
+    stopper.join();
+    if (stop.received() != 0) {
+      fmt::print(stderr, "model server stopped ({})\n", StopSignals::Name(stop.received()));
+      return 128 + stop.received();
+    }
+    SOMLIER_RETURN_IF_ERROR(status);
+  }
   fmt::print(stderr,
              "serving {} as '{}' version {} on {} (POST /invocations, /v2/models/{}/infer; "
              "max batch {} rows, delay {} us, queue {})\n",

@@ -92,6 +92,8 @@ Result<std::unique_ptr<ModelServer>> ModelServer::Create(ModelServerOptions opti
     options.http_threads = static_cast<int>(std::max<size_t>(256, options.batching.max_queue / 4));
   }
   std::unique_ptr<ModelServer> server(new ModelServer(std::move(options)));
+  ModelServer* self = server.get();
+  server->options_.worker.cancelled = [self] { return self->stopping_.load(); };
   server->listener_ =
       std::make_unique<HttpListener>(*server->http_, server->options_.http_threads);
   server->http_->set_payload_max_length(server->options_.max_body_bytes);
@@ -279,8 +281,10 @@ Status ModelServer::Start() {
   Status failure;
   {
     std::unique_lock lock(mutex_);
-    first_load_.wait(lock, [this] { return loaded_ || !load_failure_.ok(); });
-    failure = loaded_ ? OkStatus() : load_failure_;
+    first_load_.wait(lock, [this] { return loaded_ || !load_failure_.ok() || stopping_; });
+    failure = loaded_          ? OkStatus()
+              : stopping_      ? Unavailable("stopped before the model was loaded")
+                               : load_failure_;
   }
   if (!failure.ok()) Stop();
   return failure;

@@ -61,10 +61,10 @@ class ModelServer {
   // Serves HTTP on a background thread and starts the worker slots; returns once the first
   // worker has loaded the model. Errors: FailedPrecondition (the model cannot be loaded,
   // with Python's error) or Unavailable (the worker died or timed out while loading); the
-  // server is stopped then.
+  // server is stopped then. Stop() from another thread ends the wait early (Unavailable).
   Status Start();
 
-  // Drains and stops; idempotent.
+  // Drains and stops; idempotent; callable from any thread, also while Start() waits.
   void Stop();
 
  private:

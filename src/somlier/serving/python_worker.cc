@@ -20,10 +20,11 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 // Reads exactly `size` bytes; false on EOF, error, or when `deadline` passes.
-bool ReadExactly(int fd, char* data, size_t size, Clock::time_point deadline) {
+bool ReadExactly(int fd, char* data, size_t size, Clock::time_point deadline,
+                 const std::function<bool()>& cancelled) {
   while (size > 0) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return false;
+    if (left.count() <= 0 || (cancelled && cancelled())) return false;
     pollfd p{fd, POLLIN, 0};
     int r = poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 1000)));
     if (r < 0 && errno != EINTR) return false;
@@ -41,12 +42,15 @@ bool ReadExactly(int fd, char* data, size_t size, Clock::time_point deadline) {
 // garbage (e.g. a library printed to the protocol's fd before the worker took it over).
 constexpr uint32_t kMaxFrame = 1u << 30;
 
-bool ReadFrame(int fd, std::string& frame, Clock::time_point deadline) {
+bool ReadFrame(int fd, std::string& frame, Clock::time_point deadline,
+               const std::function<bool()>& cancelled = nullptr) {
   uint32_t size = 0;
-  if (!ReadExactly(fd, reinterpret_cast<char*>(&size), sizeof size, deadline)) return false;
+  if (!ReadExactly(fd, reinterpret_cast<char*>(&size), sizeof size, deadline, cancelled)) {
+    return false;
+  }
   if (size > kMaxFrame) return false;
   frame.resize(size);
-  return size == 0 || ReadExactly(fd, frame.data(), size, deadline);
+  return size == 0 || ReadExactly(fd, frame.data(), size, deadline, cancelled);
 }
 
 bool WriteAll(int fd, iovec* vec, int count) {
@@ -82,7 +86,10 @@ Result<std::unique_ptr<PythonWorker>> PythonWorker::Start(const WorkerOptions& o
   const int out = process->TakeStdout();
   auto worker = std::unique_ptr<PythonWorker>(new PythonWorker(std::move(process), in, out));
   std::string frame;
-  if (!ReadFrame(out, frame, Clock::now() + options.load_timeout)) {
+  if (!ReadFrame(out, frame, Clock::now() + options.load_timeout, options.cancelled)) {
+    if (options.cancelled && options.cancelled()) {
+      return Unavailable("stopped while the model was loading");
+    }
     return worker->Died(fmt::format("loading the model at {}", options.model_dir));
   }
   json hello = json::parse(frame, nullptr, false);

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,8 @@ struct WorkerOptions {
   std::string model_dir;
   Environment env;  // PYTHONPATH must reach the somlier package
   std::chrono::milliseconds load_timeout{std::chrono::minutes(5)};
+  // Polled (about once a second) while the model loads; true gives up (Unavailable).
+  std::function<bool()> cancelled;
 };
 
 // What the worker reported after loading the model.
