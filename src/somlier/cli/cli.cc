@@ -42,7 +42,7 @@ int Main(int argc, char** argv) {
   AddDeployCommands(app, ctx);
   AddDeploymentsCommands(app, ctx);
   CLI::App* online = app.add_subcommand(
-      "online", "The seed's online commands (train, search, register) under their long names");
+      "online", "The seed's online commands (train, search, register, register_v2, deploy) under their long names");
   online->require_subcommand(1);
   AddSeedCommands(*online, ctx);
   AddTrainCommands(*online, ctx);
