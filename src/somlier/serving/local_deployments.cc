@@ -127,9 +127,9 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
                 "--port", std::to_string(request.port)};
   spawn.env = config_.env;
   (*spawn.env)[std::string(kMarker)] = name;
-  spawn.output_file = (dir / "server.log").string();
+  spawn.output_file = LogFileOf(name).string();
   spawn.new_session = true;
-  std::ofstream(dir / "server.log", std::ios::app)
+  std::ofstream(LogFileOf(name), std::ios::app)
       << fmt::format("--- {} deploying {} (project {})\n", FormatUtcIsoMillis(NowMillis()), model_uri,
                      request.project_name);
   Deployment d;
@@ -174,7 +174,7 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
       SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));
       return FailedPrecondition(fmt::format("{} for {} version {} ({}):\n{}", d.message,
                                             request.model_name, version,
-                                            (dir / "server.log").string(), log));
+                                            LogFileOf(name).string(), log));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -190,11 +190,14 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
 }
 
 Result<Deployment> LocalDeployments::Refresh(Deployment d) {
-  if ((d.status == "RUNNING" || d.status == "STARTING") && d.target == "local" &&
+  // A deploy records its row a moment before it knows the supervisor's pid.
+  const bool just_recorded = d.status == "STARTING" && !d.pid &&
+                             NowMillis() - d.last_updated_time < 10'000;
+  if (!just_recorded && (d.status == "RUNNING" || d.status == "STARTING") && d.target == "local" &&
       !SupervisorAlive(d)) {
     d.status = "FAILED";
     d.message = fmt::format("its supervisor (pid {}) is no longer running; see {}",
-                            d.pid.value_or(0), (DirectoryOf(d.name) / "server.log").string());
+                            d.pid.value_or(0), LogFileOf(d.name).string());
     d.pid.reset();
     d.last_updated_time = NowMillis();
     SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));
