@@ -4,10 +4,11 @@
 #   1. builds a git repository of ML projects from examples/ (as example-projects/...),
 #   2. checks the seed's example project with `config show` and runs it with `config run`,
 #   3. trains the seed's example grid on the PyTorch example (8 runs in parallel),
-#   4. searches the best run and registers its model.
+#   4. searches the best run and registers its model,
+#   5. deploys it as a local model server and sends it a prediction with curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --demo
 
 root=$PWD
 somlier=$root/build/somlier

@@ -2,8 +2,9 @@
 # Installs the Debian packages SoMLier needs (only those missing), then configures and
 # builds it with CMake + Ninja.
 #
-#   scripts/setup.sh [--tests] [--sanitize] [--build-dir DIR]
+#   scripts/setup.sh [--demo] [--tests] [--sanitize] [--build-dir DIR]
 #
+#   --demo       also install the ML libraries the demo's projects and models use
 #   --tests      also install what the test suite needs (PostgreSQL, GoogleTest, ...)
 #   --sanitize   build with AddressSanitizer + UndefinedBehaviorSanitizer (default dir:
 #                build-asan)
@@ -13,14 +14,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tests=0
+demo=0
 sanitize=0
 build_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --tests) tests=1 ;;
+    --demo) demo=1 ;;
     --sanitize) sanitize=1 ;;
     --build-dir) build_dir=$2; shift ;;
-    *) echo "setup.sh: unknown option '$1' (expected --tests, --sanitize, --build-dir DIR)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown option '$1' (expected --demo, --tests, --sanitize, --build-dir DIR)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -36,12 +39,14 @@ packages=(
   nlohmann-json3-dev libsimdjson-dev libyaml-cpp-dev libcli11-dev libfmt-dev libcpp-httplib-dev
   python3 python3-venv
 )
+if [ "$demo" = 1 ] || [ "$tests" = 1 ]; then
+  # The examples train with PyTorch and scikit-learn; their models are served with them.
+  packages+=(python3-numpy python3-pandas python3-sklearn python3-joblib python3-torch)
+fi
 if [ "$tests" = 1 ]; then
-  # GoogleTest, a PostgreSQL server for the store tests, the ML libraries the model tests
-  # train real models with, PyYAML to check written MLmodel files, and wrk for benchmarks.
-  packages+=(libgtest-dev libgmock-dev postgresql
-             python3-numpy python3-pandas python3-sklearn python3-joblib python3-torch
-             python3-yaml wrk)
+  # GoogleTest, a PostgreSQL server for the store tests, PyYAML to check written MLmodel
+  # files, and wrk for the serving benchmark.
+  packages+=(libgtest-dev libgmock-dev postgresql python3-yaml wrk)
 fi
 
 missing=()
