@@ -65,7 +65,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cmake_args=(-S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release)
-[ "$sanitize" = 1 ] && cmake_args+=(-DCMAKE_BUILD_TYPE=Sanitize -DSOMLIER_SANITIZE=ON)
+# Benchmarks under the sanitizers would measure the sanitizers: not built there.
+[ "$sanitize" = 1 ] && cmake_args+=(-DCMAKE_BUILD_TYPE=Sanitize -DSOMLIER_SANITIZE=ON
+                                    -DSOMLIER_BUILD_BENCH=OFF)
 [ "$tests" = 1 ] || cmake_args+=(-DSOMLIER_BUILD_TESTS=OFF -DSOMLIER_BUILD_BENCH=OFF)
 cmake "${cmake_args[@]}" >/dev/null
 echo "setup: building in $build_dir"
