@@ -98,18 +98,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
                                        response.status));
     }
   });
-  s.set_exception_handler([](const httplib::Request& request, httplib::Response& response,
-                             std::exception_ptr error) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    LogError("{} {} failed: {}", request.method, request.path, what);
-    api::SendMlflowError(response, 500, "INTERNAL_ERROR", "internal error: " + what);
-  });
+  AnswerExceptionsWith500(s);
 
   s.Get("/health", [](const httplib::Request&, httplib::Response& response) {
     response.set_content("OK", "text/plain");
@@ -127,17 +116,8 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
   return api;
 }
 
-Status ApiServer::Bind() { return listener_->Bind(options_.host, options_.port); }
-
-Status ApiServer::Serve() {
-  if (!server_->listen_after_bind()) {
-    return Internal(fmt::format("the server on {} stopped with an error", url()));
-  }
-  return OkStatus();
-}
-
 Status ApiServer::Start() {
-  SOMLIER_RETURN_IF_ERROR(Bind());
+  SOMLIER_RETURN_IF_ERROR(listener_->Bind(options_.host, options_.port));
   thread_ = listener_->ServeInBackground();
   return OkStatus();
 }

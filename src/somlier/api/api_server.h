@@ -67,11 +67,8 @@ class ApiServer {
                                                    ApiUseCases use_cases = {});
   ~ApiServer();
 
-  // Binds the listening socket. Errors: Unavailable when the address is taken.
-  Status Bind();
-  // Serves on the calling thread until Stop(). Bind() first.
-  Status Serve();
-  // Bind() and serve on a background thread.
+  // Binds the listening socket and serves on a background thread. Errors: InvalidArgument
+  // for a port out of range; Unavailable when the address is taken.
   Status Start();
   void Stop();
 

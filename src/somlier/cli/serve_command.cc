@@ -15,7 +15,6 @@
 #include <cstring>
 #include <thread>
 #include <atomic>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "somlier/artifacts/atomic_file.h"

@@ -20,4 +20,9 @@ void SendJson(httplib::Response& response, const nlohmann::json& body, int statu
 void SendMlflowError(httplib::Response& response, int http_status, std::string_view error_code,
                      std::string_view message);
 
+// Makes `server` answer a handler's exception with a logged 500 in MLflow's error shape
+// ({"error_code": "INTERNAL_ERROR", "message": "internal error: ..."}) — the HTTP edge,
+// where exceptions stop.
+void AnswerExceptionsWith500(httplib::Server& server);
+
 }  // namespace somlier

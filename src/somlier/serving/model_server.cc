@@ -119,18 +119,7 @@ void ModelServer::SetUpRoutes() {
            fmt::format("the request could not be handled (HTTP {})", response.status));
     }
   });
-  s.set_exception_handler([](const httplib::Request& request, httplib::Response& response,
-                             std::exception_ptr error) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    LogError("{} {} failed: {}", request.method, request.path, what);
-    SendScoringError(response, 500, "internal error: " + what);
-  });
+  AnswerExceptionsWith500(s);
   s.set_logger([this](const httplib::Request& request, const httplib::Response& response) {
     // A fixed set of labels: request paths never reach the metrics text.
     std::string path = "other";
