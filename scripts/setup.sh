@@ -2,12 +2,17 @@
 # Installs the Debian packages SoMLier needs (only those missing), then configures and
 # builds it with CMake + Ninja.
 #
-#   scripts/setup.sh [--demo] [--tests] [--sanitize] [--build-dir DIR]
+#   scripts/setup.sh [--demo] [--tests] [--sanitize] [--build-dir DIR] [--configure-only]
 #
-#   --demo       also install the ML libraries the demo's projects and models use
-#   --tests      also install what the test suite needs (PostgreSQL, GoogleTest, ...)
-#   --sanitize   build with AddressSanitizer + UndefinedBehaviorSanitizer (default dir:
-#                build-asan)
+#   --demo            also install the ML libraries the demo's projects and models use
+#   --tests           also install what the test suite needs (PostgreSQL, GoogleTest, ...)
+#                     and build the tests and benchmarks
+#   --sanitize        build with AddressSanitizer + UndefinedBehaviorSanitizer (default
+#                     dir: build-asan); the benchmarks are not built there
+#   --configure-only  only run CMake: no package installs, no build
+#
+# Every CMake option this script controls is passed on every run, so a build directory
+# configured earlier by another invocation (the demo's, say) never keeps a stale value.
 #
 # Runs as root (apt-get directly) or as a user with sudo. Only Debian packages are used.
 set -euo pipefail
@@ -17,13 +22,17 @@ tests=0
 demo=0
 sanitize=0
 build_dir=""
+configure_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --tests) tests=1 ;;
     --demo) demo=1 ;;
     --sanitize) sanitize=1 ;;
-    --build-dir) build_dir=$2; shift ;;
-    *) echo "setup.sh: unknown option '$1' (expected --demo, --tests, --sanitize, --build-dir DIR)" >&2; exit 2 ;;
+    --configure-only) configure_only=1 ;;
+    --build-dir)
+      [ $# -ge 2 ] || { echo "setup.sh: --build-dir needs a directory" >&2; exit 2; }
+      build_dir=$2; shift ;;
+    *) echo "setup.sh: unknown option '$1' (expected --demo, --tests, --sanitize, --build-dir DIR, --configure-only)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -50,6 +59,7 @@ if [ "$tests" = 1 ]; then
 fi
 
 missing=()
+[ "$configure_only" = 1 ] && packages=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
     missing+=("$p")
@@ -64,11 +74,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-cmake_args=(-S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release)
-# Benchmarks under the sanitizers would measure the sanitizers: not built there.
-[ "$sanitize" = 1 ] && cmake_args+=(-DCMAKE_BUILD_TYPE=Sanitize -DSOMLIER_SANITIZE=ON
-                                    -DSOMLIER_BUILD_BENCH=OFF)
-[ "$tests" = 1 ] || cmake_args+=(-DSOMLIER_BUILD_TESTS=OFF -DSOMLIER_BUILD_BENCH=OFF)
-cmake "${cmake_args[@]}" >/dev/null
+on_off() { if [ "$1" = 1 ]; then echo ON; else echo OFF; fi; }
+build_type=Release
+bench=$tests
+if [ "$sanitize" = 1 ]; then
+  build_type=Sanitize
+  bench=0  # benchmarks under the sanitizers would measure the sanitizers
+fi
+cmake -S . -B "$build_dir" -G Ninja \
+  -DCMAKE_BUILD_TYPE="$build_type" \
+  -DSOMLIER_SANITIZE="$(on_off "$sanitize")" \
+  -DSOMLIER_BUILD_TESTS="$(on_off "$tests")" \
+  -DSOMLIER_BUILD_BENCH="$(on_off "$bench")" >/dev/null
+if [ "$configure_only" = 1 ]; then
+  echo "setup: configured $build_dir (tests $(on_off "$tests"), benchmarks $(on_off "$bench"), $build_type)"
+  exit 0
+fi
 echo "setup: building in $build_dir"
 cmake --build "$build_dir"

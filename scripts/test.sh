@@ -5,7 +5,14 @@
 # (build/) and once under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
 #
 #   scripts/test.sh [--release-only | --sanitize-only] [ctest arguments...]
-set -euo pipefail
+#
+# Tests carry CTest labels: `unit`, `e2e`, and `heavy` for the slowest end-to-end tests,
+# which run in the release variant only (their time goes to Python and model training,
+# not to the C++ the sanitizers check). Both variants run even when the first fails; the
+# last lines say `VARIANT: N passed, N failed` for each, and the exit status is non-zero
+# when any variant failed, did not build, or ran no test. A PostgreSQL server the suite
+# started is stopped however the script ends (also on Ctrl-C).
+set -uo pipefail
 cd "$(dirname "$0")/.."
 
 variants=(release sanitize)
@@ -14,15 +21,60 @@ case "${1:-}" in
   --sanitize-only) variants=(sanitize); shift ;;
 esac
 
+stop_postgres() {
+  local dir
+  for dir in build build-asan; do
+    if [ -f "$dir/test-postgres/datadir" ]; then
+      scripts/test-postgres.sh stop "$dir/test-postgres" >/dev/null 2>&1 || true
+    fi
+  done
+}
+trap stop_postgres EXIT
+trap 'echo "test: interrupted" >&2; exit 130' INT TERM
+
 export SOMLIER_PYTHON=${SOMLIER_PYTHON:-/usr/bin/python3}
+summary=()
+times=()
+failed=0
 for variant in "${variants[@]}"; do
+  start=$SECONDS
   if [ "$variant" = sanitize ]; then
-    scripts/setup.sh --tests --sanitize
+    setup_args=(--tests --sanitize)
     dir=build-asan
+    filter=(-LE heavy)
   else
-    scripts/setup.sh --tests
+    setup_args=(--tests)
     dir=build
+    filter=()
+  fi
+  if ! scripts/setup.sh "${setup_args[@]}"; then
+    times+=("test: $variant did not build")
+    summary+=("$variant: 0 passed, 1 failed")
+    failed=1
+    continue
   fi
   echo "test: running the suite in $dir"
-  (cd "$dir" && ctest --output-on-failure --timeout 900 -j2 "$@")
+  log=$dir/ctest-output.log
+  (cd "$dir" && ctest --output-on-failure --no-tests=error --timeout 900 -j2 \
+     "${filter[@]}" "$@") 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  # ctest's own closing line: "NN% tests passed, F tests failed out of T".
+  counts=$(sed -nE 's/^[0-9]+% tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1 \2/p' \
+           "$log" | tail -n 1)
+  if [ -n "$counts" ]; then
+    read -r nfail total <<<"$counts"
+    line="$variant: $((total - nfail)) passed, $nfail failed"
+  else
+    line="$variant: no tests ran"
+  fi
+  if [ "$rc" != 0 ] || [ -z "$counts" ] || [ "${nfail:-1}" != 0 ]; then
+    failed=1
+  fi
+  times+=("test: $variant took $((SECONDS - start)) s to build and run (ctest exit $rc)")
+  summary+=("$line")
 done
+
+echo
+printf '%s\n' "${times[@]}"
+printf '%s\n' "${summary[@]}"
+exit "$failed"
