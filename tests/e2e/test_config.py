@@ -156,6 +156,29 @@ class ConfigBadInputTest(SomlierTestCase):
         result = self.show("model:\n  name: x\n  tags: [a, b\n")
         self.assertFails(result, EXIT_INVALID, "somlier.yaml:4:1", "YAML syntax error")
 
+    def test_hostile_yaml_is_refused_quickly_without_a_crash(self):
+        laughs = "l0: &l0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+            f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 9))
+        cases = [
+            ("a: &x\n  b: *x\n",
+             ["alias '*x' at line 2 refers to its own enclosing node (a cycle)"]),
+            (laughs, ["expands to more than 100000 nodes through aliases"]),
+            ("model: " + "[" * 100000 + "]" * 100000 + "\n", ["nested deeper than 64 levels"]),
+        ]
+        for text, fragments in cases:
+            with self.subTest(text=text[:40]):
+                start = time.monotonic()
+                result = self.show(text)
+                self.assertFails(result, EXIT_INVALID, "somlier.yaml: ", *fragments)
+                self.assertLess(time.monotonic() - start, 10)
+
+    def test_hostile_settings_file_is_refused(self):
+        config = self.write("home/config.yaml", "a: &x\n  b: *x\n")
+        self.write("proj/somlier.yaml", SEED_YAML)
+        result = self.somlier("config", "show", cwd=self.tmp / "proj",
+                              env=dict(self.env, SOMLIER_CONFIG=str(config)))
+        self.assertFails(result, EXIT_INVALID, f"{config}: alias '*x' at line 2", "a cycle")
+
     def test_version_must_start_with_v(self):
         self.assertFails(self.show("model: {version: 0.0.1}\n"), EXIT_INVALID,
                          "model.version", "'0.0.1'", "must start with 'v'")

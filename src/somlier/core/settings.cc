@@ -6,6 +6,8 @@
 
 #include <filesystem>
 
+#include "somlier/core/yaml_load.h"
+
 extern char** environ;
 
 namespace somlier {
@@ -30,19 +32,14 @@ std::string Absolute(const std::string& path) {
 }
 
 Status ReadFile(const std::string& path, Settings* settings) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::ParserException& e) {
-    return InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ":" +
-                           std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
-  } catch (const YAML::Exception& e) {
-    return InvalidArgument(path + ": cannot read settings file: " + e.what());
-  }
+  SOMLIER_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFileBounded(path));
   if (root.IsNull()) return OkStatus();
   if (!root.IsMap()) return InvalidArgument(path + ": expected a mapping of settings");
   for (const auto& item : root) {
-    const std::string key = item.first.as<std::string>();
+    if (!item.first.IsScalar()) {
+      return InvalidArgument(path + ": setting names must be plain words");
+    }
+    const std::string key = item.first.Scalar();
     if (!item.second.IsScalar()) {
       return InvalidArgument(path + ": setting '" + key + "' must be a single value");
     }

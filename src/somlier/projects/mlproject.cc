@@ -9,6 +9,7 @@
 #include <set>
 
 #include "somlier/core/strings.h"
+#include "somlier/core/yaml_load.h"
 #include "somlier/projects/interpolation.h"
 #include "somlier/projects/project_spec.h"
 
@@ -21,17 +22,6 @@ Status Bad(const fs::path& file, const std::string& key, const std::string& what
   return InvalidArgument(fmt::format("{}: {}: {}", file.string(), key, what));
 }
 
-Result<YAML::Node> LoadYaml(const fs::path& file) {
-  try {
-    return YAML::LoadFile(file.string());
-  } catch (const YAML::ParserException& e) {
-    return InvalidArgument(fmt::format("{}:{}:{}: YAML syntax error: {}", file.string(),
-                                       e.mark.line + 1, e.mark.column + 1, e.msg));
-  } catch (const YAML::Exception& e) {
-    return InvalidArgument(fmt::format("{}: cannot read: {}", file.string(), e.what()));
-  }
-}
-
 Result<std::string> Scalar(const YAML::Node& node, const fs::path& file, const std::string& key,
                            const Environment& env) {
   if (!node.IsScalar()) return Bad(file, key, "expected a single value");
@@ -42,7 +32,7 @@ Result<std::string> Scalar(const YAML::Node& node, const fs::path& file, const s
 
 // python_env.yaml: `python: 3.x` and `dependencies: [pip requirement lines]`.
 Status ReadPythonEnv(const fs::path& file, const Environment& env, ProjectSpec* spec) {
-  SOMLIER_ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(file));
+  SOMLIER_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFileBounded(file));
   if (!root.IsMap()) return Bad(file, "(top level)", "expected a mapping");
   if (root["python"]) {
     SOMLIER_ASSIGN_OR_RETURN(spec->python_version, Scalar(root["python"], file, "python", env));
@@ -82,7 +72,7 @@ Result<ProjectSpec> LoadMlproject(const fs::path& file, const Environment& env) 
   if (!fs::is_regular_file(spec.file, ec)) {
     return NotFound(fmt::format("project file '{}' does not exist", spec.file.string()));
   }
-  SOMLIER_ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(spec.file));
+  SOMLIER_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFileBounded(spec.file));
   if (!root.IsMap()) return Bad(spec.file, "(top level)", "expected a mapping");
   if (root["name"]) {
     SOMLIER_ASSIGN_OR_RETURN(spec.project_name, Scalar(root["name"], spec.file, "name", env));

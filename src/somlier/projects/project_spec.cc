@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "somlier/core/strings.h"
+#include "somlier/core/yaml_load.h"
 #include "somlier/projects/interpolation.h"
 
 namespace somlier {
@@ -316,15 +317,7 @@ Result<ProjectSpec> LoadProjectSpec(const fs::path& file, const Environment& env
     return NotFound(fmt::format("project file '{}' does not exist", name));
   }
 
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(name);
-  } catch (const YAML::ParserException& e) {
-    return InvalidArgument(fmt::format("{}:{}:{}: YAML syntax error: {}", name, e.mark.line + 1,
-                                       e.mark.column + 1, e.msg));
-  } catch (const YAML::Exception& e) {
-    return InvalidArgument(fmt::format("{}: cannot read: {}", name, e.what()));
-  }
+  SOMLIER_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFileBounded(spec.file));
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) {
     return InvalidArgument(fmt::format("{}: expected a mapping at the top level, got {}", name,

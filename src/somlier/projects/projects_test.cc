@@ -26,6 +26,42 @@ TEST(Interpolate, References) {
   EXPECT_FALSE(Interpolate("${}", env).ok());
 }
 
+TEST(Interpolate, DefaultsMayHoldReferences) {
+  Environment env = {{"A", "1"}, {"USER", "kim"}, {"EMPTY", ""}};
+  EXPECT_EQ(*Interpolate("${MODEL:${USER}-model}", env), "kim-model");
+  EXPECT_EQ(*Interpolate("${A:${NOT_SET}}", env), "1");  // an unused default is not expanded
+  EXPECT_EQ(*Interpolate("${X:${Y:${EMPTY:z}}}/${X:${A}}", env), "/1");
+  EXPECT_EQ(*Interpolate("${X:a:${Y:b}:c}", env), "a:b:c");
+  EXPECT_EQ(*Interpolate("${X:{literal}}", env), "{literal}");
+  // A variable's value is inserted as it is.
+  EXPECT_EQ(*Interpolate("${V}", {{"V", "${A}"}}), "${A}");
+  auto missing = Interpolate("${X:${Y}}", env);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("environment variable Y is not set"),
+            std::string::npos);
+  auto open = Interpolate("${X:${Y:z}", env);
+  ASSERT_FALSE(open.ok());
+  EXPECT_NE(open.status().message().find("without its closing"), std::string::npos);
+}
+
+TEST(Interpolate, NestingIsBounded) {
+  // ${X:${X:...${X:end}...}} with `depth` references.
+  auto nested = [](int depth) {
+    std::string text;
+    for (int i = 0; i < depth; ++i) text += "${X:";
+    return text + "end" + std::string(depth, '}');
+  };
+  EXPECT_EQ(*Interpolate(nested(kMaxInterpolationDepth), {}), "end");
+  auto deep = Interpolate(nested(kMaxInterpolationDepth + 1), {});
+  ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(deep.status().message().find("more than 8 deep"), std::string::npos)
+      << deep.status().message();
+  // Even when the deep part would not be used, and far deeper: refused, no recursion.
+  EXPECT_FALSE(Interpolate(nested(100'000), {}).ok());
+  EXPECT_FALSE(Interpolate("${A:" + nested(9) + "}", {{"A", "set"}}).ok());
+}
+
 TEST(SplitCommandLine, ShellLikeWords) {
   EXPECT_EQ(*SplitCommandLine("python  -m 'my module' \"a \\\"b\\\"\" c\\ d"),
             (std::vector<std::string>{"python", "-m", "my module", "a \"b\"", "c d"}));
