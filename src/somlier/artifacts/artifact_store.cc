@@ -21,8 +21,11 @@ Status CheckRelative(std::string_view relative) {
   if (relative.find('\\') != std::string_view::npos) return bad("it contains a backslash");
   if (relative.find('#') != std::string_view::npos) return bad("it contains '#'");
   if (!relative.empty() && relative[0] == '/') return bad("it is absolute");
+  if (relative.empty()) return OkStatus();  // the root
   for (const std::string& part : Split(relative, '/')) {
     if (part == "..") return bad("it contains '..'");
+    if (part == ".") return bad("it contains '.'");
+    if (part.empty()) return bad("it contains an empty segment ('//' or a trailing '/')");
   }
   return OkStatus();
 }
@@ -173,8 +176,15 @@ Result<ArtifactFile> ArtifactStore::Stat(std::string_view relative) const {
 }
 
 Status ArtifactStore::Delete(std::string_view relative) const {
-  if (relative.empty()) return InvalidArgument("refusing to delete the whole artifact root");
   SOMLIER_ASSIGN_OR_RETURN(fs::path path, Resolve(relative));
+  // The root holds one directory per experiment: only what lies strictly inside one may go
+  // (a run's directory, or its artifacts/ as MLflow's garbage collection deletes).
+  if (relative.find('/') == std::string_view::npos) {
+    return InvalidArgument(fmt::format(
+        "refusing to delete '{}': only paths inside an experiment's directory "
+        "(EXPERIMENT_ID/...) can be deleted, never the artifact root or a whole experiment",
+        relative));
+  }
   std::error_code ec;
   if (!fs::exists(fs::symlink_status(path, ec))) {
     return NotFound(fmt::format("artifact '{}' does not exist", relative));

@@ -2,8 +2,8 @@
 // (SOMLIER_ARTIFACT_ROOT), addressed by relative paths and by `mlflow-artifacts:/<path>`
 // URIs (what experiments and runs record, as an MLflow server that serves artifacts does).
 //
-// Every path is checked before use: absolute paths, '..' or '.' segments, backslashes,
-// '#' and NUL are InvalidArgument, and a path that symlinks lead outside the root is
+// Every path is checked before use: absolute paths, '..', '.' or empty segments,
+// backslashes, '#' and NUL are InvalidArgument, and a path that symlinks lead outside the root is
 // refused too. Writes are atomic (artifacts/atomic_file.h): readers never see a
 // partial file. Thread-safe: no shared mutable state beyond the filesystem.
 #pragma once
@@ -57,7 +57,8 @@ class ArtifactStore {
   // NotFound when missing.
   Result<ArtifactFile> Stat(std::string_view relative) const;
 
-  // Removes a file or a directory tree. NotFound when missing.
+  // Removes a file or a directory tree strictly inside an experiment's directory (at least
+  // two segments: never the root, never a whole experiment). NotFound when missing.
   Status Delete(std::string_view relative) const;
 
  private:

@@ -52,9 +52,23 @@ TEST_F(ArtifactStoreTest, WriteListStatDelete) {
   EXPECT_EQ(store_->Delete("").code(), StatusCode::kInvalidArgument);
 }
 
+TEST_F(ArtifactStoreTest, DeleteNeverTakesTheRootOrAWholeExperiment) {
+  ASSERT_TRUE(store_->WriteString("1/run/artifacts/a.txt", "a").ok());
+  ASSERT_TRUE(store_->WriteString("2/run/artifacts/b.txt", "b").ok());
+  for (const char* bad : {"", ".", "./", "1", "1/", "./1", "1/.", "1//run", "1/./run", "/1/run"}) {
+    EXPECT_EQ(store_->Delete(bad).code(), StatusCode::kInvalidArgument) << "'" << bad << "'";
+  }
+  EXPECT_EQ(Read("1/run/artifacts/a.txt"), "a");
+  EXPECT_EQ(Read("2/run/artifacts/b.txt"), "b");
+  // A run's artifacts/ directory may go, as MLflow's garbage collection deletes it.
+  ASSERT_TRUE(store_->Delete("1/run/artifacts").ok());
+  EXPECT_EQ(store_->Stat("1/run/artifacts").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Read("2/run/artifacts/b.txt"), "b");
+}
+
 TEST_F(ArtifactStoreTest, PathsCannotEscapeTheRoot) {
   for (const char* bad : {"../outside", "a/../../outside", "/etc/passwd", "a\\b", "a#b",
-                          "..", "a/.."}) {
+                          "..", "a/..", ".", "a/./b", "a//b"}) {
     EXPECT_EQ(store_->WriteString(bad, "x").code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_EQ(store_->Resolve(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
