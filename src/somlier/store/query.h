@@ -46,6 +46,11 @@ struct Order {
 // lifecycle_stage, git_uri, git_ref, git_commit, project_path, entrypoint. Filters and
 // orders may also name metrics, params and tags. Runs missing an ordering metric, param or
 // tag sort last; ties are broken by start time (newest first), then run id.
+// What one search may ask for: every metric, param or tag key a run search names costs the
+// engine a join (SQLite allows 64 tables in one), and every filter a condition.
+inline constexpr size_t kMaxSearchKeys = 50;
+inline constexpr size_t kMaxSearchFilters = 100;
+
 struct RunQuery {
   std::vector<int64_t> experiment_ids;  // at least one
   ViewType view = ViewType::kActiveOnly;

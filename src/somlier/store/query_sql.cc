@@ -115,6 +115,16 @@ struct Conditions {
   }
 };
 
+Status CheckFilterCount(size_t filters, size_t orders) {
+  if (filters > kMaxSearchFilters || orders > kMaxSearchKeys) {
+    return InvalidArgument(fmt::format(
+        "a search may have at most {} filter conditions and {} order_by terms; this one has {} "
+        "and {}",
+        kMaxSearchFilters, kMaxSearchKeys, filters, orders));
+  }
+  return OkStatus();
+}
+
 class RunSearchSql {
  public:
   Status Build(const RunQuery& q) {
@@ -131,8 +141,15 @@ class RunSearchSql {
     where_.values = experiment_values_;
     if (q.view == ViewType::kActiveOnly) where_.Add("r.lifecycle_stage = 'active'");
     if (q.view == ViewType::kDeletedOnly) where_.Add("r.lifecycle_stage = 'deleted'");
+    SOMLIER_RETURN_IF_ERROR(CheckFilterCount(q.filters.size(), q.order_by.size()));
     for (const Filter& f : q.filters) SOMLIER_RETURN_IF_ERROR(AddFilter(f));
     for (const Order& o : q.order_by) SOMLIER_RETURN_IF_ERROR(AddOrder(o));
+    if (joins_.size() > kMaxSearchKeys) {
+      return InvalidArgument(fmt::format(
+          "a run search may name at most {} different metrics, params and tags (filter and "
+          "order_by together); this one names {}",
+          kMaxSearchKeys, joins_.size()));
+    }
     order_ += order_.empty() ? "" : ", ";
     order_ += "r.start_time DESC, r.run_uuid ASC";
     limit_values_ = {q.max_results, q.offset};
@@ -265,6 +282,7 @@ Result<SqlStatement> BuildEntitySearch(const EntityTable& table, std::string_vie
     return InvalidArgument(fmt::format("max_results ({}) and offset ({}) must not be negative",
                                        max_results, offset));
   }
+  SOMLIER_RETURN_IF_ERROR(CheckFilterCount(filters.size(), order_by.size()));
   Conditions where;
   if (!fixed_where.empty()) where.Add(std::string(fixed_where));
   for (const Filter& f : filters) {
