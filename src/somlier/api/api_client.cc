@@ -3,6 +3,8 @@
 #include <fmt/core.h>
 #include <httplib.h>
 
+#include "somlier/core/json_parse.h"
+
 namespace somlier::api {
 namespace {
 
@@ -14,7 +16,7 @@ Status StatusFromResponse(const std::string& url, const httplib::Result& result)
                                    httplib::to_string(result.error())));
   }
   const int code = result->status;
-  json body = json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+  const json body = ParseJsonOrNull(result->body);
   std::string message;
   if (body.is_object()) {
     if (body.contains("detail") && body["detail"].is_string()) message = body["detail"];
@@ -47,8 +49,8 @@ Result<json> Decode(const std::string& url, const httplib::Result& result) {
   if (!result || result->status < 200 || result->status >= 300) {
     return StatusFromResponse(url, result);
   }
-  json body = json::parse(result->body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) {
+  json body = ParseJsonOrNull(result->body);
+  if (body.is_null()) {
     return Internal(fmt::format("the server at {} answered with something that is not JSON", url));
   }
   return body;

@@ -4,6 +4,7 @@
 
 
 #include "somlier/api/http_util.h"
+#include "somlier/core/json_parse.h"
 #include "somlier/core/strings.h"
 #include "somlier/serving/local_deployments.h"
 
@@ -56,7 +57,7 @@ Result<json> SeedDeploy(LocalDeployments& deployments, const json& request) {
   r.istio_enabled = istio.value_or(false);
   if (auto it = request.find("workers"); it != request.end() && !it->is_null()) {
     if (!it->is_number_integer()) {
-      return InvalidArgument(fmt::format("'workers' must be an integer, not {}", it->dump()));
+      return InvalidArgument(fmt::format("'workers' must be an integer, not {}", JsonPreview(*it)));
     }
     r.workers = it->get<int>();
   }
@@ -88,7 +89,7 @@ Result<json> DeploymentsLogs(LocalDeployments& deployments, const json& request)
   size_t tail = 0;
   if (auto it = request.find("tail"); it != request.end() && !it->is_null()) {
     if (!it->is_number_integer() || it->get<int64_t>() < 0) {
-      return InvalidArgument(fmt::format("'tail' must be a count of lines, not {}", it->dump()));
+      return InvalidArgument(fmt::format("'tail' must be a count of lines, not {}", JsonPreview(*it)));
     }
     tail = it->get<size_t>();
   }

@@ -4,6 +4,7 @@
 
 
 #include "somlier/api/mlflow_json.h"
+#include "somlier/core/json_parse.h"
 
 namespace somlier::api {
 namespace {
@@ -18,8 +19,7 @@ Status Missing(std::string_view name) {
 }
 
 Status WrongType(std::string_view name, const json& value, std::string_view expected) {
-  std::string shown = value.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (shown.size() > 60) shown = shown.substr(0, 60) + "...";
+  const std::string shown = JsonPreview(value);
   return InvalidArgument(fmt::format("Invalid value {} for parameter '{}' supplied: expected {}",
                                      shown, name, expected));
 }
@@ -53,12 +53,13 @@ std::string_view ReasonPhrase(int status) {
 
 Result<Fields> Fields::FromJsonBody(std::string_view body) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return Fields(json::object());
-  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    return InvalidArgument("Malformed request body: it is not valid JSON");
+  auto parsed_body = ParseJson(body, "the request body");
+  if (!parsed_body.ok()) {
+    return InvalidArgument("Malformed request body: " + parsed_body.status().message());
   }
+  json parsed = std::move(*parsed_body);
   if (parsed.is_string()) {  // legacy clients double-encode the body
-    parsed = json::parse(parsed.get<std::string>(), nullptr, false);
+    parsed = ParseJsonOrNull(parsed.get<std::string>());
   }
   if (!parsed.is_object()) return InvalidArgument("The request body must be a JSON object");
   return Fields(std::move(parsed));
@@ -187,14 +188,14 @@ void SendMlflowError(httplib::Response& response, const Status& status) {
     case StatusCode::kUnimplemented:
       return SendMlflowError(response, 501, "NOT_IMPLEMENTED", status.message());
     default:
-      return SendMlflowError(response, 500, "INTERNAL_ERROR", status.message());
+      return SendMlflowError(response, 500, "INTERNAL_ERROR", ClientMessage(status));
   }
 }
 
 void SendSeedError(httplib::Response& response, const Status& status) {
   const int code = status.http_status();
   SendJson(response,
-           {{"status_code", code}, {"title", ReasonPhrase(code)}, {"detail", status.message()}},
+           {{"status_code", code}, {"title", ReasonPhrase(code)}, {"detail", ClientMessage(status)}},
            code);
 }
 
@@ -220,7 +221,7 @@ void AddSeedRoute(httplib::Server& server, const std::string& path, BodyHandler 
 }
 
 Result<json> JsonObjectBody(std::string_view body) {
-  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  SOMLIER_ASSIGN_OR_RETURN(json parsed, ParseJson(body, "the request body"));
   if (!parsed.is_object()) return InvalidArgument("the request body must be a JSON object");
   return parsed;
 }

@@ -8,6 +8,7 @@
 
 #include "somlier/api/http_util.h"
 #include "somlier/api/mlflow_json.h"
+#include "somlier/core/json_parse.h"
 #include "somlier/core/strings.h"
 #include "somlier/projects/git_cache.h"
 #include "somlier/tracking/tracking_service.h"
@@ -29,7 +30,7 @@ Result<std::string> SpecText(const std::string& name, const ordered_json& value)
     for (const ordered_json& item : value) {
       if (!item.is_string() && !item.is_number()) {
         return InvalidArgument(fmt::format(
-            "params.{}: list items must be strings or numbers, not {}", name, item.dump()));
+            "params.{}: list items must be strings or numbers, not {}", name, JsonPreview(item)));
       }
       items.push_back(item.is_string() ? item.get<std::string>() : item.dump());
     }
@@ -38,14 +39,14 @@ Result<std::string> SpecText(const std::string& name, const ordered_json& value)
   return InvalidArgument(fmt::format(
       "params.{} must be a spec string (\"0.1..0.5..0.1\", \"64,128\", \"3\"), a number or a "
       "list, not {}",
-      name, value.dump()));
+      name, JsonPreview(value)));
 }
 
 Result<std::string> OptionalString(const ordered_json& body, const char* name) {
   auto it = body.find(name);
   if (it == body.end() || it->is_null()) return std::string();
   if (!it->is_string()) {
-    return InvalidArgument(fmt::format("'{}' must be a string, not {}", name, it->dump()));
+    return InvalidArgument(fmt::format("'{}' must be a string, not {}", name, JsonPreview(*it)));
   }
   return it->get<std::string>();
 }
@@ -54,7 +55,7 @@ Result<int64_t> OptionalInt(const ordered_json& body, const char* name) {
   auto it = body.find(name);
   if (it == body.end() || it->is_null()) return 0;
   if (!it->is_number_integer()) {
-    return InvalidArgument(fmt::format("'{}' must be an integer, not {}", name, it->dump()));
+    return InvalidArgument(fmt::format("'{}' must be an integer, not {}", name, JsonPreview(*it)));
   }
   return it->get<int64_t>();
 }
@@ -83,7 +84,7 @@ json RunSummary(const Run& run) {
 }  // namespace
 
 Result<TrainRequest> TrainRequestFromJson(std::string_view body) {
-  ordered_json j = ordered_json::parse(body, nullptr, /*allow_exceptions=*/false);
+  SOMLIER_ASSIGN_OR_RETURN(ordered_json j, ParseJson<ordered_json>(body, "the request body"));
   if (!j.is_object()) return InvalidArgument("the request body must be a JSON object");
   static const std::set<std::string> kFields = {
       "project_name", "project_ref", "github_uri", "entrypoint", "params", "env_manager",
@@ -122,7 +123,7 @@ Result<TrainRequest> TrainRequestFromJson(std::string_view body) {
     if (!it->is_object()) {
       return InvalidArgument(fmt::format(
           "'params' must be an object of NAME: SPEC (e.g. {{\"batch_size\": \"64,128\"}}), not {}",
-          it->dump()));
+          JsonPreview(*it)));
     }
     for (const auto& [name, value] : it->items()) {
       SOMLIER_ASSIGN_OR_RETURN(std::string spec, SpecText(name, value));
@@ -157,7 +158,7 @@ Result<json> RunsList(TrackingService& tracking, const json& request) {
   if (auto it = request.find("max_results"); it != request.end() && !it->is_null()) {
     if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 1000) {
       return InvalidArgument(
-          fmt::format("'max_results' must be an integer from 1 to 1000, not {}", it->dump()));
+          fmt::format("'max_results' must be an integer from 1 to 1000, not {}", JsonPreview(*it)));
     }
     max_results = it->get<int64_t>();
   }
@@ -205,7 +206,7 @@ Result<json> RunsLogs(TrackingService& tracking, const json& request) {
   int64_t offset = 0;
   if (auto it = request.find("offset"); it != request.end() && !it->is_null()) {
     if (!it->is_number_integer() || it->get<int64_t>() < 0) {
-      return InvalidArgument(fmt::format("'offset' must be a byte offset >= 0, not {}", it->dump()));
+      return InvalidArgument(fmt::format("'offset' must be a byte offset >= 0, not {}", JsonPreview(*it)));
     }
     offset = it->get<int64_t>();
   }
@@ -247,7 +248,7 @@ Result<json> RunsKill(TrainService& train, TrackingService& tracking, const json
   SOMLIER_ASSIGN_OR_RETURN(std::string run_id, RequiredJsonString(request, "run_id"));
   bool wait = true;
   if (auto it = request.find("wait"); it != request.end() && !it->is_null()) {
-    if (!it->is_boolean()) return InvalidArgument(fmt::format("'wait' must be true or false, not {}", it->dump()));
+    if (!it->is_boolean()) return InvalidArgument(fmt::format("'wait' must be true or false, not {}", JsonPreview(*it)));
     wait = it->get<bool>();
   }
   SOMLIER_RETURN_IF_ERROR(train.KillRun(run_id, "killed by `somlier runs kill`"));

@@ -30,4 +30,8 @@ std::string PythonListRepr(const std::vector<std::string>& items);
 // "inf".
 std::string PythonFloat(double value);
 
+// The offset of the first byte of `text` that is not part of well-formed UTF-8 (overlong
+// forms, surrogates and code points past U+10FFFF count as malformed), or npos.
+size_t FindInvalidUtf8(std::string_view text);
+
 }  // namespace somlier

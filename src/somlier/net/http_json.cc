@@ -1,5 +1,9 @@
 #include "somlier/net/http_json.h"
 
+#include <fmt/core.h>
+
+#include <atomic>
+
 #include "somlier/core/log.h"
 
 namespace somlier {
@@ -18,6 +22,27 @@ void SendMlflowError(httplib::Response& response, int http_status, std::string_v
   SendJson(response, {{"error_code", error_code}, {"message", message}}, http_status);
 }
 
+namespace {
+
+// Logs `detail` and returns what the client is told instead.
+std::string InternalReference(std::string_view detail) {
+  static std::atomic<uint64_t> next{1};
+  const uint64_t reference = next.fetch_add(1, std::memory_order_relaxed);
+  LogError("internal error (reference {}): {}", reference, detail);
+  return fmt::format("internal error (reference {}); the server's log has the details",
+                     reference);
+}
+
+}  // namespace
+
+std::string ClientMessage(const Status& status) {
+  if (status.http_status() < 500 || status.code() == StatusCode::kUnavailable ||
+      status.code() == StatusCode::kUnimplemented) {
+    return status.message();
+  }
+  return InternalReference(status.message());
+}
+
 void AnswerExceptionsWith500(httplib::Server& server) {
   server.set_exception_handler([](const httplib::Request& request, httplib::Response& response,
                                   std::exception_ptr error) {
@@ -28,8 +53,9 @@ void AnswerExceptionsWith500(httplib::Server& server) {
       what = e.what();
     } catch (...) {
     }
-    LogError("{} {} failed: {}", request.method, request.path, what);
-    SendMlflowError(response, 500, "INTERNAL_ERROR", "internal error: " + what);
+    SendMlflowError(response, 500, "INTERNAL_ERROR",
+                    InternalReference(fmt::format("{} {} failed: {}", request.method,
+                                                  request.path, what)));
   });
 }
 

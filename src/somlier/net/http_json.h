@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "somlier/core/status.h"
+
 namespace somlier {
 
 // `value` as JSON text; never throws on invalid UTF-8.
@@ -19,6 +21,11 @@ void SendJson(httplib::Response& response, const nlohmann::json& body, int statu
 // MLflow's error answer {"error_code", "message"}.
 void SendMlflowError(httplib::Response& response, int http_status, std::string_view error_code,
                      std::string_view message);
+
+// What a client is told of `status`: its message, except for internal errors (and any code
+// that answers 500), whose message may hold SQL, paths or other server details — those are
+// logged with a reference number, and the client gets only "internal error (reference N)".
+std::string ClientMessage(const Status& status);
 
 // Makes `server` answer a handler's exception with a logged 500 in MLflow's error shape
 // ({"error_code": "INTERNAL_ERROR", "message": "internal error: ..."}) — the HTTP edge,

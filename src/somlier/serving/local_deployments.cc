@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "somlier/core/file_lock.h"
+#include "somlier/core/json_parse.h"
 #include "somlier/core/log.h"
 #include "somlier/core/strings.h"
 #include "somlier/core/time.h"
@@ -51,8 +52,8 @@ std::optional<json> ReadJsonFile(const fs::path& file) {
   if (!in) return std::nullopt;
   std::stringstream text;
   text << in.rdbuf();
-  json doc = json::parse(text.str(), nullptr, false);
-  if (doc.is_discarded()) return std::nullopt;
+  json doc = ParseJsonOrNull(text.str());
+  if (doc.is_null()) return std::nullopt;
   return doc;
 }
 

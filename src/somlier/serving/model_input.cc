@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "somlier/core/json_parse.h"
 #include "somlier/core/strings.h"
 
 namespace somlier::serving {
@@ -14,11 +15,7 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string Brief(const Json& value) {
-  std::string text = value.dump();
-  if (text.size() > 40) text = text.substr(0, 37) + "...";
-  return text;
-}
+std::string Brief(const Json& value) { return JsonPreview(value, 40); }
 
 Result<double> Number(const Json& value, size_t row, std::string_view column) {
   if (value.is_number()) return value.get<double>();
@@ -160,9 +157,7 @@ Status NotEmpty(const InputMatrix& m) {
 
 Result<Json> ParseJson(std::string_view body) {
   if (Trim(body).empty()) return InvalidArgument("the request body is empty");
-  Json doc = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return InvalidArgument("the request body is not valid JSON");
-  return doc;
+  return somlier::ParseJson<Json>(body, "the request body");
 }
 
 Result<InputMatrix> ParseJsonInput(std::string_view body) {
@@ -197,7 +192,7 @@ Result<InputMatrix> ParseJsonInput(std::string_view body) {
       const Json& columns = value["columns"];
       if (!columns.is_array()) return InvalidArgument("'dataframe_split.columns' must be a list");
       for (const Json& c : columns) {
-        m.columns.push_back(c.is_string() ? c.get<std::string>() : c.dump());
+        m.columns.push_back(c.is_string() ? c.get<std::string>() : JsonPreview(c));
       }
     }
     SOMLIER_RETURN_IF_ERROR(AddRows(m, value["data"], "dataframe_split.data"));
@@ -232,6 +227,12 @@ std::vector<std::string_view> SplitCsvLine(std::string_view line) {
 }
 
 Result<InputMatrix> ParseCsvInput(std::string_view body) {
+  // Column names reach the model worker as JSON text, which must be UTF-8.
+  if (size_t bad = FindInvalidUtf8(body); bad != std::string_view::npos) {
+    return InvalidArgument(fmt::format(
+        "the CSV body is not valid UTF-8 (byte 0x{:02x} at offset {}); send UTF-8 text",
+        static_cast<unsigned char>(body[bad]), bad));
+  }
   InputMatrix m;
   size_t line_number = 0;
   bool header = true;

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "somlier/core/json_parse.h"
 #include "somlier/core/log.h"
 #include "somlier/core/version.h"
 #include "somlier/net/http_json.h"
@@ -54,7 +55,7 @@ std::string FlatData(const Prediction& prediction) {
     }
     return flat;
   }
-  json nested = json::parse("[" + prediction.values + "]", nullptr, false);
+  json nested = ParseJsonOrNull("[" + prediction.values + "]");
   json flat = json::array();
   std::function<void(const json&)> add = [&](const json& v) {
     if (v.is_array()) {
@@ -171,7 +172,7 @@ void ModelServer::SetUpRoutes() {
     auto prediction =
         predict(ParseInvocationsInput(request.get_header_value("Content-Type"), request.body));
     if (!prediction.ok()) {
-      SendScoringError(response, HttpStatusOf(prediction.status()), prediction.status().message());
+      SendScoringError(response, HttpStatusOf(prediction.status()), ClientMessage(prediction.status()));
     } else {
       std::string body;
       body.reserve(prediction->values.size() + 20);
@@ -249,7 +250,7 @@ void ModelServer::SetUpRoutes() {
     Result<Prediction> prediction =
         parsed.ok() ? predict(std::move(parsed->matrix)) : Result<Prediction>(parsed.status());
     if (!prediction.ok()) {
-      SendV2Error(response, HttpStatusOf(prediction.status()), prediction.status().message());
+      SendV2Error(response, HttpStatusOf(prediction.status()), ClientMessage(prediction.status()));
     } else {
       std::string shape = std::to_string(prediction->rows);
       for (int64_t d : prediction->row_shape) shape += "," + std::to_string(d);

@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "somlier/core/json_parse.h"
+
 namespace somlier::serving {
 namespace {
 
@@ -92,7 +94,7 @@ Result<std::unique_ptr<PythonWorker>> PythonWorker::Start(const WorkerOptions& o
     }
     return worker->Died(fmt::format("loading the model at {}", options.model_dir));
   }
-  json hello = json::parse(frame, nullptr, false);
+  json hello = ParseJsonOrNull(frame);
   if (!hello.is_object() || !hello.contains("ok") || !hello["ok"].is_boolean()) {
     return worker->Died("starting (it answered garbage)");
   }
@@ -150,7 +152,9 @@ Result<BatchOutput> PythonWorker::Predict(const BatchInput& batch,
   std::string header = fmt::format(R"({{"rows":{},"cols":{},"segments":[{}])", batch.rows,
                                    batch.cols, fmt::join(batch.segments, ","));
   if (batch.columns && !batch.columns->empty()) {
-    header += ",\"columns\":" + json(*batch.columns).dump();
+    // Replacing invalid UTF-8 cannot throw here, whatever a request named its columns.
+    header += ",\"columns\":" +
+              json(*batch.columns).dump(-1, ' ', false, json::error_handler_t::replace);
   }
   header += "}";
   uint32_t size = static_cast<uint32_t>(header.size());
@@ -164,7 +168,7 @@ Result<BatchOutput> PythonWorker::Predict(const BatchInput& batch,
   if (!ReadFrame(out_, answer_frame, deadline) || !ReadFrame(out_, output.body, deadline)) {
     return Died(fmt::format("predicting a batch of {} rows", batch.rows));
   }
-  json answer = json::parse(answer_frame, nullptr, false);
+  json answer = ParseJsonOrNull(answer_frame);
   if (!answer.is_object() || !answer.contains("ok") || answer["ok"] != true) {
     return Died("answering (garbage)");
   }

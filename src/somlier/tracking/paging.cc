@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "somlier/core/base64.h"
+#include "somlier/core/json_parse.h"
 
 namespace somlier {
 
@@ -21,7 +22,7 @@ Result<int64_t> DecodePageToken(std::string_view token) {
   };
   auto decoded = Base64Decode(token);
   if (!decoded) return bad();
-  auto json = nlohmann::json::parse(*decoded, nullptr, /*allow_exceptions=*/false);
+  auto json = ParseJsonOrNull(*decoded);
   if (!json.is_object() || !json.contains("offset") || !json["offset"].is_number_integer()) {
     return bad();
   }

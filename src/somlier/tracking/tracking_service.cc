@@ -7,6 +7,7 @@
 #include <set>
 
 #include "somlier/core/ids.h"
+#include "somlier/core/json_parse.h"
 #include "somlier/core/strings.h"
 #include "somlier/core/time.h"
 #include "somlier/tracking/run_names.h"
@@ -250,7 +251,7 @@ Result<std::vector<Metric>> TrackingService::GetMetricHistory(const std::string&
 }
 
 Status TrackingService::LogModel(const std::string& run_id, const std::string& model_json) {
-  auto model = nlohmann::json::parse(model_json, nullptr, /*allow_exceptions=*/false);
+  auto model = ParseJsonOrNull(model_json);
   if (!model.is_object()) {
     return InvalidArgument("model_json must be a JSON object (the MLmodel file as JSON)");
   }
@@ -264,7 +265,7 @@ Status TrackingService::LogModel(const std::string& run_id, const std::string& m
   nlohmann::json history = nlohmann::json::array();
   for (const Tag& tag : run.tags) {
     if (tag.key != kModelHistoryTag) continue;
-    history = nlohmann::json::parse(tag.value, nullptr, false);
+    history = ParseJsonOrNull(tag.value);
     if (!history.is_array()) history = nlohmann::json::array();
   }
   history.push_back(model);
