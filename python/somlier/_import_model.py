@@ -11,7 +11,9 @@ strictly. The model directory gets MODULE_FILE under code/, so loading it needs 
 
 The last line on stdout is JSON: {"ok": true, "flavor", "detail"} or {"ok": false,
 "error": KIND, "message"}, KIND one of not_sklearn, module_not_found, class_not_found,
-weights_mismatch, unreadable; the exit code is 0 or 1.
+weights_mismatch, unreadable, internal (anything else; the traceback is on stderr); the exit
+code is 0 or 1. A message never quotes bytes of FILE (which may come from someone who cannot
+read it): a file that does not load is described by the exception's type only.
 """
 import importlib.util
 import json
@@ -35,9 +37,10 @@ def _load_sklearn(path):
             with open(path, "rb") as f:
                 model = pickle.load(f)
         except Exception:  # noqa: BLE001
-            raise ImportFailure("not_sklearn", f"the file is not a scikit-learn model: it cannot "
-                                f"be loaded with joblib or pickle ({type(joblib_error).__name__}: "
-                                f"{joblib_error})") from None
+            # Only the exception's type: its text can quote the file (pickle's "invalid load
+            # key", joblib's KeyError of the first byte), which may not be the caller's to read.
+            raise ImportFailure("not_sklearn", "the file is not a scikit-learn model saved with "
+                                f"joblib or pickle ({type(joblib_error).__name__})") from None
     module = type(model).__module__ or ""
     if not module.startswith("sklearn") and not _is_sklearn_estimator(model):
         raise ImportFailure("not_sklearn", f"the file holds a {module}.{type(model).__name__}, "
@@ -89,9 +92,9 @@ def _load_pytorch(path, module_file, class_name):
                             f"arguments: {type(error).__name__}: {error}") from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # noqa: BLE001
-        raise ImportFailure("unreadable", f"the file is not a PyTorch state dict: "
-                            f"{type(error).__name__}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - its text can quote the file: the type only
+        raise ImportFailure("unreadable", "the file is not a PyTorch state dict saved with "
+                            f"torch.save ({type(error).__name__})") from None
     if isinstance(state, torch.nn.Module):
         state = state.state_dict()
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
@@ -137,6 +140,12 @@ def main(argv):
             return 2
     except ImportFailure as failure:
         print(json.dumps({"ok": False, "error": failure.kind, "message": str(failure)}))
+        return 1
+    except Exception as error:  # noqa: BLE001 - the traceback goes to stderr only
+        import traceback
+        traceback.print_exc()
+        print(json.dumps({"ok": False, "error": "internal", "message": "validating the model "
+                          f"in Python failed ({type(error).__name__}); the log has the details"}))
         return 1
     print(json.dumps({"ok": True, "flavor": flavor, "detail": detail}))
     return 0

@@ -506,7 +506,8 @@ class RegisterV2Test(SomlierTestCase):
         self.assertNotIn("wrong", "".join(seen))
 
     def test_post_register_v2_answers_the_seeds_register_shape(self):
-        server = ServerProcess(self.env)
+        # A local path: allowed by a server only with --allow_local_sources (test_fetch_policy).
+        server = ServerProcess(self.env, "--allow_local_sources")
         self.addCleanup(server.stop)
         answer = request_json("POST", server.url + "/register_v2", {
             "model_type": "sklearn", "uri": str(MODELS / "lr.joblib"), "model_name": "rest"})

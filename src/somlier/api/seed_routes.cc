@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "somlier/core/json_parse.h"
 #include "somlier/api/http_util.h"
 #include "somlier/api/routes.h"
 #include "somlier/api/seed_api.h"
@@ -76,7 +77,7 @@ Result<json> SeedRegisterV2(ModelImport& model_import, const json& request) {
     auto it = request.find(name);
     if (it == request.end() || it->is_null()) return std::string();
     if (!it->is_string()) {
-      return InvalidArgument(fmt::format("'{}' must be a string, not {}", name, it->dump()));
+      return InvalidArgument(fmt::format("'{}' must be a string, not {}", name, JsonPreview(*it)));
     }
     return it->get<std::string>();
   };

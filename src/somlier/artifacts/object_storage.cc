@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "somlier/core/base64.h"
+#include "somlier/core/json_parse.h"
 #include "somlier/core/strings.h"
 #include "somlier/core/url.h"
 #include "somlier/execution/run_command.h"
@@ -85,7 +86,7 @@ Result<json> PostForm(const std::string& url, const std::string& form) {
   if (!result) {
     return Unavailable(fmt::format("cannot reach {}: {}", url, httplib::to_string(result.error())));
   }
-  json answer = json::parse(result->body, nullptr, false);
+  json answer = ParseJsonOrNull(result->body);
   if (result->status != 200 || !answer.is_object()) {
     std::string detail = answer.is_object() ? answer.value("error_description",
                                                            answer.value("error", ""))
@@ -109,7 +110,7 @@ Result<std::string> GcsAccessToken(const Environment& env) {
     }
     std::stringstream text;
     text << in.rdbuf();
-    json key = json::parse(text.str(), nullptr, false);
+    json key = ParseJsonOrNull(text.str());
     if (!key.is_object() || key.value("type", "") != "service_account" ||
         !key.contains("client_email") || !key.contains("private_key")) {
       return FailedPrecondition(fmt::format(

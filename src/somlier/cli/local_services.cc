@@ -5,7 +5,8 @@
 namespace somlier::cli {
 
 Result<std::unique_ptr<LocalServices>> LocalServices::Open(const Settings& settings,
-                                                           const Environment& env) {
+                                                           const Environment& env,
+                                                           LocalServicesOptions options) {
   auto services = std::make_unique<LocalServices>();
   auto store = Store::Open(settings.database_url);
   if (!store.ok()) {
@@ -26,7 +27,7 @@ Result<std::unique_ptr<LocalServices>> LocalServices::Open(const Settings& setti
       std::make_unique<LocalDeployments>(*services->store, *services->registry, std::move(deploy));
   services->model_import = std::make_unique<ModelImport>(
       *services->tracking, *services->registry,
-      ModelImportConfig{settings.home, settings.python, env});
+      ModelImportConfig{settings.home, settings.python, env, std::move(options.model_sources)});
   TrainServiceConfig train;
   train.home = settings.home;
   train.env = env;

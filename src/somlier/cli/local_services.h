@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "somlier/artifacts/artifact_store.h"
+#include "somlier/artifacts/fetch_policy.h"
 #include "somlier/core/result.h"
 #include "somlier/core/settings.h"
 #include "somlier/serving/local_deployments.h"
@@ -17,6 +18,12 @@
 #include "somlier/training/train_service.h"
 
 namespace somlier::cli {
+
+struct LocalServicesOptions {
+  // What register_v2 may fetch: anything for the user's own commands; a server restricts the
+  // URIs its callers send (artifacts/fetch_policy.h).
+  FetchPolicy model_sources = FetchPolicy::AnySource();
+};
 
 struct LocalServices {
   std::unique_ptr<Store> store;
@@ -30,7 +37,8 @@ struct LocalServices {
   // Opens (and migrates) the database and the artifact root, and makes sure MLflow's
   // default experiment exists. Runs inherit `env`.
   static Result<std::unique_ptr<LocalServices>> Open(const Settings& settings,
-                                                     const Environment& env);
+                                                     const Environment& env,
+                                                     LocalServicesOptions options = {});
 };
 
 }  // namespace somlier::cli

@@ -9,6 +9,8 @@
 #include "somlier/artifacts/fetch.h"
 #include "somlier/core/ids.h"
 #include "somlier/core/install_paths.h"
+#include "somlier/core/json_parse.h"
+#include "somlier/core/log.h"
 #include "somlier/core/strings.h"
 #include "somlier/core/time.h"
 #include "somlier/core/url.h"
@@ -108,10 +110,12 @@ Result<RegisterOutcome> ModelImport::Register(const ImportModelRequest& r) {
   fs::create_directories(scratch.path, ec);
   if (ec) return Internal(fmt::format("cannot create {}: {}", scratch.path.string(), ec.message()));
   const fs::path file = scratch.path / "download" / FileNameOf(r.uri);
-  if (Status fetched = FetchToFile(r.uri, file, config_.env); !fetched.ok()) {
+  if (Status fetched = FetchToFile(r.uri, file, config_.env, config_.fetch_policy); !fetched.ok()) {
     if (fetched.code() == StatusCode::kNotFound) {
       return NotFound(fmt::format("no model file at {}: {}", shown_uri, fetched.message()));
     }
+    // A refused or malformed URI: the message names it already.
+    if (fetched.code() == StatusCode::kInvalidArgument) return fetched;
     return fetched.WithContext("fetching " + shown_uri);
   }
 
@@ -144,15 +148,28 @@ Result<RegisterOutcome> ModelImport::Register(const ImportModelRequest& r) {
   SOMLIER_ASSIGN_OR_RETURN(CommandOutput out, RunCommand(argv, command));
   const std::vector<std::string> lines = Split(Trim(out.stdout_text), '\n');
   nlohmann::json answer =
-      lines.empty() ? nlohmann::json() : nlohmann::json::parse(lines.back(), nullptr, false);
+      lines.empty() ? nlohmann::json() : ParseJsonOrNull(lines.back());
+  std::string output(Trim(out.stderr_text));  // the loader's and the model code's own output
+  if (output.size() > 2000) output = "..." + output.substr(output.size() - 2000);
   if (!answer.is_object()) {
-    std::string why(Trim(out.stderr_text));
-    if (why.size() > 2000) why = "..." + why.substr(why.size() - 2000);
+    // That output may quote the file (a traceback, a warning): a server logs it for its
+    // operator instead of answering it to the caller.
+    if (config_.fetch_policy.public_only) {
+      LogWarning("register_v2 of {}: the Python loader failed (exit code {}): {}", shown_uri,
+                 out.exit_code, output);
+      return Internal(fmt::format(
+          "validating the model in Python failed (exit code {}); the server's log has its output",
+          out.exit_code));
+    }
     return Internal(fmt::format("validating the model in Python failed (exit code {}): {}",
-                                out.exit_code, why));
+                                out.exit_code, output));
   }
   if (!answer.value("ok", false)) {
-    return ErrorOfKind(answer.value("error", ""), answer.value("message", "invalid model"));
+    const std::string kind = answer.value("error", "");
+    if (kind == "internal" && !output.empty()) {
+      LogWarning("register_v2 of {}: {}", shown_uri, output);
+    }
+    return ErrorOfKind(kind, answer.value("message", "invalid model"));
   }
 
   // Valid: record it as a run's model, then register that.

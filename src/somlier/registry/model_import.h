@@ -11,11 +11,16 @@
 // registered. Nothing is recorded unless the file loads; should storing or registering fail
 // after that (a full disk, a lost database), the run is marked deleted and its files are
 // removed. Thread-safe (no shared mutable state).
+//
+// What the URI may name is the config's fetch_policy: anything for the user's own CLI; for a
+// server, public sources only (artifacts/fetch_policy.h). Messages never quote the fetched
+// file's content: a file that does not load is described by the loader's exception type.
 #pragma once
 
 #include <filesystem>
 #include <string>
 
+#include "somlier/artifacts/fetch_policy.h"
 #include "somlier/core/result.h"
 #include "somlier/core/settings.h"
 #include "somlier/registry/registry_service.h"
@@ -38,6 +43,7 @@ struct ModelImportConfig {
   std::filesystem::path home;  // $SOMLIER_HOME (git cache, scratch space)
   std::string python;          // the interpreter; empty: python3
   Environment env;
+  FetchPolicy fetch_policy;  // what `uri` may name (default: anything)
 };
 
 class ModelImport {
