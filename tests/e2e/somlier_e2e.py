@@ -171,10 +171,11 @@ class HttpError(Exception):
 
 def request_json(method, url, body=None, headers=None, timeout=60, raw=False):
     """One HTTP request; returns the decoded JSON (or bytes with raw=True), raises
-    HttpError for statuses >= 400."""
+    HttpError for statuses >= 400. Bodies go as application/json unless `headers` names
+    another Content-Type."""
     data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    if data is not None and not isinstance(body, bytes):
+    if data is not None and not any(k.lower() == "content-type" for k in (headers or {})):
         request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

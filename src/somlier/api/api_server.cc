@@ -7,21 +7,32 @@
 #include "somlier/core/base64.h"
 #include "somlier/core/log.h"
 #include "somlier/core/secrets.h"
+#include "somlier/core/strings.h"
 #include "somlier/core/version.h"
+#include "somlier/net/browser_guard.h"
 
 namespace somlier {
 namespace {
 
-bool IsArtifactPath(const std::string& path) {
-  return path.find("/mlflow-artifacts/") != std::string::npos;
+// An artifact upload: the one kind of request whose body is raw bytes, streamed to disk and
+// limited by max_upload_bytes rather than max_json_bytes.
+bool IsArtifactUpload(const httplib::Request& request) {
+  return request.method == "PUT" &&
+         (request.path.starts_with("/api/2.0/mlflow-artifacts/artifacts/") ||
+          request.path.starts_with("/ajax-api/2.0/mlflow-artifacts/artifacts/"));
 }
 
-// The credential a request carries: the Bearer token, or the password of HTTP Basic.
+// The credential a request carries: the Bearer token, or the password of HTTP Basic. Auth
+// schemes are case-insensitive (RFC 9110 §11.1).
 std::string PresentedToken(const httplib::Request& request) {
   const std::string header = request.get_header_value("Authorization");
-  if (header.starts_with("Bearer ")) return header.substr(7);
-  if (header.starts_with("Basic ")) {
-    auto decoded = Base64Decode(header.substr(6));
+  const size_t space = header.find(' ');
+  if (space == std::string::npos) return "";
+  const std::string scheme = ToLower(header.substr(0, space));
+  const std::string credentials(Trim(std::string_view(header).substr(space + 1)));
+  if (scheme == "bearer") return credentials;
+  if (scheme == "basic") {
+    auto decoded = Base64Decode(credentials);
     if (!decoded) return "";
     const auto colon = decoded->find(':');
     return colon == std::string::npos ? "" : decoded->substr(colon + 1);
@@ -58,29 +69,42 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
 
   const std::string token = options.token;
   const size_t max_json = options.max_json_bytes;
-  s.set_pre_routing_handler([token, max_json](const httplib::Request& request,
-                                              httplib::Response& response) {
+  const BrowserGuardOptions guard{!token.empty(), options.allowed_hosts};
+  s.set_pre_routing_handler([token, max_json, guard](const httplib::Request& request,
+                                                     httplib::Response& response) {
     if (request.path == "/health" || request.path == "/version") {
       return httplib::Server::HandlerResponse::Unhandled;
     }
+    // Checked before the body is read; a refusal closes the connection, since the unread
+    // body would otherwise be taken for the next request.
+    auto refuse = [&response](int status, std::string_view code, const std::string& message) {
+      response.set_header("Connection", "close");
+      api::SendMlflowError(response, status, code, message);
+      return httplib::Server::HandlerResponse::Handled;
+    };
+    const bool upload = IsArtifactUpload(request);
+    if (auto refusal = CheckBrowserRequest(request, guard, /*body_is_raw=*/upload)) {
+      return refuse(refusal->http_status,
+                    refusal->http_status == 403 ? "PERMISSION_DENIED" : "BAD_REQUEST",
+                    refusal->message);
+    }
     if (!token.empty() && !ConstantTimeEquals(PresentedToken(request), token)) {
       response.set_header("WWW-Authenticate", "Bearer");
-      api::SendMlflowError(response, 401, "UNAUTHENTICATED",
-                           "this server needs a token: send 'Authorization: Bearer <token>' "
-                           "(SOMLIER_TOKEN or MLFLOW_TRACKING_TOKEN)");
-      return httplib::Server::HandlerResponse::Handled;
+      return refuse(401, "UNAUTHENTICATED",
+                    "this server needs a token: send 'Authorization: Bearer <token>' "
+                    "(SOMLIER_TOKEN or MLFLOW_TRACKING_TOKEN)");
     }
-    if (!IsArtifactPath(request.path)) {
+    if (request.has_header("Transfer-Encoding")) {
+      // cpp-httplib cannot bound a chunked body while reading it: only lengths are accepted.
+      return refuse(411, "INVALID_PARAMETER_VALUE",
+                    "request bodies need a Content-Length (Transfer-Encoding is not accepted)");
+    }
+    if (!upload) {
       const uint64_t length = request.get_header_value<uint64_t>("Content-Length");
-      if (length > max_json ||
-          request.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
-        // Answer before reading the body, and close: the body is never read.
-        response.set_header("Connection", "close");
-        api::SendMlflowError(response, 413, "INVALID_PARAMETER_VALUE",
-                             fmt::format("request bodies are limited to {} bytes (with a "
-                                         "Content-Length); this one has {}",
-                                         max_json, length));
-        return httplib::Server::HandlerResponse::Handled;
+      if (length > max_json) {
+        return refuse(413, "INVALID_PARAMETER_VALUE",
+                      fmt::format("request bodies are limited to {} bytes; this one has {}",
+                                  max_json, length));
       }
     }
     return httplib::Server::HandlerResponse::Unhandled;

@@ -5,7 +5,8 @@
 // Safety: with a token, every endpoint but /health and /version requires
 // `Authorization: Bearer <token>` (or HTTP Basic with the token as password, which MLflow
 // clients send for MLFLOW_TRACKING_USERNAME/PASSWORD), compared in constant time.
-// Create() refuses a non-loopback host without a token unless `insecure`. JSON request
+// Create() refuses a non-loopback host without a token unless `insecure`. Requests from web
+// pages are held to net/browser_guard.h (Host, Origin, JSON content type). JSON request
 // bodies are limited to `max_json_bytes` (413 before the body is read); artifact uploads
 // to `max_upload_bytes`. Unknown endpoints answer MLflow's ENDPOINT_NOT_FOUND; a handler
 // that throws answers 500 INTERNAL_ERROR and the server keeps serving.
@@ -19,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "somlier/core/result.h"
 #include "somlier/net/http_listener.h"
@@ -47,6 +49,8 @@ struct ApiServerOptions {
   int threads = 128;
   size_t max_json_bytes = 32u << 20;
   size_t max_upload_bytes = size_t{8} << 30;
+  // Names clients may address this server by besides its loopback ones (net/browser_guard.h).
+  std::vector<std::string> allowed_hosts;
 };
 
 // The use cases beyond tracking and the registry that a server may offer; each is served

@@ -1,10 +1,12 @@
-// `somlier server [--host 127.0.0.1] [--port 5000] [--token T] [--insecure]` and
+// `somlier server [--host 127.0.0.1] [--port 5000] [--token T | --token_file F] [--insecure]
+// [--allowed_hosts NAME,...] [--allow_local_sources]` and
 // `somlier python-path`.
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 
 #include "somlier/api/api_server.h"
 #include "somlier/cli/cli.h"
@@ -12,6 +14,7 @@
 #include "somlier/cli/stop_signals.h"
 #include "somlier/core/install_paths.h"
 #include "somlier/core/log.h"
+#include "somlier/core/strings.h"
 #include "somlier/core/url.h"
 
 namespace somlier::cli {
@@ -20,13 +23,40 @@ namespace {
 struct ServerCommandOptions {
   ApiServerOptions server;
   std::string token;
+  std::string token_file;
+  bool allow_local_sources = false;
 };
+
+// The token from --token_file: the file's first line, which must not be empty.
+Result<std::string> ReadTokenFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    return InvalidArgument(fmt::format("--token_file '{}' cannot be read", path));
+  }
+  std::string token(Trim(line));
+  if (token.empty()) {
+    return InvalidArgument(fmt::format("--token_file '{}' holds no token on its first line", path));
+  }
+  return token;
+}
 
 Result<int> Serve(const Context& ctx, ServerCommandOptions o) {
   StopSignals stop;  // before any thread starts
 
+  if (!o.token_file.empty()) {
+    SOMLIER_ASSIGN_OR_RETURN(o.token, ReadTokenFile(o.token_file));
+  }
   o.server.token = o.token.empty() ? ctx.settings.token : o.token;
-  SOMLIER_ASSIGN_OR_RETURN(auto services, LocalServices::Open(ctx.settings, ctx.env));
+  // The URIs callers send to /register_v2 name public sources only: not this machine's
+  // files, nor addresses on its networks (its metadata service, its other servers).
+  LocalServicesOptions local;
+  if (!o.allow_local_sources) {
+    local.model_sources = FetchPolicy::PublicOnly(
+        "a server fetches only public sources unless started with --allow_local_sources");
+  }
+  SOMLIER_ASSIGN_OR_RETURN(auto services,
+                           LocalServices::Open(ctx.settings, ctx.env, std::move(local)));
   if (auto recovered = services->train->RecoverOrphanedRuns(); !recovered.ok()) {
     return recovered.status().WithContext("failing the runs a previous server left behind");
   } else if (*recovered > 0) {
@@ -66,10 +96,22 @@ void AddServerCommands(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   server->add_option("--port", options->server.port, "Port (0: any free port)")
       ->capture_default_str();
-  server->add_option("--token", options->token,
-                     "Require 'Authorization: Bearer TOKEN' (default: $SOMLIER_TOKEN)");
+  auto* token = server->add_option(
+      "--token", options->token,
+      "Require 'Authorization: Bearer TOKEN' (default: $SOMLIER_TOKEN; prefer --token_file or "
+      "the variable: an argument is visible to every user in ps)");
+  server->add_option("--token_file", options->token_file,
+                     "Read the token from the first line of this file")
+      ->excludes(token);
+  server->add_option("--allowed_hosts", options->server.allowed_hosts,
+                     "Names (NAME or NAME:PORT) clients may address this server by besides "
+                     "localhost, 127.0.0.1 and [::1]; comma-separated or repeated")
+      ->delimiter(',');
   server->add_flag("--insecure", options->server.insecure,
                    "Allow listening on a non-loopback address without a token");
+  server->add_flag("--allow_local_sources", options->allow_local_sources,
+                   "Let POST /register_v2 fetch local paths, file:// and http(s) URLs on "
+                   "loopback, private and link-local addresses (for trusted callers only)");
   server->add_option("--threads", options->server.threads,
                      "Connection threads (one per concurrent keep-alive client)")
       ->capture_default_str()

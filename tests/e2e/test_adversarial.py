@@ -1,0 +1,255 @@
+"""Hostile requests against `somlier server` and `somlier serve-model`, as an attacker on
+the same machine (or a web page in the user's browser) would send them: deep JSON, bodies
+that bypass limits, cross-site requests, paths that try to delete too much. After each
+attack the server must still be alive and answer correctly."""
+import http.client
+import json
+import pathlib
+import tempfile
+import unittest
+import urllib.parse
+
+from somlier_e2e import HttpError, PYTHON, ServerProcess, SomlierTestCase, request_json
+
+DEEP = 100_000
+
+# One endpoint of every family the API server has: MLflow tracking and registry, the
+# seed's routes and SoMLier's own.
+JSON_ENDPOINTS = [
+    "/api/2.0/mlflow/experiments/create",
+    "/api/2.0/mlflow/runs/create",
+    "/api/2.0/mlflow/runs/search",
+    "/api/2.0/mlflow/runs/log-metric",
+    "/api/2.0/mlflow/runs/log-batch",
+    "/api/2.0/mlflow/registered-models/create",
+    "/api/2.0/mlflow/model-versions/create",
+    "/ajax-api/2.0/mlflow/experiments/search",
+    "/search", "/register", "/register_v2", "/online/train", "/train", "/deploy",
+    "/runs/list", "/runs/logs", "/runs/kill", "/deployments/list", "/deployments/logs",
+]
+
+
+def raw_request(url, method, path, body=b"", headers=None, timeout=30):
+    """One request over a fresh connection; returns (status, parsed JSON or text)."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        headers = dict(headers or {})
+        headers.setdefault("Host", f"{parts.hostname}:{parts.port}")
+        for key, value in headers.items():
+            conn.putheader(key, value)
+        if body and not any(k.lower() in ("content-length", "transfer-encoding")
+                            for k in headers):
+            conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        if body:
+            conn.send(body)
+        response = conn.getresponse()
+        payload = response.read()
+        try:
+            return response.status, json.loads(payload)
+        except ValueError:
+            return response.status, payload.decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def deep_json(field="name"):
+    return ('{"%s": ' % field + "[" * DEEP + "]" * DEEP + "}").encode()
+
+
+class ApiServerAttackTest(SomlierTestCase):
+    def setUp(self):
+        super().setUp()
+        self.server = ServerProcess(self.env)
+        self.addCleanup(self.server.stop)
+
+    def assertAlive(self):
+        self.assertIsNone(self.server.proc.poll(), "the server died:\n"
+                          + "".join(self.server.stderr_lines[-20:]))
+        experiments = request_json("POST", f"{self.server.url}/api/2.0/mlflow/experiments/search",
+                                   {})["experiments"]
+        self.assertEqual(experiments[0]["name"], "Default")
+
+    def test_deep_json_is_refused_on_every_endpoint(self):
+        for path in JSON_ENDPOINTS:
+            for field in ("name", "experiment_id", "project_name", "filter", "params"):
+                status, body = raw_request(self.server.url, "POST", path, deep_json(field),
+                                           {"Content-Type": "application/json"})
+                self.assertIn(status, (400, 404, 422), f"{path} {field}: {body}")
+                self.assertNotIn("SELECT", json.dumps(body))
+            self.assertAlive()
+
+    def test_artifact_delete_never_takes_the_root_or_an_experiment(self):
+        url = f"{self.server.url}/api/2.0/mlflow-artifacts/artifacts"
+        request_json("PUT", f"{url}/0/run1/artifacts/a.txt", b"precious",
+                     headers={"Content-Type": "application/octet-stream"})
+        for path in ("%2e", ".", "%2e/", "0", "0/", "0/%2e", "0//run1", "%2e%2e", "0/run1/%2e"):
+            status, body = raw_request(self.server.url, "DELETE",
+                                       f"/api/2.0/mlflow-artifacts/artifacts/{path}")
+            self.assertIn(status, (400, 404), f"{path}: {body}")
+        self.assertEqual(request_json("GET", f"{url}/0/run1/artifacts/a.txt", raw=True),
+                         b"precious")
+        # What MLflow's garbage collection deletes: a run's artifacts directory.
+        status, _ = raw_request(self.server.url, "DELETE",
+                                "/api/2.0/mlflow-artifacts/artifacts/0/run1/artifacts")
+        self.assertEqual(status, 200)
+        with self.assertRaises(HttpError) as caught:
+            request_json("GET", f"{url}/0/run1/artifacts/a.txt")
+        self.assertEqual(caught.exception.status, 404)
+
+    def test_cross_site_requests_are_refused(self):
+        evil = {"Origin": "http://evil.example", "Content-Type": "application/json"}
+        body = b'{"project_name": "p", "project_ref": "main", "github_uri": "/tmp/x"}'
+        for path in ("/train", "/register_v2", "/api/2.0/mlflow/experiments/create"):
+            status, answer = raw_request(self.server.url, "POST", path, body, evil)
+            self.assertEqual(status, 403, f"{path}: {answer}")
+            self.assertIn("cross-origin", answer["message"])
+            # A "simple" cross-site POST: text/plain, form, or no type at all.
+            for content_type in ("text/plain", "application/x-www-form-urlencoded",
+                                 "multipart/form-data; boundary=x", None):
+                headers = {} if content_type is None else {"Content-Type": content_type}
+                status, answer = raw_request(self.server.url, "POST", path, body, headers)
+                self.assertEqual(status, 415, f"{path} {content_type}: {answer}")
+                self.assertIn("application/json", answer["message"])
+        # DNS rebinding: the page's own name in Host, pointing at 127.0.0.1.
+        status, answer = raw_request(self.server.url, "POST", "/api/2.0/mlflow/experiments/search",
+                                     b"{}", {"Host": "evil.example:5000",
+                                             "Content-Type": "application/json"})
+        self.assertEqual(status, 403, answer)
+        self.assertIn("evil.example", answer["message"])
+        status, _ = raw_request(self.server.url, "GET", "/api/2.0/mlflow/experiments/search",
+                                headers={"Host": "rebound.example"})
+        self.assertEqual(status, 403)
+        # The server's own origin, and loopback names with any port, are fine.
+        port = urllib.parse.urlsplit(self.server.url).port
+        for host in (f"localhost:{port}", f"127.0.0.1:{port}", "LOCALHOST", f"[::1]:{port}"):
+            status, answer = raw_request(
+                self.server.url, "POST", "/api/2.0/mlflow/experiments/search", b"{}",
+                {"Host": host, "Origin": f"http://{host}", "Content-Type": "application/json"})
+            self.assertEqual(status, 200, f"{host}: {answer}")
+        # Nothing was created by any of it.
+        self.assertEqual(len(request_json("POST", f"{self.server.url}/api/2.0/mlflow/experiments/search",
+                                          {})["experiments"]), 1)
+
+    def test_allowed_hosts_and_a_token_admit_other_names(self):
+        allowed = ServerProcess(self.env, "--allowed_hosts", "somlier.internal,ui.internal:8080")
+        self.addCleanup(allowed.stop)
+        search = "/api/2.0/mlflow/experiments/search"
+        ok = {"Content-Type": "application/json"}
+        self.assertEqual(raw_request(allowed.url, "POST", search, b"{}",
+                                     dict(ok, Host="somlier.internal:5000"))[0], 200)
+        self.assertEqual(raw_request(allowed.url, "POST", search, b"{}",
+                                     dict(ok, Host="somlier.internal",
+                                          Origin="http://ui.internal:8080"))[0], 200)
+        self.assertEqual(raw_request(allowed.url, "POST", search, b"{}",
+                                     dict(ok, Host="other.internal"))[0], 403)
+        # With a token, a client without Origin may use any name (pods, probes, CLIs) ...
+        token_file = self.tmp / "token"
+        token_file.write_text("t0ken-from-file\n")
+        with_token = ServerProcess(self.env, "--token_file", str(token_file))
+        self.addCleanup(with_token.stop)
+        auth = dict(ok, Authorization="bearer t0ken-from-file")  # schemes are case-insensitive
+        self.assertEqual(raw_request(with_token.url, "POST", search, b"{}",
+                                     dict(auth, Host="somlier.somlier.svc:5000"))[0], 200)
+        # ... but a web page on another name is still refused.
+        self.assertEqual(raw_request(with_token.url, "POST", search, b"{}",
+                                     dict(auth, Host="evil.example",
+                                          Origin="http://evil.example"))[0], 403)
+        self.assertEqual(raw_request(with_token.url, "POST", search, b"{}",
+                                     dict(ok, Authorization="Bearer wrong"))[0], 401)
+
+    def test_token_file_errors(self):
+        result = self.somlier("server", "--port", "0", "--token_file", str(self.tmp / "none"))
+        self.assertFails(result, 2, "--token_file", "cannot be read")
+        (self.tmp / "empty").write_text("\n")
+        result = self.somlier("server", "--port", "0", "--token_file", str(self.tmp / "empty"))
+        self.assertFails(result, 2, "holds no token")
+
+    def test_body_limits_cannot_be_bypassed(self):
+        big = str(64 << 20)
+        for path in ("/api/2.0/mlflow-artifacts/nope", "/api/2.0/mlflow-artifacts/artifacts/0/x",
+                     "/x/mlflow-artifacts/y", "/api/2.0/mlflow/experiments/create"):
+            status, answer = raw_request(self.server.url, "POST", path, b"",
+                                         {"Content-Type": "application/json",
+                                          "Content-Length": big})
+            self.assertEqual(status, 413, f"{path}: {answer}")
+        for spelling in ("chunked", "Chunked", "CHUNKED", "gzip, chunked"):
+            status, answer = raw_request(
+                self.server.url, "POST", "/api/2.0/mlflow/experiments/create", b"0\r\n\r\n",
+                {"Content-Type": "application/json", "Transfer-Encoding": spelling})
+            self.assertEqual(status, 411, f"{spelling}: {answer}")
+        self.assertAlive()
+
+    def test_search_with_too_many_keys_is_a_400_without_sql(self):
+        keys = [f"metrics.m{i} > 0" for i in range(70)]
+        with self.assertRaises(HttpError) as caught:
+            request_json("POST", f"{self.server.url}/api/2.0/mlflow/runs/search",
+                         {"experiment_ids": ["0"], "filter": " and ".join(keys)})
+        self.assertEqual(caught.exception.status, 400)
+        self.assertIn("at most 50", caught.exception.json["message"])
+        self.assertNotIn("SELECT", caught.exception.body)
+        with self.assertRaises(HttpError) as caught:
+            request_json("POST", f"{self.server.url}/api/2.0/mlflow/runs/search",
+                         {"experiment_ids": ["0"],
+                          "order_by": [f"params.p{i} DESC" for i in range(70)]})
+        self.assertEqual(caught.exception.status, 400)
+        self.assertNotIn("SELECT", caught.exception.body)
+        self.assertAlive()
+
+
+class ModelServerAttackTest(SomlierTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.models = pathlib.Path(tempfile.mkdtemp(prefix="somlier-adversarial-models-"))
+        import subprocess
+        subprocess.run([PYTHON, "-c", f"""
+import sys
+sys.path.insert(0, {str(pathlib.Path(__file__).resolve().parents[2] / 'python')!r})
+import numpy as np
+from sklearn.linear_model import LinearRegression
+import somlier.sklearn
+x = np.arange(40, dtype=float).reshape(10, 4)
+somlier.sklearn.save_model(LinearRegression().fit(x, x.sum(axis=1)), {str(cls.models / 'lr')!r})
+"""], check=True, timeout=120)
+
+    @classmethod
+    def tearDownClass(cls):
+        import shutil
+        shutil.rmtree(cls.models, ignore_errors=True)
+
+    def test_deep_inputs_and_bad_csv_never_crash_or_restart_workers(self):
+        from test_serving import ModelServer, metric
+        server = ModelServer(self, self.models / "lr")
+        nest = "[" * DEEP + "]" * DEEP
+        bodies = [
+            '{"inputs": %s}' % nest,
+            '{"instances": %s}' % nest,
+            '{"dataframe_records": %s}' % nest,
+            '{"dataframe_split": {"columns": %s, "data": [[1,2,3,4]]}}' % nest,
+        ]
+        for body in bodies:
+            status, answer = raw_request(server.url, "POST", "/invocations", body.encode(),
+                                         {"Content-Type": "application/json"})
+            self.assertEqual(status, 400, answer)
+        v2 = ['{"inputs": [{"name": "x", "shape": %s, "datatype": "FP64", "data": [1]}]}' % nest,
+              '{"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": %s}]}' % nest]
+        for body in v2:
+            status, answer = raw_request(server.url, "POST", "/v2/models/lr/infer", body.encode(),
+                                         {"Content-Type": "application/json"})
+            self.assertEqual(status, 400, answer)
+        for _ in range(5):
+            status, answer = raw_request(server.url, "POST", "/invocations",
+                                         b"\xff,b,c,d\n1,2,3,4\n", {"Content-Type": "text/csv"})
+            self.assertEqual(status, 400, answer)
+            self.assertIn("UTF-8", answer["message"])
+        good = request_json("POST", f"{server.url}/invocations",
+                            {"inputs": [[1.0, 2.0, 3.0, 4.0]]})
+        self.assertAlmostEqual(good["predictions"][0], 10.0, places=6)
+        metrics = request_json("GET", f"{server.url}/metrics", raw=True).decode()
+        self.assertEqual(metric(metrics, "somlier_worker_restarts_total"), 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
