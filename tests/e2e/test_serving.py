@@ -179,12 +179,13 @@ class ServeModelTest(SomlierTestCase):
             ("", "application/json", "the request body is empty"),
             ("{not json", "application/json", "not valid JSON"),
             ("a,b\n1,x\n", "text/csv", "is not a number"),
-            ("x" * (2 << 20), "application/json", "larger than the limit of 1048576 bytes"),
+            ("x" * (2 << 20), "application/json", "limited to 1048576 bytes; this one has 2097152"),
         ]
         for body, content_type, fragment in cases:
             with self.assertRaises(HttpError, msg=fragment) as e:
                 post(server.url + "/invocations", body, content_type)
-            self.assertEqual(e.exception.status, 400, e.exception.body)
+            too_large = len(body) > (1 << 20)
+            self.assertEqual(e.exception.status, 413 if too_large else 400, e.exception.body)
             self.assertEqual(e.exception.json["error_code"], "BAD_REQUEST")
             self.assertIn(fragment, e.exception.json["message"])
         with self.assertRaises(HttpError) as e:

@@ -10,16 +10,16 @@
 #include "somlier/core/strings.h"
 #include "somlier/core/version.h"
 #include "somlier/net/browser_guard.h"
+#include "somlier/net/http_routes.h"
 
 namespace somlier {
 namespace {
 
 // An artifact upload: the one kind of request whose body is raw bytes, streamed to disk and
 // limited by max_upload_bytes rather than max_json_bytes.
-bool IsArtifactUpload(const httplib::Request& request) {
-  return request.method == "PUT" &&
-         (request.path.starts_with("/api/2.0/mlflow-artifacts/artifacts/") ||
-          request.path.starts_with("/ajax-api/2.0/mlflow-artifacts/artifacts/"));
+bool IsArtifactUpload(std::string_view method, std::string_view path) {
+  return method == "PUT" && (path.starts_with("/api/2.0/mlflow-artifacts/artifacts/") ||
+                             path.starts_with("/ajax-api/2.0/mlflow-artifacts/artifacts/"));
 }
 
 // The credential a request carries: the Bearer token, or the password of HTTP Basic. Auth
@@ -44,7 +44,7 @@ std::string PresentedToken(const httplib::Request& request) {
 
 ApiServer::ApiServer(ApiServerOptions options)
     : options_(std::move(options)),
-      server_(std::make_unique<httplib::Server>()),
+      server_(std::make_unique<HttpRoutes>()),
       router_(std::make_unique<api::MlflowRouter>()) {}
 
 ApiServer::~ApiServer() { Stop(); }
@@ -63,26 +63,32 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
     return InvalidArgument(fmt::format("threads {} must be at least 1", options.threads));
   }
   std::unique_ptr<ApiServer> api(new ApiServer(options));
-  httplib::Server& s = *api->server_;
-  api->listener_ = std::make_unique<HttpListener>(s, options.threads);
+  HttpRoutes& s = *api->server_;
+  HttpListenerOptions listen;
+  listen.threads = options.threads;
+  listen.body_policy = [max_json = options.max_json_bytes, max_upload = options.max_upload_bytes](
+                           std::string_view method, std::string_view path) {
+    if (IsArtifactUpload(method, path)) return BodyPolicy{max_upload, /*stream=*/true};
+    return BodyPolicy{max_json, /*stream=*/false};
+  };
+  api->listener_ = std::make_unique<HttpListener>(s, std::move(listen));
   s.set_payload_max_length(options.max_upload_bytes);
 
   const std::string token = options.token;
-  const size_t max_json = options.max_json_bytes;
   const BrowserGuardOptions guard{!token.empty(), options.allowed_hosts};
-  s.set_pre_routing_handler([token, max_json, guard](const httplib::Request& request,
-                                                     httplib::Response& response) {
+  s.set_pre_routing_handler([token, guard](const httplib::Request& request,
+                                           httplib::Response& response) {
     if (request.path == "/health" || request.path == "/version") {
       return httplib::Server::HandlerResponse::Unhandled;
     }
-    // Checked before the body is read; a refusal closes the connection, since the unread
-    // body would otherwise be taken for the next request.
+    // Checked before a handler reads the body (body sizes were bounded by the listener); a
+    // refusal closes the connection, since an unread streamed body cannot be skipped.
     auto refuse = [&response](int status, std::string_view code, const std::string& message) {
       response.set_header("Connection", "close");
       api::SendMlflowError(response, status, code, message);
       return httplib::Server::HandlerResponse::Handled;
     };
-    const bool upload = IsArtifactUpload(request);
+    const bool upload = IsArtifactUpload(request.method, request.path);
     if (auto refusal = CheckBrowserRequest(request, guard, /*body_is_raw=*/upload)) {
       return refuse(refusal->http_status,
                     refusal->http_status == 403 ? "PERMISSION_DENIED" : "BAD_REQUEST",
@@ -93,19 +99,6 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
       return refuse(401, "UNAUTHENTICATED",
                     "this server needs a token: send 'Authorization: Bearer <token>' "
                     "(SOMLIER_TOKEN or MLFLOW_TRACKING_TOKEN)");
-    }
-    if (request.has_header("Transfer-Encoding")) {
-      // cpp-httplib cannot bound a chunked body while reading it: only lengths are accepted.
-      return refuse(411, "INVALID_PARAMETER_VALUE",
-                    "request bodies need a Content-Length (Transfer-Encoding is not accepted)");
-    }
-    if (!upload) {
-      const uint64_t length = request.get_header_value<uint64_t>("Content-Length");
-      if (length > max_json) {
-        return refuse(413, "INVALID_PARAMETER_VALUE",
-                      fmt::format("request bodies are limited to {} bytes; this one has {}",
-                                  max_json, length));
-      }
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
@@ -142,13 +135,9 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
 
 Status ApiServer::Start() {
   SOMLIER_RETURN_IF_ERROR(listener_->Bind(options_.host, options_.port));
-  thread_ = listener_->ServeInBackground();
-  return OkStatus();
+  return listener_->Start();
 }
 
-void ApiServer::Stop() {
-  server_->stop();
-  if (thread_.joinable()) thread_.join();
-}
+void ApiServer::Stop() { listener_->Stop(); }
 
 }  // namespace somlier

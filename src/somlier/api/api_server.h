@@ -8,12 +8,13 @@
 // Create() refuses a non-loopback host without a token unless `insecure`. Requests from web
 // pages are held to net/browser_guard.h (Host, Origin, JSON content type). JSON request
 // bodies are limited to `max_json_bytes` (413 before the body is read); artifact uploads
-// to `max_upload_bytes`. Unknown endpoints answer MLflow's ENDPOINT_NOT_FOUND; a handler
+// to `max_upload_bytes`, streamed to disk as they arrive. Unknown endpoints answer MLflow's ENDPOINT_NOT_FOUND; a handler
 // that throws answers 500 INTERNAL_ERROR and the server keeps serving.
 //
-// Threads: one pool thread per open connection (cpp-httplib), `threads` in all — size it
-// above the number of concurrent keep-alive clients. Start()/Stop() may be called from any
-// thread; the services must outlive the server.
+// Connections are held by an event loop (net/http_listener.h: head and idle deadlines,
+// connection caps, bounded and chunked bodies); `threads` handler threads run the routes on
+// complete requests. Start()/Stop() are called from one thread; the services must outlive
+// the server.
 #pragma once
 
 #include <cstddef>
@@ -25,9 +26,6 @@
 #include "somlier/core/result.h"
 #include "somlier/net/http_listener.h"
 
-namespace httplib {
-class Server;
-}  // namespace httplib
 
 namespace somlier::api {
 class MlflowRouter;
@@ -82,10 +80,9 @@ class ApiServer {
  private:
   ApiServer(ApiServerOptions options);
   ApiServerOptions options_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<HttpRoutes> server_;
   std::unique_ptr<api::MlflowRouter> router_;
   std::unique_ptr<HttpListener> listener_;
-  std::thread thread_;
 };
 
 }  // namespace somlier

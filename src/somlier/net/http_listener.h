@@ -1,47 +1,112 @@
-// HttpListener: how every SoMLier HTTP server (the API server, model servers) is set up and
-// bound — a fixed pool of handler threads, TCP_NODELAY, long-lived keep-alive connections,
-// 60 s read and write timeouts, and a listen backlog of 1024 (cpp-httplib's own is 5, too
-// few for a burst of clients connecting at once).
+// HttpListener: the event-driven HTTP/1.1 front of every SoMLier server (the API server, model
+// servers). One event-loop thread owns every connection — it accepts, reads request heads
+// and bodies, enforces the limits below and writes what remains of answers — and a fixed
+// pool of handler threads runs the routes of an HttpRoutes (cpp-httplib's Server, used only
+// for routing and writing responses) on complete requests. A client that is slow, idle or
+// silent holds a few kilobytes and a file descriptor, never a thread.
 //
-// Construct it over a server before adding routes; it must outlive the server's use of it
-// (the server calls back into it when binding). Not thread-safe.
+// Limits, all per HttpListenerOptions:
+//   - a request head must arrive whole within `head_timeout` of its first byte (so one byte
+//     a second does not keep a connection) and be at most `max_head_bytes` (431);
+//   - a keep-alive connection with no request for `idle_timeout` is closed;
+//   - a body that makes no progress for `body_timeout` is dropped (408);
+//   - bodies are bounded before they are read: `body_policy` gives each request's limit
+//     from its method and path; a larger Content-Length, or a chunked body (any spelling of
+//     `Transfer-Encoding: chunked`) that grows past it, is answered 413 and the
+//     connection is closed after the client has had the chance to read the answer;
+//   - bodies up to `memory_body_bytes` are kept in memory (within a budget for all
+//     connections); larger ones are spooled to an unlinked temporary file, so memory stays
+//     bounded whatever clients send. A route whose policy says `stream` (artifact uploads)
+//     gets its body from the socket as the handler reads it, without a copy;
+//   - at most `max_connections` connections (and `max_connections_per_address` from one
+//     address); when full, the longest-idle keep-alive connection, then the oldest
+//     incomplete request head, makes room for the newcomer. RLIMIT_NOFILE is raised to its
+//     hard limit at Start.
+// Chunked bodies are decoded here, so routes always see a Content-Length; `Expect:
+// 100-continue` is answered here once the body is accepted.
+//
+// A connection's states, owned by the event loop except while a handler runs:
+//   kIdle    -> kHead (first byte of a request)      kHead -> kBody (head complete, a body)
+//   kHead    -> kDispatched (head complete, no body, or a streamed body)
+//   kBody    -> kDispatched (body complete)          kDispatched -> kIdle (answered, kept)
+//   kDispatched -> kWriting (the answer did not fit the socket at once; the loop writes it)
+//   kWriting -> kIdle | kClosing                     any -> kClosing (an answer with close)
+//   kClosing -> closed (output flushed, input drained or a short linger passed)
+//   any but kDispatched -> closed (timeout, peer gone, cap eviction, Stop)
+//
+// Construct over the routes before Start; the routes must outlive the listener. Bind,
+// Start and Stop are called from one thread; Stop answers the requests in flight, closes
+// every connection and joins all threads (idempotent; the destructor calls it).
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
 #include <string>
-#include <thread>
+#include <string_view>
 
 #include "somlier/core/status.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace somlier {
+
+class HttpRoutes;  // net/http_routes.h
+
+// How a request's body is taken, decided from its method and path before any of it is read.
+struct BodyPolicy {
+  size_t max_bytes = 0;
+  bool stream = false;  // read by the handler from the socket (needs a Content-Length)
+};
+
+struct HttpListenerOptions {
+  int threads = 16;  // handler threads: requests processed at once
+  size_t max_connections = 10000;
+  size_t max_connections_per_address = 1024;
+  std::chrono::milliseconds head_timeout{10000};
+  std::chrono::milliseconds idle_timeout{30000};
+  std::chrono::milliseconds body_timeout{30000};
+  std::chrono::milliseconds write_timeout{30000};
+  size_t max_head_bytes = 64 * 1024;
+  size_t memory_body_bytes = 1 << 20;          // larger bodies are spooled to disk
+  size_t memory_budget_bytes = size_t{256} << 20;  // bodies held in memory, all connections
+  size_t spool_budget_bytes = size_t{4} << 30;     // bodies spooled to disk, all connections
+  std::function<BodyPolicy(std::string_view method, std::string_view path)> body_policy;
+  // The body and content type of an answer the listener gives itself (400, 408, 411, 413,
+  // 431, 501, 503); JSON {"error_code", "message"} when unset.
+  std::function<std::string(std::string_view path, int status, std::string_view message)>
+      error_body;
+};
 
 class HttpListener {
  public:
-  // Applies the settings above, with `threads` handler threads (each keep-alive connection
-  // holds one while open).
-  HttpListener(httplib::Server& server, int threads);
+  HttpListener(HttpRoutes& routes, HttpListenerOptions options);
+  ~HttpListener();
+  HttpListener(const HttpListener&) = delete;
+  HttpListener& operator=(const HttpListener&) = delete;
 
-  // Binds `host`:`port` (0: any free port). Errors: InvalidArgument for a port out of
-  // range; Unavailable when the address cannot be bound.
+  // Binds `host`:`port` (0: any free port) and listens. Errors: InvalidArgument for a port
+  // out of range or a host that is not an address; Unavailable when it cannot be bound.
   Status Bind(const std::string& host, int port);
 
-  // Serves on a new thread (join it after the server's stop()) and returns once the server
-  // runs — cpp-httplib's stop() does nothing to a server that has not started yet. Bind()
-  // first.
-  std::thread ServeInBackground();
+  // Starts the event loop and the handler threads; connections are accepted on return.
+  Status Start();
+
+  // Stops accepting, answers requests in flight, closes connections, joins the threads.
+  void Stop();
 
   int port() const { return port_; }
   // http://HOST:PORT, with an IPv6 host in brackets.
   std::string url() const;
 
+  class Loop;  // the event loop (http_listener.cc)
+
  private:
-  httplib::Server& server_;
+  HttpRoutes& routes_;
+  HttpListenerOptions options_;
   std::string host_;
   int port_ = 0;
-  int listen_fd_ = -1;  // the socket cpp-httplib binds
+  int listen_fd_ = -1;
+  std::unique_ptr<Loop> loop_;
 };
 
 // Whether `host` names this machine's loopback interface (127.0.0.0/8, ::1, localhost).

@@ -9,6 +9,7 @@
 #include "somlier/core/log.h"
 #include "somlier/core/version.h"
 #include "somlier/net/http_json.h"
+#include "somlier/net/http_routes.h"
 
 namespace somlier::serving {
 namespace {
@@ -73,7 +74,7 @@ std::string FlatData(const Prediction& prediction) {
 
 ModelServer::ModelServer(ModelServerOptions options)
     : options_(std::move(options)),
-      http_(std::make_unique<httplib::Server>()),
+      http_(std::make_unique<HttpRoutes>()),
       batcher_(options_.batching) {}
 
 ModelServer::~ModelServer() { Stop(); }
@@ -95,8 +96,19 @@ Result<std::unique_ptr<ModelServer>> ModelServer::Create(ModelServerOptions opti
   std::unique_ptr<ModelServer> server(new ModelServer(std::move(options)));
   ModelServer* self = server.get();
   server->options_.worker.cancelled = [self] { return self->stopping_.load(); };
-  server->listener_ =
-      std::make_unique<HttpListener>(*server->http_, server->options_.http_threads);
+  HttpListenerOptions listen;
+  listen.threads = server->options_.http_threads;
+  listen.body_policy = [max_body = server->options_.max_body_bytes](std::string_view,
+                                                                    std::string_view) {
+    return BodyPolicy{max_body, /*stream=*/false};
+  };
+  listen.error_body = [](std::string_view path, int status, std::string_view message) {
+    httplib::Response response;
+    (path.starts_with("/v2") ? SendV2Error : SendScoringError)(response, status,
+                                                               std::string(message));
+    return response.body;
+  };
+  server->listener_ = std::make_unique<HttpListener>(*server->http_, std::move(listen));
   server->http_->set_payload_max_length(server->options_.max_body_bytes);
   server->SetUpRoutes();
   SOMLIER_RETURN_IF_ERROR(server->listener_->Bind(server->options_.host, server->options_.port));
@@ -266,7 +278,7 @@ void ModelServer::SetUpRoutes() {
 }
 
 Status ModelServer::Start() {
-  http_thread_ = listener_->ServeInBackground();
+  if (Status started = listener_->Start(); !started.ok()) return started;
   for (int i = 0; i < options_.workers; ++i) slots_.emplace_back([this, i] { RunSlot(i); });
   Status failure;
   {
@@ -389,8 +401,7 @@ void ModelServer::RunBatch(PythonWorker& worker,
 void ModelServer::Stop() {
   std::call_once(stopped_, [this] {
     stopping_ = true;
-    http_->stop();  // closes the listener; requests in flight are answered first
-    if (http_thread_.joinable()) http_thread_.join();
+    listener_->Stop();  // closes the listener; requests in flight are answered first
     batcher_.Shutdown();
     {
       std::lock_guard lock(mutex_);

@@ -76,11 +76,10 @@ class ModelServer {
   bool ready() const { return batcher_.ready_workers() > 0; }
 
   ModelServerOptions options_;
-  std::unique_ptr<httplib::Server> http_;
+  std::unique_ptr<HttpRoutes> http_;
   std::unique_ptr<HttpListener> listener_;
   DynamicBatcher batcher_;
   ServerMetrics metrics_;
-  std::thread http_thread_;
   std::vector<std::thread> slots_;
   std::atomic<bool> stopping_{false};
   std::once_flag stopped_;
