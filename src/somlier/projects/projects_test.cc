@@ -123,6 +123,21 @@ TEST_F(RequirementsTest, BadLinesNameFileAndLine) {
   EXPECT_EQ(ParseRequirementsFile(dir_.file("none.txt")).status().code(), StatusCode::kNotFound);
 }
 
+TEST_F(RequirementsTest, IncludesAndSizesAreBounded) {
+  for (int i = 0; i < 40; ++i) {
+    Write("chain" + std::to_string(i) + ".txt", "-r chain" + std::to_string(i + 1) + ".txt\n");
+  }
+  Write("chain40.txt", "six\n");
+  auto deep = ParseRequirementsFile(dir_.file("chain0.txt"));
+  ASSERT_FALSE(deep.ok());
+  EXPECT_NE(deep.status().message().find("more than 16 levels deep"), std::string::npos)
+      << deep.status().message();
+  EXPECT_TRUE(ParseRequirementsFile(dir_.file("chain30.txt")).ok());
+  auto big = ParseRequirementsFile(Write("big.txt", std::string(2 << 20, '#')));
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.status().message().find("at most 1048576 are read"), std::string::npos);
+}
+
 class ProjectSpecTest : public ::testing::Test {
  protected:
   Result<ProjectSpec> Load(const std::string& yaml, const Environment& env = {}) {

@@ -51,6 +51,10 @@ bool IsFlagOption(std::string_view o) {
   return false;
 }
 
+// Bounds on what a project's requirements may make SoMLier read.
+constexpr size_t kMaxIncludeDepth = 16;
+constexpr uintmax_t kMaxFileBytes = 1 << 20;
+
 class Parser {
  public:
   Result<std::vector<Requirement>> ParseFile(const fs::path& path) {
@@ -59,10 +63,20 @@ class Parser {
     if (!fs::is_regular_file(path, ec)) {
       return NotFound(fmt::format("requirements file '{}' does not exist", path.string()));
     }
-    if (!open_.insert(canonical.string()).second) {
+    if (open_.count(canonical.string()) != 0) {
       return InvalidArgument(
           fmt::format("requirements file '{}' includes itself (through -r)", path.string()));
     }
+    if (open_.size() >= kMaxIncludeDepth) {
+      return InvalidArgument(fmt::format(
+          "requirements file '{}' is included more than {} levels deep (through -r)",
+          path.string(), kMaxIncludeDepth));
+    }
+    if (const auto size = fs::file_size(path, ec); !ec && size > kMaxFileBytes) {
+      return InvalidArgument(fmt::format("requirements file '{}' has {} bytes; at most {} are read",
+                                         path.string(), size, kMaxFileBytes));
+    }
+    open_.insert(canonical.string());
     std::ifstream in(path);
     std::string physical;
     std::string logical;
