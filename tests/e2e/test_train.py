@@ -445,8 +445,74 @@ class ServerTrainTest(TrainTestCase):
             shown = request_json("POST", restarted.url + "/runs/show", {"run_id": run["run_id"]})
             self.assertEqual(shown["status"], "FAILED", shown)
             self.assertIn("ended before the run did", shown["status_message"])
+            got = request_json("GET", restarted.url + "/api/2.0/mlflow/runs/get?run_id=" +
+                               run["run_id"])
+            self.assertEqual(got["run"]["info"]["status"], "FAILED")
         for pgid in groups:
             self.assertFalse(process_group_alive(pgid))
+
+    def wait_for_child(self, url, run_id, timeout=60):
+        """Waits (over HTTP only) until the run's script has started its child; returns the
+        run's process group."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = request_json("POST", url + "/runs/logs", {"run_id": run_id})["text"]
+            if "CHILD" in text:
+                return int(re.search(r"GROUP \d+ (\d+)", text).group(1))
+            self.assertLess(time.monotonic(), deadline, text)
+            time.sleep(0.2)
+
+    def assert_failed_without_any_command(self, url, run_id, pgid, timeout=30):
+        """The MLflow API reports the run FAILED within `timeout` — only this server reads
+        it — and its processes are gone."""
+        deadline = time.monotonic() + timeout
+        while True:
+            info = request_json("GET", url + "/api/2.0/mlflow/runs/get?run_id=" +
+                                run_id)["run"]["info"]
+            if info["status"] != "RUNNING":
+                break
+            self.assertLess(time.monotonic(), deadline, "still RUNNING: " + str(info))
+            time.sleep(0.5)
+        self.assertEqual(info["status"], "FAILED", info)
+        self.assertIn("end_time", info)
+        shown = request_json("POST", url + "/runs/show", {"run_id": run_id})
+        self.assertIn("ended before the run did", shown["status_message"])
+        deadline = time.monotonic() + 10
+        while process_group_alive(pgid):
+            self.assertLess(time.monotonic(), deadline, f"group {pgid} outlived its run")
+            time.sleep(0.1)
+
+    def test_a_running_server_fails_the_runs_of_executors_that_die(self):
+        # A server that keeps running sees the runs other processes execute on the same
+        # store. Their executor can die under it: an in-process `somlier online train`...
+        server = self.start_server()
+        train = self.start_somlier("online", "train", "example-projects/grid", "main",
+                                   "--github_uri", str(self.repo.path), "--spawn", "yes")
+        deadline = time.monotonic() + 60
+        runs = []
+        while not runs:
+            self.assertLess(time.monotonic(), deadline)
+            try:
+                runs = request_json("POST", server.url + "/runs/list",
+                                    {"project_name": "example-projects/grid"})["runs"]
+            except HttpError as e:
+                self.assertEqual(e.status, 404, e.body)  # no experiment yet
+            time.sleep(0.2)
+        run_id = runs[0]["run_id"]
+        pgid = self.wait_for_child(server.url, run_id)
+        train.kill()  # SIGKILL: the CLI cannot end its run
+        train.wait(timeout=10)
+        self.assert_failed_without_any_command(server.url, run_id, pgid)
+
+        # ... or another server.
+        other = ServerProcess(self.env)
+        self.addCleanup(other.kill)
+        answer = request_json("POST", other.url + "/train", {
+            "project_name": "example-projects/grid", "project_ref": "main",
+            "github_uri": str(self.repo.path), "params": {"spawn": "yes"}})
+        pgid = self.wait_for_child(server.url, answer["run_id"])
+        other.kill()
+        self.assert_failed_without_any_command(server.url, answer["run_id"], pgid)
 
 
 class ExampleProjectTest(SomlierTestCase):

@@ -20,6 +20,8 @@
 namespace somlier::cli {
 namespace {
 
+constexpr std::chrono::milliseconds kOrphanWatchPeriod{3000};
+
 struct ServerCommandOptions {
   ApiServerOptions server;
   std::string token;
@@ -63,6 +65,10 @@ Result<int> Serve(const Context& ctx, ServerCommandOptions o) {
     LogWarning("{} run(s) executed by a SoMLier process that has died were marked FAILED",
                *recovered);
   }
+  // Executors can die while this server runs too (another server on the same store, an
+  // in-process `somlier online train` killed with SIGKILL): their runs are FAILED within
+  // this period, for every client that reads them.
+  services->train->WatchForOrphanedRuns(kOrphanWatchPeriod);
   SOMLIER_ASSIGN_OR_RETURN(auto server, ApiServer::Create(*services->tracking, *services->registry,
                                                           o.server,
                                                           {services->train.get(),

@@ -287,6 +287,12 @@ TrainService::TrainService(TrackingService& tracking, TrainServiceConfig config)
     : tracking_(tracking), config_(std::move(config)) {}
 
 TrainService::~TrainService() {
+  {
+    std::lock_guard lock(watch_mutex_);
+    watch_stop_ = true;
+  }
+  watch_wake_.notify_all();
+  if (watcher_.joinable()) watcher_.join();
   std::vector<std::shared_ptr<TrainJob>> jobs;
   {
     std::lock_guard lock(mutex_);
@@ -532,6 +538,25 @@ Result<int> TrainService::RecoverOrphanedRuns() {
     }
   }
   return recovered;
+}
+
+void TrainService::WatchForOrphanedRuns(std::chrono::milliseconds period) {
+  watcher_ = std::thread([this, period] {
+    bool failing = false;  // log a failure once, not every period
+    std::unique_lock lock(watch_mutex_);
+    while (!watch_wake_.wait_for(lock, period, [this] { return watch_stop_; })) {
+      lock.unlock();
+      Result<int> recovered = RecoverOrphanedRuns();
+      if (!recovered.ok() && !failing) {
+        LogWarning("checking for runs whose executor has died failed (retrying every {} ms): {}",
+                   period.count(), recovered.status().message());
+      } else if (recovered.ok() && *recovered > 0) {
+        LogWarning("{} run(s) whose executing SoMLier process died were marked FAILED", *recovered);
+      }
+      failing = !recovered.ok();
+      lock.lock();
+    }
+  });
 }
 
 }  // namespace somlier

@@ -19,11 +19,15 @@
 // and status changes are compare-and-set, so `runs kill` from another process and an
 // executor agree. Credentials in the repository URI are not stored on runs.
 // RecoverOrphanedRuns() fails the runs whose executor has died, so none stays RUNNING
-// forever. Thread-safe. The TrackingService must outlive the service; destroying the
-// service kills the runs it still executes and waits for them.
+// forever: a CLI command calls it once, a server at its start and then every few seconds
+// (WatchForOrphanedRuns), because an executor can die while a server keeps answering for
+// its runs — another server on the same store, or an in-process `somlier online train`,
+// killed with SIGKILL. Thread-safe. The TrackingService must outlive the service; destroying
+// the service stops that watch, kills the runs it still executes and waits for them.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -31,6 +35,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "somlier/core/param_grid.h"
@@ -114,6 +119,12 @@ class TrainService {
   // on this host is gone, killing what is left of its process. Returns how many.
   Result<int> RecoverOrphanedRuns();
 
+  // Calls RecoverOrphanedRuns() every `period` on a thread of its own until the service is
+  // destroyed, so that a run whose executor dies is FAILED within `period` through every
+  // door that reads it (reads themselves stay free of process checks). Failures are logged.
+  // Call at most once.
+  void WatchForOrphanedRuns(std::chrono::milliseconds period);
+
  private:
   struct TrackingServer {
     std::string uri;
@@ -126,6 +137,11 @@ class TrainService {
   std::mutex mutex_;
   TrackingServer server_;                      // guarded by mutex_
   std::vector<std::shared_ptr<TrainJob>> jobs_;  // guarded by mutex_
+
+  std::mutex watch_mutex_;
+  std::condition_variable watch_wake_;
+  bool watch_stop_ = false;  // guarded by watch_mutex_
+  std::thread watcher_;      // WatchForOrphanedRuns(); joined by the destructor
 };
 
 // The runs of one Submit(), executing. Thread-safe.

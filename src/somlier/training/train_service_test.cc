@@ -1,0 +1,104 @@
+// Tests of TrainService's recovery of runs whose executing process has died (the grid
+// itself is tested end to end: tests/e2e/test_train.py).
+#include "somlier/training/train_service.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "somlier/core/strings.h"
+#include "somlier/execution/process_identity.h"
+#include "somlier/tracking/tracking_service.h"
+#include "temp_dir.h"
+
+namespace somlier {
+namespace {
+
+using namespace std::chrono_literals;
+
+// This process's identity with another start time: a process of this host that is gone.
+std::string DeadIdentity() {
+  std::vector<std::string> parts = Split(ThisProcessIdentity(), ':');
+  parts[parts.size() - 2] = "1";
+  return Join(parts, ":");
+}
+
+class OrphanTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = Store::Open("sqlite:///" + dir_.file("db.sqlite"));
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(*store);
+    auto artifacts = ArtifactStore::Open(dir_.path() / "artifacts");
+    ASSERT_TRUE(artifacts.ok());
+    artifacts_ = std::move(*artifacts);
+    tracking_ = std::make_unique<TrackingService>(*store_, *artifacts_);
+    ASSERT_TRUE(tracking_->EnsureDefaultExperiment().ok());
+    TrainServiceConfig config;
+    config.home = dir_.path() / "home";
+    train_ = std::make_unique<TrainService>(*tracking_, config);
+  }
+
+  std::string NewExecutedRun(const std::string& executor) {
+    CreateRunRequest r;
+    r.status = RunStatus::kRunning;
+    r.executor = executor;
+    auto run = tracking_->CreateRun(r);
+    EXPECT_TRUE(run.ok()) << run.status().ToString();
+    return run.ok() ? run->info.run_id : "";
+  }
+
+  RunStatus StatusOf(const std::string& run_id) { return tracking_->GetRun(run_id)->info.status; }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ArtifactStore> artifacts_;
+  std::unique_ptr<TrackingService> tracking_;
+  std::unique_ptr<TrainService> train_;
+};
+
+TEST_F(OrphanTest, RecoverFailsOnlyTheRunsOfDeadExecutors) {
+  const std::string orphan = NewExecutedRun(DeadIdentity());
+  const std::string alive = NewExecutedRun(ThisProcessIdentity());
+  const std::string elsewhere = NewExecutedRun("another-host:1:2:3");
+  ASSERT_EQ(CheckProcess(DeadIdentity()), ProcessState::kGone);
+  EXPECT_EQ(*train_->RecoverOrphanedRuns(), 1);
+  auto failed = tracking_->GetRun(orphan);
+  EXPECT_EQ(failed->info.status, RunStatus::kFailed);
+  EXPECT_TRUE(failed->info.end_time.has_value());
+  EXPECT_TRUE(failed->info.executor.empty()) << "released";
+  EXPECT_NE(failed->info.status_message.find("ended before the run did"), std::string::npos);
+  EXPECT_EQ(StatusOf(alive), RunStatus::kRunning);
+  EXPECT_EQ(StatusOf(elsewhere), RunStatus::kRunning) << "another host's: cannot tell";
+  EXPECT_EQ(*train_->RecoverOrphanedRuns(), 0) << "once";
+}
+
+TEST_F(OrphanTest, TheWatchFailsRunsOrphanedWhileItRunsAndStopsWithTheService) {
+  train_->WatchForOrphanedRuns(50ms);
+  const std::string alive = NewExecutedRun(ThisProcessIdentity());
+  const std::string orphan = NewExecutedRun(DeadIdentity());  // its executor died meanwhile
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (StatusOf(orphan) != RunStatus::kFailed && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(StatusOf(orphan), RunStatus::kFailed);
+  EXPECT_EQ(StatusOf(alive), RunStatus::kRunning);
+
+  const auto started = std::chrono::steady_clock::now();
+  train_.reset();  // stops the watch at once, not after a period
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  const std::string later = NewExecutedRun(DeadIdentity());
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(StatusOf(later), RunStatus::kRunning) << "no watch after the service is gone";
+}
+
+TEST_F(OrphanTest, ALongPeriodDoesNotDelayDestruction) {
+  train_->WatchForOrphanedRuns(1h);
+  const auto started = std::chrono::steady_clock::now();
+  train_.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+}
+
+}  // namespace
+}  // namespace somlier
