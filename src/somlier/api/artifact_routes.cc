@@ -71,7 +71,7 @@ void AddArtifactRoutes(httplib::Server& server, TrackingService& tracking) {
         if (f != nullptr) std::fclose(f);
       });
       if (!file) return SendMlflowError(response, NotFound(fmt::format("cannot read '{}'", relative)));
-      response.set_header("Content-Disposition", "attachment; filename=" + Basename(relative));
+      response.set_header("Content-Disposition", ContentDispositionAttachment(Basename(relative)));
       response.set_header("X-Content-Type-Options", "nosniff");
       response.set_content_provider(
           static_cast<size_t>(info->size), std::string(MimeType(relative)),

@@ -2,8 +2,8 @@
 
 #include <fmt/core.h>
 
-
 #include "somlier/api/http_util.h"
+#include "somlier/core/json_number.h"
 #include "somlier/core/json_parse.h"
 #include "somlier/core/strings.h"
 #include "somlier/serving/local_deployments.h"
@@ -47,8 +47,9 @@ Result<json> SeedDeploy(LocalDeployments& deployments, const json& request) {
   DeployRequest r;
   SOMLIER_ASSIGN_OR_RETURN(r.project_name, RequiredJsonString(request, "project_name"));
   SOMLIER_ASSIGN_OR_RETURN(r.model_name, RequiredJsonString(request, "model_name"));
-  if (auto it = request.find("model_version"); it != request.end() && it->is_number_integer()) {
-    r.model_version = std::to_string(it->get<int64_t>());
+  if (auto it = request.find("model_version"); it != request.end() && it->is_number()) {
+    SOMLIER_ASSIGN_OR_RETURN(int64_t version, IntFromJson("model_version", *it, {.min = 1}));
+    r.model_version = std::to_string(version);
   } else {
     SOMLIER_ASSIGN_OR_RETURN(r.model_version, RequiredJsonString(request, "model_version"));
   }
@@ -56,10 +57,8 @@ Result<json> SeedDeploy(LocalDeployments& deployments, const json& request) {
   SOMLIER_ASSIGN_OR_RETURN(auto istio, JsonBool(request, "istio_enabled"));
   r.istio_enabled = istio.value_or(false);
   if (auto it = request.find("workers"); it != request.end() && !it->is_null()) {
-    if (!it->is_number_integer()) {
-      return InvalidArgument(fmt::format("'workers' must be an integer, not {}", JsonPreview(*it)));
-    }
-    r.workers = it->get<int>();
+    SOMLIER_ASSIGN_OR_RETURN(r.workers,
+                             IntFromJsonAs<int>("workers", *it, {1, DeployRequest::kMaxWorkers}));
   }
   SOMLIER_ASSIGN_OR_RETURN(DeployOutcome outcome, deployments.Deploy(r));
   return json{{"status", outcome.status},
@@ -88,10 +87,7 @@ Result<json> DeploymentsLogs(LocalDeployments& deployments, const json& request)
   SOMLIER_ASSIGN_OR_RETURN(std::string name, RequiredJsonString(request, "name"));
   size_t tail = 0;
   if (auto it = request.find("tail"); it != request.end() && !it->is_null()) {
-    if (!it->is_number_integer() || it->get<int64_t>() < 0) {
-      return InvalidArgument(fmt::format("'tail' must be a count of lines, not {}", JsonPreview(*it)));
-    }
-    tail = it->get<size_t>();
+    SOMLIER_ASSIGN_OR_RETURN(tail, IntFromJsonAs<size_t>("tail", *it, kNonNegative));
   }
   SOMLIER_ASSIGN_OR_RETURN(std::string log, deployments.ReadLog(name, tail));
   return json{{"name", name}, {"log_file", deployments.LogFileOf(name).string()}, {"log", log}};

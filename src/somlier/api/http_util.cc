@@ -2,8 +2,8 @@
 
 #include <fmt/core.h>
 
-
 #include "somlier/api/mlflow_json.h"
+#include "somlier/core/json_number.h"
 #include "somlier/core/json_parse.h"
 
 namespace somlier::api {
@@ -94,7 +94,7 @@ Result<std::string> Fields::String(std::string_view name, std::string fallback) 
   if (v == nullptr) return fallback;
   if (v->is_array() && v->size() == 1) v = &(*v)[0];  // a query key given once per list
   if (v->is_string()) return v->get<std::string>();
-  if (v->is_number_integer()) return std::to_string(v->get<int64_t>());
+  if (v->is_number_integer()) return v->dump();  // exact, signed or not
   return WrongType(name, *v, "a string");
 }
 
@@ -104,11 +104,12 @@ Result<std::string> Fields::RequiredString(std::string_view name) const {
   return value;
 }
 
-Result<std::optional<int64_t>> Fields::Int(std::string_view name) const {
+Result<std::optional<int64_t>> Fields::Int(std::string_view name, IntRange range) const {
   const json* v = Raw(name);
   if (v == nullptr) return std::optional<int64_t>();
-  if (auto i = IntFromJson(*v)) return std::optional<int64_t>(*i);
-  return WrongType(name, *v, "an integer");
+  if (v->is_array() && v->size() == 1) v = &(*v)[0];  // a query key given once per list
+  SOMLIER_ASSIGN_OR_RETURN(int64_t i, IntFromJson(name, *v, range, IntSpelling::kNumberOrString));
+  return std::optional<int64_t>(i);
 }
 
 Result<std::optional<double>> Fields::Double(std::string_view name) const {
@@ -144,7 +145,7 @@ Result<std::vector<std::string>> Fields::StringList(std::string_view name) const
     if (item.is_string()) {
       out.push_back(item.get<std::string>());
     } else if (item.is_number_integer()) {
-      out.push_back(std::to_string(item.get<int64_t>()));
+      out.push_back(item.dump());
     } else {
       return WrongType(name, item, "a list of strings");
     }
@@ -224,6 +225,37 @@ Result<json> JsonObjectBody(std::string_view body) {
   SOMLIER_ASSIGN_OR_RETURN(json parsed, ParseJson(body, "the request body"));
   if (!parsed.is_object()) return InvalidArgument("the request body must be a JSON object");
   return parsed;
+}
+
+std::string ContentDispositionAttachment(std::string_view filename) {
+  std::string quoted;   // the quoted-string's content
+  std::string encoded;  // RFC 8187 ext-value's value-chars
+  bool ascii = true;
+  for (char c : filename) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7F) continue;  // control characters: never in a header
+    if (byte >= 0x80) {
+      ascii = false;
+      if ((byte & 0xC0) != 0x80) quoted += '_';  // one '_' per non-ASCII character
+    } else {
+      if (c == '"' || c == '\\') quoted += '\\';
+      quoted += c;
+    }
+    // attr-char (RFC 8187): ALPHA / DIGIT / "!" / "#" / "$" / "&" / "+" / "-" / "." / "^" /
+    // "_" / "`" / "|" / "~"; everything else is percent-encoded.
+    const bool attr_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') ||
+                           std::string_view("!#$&+-.^_`|~").find(c) != std::string_view::npos;
+    if (attr_char) {
+      encoded += c;
+    } else {
+      encoded += fmt::format("%{:02X}", byte);
+    }
+  }
+  if (quoted.empty()) quoted = "download";
+  std::string header = "attachment; filename=\"" + quoted + "\"";
+  if (!ascii) header += "; filename*=UTF-8''" + encoded;
+  return header;
 }
 
 Result<std::string> RequiredJsonString(const json& request, const char* name) {

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "somlier/core/json_number.h"
 #include "somlier/core/result.h"
 #include "somlier/core/strings.h"
 #include "somlier/net/http_json.h"
@@ -35,7 +36,9 @@ class Fields {
   // Strings; numbers are accepted and spelled in decimal (legacy clients send ids as ints).
   Result<std::string> RequiredString(std::string_view name) const;
   Result<std::string> String(std::string_view name, std::string fallback = "") const;
-  Result<std::optional<int64_t>> Int(std::string_view name) const;
+  // A JSON number or a decimal string (protobuf JSON's int64), checked against `range`
+  // before conversion (core/json_number.h).
+  Result<std::optional<int64_t>> Int(std::string_view name, IntRange range = {}) const;
   Result<std::optional<double>> Double(std::string_view name) const;
   Result<std::optional<bool>> Bool(std::string_view name) const;
   Result<std::vector<std::string>> StringList(std::string_view name) const;
@@ -118,6 +121,12 @@ Result<std::optional<bool>> JsonBool(const Json& request, const char* name) {
   }
   return InvalidArgument("'" + std::string(name) + "' must be true or false, not " + it->dump());
 }
+
+// The Content-Disposition header of a download named `filename` (RFC 6266): `attachment;
+// filename="..."` with '"' and '\\' escaped, control characters dropped and non-ASCII
+// replaced by '_' in that quoted fallback, plus `filename*=UTF-8''...` (RFC 8187
+// percent-encoding) when the name has non-ASCII characters.
+std::string ContentDispositionAttachment(std::string_view filename);
 
 // A required non-empty string field of a seed-style request.
 Result<std::string> RequiredJsonString(const nlohmann::json& request, const char* name);

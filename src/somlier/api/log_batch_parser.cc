@@ -3,9 +3,11 @@
 #include <fmt/core.h>
 #include <simdjson.h>
 
-#include <charconv>
 #include <cmath>
 #include <cstdlib>
+
+#include "somlier/core/json_number.h"
+#include "somlier/core/strings.h"
 
 namespace somlier::api {
 namespace {
@@ -59,25 +61,28 @@ Result<double> ReadDouble(value v, const Where& where) {
   return Bad(where, "expected a number");
 }
 
-Result<int64_t> ReadInt(value v, const Where& where) {
+// An integer in `range`: a JSON number or a decimal string, range-checked before conversion
+// (core/json_number.h). The common case (an int64 in range) builds no field name.
+Result<int64_t> ReadInt(value v, const Where& where, IntRange range = {}) {
   json_type type;
   if (v.type().get(type)) return Bad(where, "malformed value");
   if (type == json_type::number) {
     int64_t i;
-    if (!v.get_int64().get(i)) return i;
+    if (!v.get_int64().get(i)) {
+      if (range.Contains(i)) return i;
+      return CheckedInt(where.ToString(), i, range);
+    }
+    uint64_t u;
+    if (!v.get_uint64().get(u)) return CheckedInt(where.ToString(), u, range);
     double d;
-    if (!v.get_double().get(d) && d == static_cast<double>(static_cast<int64_t>(d))) {
-      return static_cast<int64_t>(d);
-    }
-  } else if (type == json_type::string) {
-    std::string_view s;
-    if (!v.get_string().get(s)) {
-      int64_t i = 0;
-      auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), i);
-      if (!s.empty() && ec == std::errc() && end == s.data() + s.size()) return i;
-    }
+    if (!v.get_double().get(d)) return CheckedInt(where.ToString(), d, range);
+    return Bad(where, "malformed number");
   }
-  return Bad(where, "expected an integer");
+  if (type == json_type::string) {
+    std::string_view s;
+    if (!v.get_string().get(s)) return CheckedIntFromText(where.ToString(), s, range);
+  }
+  return NotAnInteger(where.ToString(), Trim(v.raw_json_token()).substr(0, 60), range);
 }
 
 // {key, value?} objects, for params and tags.
@@ -138,7 +143,8 @@ Status ReadMetrics(value v, std::vector<Metric>* out) {
         SOMLIER_ASSIGN_OR_RETURN(metric.value, ReadDouble(field_value, where + "value"));
         has_value = true;
       } else if (name == "timestamp") {
-        SOMLIER_ASSIGN_OR_RETURN(metric.timestamp, ReadInt(field_value, where + "timestamp"));
+        SOMLIER_ASSIGN_OR_RETURN(metric.timestamp,
+                                 ReadInt(field_value, where + "timestamp", kNonNegative));
         has_timestamp = true;
       } else if (name == "step") {
         bool is_null = false;

@@ -1,6 +1,5 @@
 #include "somlier/api/mlflow_json.h"
 
-#include <charconv>
 #include <cmath>
 #include <cstdlib>
 
@@ -39,21 +38,6 @@ std::optional<double> DoubleFromJson(const json& value) {
   const double d = std::strtod(s.c_str(), &end);
   if (s.empty() || end != s.c_str() + s.size()) return std::nullopt;
   return d;
-}
-
-std::optional<int64_t> IntFromJson(const json& value) {
-  if (value.is_number_integer()) return value.get<int64_t>();
-  if (value.is_number_float()) {
-    const double d = value.get<double>();
-    if (d == static_cast<double>(static_cast<int64_t>(d))) return static_cast<int64_t>(d);
-    return std::nullopt;
-  }
-  if (!value.is_string()) return std::nullopt;
-  const std::string& s = value.get_ref<const std::string&>();
-  int64_t out = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-  return out;
 }
 
 json ToJson(const Experiment& e) {

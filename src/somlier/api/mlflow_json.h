@@ -26,9 +26,6 @@ nlohmann::json DoubleToJson(double value);
 // A double from a JSON number or one of those strings; nullopt for anything else.
 std::optional<double> DoubleFromJson(const nlohmann::json& value);
 
-// An int64 from a JSON integer, an integral float, or a decimal string; nullopt otherwise.
-std::optional<int64_t> IntFromJson(const nlohmann::json& value);
-
 template <typename T>
 nlohmann::json ToJsonArray(const std::vector<T>& items) {
   nlohmann::json out = nlohmann::json::array();

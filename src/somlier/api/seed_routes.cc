@@ -4,14 +4,16 @@
 
 #include <set>
 
-#include "somlier/core/json_parse.h"
 #include "somlier/api/http_util.h"
 #include "somlier/api/routes.h"
 #include "somlier/api/seed_api.h"
+#include "somlier/core/json_number.h"
+#include "somlier/core/json_parse.h"
 #include "somlier/core/strings.h"
 #include "somlier/registry/model_import.h"
 #include "somlier/registry/registry_service.h"
 #include "somlier/tracking/tracking_service.h"
+#include "somlier/tracking/validation.h"
 
 namespace somlier::api {
 
@@ -33,8 +35,7 @@ Result<json> SeedSearch(TrackingService& tracking, const json& request) {
   SOMLIER_ASSIGN_OR_RETURN(std::string order, RequiredJsonString(request, "order_by"));
   std::optional<int64_t> top;
   if (auto it = request.find("top"); it != request.end() && !it->is_null()) {
-    if (!it->is_number_integer()) return InvalidArgument("'top' must be an integer");
-    top = it->get<int64_t>();
+    SOMLIER_ASSIGN_OR_RETURN(top, IntFromJson("top", *it, {1, kMaxRunSearchResults}));
   }
   SOMLIER_ASSIGN_OR_RETURN(std::vector<RankedRun> ranked,
                            tracking.BestRuns(project, metric, order, top.value_or(1)));

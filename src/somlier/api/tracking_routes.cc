@@ -138,7 +138,7 @@ void AddTrackingRoutes(MlflowRouter& router, TrackingService& t) {
     SOMLIER_ASSIGN_OR_RETURN(r.experiment_id, f.String("experiment_id"));
     SOMLIER_ASSIGN_OR_RETURN(r.user_id, f.String("user_id"));
     SOMLIER_ASSIGN_OR_RETURN(r.run_name, f.String("run_name"));
-    SOMLIER_ASSIGN_OR_RETURN(r.start_time, f.Int("start_time"));
+    SOMLIER_ASSIGN_OR_RETURN(r.start_time, f.Int("start_time", kNonNegative));
     SOMLIER_ASSIGN_OR_RETURN(r.tags, f.TagList("tags"));
     SOMLIER_ASSIGN_OR_RETURN(Run run, t.CreateRun(r));
     return json{{"run", ToJson(run)}};
@@ -155,7 +155,7 @@ void AddTrackingRoutes(MlflowRouter& router, TrackingService& t) {
     if (!status.empty()) {
       SOMLIER_ASSIGN_OR_RETURN(r.status, ParseStatus(status));
     }
-    SOMLIER_ASSIGN_OR_RETURN(r.end_time, f.Int("end_time"));
+    SOMLIER_ASSIGN_OR_RETURN(r.end_time, f.Int("end_time", kNonNegative));
     if (f.Has("run_name")) {
       SOMLIER_ASSIGN_OR_RETURN(r.run_name, f.String("run_name"));
     }
@@ -190,7 +190,7 @@ void AddTrackingRoutes(MlflowRouter& router, TrackingService& t) {
     SOMLIER_ASSIGN_OR_RETURN(auto value, f.Double("value"));
     if (!value) return f.RequiredString("value").status();
     m.value = *value;
-    SOMLIER_ASSIGN_OR_RETURN(auto timestamp, f.Int("timestamp"));
+    SOMLIER_ASSIGN_OR_RETURN(auto timestamp, f.Int("timestamp", kNonNegative));
     m.timestamp = timestamp.value_or(NowMillis());
     SOMLIER_ASSIGN_OR_RETURN(auto step, f.Int("step"));
     m.step = step.value_or(0);

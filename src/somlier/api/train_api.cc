@@ -8,6 +8,7 @@
 
 #include "somlier/api/http_util.h"
 #include "somlier/api/mlflow_json.h"
+#include "somlier/core/json_number.h"
 #include "somlier/core/json_parse.h"
 #include "somlier/core/strings.h"
 #include "somlier/projects/git_cache.h"
@@ -51,13 +52,12 @@ Result<std::string> OptionalString(const ordered_json& body, const char* name) {
   return it->get<std::string>();
 }
 
-Result<int64_t> OptionalInt(const ordered_json& body, const char* name) {
+// An optional integer field (0 when absent), in `range` and converted to T only then.
+template <typename T, typename Json>
+Result<T> OptionalInt(const Json& body, const char* name, IntRange range) {
   auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return 0;
-  if (!it->is_number_integer()) {
-    return InvalidArgument(fmt::format("'{}' must be an integer, not {}", name, JsonPreview(*it)));
-  }
-  return it->get<int64_t>();
+  if (it == body.end() || it->is_null()) return T{0};
+  return IntFromJsonAs<T>(name, *it, range);
 }
 
 // Ended and released by its executor: all its output is written.
@@ -107,12 +107,9 @@ Result<TrainRequest> TrainRequestFromJson(std::string_view body) {
   if (!env_manager.empty()) {
     SOMLIER_ASSIGN_OR_RETURN(r.env_manager, ParseEnvManager(env_manager));
   }
-  SOMLIER_ASSIGN_OR_RETURN(int64_t parallel, OptionalInt(j, "max_parallel"));
-  if (parallel < 0 || parallel > 1 << 20) {
-    return InvalidArgument(fmt::format("max_parallel {} must be a positive number", parallel));
-  }
-  r.max_parallel = static_cast<int>(parallel);
-  SOMLIER_ASSIGN_OR_RETURN(int64_t timeout, OptionalInt(j, "timeout"));
+  // 0 means "the default" for both; TrainService checks the upper bounds.
+  SOMLIER_ASSIGN_OR_RETURN(r.max_parallel, OptionalInt<int>(j, "max_parallel", kNonNegative));
+  SOMLIER_ASSIGN_OR_RETURN(int64_t timeout, OptionalInt<int64_t>(j, "timeout", kNonNegative));
   r.timeout = std::chrono::seconds(timeout);
   SOMLIER_ASSIGN_OR_RETURN(auto use_k8s_job, JsonBool(j, "use_k8s_job"));
   SOMLIER_ASSIGN_OR_RETURN(auto use_gpu, JsonBool(j, "use_gpu"));
@@ -156,11 +153,7 @@ Result<json> RunsList(TrackingService& tracking, const json& request) {
   }
   int64_t max_results = 100;
   if (auto it = request.find("max_results"); it != request.end() && !it->is_null()) {
-    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 1000) {
-      return InvalidArgument(
-          fmt::format("'max_results' must be an integer from 1 to 1000, not {}", JsonPreview(*it)));
-    }
-    max_results = it->get<int64_t>();
+    SOMLIER_ASSIGN_OR_RETURN(max_results, IntFromJson("max_results", *it, {1, 1000}));
   }
   auto experiment = tracking.GetExperimentByName(project);
   if (!experiment.ok()) {
@@ -203,12 +196,9 @@ Result<json> RunsShow(TrackingService& tracking, const json& request) {
 
 Result<json> RunsLogs(TrackingService& tracking, const json& request) {
   SOMLIER_ASSIGN_OR_RETURN(std::string run_id, RequiredJsonString(request, "run_id"));
-  int64_t offset = 0;
+  int64_t offset = 0;  // a byte offset into the log
   if (auto it = request.find("offset"); it != request.end() && !it->is_null()) {
-    if (!it->is_number_integer() || it->get<int64_t>() < 0) {
-      return InvalidArgument(fmt::format("'offset' must be a byte offset >= 0, not {}", JsonPreview(*it)));
-    }
-    offset = it->get<int64_t>();
+    SOMLIER_ASSIGN_OR_RETURN(offset, IntFromJson("offset", *it, kNonNegative));
   }
   // The status first: a run seen ended has written all its output.
   SOMLIER_ASSIGN_OR_RETURN(Run run, tracking.GetRun(run_id));

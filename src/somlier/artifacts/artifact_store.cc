@@ -75,9 +75,11 @@ Result<std::string> ArtifactStore::RelativePathOf(std::string_view uri) const {
     }
     const fs::path p = fs::path(std::string(path)).lexically_normal();
     if (!IsWithin(p, root_)) {
+      // Names the caller's value only: the root is this server's business.
       return InvalidArgument(
-          fmt::format("artifact location '{}' is outside the artifact root '{}'", uri,
-                      root_.string()));
+          fmt::format("artifact location '{}' is not in this server's artifact store (expected "
+                      "mlflow-artifacts:/...)",
+                      uri));
     }
     return p.lexically_relative(root_).string() == "." ? std::string()
                                                         : p.lexically_relative(root_).string();
@@ -104,6 +106,22 @@ Result<fs::path> ArtifactStore::Resolve(std::string_view relative) const {
 Result<std::unique_ptr<AtomicFile>> ArtifactStore::StartWrite(std::string_view relative) const {
   if (relative.empty()) return InvalidArgument("an artifact to write needs a file path");
   SOMLIER_ASSIGN_OR_RETURN(fs::path path, Resolve(relative));
+  // What the caller can fix is said with the caller's path (AtomicFile's messages hold the
+  // absolute one): a directory where the file goes, or a file where a directory must be.
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    return InvalidArgument(
+        fmt::format("artifact '{}' is a directory; a file cannot be written there", relative));
+  }
+  for (size_t slash = relative.find('/'); slash != std::string_view::npos;
+       slash = relative.find('/', slash + 1)) {
+    const std::string_view parent = relative.substr(0, slash);
+    if (fs::exists(root_ / std::string(parent), ec) &&
+        !fs::is_directory(root_ / std::string(parent), ec)) {
+      return InvalidArgument(fmt::format(
+          "artifact '{}' cannot be written: '{}' is a file, not a directory", relative, parent));
+    }
+  }
   return AtomicFile::Create(path);
 }
 
@@ -126,7 +144,10 @@ Status ArtifactStore::Import(const fs::path& source, std::string_view relative) 
   }
   FILE* in = std::fopen(source.c_str(), "rb");
   if (in == nullptr) {
-    return NotFound(fmt::format("cannot read '{}': {}", source.string(), std::strerror(errno)));
+    // Named by where it was to go: `source` is a path on this machine (a server's scratch
+    // directory), not the caller's business.
+    return NotFound(fmt::format("cannot read the file to store as artifact '{}': {}", relative,
+                                std::strerror(errno)));
   }
   struct Closer {
     FILE* f;

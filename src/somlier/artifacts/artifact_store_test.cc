@@ -122,5 +122,35 @@ TEST_F(ArtifactStoreTest, ImportCopiesTrees) {
   EXPECT_EQ(store_->Import(dir_.path() / "missing", "x").code(), StatusCode::kNotFound);
 }
 
+// Messages a client may see name the client's value, never the root or another path of
+// the server's.
+TEST_F(ArtifactStoreTest, ErrorsNeverQuoteServerPaths) {
+  const std::string root = store_->root().string();
+  const std::string outside = dir_.path().string() + "/elsewhere/1/r";
+  std::vector<Status> errors = {
+      store_->RelativePathOf(outside).status(),
+      store_->RelativePathOf("file://" + outside).status(),
+      store_->Import(dir_.path() / "missing", "1/r/artifacts/model.pkl"),
+  };
+  ASSERT_TRUE(store_->WriteString("1/r/artifacts/dir/file", "x").ok());
+  ASSERT_TRUE(store_->WriteString("1/r/artifacts/plain", "x").ok());
+  errors.push_back(store_->StartWrite("1/r/artifacts/dir").status());
+  errors.push_back(store_->StartWrite("1/r/artifacts/plain/under").status());
+  for (const Status& s : errors) {
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.code(), StatusCode::kInternal) << s.ToString() << " (the caller can fix these)";
+    EXPECT_EQ(s.message().find(root), std::string::npos) << s.message();
+    EXPECT_EQ(s.message().find(dir_.path().string() + "/missing"), std::string::npos)
+        << s.message();
+  }
+  EXPECT_NE(errors[0].message().find(outside), std::string::npos) << "the caller's own value";
+  EXPECT_NE(errors[2].message().find("'1/r/artifacts/model.pkl'"), std::string::npos);
+  EXPECT_EQ(errors[3].message(),
+            "artifact '1/r/artifacts/dir' is a directory; a file cannot be written there");
+  EXPECT_EQ(errors[4].message(),
+            "artifact '1/r/artifacts/plain/under' cannot be written: '1/r/artifacts/plain' is a "
+            "file, not a directory");
+}
+
 }  // namespace
 }  // namespace somlier

@@ -11,15 +11,16 @@
 namespace somlier {
 namespace {
 
-Status ValidateTag(std::string_view what, const Tag& tag) {
-  SOMLIER_RETURN_IF_ERROR(ValidateKey(what, tag.key));
-  return ValidateLength(fmt::format("the value of {} '{}'", what, tag.key), tag.value,
-                        kMaxTagValueLength);
+Status ValidateDescription(const std::string& description) {
+  return ValidateLength(TextField::kModelDescription, description);
 }
 
 // Model sources may be any URI, but not one that climbs out of where it points.
 Status ValidateSource(const std::string& source) {
   if (source.empty()) return InvalidArgument("a model version needs a source");
+  SOMLIER_RETURN_IF_ERROR(ValidateLength(TextField::kModelSource, source, [&] {
+    return fmt::format("model source '{}'", Preview(source));
+  }));
   if (source.find('\0') != std::string::npos) {
     return InvalidArgument("the model source contains a NUL byte");
   }
@@ -44,7 +45,9 @@ Result<RegisteredModel> RegistryService::CreateRegisteredModel(const std::string
                                                                const std::string& description,
                                                                const std::vector<Tag>& tags) {
   SOMLIER_RETURN_IF_ERROR(ValidateModelName(name));
-  for (const Tag& tag : tags) SOMLIER_RETURN_IF_ERROR(ValidateTag("registered model tag", tag));
+  SOMLIER_RETURN_IF_ERROR(ValidateDescription(description));
+  for (const Tag& tag : tags)
+    SOMLIER_RETURN_IF_ERROR(ValidateRegistryTag("registered model tag", tag));
   return store_.CreateRegisteredModel(name, description, tags);
 }
 
@@ -75,6 +78,7 @@ Result<RegisteredModel> RegistryService::RenameRegisteredModel(const std::string
 
 Result<RegisteredModel> RegistryService::UpdateRegisteredModel(const std::string& name,
                                                                const std::string& description) {
+  SOMLIER_RETURN_IF_ERROR(ValidateDescription(description));
   SOMLIER_ASSIGN_OR_RETURN(RegisteredModel model, store_.UpdateRegisteredModel(name, description));
   SOMLIER_RETURN_IF_ERROR(FillLatestVersions(model));
   return model;
@@ -85,7 +89,7 @@ Status RegistryService::DeleteRegisteredModel(const std::string& name) {
 }
 
 Status RegistryService::SetRegisteredModelTag(const std::string& name, const Tag& tag) {
-  SOMLIER_RETURN_IF_ERROR(ValidateTag("registered model tag", tag));
+  SOMLIER_RETURN_IF_ERROR(ValidateRegistryTag("registered model tag", tag));
   return store_.SetRegisteredModelTag(name, tag);
 }
 
@@ -120,7 +124,10 @@ Result<ModelVersion> RegistryService::CreateModelVersion(const CreateVersionRequ
   SOMLIER_RETURN_IF_ERROR(ValidateModelName(r.name));
   SOMLIER_RETURN_IF_ERROR(ValidateSource(r.source));
   if (!r.run_id.empty()) SOMLIER_RETURN_IF_ERROR(ValidateRunId(r.run_id));
-  for (const Tag& tag : r.tags) SOMLIER_RETURN_IF_ERROR(ValidateTag("model version tag", tag));
+  for (const Tag& tag : r.tags)
+    SOMLIER_RETURN_IF_ERROR(ValidateRegistryTag("model version tag", tag));
+  SOMLIER_RETURN_IF_ERROR(ValidateLength(TextField::kRunLink, r.run_link));
+  SOMLIER_RETURN_IF_ERROR(ValidateDescription(r.description));
   ModelVersion request;
   request.name = r.name;
   request.source = r.source;
@@ -149,6 +156,7 @@ Result<Page<ModelVersion>> RegistryService::SearchModelVersions(const SearchRequ
 Result<ModelVersion> RegistryService::UpdateModelVersion(const std::string& name,
                                                          const std::string& version,
                                                          const std::string& description) {
+  SOMLIER_RETURN_IF_ERROR(ValidateDescription(description));
   SOMLIER_ASSIGN_OR_RETURN(int64_t v, ParseModelVersion(version));
   return store_.UpdateModelVersion(name, v, description);
 }
@@ -168,7 +176,7 @@ Status RegistryService::DeleteModelVersion(const std::string& name, const std::s
 
 Status RegistryService::SetModelVersionTag(const std::string& name, const std::string& version,
                                            const Tag& tag) {
-  SOMLIER_RETURN_IF_ERROR(ValidateTag("model version tag", tag));
+  SOMLIER_RETURN_IF_ERROR(ValidateRegistryTag("model version tag", tag));
   SOMLIER_ASSIGN_OR_RETURN(int64_t v, ParseModelVersion(version));
   return store_.SetModelVersionTag(name, v, tag);
 }

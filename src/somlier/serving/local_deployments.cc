@@ -87,8 +87,9 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
     return InvalidArgument(fmt::format("MODEL_VERSION '{}' is not a version number (1, 2, ...)",
                                        version));
   }
-  if (request.workers < 1 || request.workers > 64) {
-    return InvalidArgument(fmt::format("workers {} must be between 1 and 64", request.workers));
+  if (request.workers < 1 || request.workers > DeployRequest::kMaxWorkers) {
+    return InvalidArgument(fmt::format("workers {} must be between 1 and {}", request.workers,
+                                       DeployRequest::kMaxWorkers));
   }
   const std::string model_uri = fmt::format("models:/{}/{}", request.model_name, version);
   SOMLIER_RETURN_IF_ERROR(registry_.LocateModel(model_uri).status());
@@ -173,9 +174,11 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
                         : "the model server could not start";
       d.last_updated_time = NowMillis();
       SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));
-      return FailedPrecondition(fmt::format("{} for {} version {} ({}):\n{}", d.message,
-                                            request.model_name, version,
-                                            LogFileOf(name).string(), log));
+      // Named by the deployment, not by the log's path on this machine.
+      return FailedPrecondition(fmt::format(
+          "{} for {} version {} (`somlier deployments logs {}` shows its whole log; the last "
+          "lines:)\n{}",
+          d.message, request.model_name, version, name, log));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -28,6 +28,8 @@
 namespace somlier {
 
 struct DeployRequest {
+  static constexpr int kMaxWorkers = 64;  // model worker processes per deployment
+
   std::string project_name;
   std::string model_name;
   std::string model_version;

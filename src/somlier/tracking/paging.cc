@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "somlier/core/base64.h"
+#include "somlier/core/json_number.h"
 #include "somlier/core/json_parse.h"
 
 namespace somlier {
@@ -23,11 +24,9 @@ Result<int64_t> DecodePageToken(std::string_view token) {
   auto decoded = Base64Decode(token);
   if (!decoded) return bad();
   auto json = ParseJsonOrNull(*decoded);
-  if (!json.is_object() || !json.contains("offset") || !json["offset"].is_number_integer()) {
-    return bad();
-  }
-  const int64_t offset = json["offset"].get<int64_t>();
-  if (offset < 0) return bad();
+  if (!json.is_object() || !json.contains("offset")) return bad();
+  auto offset = IntFromJson("offset", json["offset"], kNonNegative);
+  if (!offset.ok()) return bad();
   return offset;
 }
 

@@ -1,5 +1,6 @@
 // Tests of the tracking and registry services: MLflow's search grammar, validation rules,
 // page tokens, and the semantics the services add on top of the Store (on SQLite).
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -139,6 +140,32 @@ TEST(Validation, KeysAndLimits) {
   EXPECT_FALSE(ParseModelVersion("0").ok());
   EXPECT_FALSE(ValidateModelName("a/b").ok());
   EXPECT_FALSE(ValidateRunId("ABC").ok());
+}
+
+TEST(Validation, EveryTextFieldHasOneLimit) {
+  for (int f = 0; f <= static_cast<int>(TextField::kLoggedModelHistory); ++f) {
+    int rows = 0;
+    for (const TextLimit& limit : kTextLimits) rows += static_cast<int>(limit.field) == f;
+    EXPECT_EQ(rows, 1) << "TextField " << f;
+  }
+  for (const TextLimit& limit : kTextLimits) {
+    EXPECT_TRUE(ValidateLength(limit.field, std::string(limit.max_length, 'a')).ok()) << limit.name;
+    const Status over = ValidateLength(limit.field, std::string(limit.max_length + 1, 'a'));
+    EXPECT_EQ(over.code(), StatusCode::kInvalidArgument) << limit.name;
+    EXPECT_EQ(over.message(), fmt::format("{} is {} characters long; the limit is {}", limit.name,
+                                          limit.max_length + 1, limit.max_length));
+  }
+  EXPECT_EQ(LimitOf(TextField::kParamValue).max_length, 6000u);
+  EXPECT_EQ(LimitOf(TextField::kRunTagValue).max_length, 8000u);
+  EXPECT_EQ(LimitOf(TextField::kRunName).max_length, 250u);
+  // Characters, not bytes: 250 two-byte characters are a valid run name.
+  std::string korean;
+  for (int i = 0; i < 250; ++i) korean += "\xea\xb0\x80";  // U+AC00
+  EXPECT_EQ(CharacterCount(korean), 250u);
+  EXPECT_TRUE(ValidateRunName(korean).ok());
+  EXPECT_EQ(ValidateRunName(korean + "x").message(),
+            "run name '" + korean.substr(0, 120) + "...' is 251 characters long; the limit is 250");
+  EXPECT_EQ(Preview("short"), "short");
 }
 
 TEST(Paging, TokensMatchMlflows) {
@@ -407,6 +434,103 @@ TEST_F(ServicesTest, RegistryValidation) {
   auto found = registry_->SearchRegisteredModels(s);
   ASSERT_EQ(found->items.size(), 1u);
   EXPECT_EQ(found->items[0].latest_versions.size(), 1u);
+}
+
+TEST_F(ServicesTest, OverLongValuesAreRefusedAtEveryEntryAndChangeNothing) {
+  auto expect_limit = [](const Status& s, std::string_view fragment) {
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+    EXPECT_NE(s.message().find(fragment), std::string::npos) << s.message();
+  };
+  const std::string huge(5 << 20, 'x');  // the reported 5 MB run name
+
+  // Runs: create, rename, log (all or nothing), the mlflow.runName and mlflow.user tags.
+  CreateRunRequest r;
+  r.run_name = huge;
+  expect_limit(tracking_->CreateRun(r).status(),
+               "run name 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' is 5242880 characters "
+               "long; the limit is 250");
+  r = {};
+  r.tags = {{"mlflow.runName", std::string(251, 'n')}};
+  expect_limit(tracking_->CreateRun(r).status(), "run name");
+  r = {};
+  r.user_id = std::string(257, 'u');
+  expect_limit(tracking_->CreateRun(r).status(),
+               "user_id is 257 characters long; the limit is 256");
+  r = {};
+  r.tags = {{"mlflow.user", std::string(257, 'u')}};
+  expect_limit(tracking_->CreateRun(r).status(), "mlflow.user");
+  r = {};
+  r.params = {{"p", std::string(6001, 'v')}};
+  expect_limit(tracking_->CreateRun(r).status(),
+               "the value of param 'p' is 6001 characters long; the limit is 6000");
+  SearchRequest all;
+  all.max_results = 100;
+  EXPECT_TRUE(tracking_->SearchRuns({0}, all)->items.empty()) << "no run was created";
+
+  somlier::Run run = NewRun("0");
+  const std::string& id = run.info.run_id;
+  RunUpdateRequest rename;
+  rename.run_name = std::string(251, 'n');
+  expect_limit(tracking_->UpdateRun(id, rename).status(), "run name");
+  expect_limit(tracking_->LogBatch(id, {{"m", 1, 1, 0}}, {{"p", "ok"}},
+                                   {{"t", "ok"}, {"long", std::string(8001, 'v')}}),
+               "the value of tag 'long' is 8001 characters long; the limit is 8000");
+  expect_limit(tracking_->LogBatch(id, {}, {}, {{"mlflow.runName", std::string(251, 'n')}}),
+               "run name");
+  expect_limit(tracking_->LogBatch(id, {}, {{std::string(251, 'k'), "v"}}, {}),
+               "param key 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...' is 251 characters long");
+  somlier::Run after = *tracking_->GetRun(id);
+  EXPECT_EQ(after.info.run_name, run.info.run_name);
+  EXPECT_TRUE(after.metrics.empty()) << "a refused batch writes nothing";
+  EXPECT_TRUE(after.params.empty());
+  EXPECT_EQ(after.tags.size(), run.tags.size());
+  expect_limit(tracking_->LogModel(id, std::string(100001, ' ')), "model_json");
+
+  // Experiments.
+  expect_limit(tracking_->CreateExperiment(std::string(501, 'e'), "", {}).status(),
+               "experiment name");
+  expect_limit(tracking_->CreateExperiment("e", std::string(2049, 'l'), {}).status(),
+               "artifact_location is 2049 characters long; the limit is 2048");
+  expect_limit(
+      tracking_->CreateExperiment("e", "", {{"mlflow.note.content", std::string(5001, 'd')}})
+          .status(),
+      "the value of experiment tag 'mlflow.note.content' is 5001 characters long");
+  EXPECT_EQ(tracking_->GetExperimentByName("e").status().code(), StatusCode::kNotFound);
+  expect_limit(tracking_->RenameExperiment(0, std::string(501, 'e')), "experiment name");
+  expect_limit(tracking_->SetExperimentTag(0, {"t", std::string(5001, 'v')}), "experiment tag");
+
+  // The registry.
+  expect_limit(registry_->CreateRegisteredModel(std::string(257, 'm'), "", {}).status(),
+               "registered model name");
+  expect_limit(registry_->CreateRegisteredModel("m", std::string(5001, 'd'), {}).status(),
+               "description is 5001 characters long; the limit is 5000");
+  EXPECT_EQ(registry_->GetRegisteredModel("m").status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(registry_->CreateRegisteredModel("m", "", {}).ok());
+  expect_limit(registry_->UpdateRegisteredModel("m", std::string(5001, 'd')).status(),
+               "description");
+  expect_limit(registry_->RenameRegisteredModel("m", std::string(257, 'm')).status(),
+               "registered model name");
+  expect_limit(registry_->SetRegisteredModelTag("m", {"t", std::string(5001, 'v')}),
+               "the value of registered model tag 't'");
+  CreateVersionRequest v;
+  v.name = "m";
+  v.source = "mlflow-artifacts:/0/" + std::string(500, 's');
+  expect_limit(registry_->CreateModelVersion(v).status(), "model source");
+  v.source = "mlflow-artifacts:/0/abc/artifacts/model";
+  v.run_link = std::string(501, 'l');
+  expect_limit(registry_->CreateModelVersion(v).status(), "run_link");
+  v.run_link = "";
+  v.description = std::string(5001, 'd');
+  expect_limit(registry_->CreateModelVersion(v).status(), "description");
+  v.description = "";
+  ASSERT_TRUE(registry_->CreateModelVersion(v).ok());
+  EXPECT_EQ(registry_->GetModelVersion("m", "1")->description, "");
+  expect_limit(registry_->UpdateModelVersion("m", "1", std::string(5001, 'd')).status(),
+               "description");
+  expect_limit(registry_->SetModelVersionTag("m", "1", {"t", std::string(5001, 'v')}),
+               "model version tag");
+  expect_limit(registry_->SetAlias("m", std::string(256, 'a'), "1"), "alias");
+  EXPECT_TRUE(registry_->GetModelVersion("m", "1")->tags.empty());
 }
 
 }  // namespace

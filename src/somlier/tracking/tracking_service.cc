@@ -16,7 +16,6 @@
 namespace somlier {
 namespace {
 
-constexpr std::string_view kRunNameTag = "mlflow.runName";
 constexpr std::string_view kUserTag = "mlflow.user";
 constexpr std::string_view kModelHistoryTag = "mlflow.log-model.history";
 
@@ -32,11 +31,8 @@ Result<int64_t> TrackingService::CreateExperiment(const std::string& name,
                                                   const std::string& artifact_location,
                                                   const std::vector<Tag>& tags) {
   SOMLIER_RETURN_IF_ERROR(ValidateExperimentName(name));
-  for (const Tag& tag : tags) {
-    SOMLIER_RETURN_IF_ERROR(ValidateKey("experiment tag", tag.key));
-    SOMLIER_RETURN_IF_ERROR(ValidateLength(fmt::format("the value of experiment tag '{}'", tag.key),
-                                           tag.value, kMaxTagValueLength));
-  }
+  for (const Tag& tag : tags) SOMLIER_RETURN_IF_ERROR(ValidateExperimentTag(tag));
+  SOMLIER_RETURN_IF_ERROR(ValidateLength(TextField::kArtifactLocation, artifact_location));
   std::string location = artifact_location;
   if (location.empty()) {
     location = ArtifactStore::UriFor("{experiment_id}");
@@ -109,9 +105,7 @@ Status TrackingService::RestoreExperiment(int64_t experiment_id) {
 }
 
 Status TrackingService::SetExperimentTag(int64_t experiment_id, const Tag& tag) {
-  SOMLIER_RETURN_IF_ERROR(ValidateKey("experiment tag", tag.key));
-  SOMLIER_RETURN_IF_ERROR(ValidateLength(fmt::format("the value of experiment tag '{}'", tag.key),
-                                         tag.value, kMaxTagValueLength));
+  SOMLIER_RETURN_IF_ERROR(ValidateExperimentTag(tag));
   SOMLIER_ASSIGN_OR_RETURN(Experiment e, store_.GetExperiment(experiment_id));
   if (e.lifecycle_stage != LifecycleStage::kActive) {
     return FailedPrecondition(fmt::format("experiment '{}' is deleted", experiment_id));
@@ -130,13 +124,17 @@ Result<Run> TrackingService::CreateRun(const CreateRunRequest& r) {
   if (!r.experiment_id.empty()) {
     SOMLIER_ASSIGN_OR_RETURN(experiment_id, ParseExperimentId(r.experiment_id));
   }
+  SOMLIER_RETURN_IF_ERROR(ValidateRunName(r.run_name));
+  SOMLIER_RETURN_IF_ERROR(ValidateLength(TextField::kUserId, r.user_id));
   std::vector<Tag> tags;
   std::string user = r.user_id;
   std::string name = r.run_name;
   for (const Tag& tag : r.tags) {
-    SOMLIER_RETURN_IF_ERROR(ValidateKey("tag", tag.key));
-    SOMLIER_RETURN_IF_ERROR(ValidateLength(fmt::format("the value of tag '{}'", tag.key),
-                                           tag.value, kMaxRunTagValueLength));
+    SOMLIER_RETURN_IF_ERROR(ValidateRunTag(tag));
+    if (tag.key == kUserTag) {
+      SOMLIER_RETURN_IF_ERROR(
+          ValidateLength(TextField::kUserId, tag.value, "the mlflow.user tag (the run's user)"));
+    }
     if (tag.key == kUserTag && user.empty()) user = tag.value;
     if (tag.key == kRunNameTag) {
       if (!name.empty() && name != tag.value) {
@@ -151,9 +149,7 @@ Result<Run> TrackingService::CreateRun(const CreateRunRequest& r) {
   if (name.empty()) name = NewRunName();
   std::set<std::string> param_keys;
   for (const Param& param : r.params) {
-    SOMLIER_RETURN_IF_ERROR(ValidateKey("param", param.key));
-    SOMLIER_RETURN_IF_ERROR(ValidateLength(fmt::format("the value of param '{}'", param.key),
-                                           param.value, kMaxParamValueLength));
+    SOMLIER_RETURN_IF_ERROR(ValidateParam(param));
     if (!param_keys.insert(param.key).second) {
       return InvalidArgument(fmt::format("param '{}' is given twice", param.key));
     }
@@ -189,6 +185,7 @@ Status TrackingService::RequireActiveRun(const std::string& run_id) {
 }
 
 Result<RunInfo> TrackingService::UpdateRun(const std::string& run_id, const RunUpdateRequest& r) {
+  if (r.run_name) SOMLIER_RETURN_IF_ERROR(ValidateRunName(*r.run_name));
   SOMLIER_RETURN_IF_ERROR(RequireActiveRun(run_id));
   RunUpdate update;
   update.status = r.status;
@@ -251,6 +248,7 @@ Result<std::vector<Metric>> TrackingService::GetMetricHistory(const std::string&
 }
 
 Status TrackingService::LogModel(const std::string& run_id, const std::string& model_json) {
+  SOMLIER_RETURN_IF_ERROR(ValidateLength(TextField::kLoggedModel, model_json));
   auto model = ParseJsonOrNull(model_json);
   if (!model.is_object()) {
     return InvalidArgument("model_json must be a JSON object (the MLmodel file as JSON)");
@@ -269,7 +267,12 @@ Status TrackingService::LogModel(const std::string& run_id, const std::string& m
     if (!history.is_array()) history = nlohmann::json::array();
   }
   history.push_back(model);
-  return store_.LogBatch(run_id, {}, {}, {{std::string(kModelHistoryTag), history.dump()}});
+  std::string value = history.dump();
+  SOMLIER_RETURN_IF_ERROR(
+      ValidateLength(TextField::kLoggedModelHistory, value,
+                     fmt::format("the history of the models run '{}' logged ({} models)", run_id,
+                                 history.size())));
+  return store_.LogBatch(run_id, {}, {}, {{std::string(kModelHistoryTag), std::move(value)}});
 }
 
 // ---- Run artifacts ----------------------------------------------------------------------

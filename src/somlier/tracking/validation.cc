@@ -28,12 +28,37 @@ Result<int64_t> ParseNonNegative(std::string_view text, std::string_view what) {
 
 }  // namespace
 
+size_t CharacterCount(std::string_view text) {
+  size_t count = 0;
+  for (char c : text) count += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return count;
+}
+
+std::string Preview(std::string_view text) {
+  constexpr size_t kShown = 40;
+  size_t chars = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && chars++ == kShown) {
+      return std::string(text.substr(0, i)) + "...";
+    }
+  }
+  return std::string(text);
+}
+
+Status ValidateLength(TextField field, std::string_view value, std::string_view what) {
+  const TextLimit& limit = LimitOf(field);
+  // Bytes bound characters from above: most values need no count.
+  if (value.size() <= limit.max_length) return OkStatus();
+  const size_t length = CharacterCount(value);
+  if (length <= limit.max_length) return OkStatus();
+  return InvalidArgument(fmt::format("{} is {} characters long; the limit is {}",
+                                     what.empty() ? limit.name : what, length, limit.max_length));
+}
+
 Status ValidateKey(std::string_view what, std::string_view key) {
   if (key.empty()) return InvalidArgument(fmt::format("a {} key must not be empty", what));
-  if (key.size() > kMaxKeyLength) {
-    return InvalidArgument(fmt::format("{} key '{}...' is {} characters long; the limit is {}",
-                                       what, key.substr(0, 40), key.size(), kMaxKeyLength));
-  }
+  SOMLIER_RETURN_IF_ERROR(ValidateLength(
+      TextField::kKey, key, [&] { return fmt::format("{} key '{}'", what, Preview(key)); }));
   for (char c : key) {
     if (!IsKeyChar(c)) {
       return InvalidArgument(fmt::format(
@@ -57,12 +82,6 @@ Status ValidateKey(std::string_view what, std::string_view key) {
   }
 }
 
-Status ValidateLength(std::string_view what, std::string_view value, size_t max) {
-  if (value.size() <= max) return OkStatus();
-  return InvalidArgument(
-      fmt::format("{} is {} characters long; the limit is {}", what, value.size(), max));
-}
-
 Status ValidateBatch(const std::vector<Metric>& metrics, const std::vector<Param>& params,
                      const std::vector<Tag>& tags) {
   auto too_many = [](std::string_view what, size_t got, size_t limit) {
@@ -83,27 +102,52 @@ Status ValidateBatch(const std::vector<Metric>& metrics, const std::vector<Param
           fmt::format("metric '{}' has the negative timestamp {}", m.key, m.timestamp));
     }
   }
-  for (const Param& p : params) {
-    SOMLIER_RETURN_IF_ERROR(ValidateKey("param", p.key));
-    SOMLIER_RETURN_IF_ERROR(
-        ValidateLength(fmt::format("the value of param '{}'", p.key), p.value, kMaxParamValueLength));
-  }
-  for (const Tag& t : tags) {
-    SOMLIER_RETURN_IF_ERROR(ValidateKey("tag", t.key));
-    SOMLIER_RETURN_IF_ERROR(
-        ValidateLength(fmt::format("the value of tag '{}'", t.key), t.value, kMaxRunTagValueLength));
-  }
+  for (const Param& p : params) SOMLIER_RETURN_IF_ERROR(ValidateParam(p));
+  for (const Tag& t : tags) SOMLIER_RETURN_IF_ERROR(ValidateRunTag(t));
   return OkStatus();
+}
+
+Status ValidateParam(const Param& param) {
+  SOMLIER_RETURN_IF_ERROR(ValidateKey("param", param.key));
+  return ValidateLength(TextField::kParamValue, param.value,
+                        [&] { return fmt::format("the value of param '{}'", param.key); });
+}
+
+Status ValidateRunTag(const Tag& tag) {
+  SOMLIER_RETURN_IF_ERROR(ValidateKey("tag", tag.key));
+  if (tag.key == kRunNameTag) return ValidateRunName(tag.value);
+  return ValidateLength(TextField::kRunTagValue, tag.value,
+                        [&] { return fmt::format("the value of tag '{}'", tag.key); });
+}
+
+Status ValidateExperimentTag(const Tag& tag) {
+  SOMLIER_RETURN_IF_ERROR(ValidateKey("experiment tag", tag.key));
+  return ValidateLength(TextField::kExperimentTagValue, tag.value,
+                        [&] { return fmt::format("the value of experiment tag '{}'", tag.key); });
+}
+
+Status ValidateRegistryTag(std::string_view what, const Tag& tag) {
+  SOMLIER_RETURN_IF_ERROR(ValidateKey(what, tag.key));
+  return ValidateLength(TextField::kRegistryTagValue, tag.value,
+                        [&] { return fmt::format("the value of {} '{}'", what, tag.key); });
 }
 
 Status ValidateExperimentName(std::string_view name) {
   if (name.empty()) return InvalidArgument("an experiment name must not be empty");
-  return ValidateLength(fmt::format("experiment name '{}...'", name.substr(0, 40)), name,
-                        kMaxExperimentNameLength);
+  return ValidateLength(TextField::kExperimentName, name,
+                        [&] { return fmt::format("experiment name '{}'", Preview(name)); });
+}
+
+Status ValidateRunName(std::string_view name) {
+  return ValidateLength(TextField::kRunName, name,
+                        [&] { return fmt::format("run name '{}'", Preview(name)); });
 }
 
 Status ValidateModelName(std::string_view name) {
   if (name.empty()) return InvalidArgument("a registered model name must not be empty");
+  SOMLIER_RETURN_IF_ERROR(ValidateLength(TextField::kModelName, name, [&] {
+    return fmt::format("registered model name '{}'", Preview(name));
+  }));
   if (name.find('/') != std::string_view::npos || name.find(':') != std::string_view::npos) {
     return InvalidArgument(fmt::format(
         "registered model name '{}' must not contain '/' or ':' (they separate parts of model "
@@ -115,7 +159,8 @@ Status ValidateModelName(std::string_view name) {
 
 Status ValidateAlias(std::string_view alias) {
   if (alias.empty()) return InvalidArgument("an alias must not be empty");
-  SOMLIER_RETURN_IF_ERROR(ValidateLength(fmt::format("alias '{}'", alias), alias, kMaxAliasLength));
+  SOMLIER_RETURN_IF_ERROR(ValidateLength(
+      TextField::kAlias, alias, [&] { return fmt::format("alias '{}'", Preview(alias)); }));
   for (char c : alias) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') {
       return InvalidArgument(fmt::format(

@@ -1,0 +1,98 @@
+// Tests of the API's request readers and response helpers: integer fields checked before
+// conversion (Fields, log-batch, train requests; deploy's in tests/e2e/test_limits.py), and the
+// download's Content-Disposition.
+#include "somlier/api/http_util.h"
+
+#include <gtest/gtest.h>
+
+#include "somlier/api/log_batch_parser.h"
+#include "somlier/api/train_api.h"
+
+namespace somlier::api {
+namespace {
+
+bool Contains(const Status& status, std::string_view fragment) {
+  return status.message().find(fragment) != std::string::npos;
+}
+
+TEST(ContentDisposition, QuotesEscapesAndEncodes) {
+  EXPECT_EQ(ContentDispositionAttachment("model.pkl"), "attachment; filename=\"model.pkl\"");
+  EXPECT_EQ(ContentDispositionAttachment("my file;x=1.txt"),
+            "attachment; filename=\"my file;x=1.txt\"")
+      << "';' and spaces stay inside the quotes";
+  EXPECT_EQ(ContentDispositionAttachment(R"(a"b\c.txt)"), R"(attachment; filename="a\"b\\c.txt")");
+  EXPECT_EQ(ContentDispositionAttachment("evil\r\nSet-Cookie: x=1\t.txt"),
+            "attachment; filename=\"evilSet-Cookie: x=1.txt\"")
+      << "control characters (a header injection) are dropped";
+  EXPECT_EQ(ContentDispositionAttachment("\xeb\xaa\xa8\xeb\x8d\xb8 v1.pkl"),  // "모델 v1.pkl"
+            "attachment; filename=\"__ v1.pkl\"; filename*=UTF-8''%EB%AA%A8%EB%8D%B8%20v1.pkl");
+  EXPECT_EQ(ContentDispositionAttachment("\x01"), "attachment; filename=\"download\"");
+}
+
+TEST(Fields, IntegersAreRangeCheckedBeforeConversion) {
+  auto f = Fields::FromJsonBody(
+      R"({"small": 12, "text": "34", "huge": 18446744073709551615, "frac": 1.5,
+          "float": 2.0, "neg": -3, "word": "x"})");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(**f->Int("small"), 12);
+  EXPECT_EQ(**f->Int("text"), 34) << "protobuf JSON spells int64 as strings";
+  EXPECT_EQ(**f->Int("float"), 2);
+  EXPECT_FALSE(f->Int("absent")->has_value());
+  EXPECT_EQ(f->Int("huge").status().message(),
+            "'huge' is 18446744073709551615, out of range: expected an integer from "
+            "-9223372036854775808 to 9223372036854775807");
+  EXPECT_TRUE(Contains(f->Int("frac").status(), "'frac' is 1.5, not a whole number"));
+  EXPECT_TRUE(Contains(f->Int("neg", kNonNegative).status(),
+                       "'neg' is -3, out of range: expected an integer from 0 to"));
+  EXPECT_TRUE(Contains(f->Int("word").status(), "'word' must be an integer, not \"x\""));
+  // Ids given as numbers are spelled exactly, not wrapped.
+  EXPECT_EQ(*f->String("huge"), "18446744073709551615");
+}
+
+TEST(LogBatchParser, IntegersAreRangeCheckedBeforeConversion) {
+  auto parse = [](std::string_view metric) {
+    return ParseLogBatch(std::string(R"({"run_id": "r", "metrics": [)") + std::string(metric) +
+                         "]}");
+  };
+  EXPECT_EQ(
+      parse(R"({"key": "m", "value": 1, "timestamp": 9223372036854775807})")->metrics[0].timestamp,
+      INT64_MAX);
+  EXPECT_EQ(parse(R"({"key": "m", "value": 1, "timestamp": 5, "step": -2})")->metrics[0].step, -2);
+  const Status wrapped =
+      parse(R"({"key": "m", "value": 1, "timestamp": 18446744073709551615})").status();
+  EXPECT_EQ(wrapped.message(),
+            "'metrics[0].timestamp' is 18446744073709551615, out of range: expected an integer "
+            "from 0 to 9223372036854775807");
+  EXPECT_TRUE(Contains(parse(R"({"key": "m", "value": 1, "timestamp": 1e19})").status(),
+                       "'metrics[0].timestamp' is 1e+19, out of range"));
+  EXPECT_TRUE(Contains(parse(R"({"key": "m", "value": 1, "timestamp": -1})").status(),
+                       "'metrics[0].timestamp' is -1, out of range"));
+  EXPECT_TRUE(Contains(parse(R"({"key": "m", "value": 1, "timestamp": 1, "step": 1e300})").status(),
+                       "'metrics[0].step' is 1e+300, out of range"));
+  EXPECT_TRUE(
+      Contains(parse(R"({"key": "m", "value": 1, "timestamp": "99999999999999999999"})").status(),
+               "out of range"));
+  EXPECT_TRUE(Contains(parse(R"({"key": "m", "value": 1, "timestamp": true})").status(),
+                       "'metrics[0].timestamp' must be an integer from 0 to"));
+}
+
+TEST(TrainRequest, IntegersAreRangeCheckedBeforeConversion) {
+  auto train = [](std::string_view extra) {
+    return TrainRequestFromJson(R"({"project_name": "p", "project_ref": "main", )" +
+                                std::string(extra) + "}");
+  };
+  EXPECT_EQ(train(R"("max_parallel": 4, "timeout": 60)")->max_parallel, 4);
+  EXPECT_EQ(train(R"("max_parallel": 4, "timeout": 60)")->timeout.count(), 60);
+  EXPECT_TRUE(Contains(train(R"("max_parallel": 2147483648)").status(),
+                       "'max_parallel' is 2147483648, out of range: expected an integer from 0 "
+                       "to 2147483647"));
+  EXPECT_TRUE(Contains(train(R"("max_parallel": 4294967297)").status(), "out of range"))
+      << "would have wrapped to 1";
+  EXPECT_TRUE(Contains(train(R"("timeout": 18446744073709551615)").status(),
+                       "'timeout' is 18446744073709551615, out of range"));
+  EXPECT_TRUE(Contains(train(R"("timeout": -1)").status(), "'timeout' is -1, out of range"));
+  EXPECT_TRUE(Contains(train(R"("max_parallel": 1.5)").status(), "not a whole number"));
+}
+
+}  // namespace
+}  // namespace somlier::api
