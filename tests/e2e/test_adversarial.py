@@ -275,6 +275,116 @@ class ModelServerAttackTest(SomlierTestCase):
         self.assertEqual(metric(metrics, "somlier_worker_restarts_total"), 0)
 
 
+WRONG_TYPES = {
+    "name": {"a": [1]}, "experiment_id": [[1]], "experiment_ids": "0", "run_id": {"x": 1},
+    "run_uuid": 12, "key": [], "value": {}, "timestamp": -1.5, "step": 2 ** 64,
+    "max_results": 1e30, "filter": 12, "order_by": {"x": 1}, "page_token": [1],
+    "project_name": 1e308, "project_ref": None, "params": "x", "workers": 2 ** 64,
+    "model_name": ["x"], "model_version": {"v": 1}, "version": -(2 ** 70), "tags": "x",
+    "description": ["d" * 10], "source": 5, "alias": {}, "stage": [], "tail": "x",
+    "offset": -1, "top": 1e9, "uri": {"u": 1}, "model_type": 7, "use_k8s_job": "maybe",
+}
+
+
+def route_table(case, *args):
+    """The routes a server prints with --print_routes."""
+    result = case.somlier(*args, "--print_routes", check=0, timeout=120)
+    routes = json.loads(result.stdout)
+    case.assertGreater(len(routes), 3)
+    return routes
+
+
+class EveryEndpointTest(SomlierTestCase):
+    """Every route a server has — read from its own route table, so endpoints added later
+    are attacked too — gets deep, malformed, wrongly typed, oversized and cross-site
+    requests. None may answer 5xx, and the server must still answer correctly after."""
+
+    def attack(self, url, routes, alive):
+        failures = []
+
+        def expect(route, what, status, allowed):
+            if status not in allowed:
+                failures.append(f"{route['method']} {route['path']} {what}: {status}")
+
+        json_type = {"Content-Type": "application/json"}
+        for route in routes:
+            method, path = route["method"], route["path"]
+            upload = method == "PUT" and "mlflow-artifacts" in path
+            if method == "GET":
+                status, _ = raw_request(url, "GET", path + "?name=" + "a" * 5000
+                                        + "&experiment_id=" + "%5B" * 2000 + "&max_results=1e999")
+                expect(route, "hostile query", status, range(200, 500))
+                continue
+            status, _ = raw_request(url, method, path, b"{}",
+                                    {"Content-Type": "application/json",
+                                     "Origin": "http://evil.example"})
+            expect(route, "cross-site", status, (403,))
+            status, _ = raw_request(url, method, path, b"",
+                                    {"Content-Type": "application/json",
+                                     "Content-Length": str(10 ** 13)})
+            expect(route, "oversized", status, (413,))
+            if upload:
+                continue
+            for what, body in (("deep", deep_json()), ("malformed", b"{not json"),
+                               ("wrong types", json.dumps(WRONG_TYPES).encode()),
+                               ("deep in a field", deep_json("params"))):
+                status, _ = raw_request(url, method, path, body, json_type)
+                expect(route, what, status, range(400, 500))
+            if method in ("POST", "PATCH"):
+                status, _ = raw_request(url, method, path, b"{}", {"Content-Type": "text/plain"})
+                expect(route, "text/plain", status, (415,))
+        self.assertEqual(failures, [])
+        alive()
+
+    def test_every_api_server_endpoint(self):
+        routes = route_table(self, "server", "--port", "0")
+        paths = {r["path"] for r in routes}
+        for expected in ("/train", "/register_v2", "/api/2.0/mlflow/runs/log-batch",
+                         "/ajax-api/2.0/mlflow/registered-models/create", "/deployments/stop"):
+            self.assertIn(expected, paths)
+        server = ServerProcess(self.env)
+        self.addCleanup(server.stop)
+
+        def alive():
+            self.assertIsNone(server.proc.poll())
+            created = request_json("POST", f"{server.url}/api/2.0/mlflow/experiments/create",
+                                   {"name": "still-works"})
+            self.assertTrue(created["experiment_id"])
+
+        self.attack(server.url, routes, alive)
+
+    def test_every_model_server_endpoint(self):
+        from test_serving import ModelServer
+        routes = route_table(self, "serve-model", str(MODELS / "lr"), "--port", "0")
+        self.assertIn("/v2/models/x/infer", {r["path"] for r in routes})
+        server = ModelServer(self, MODELS / "lr")
+
+        def alive():
+            answer = request_json("POST", f"{server.url}/invocations",
+                                  {"inputs": [[1.0, 2.0, 3.0, 4.0]]})
+            self.assertAlmostEqual(answer["predictions"][0], 10.0, places=6)
+
+        # The model server changes no state: no Origin or content-type rules there, only
+        # bounded parsing and sizes.
+        failures = []
+        for route in routes:
+            if route["method"] != "POST":
+                continue
+            for what, body in (("deep", deep_json("inputs")), ("malformed", b"{not json"),
+                               ("wrong types", json.dumps(WRONG_TYPES).encode())):
+                status, _ = raw_request(server.url, "POST", route["path"], body,
+                                        {"Content-Type": "application/json"})
+                if not 400 <= status < 500:
+                    failures.append(f"{route['path']} {what}: {status}")
+            status, _ = raw_request(server.url, "POST", route["path"], b"",
+                                    {"Content-Type": "application/json",
+                                     "Content-Length": str(10 ** 13)})
+            if status != 413:
+                failures.append(f"{route['path']} oversized: {status}")
+        self.assertEqual(failures, [])
+        alive()
+
+
 class SlowClientsTest(SomlierTestCase):
     """1,000 slow-header and 1,000 idle keep-alive sockets from 127.0.0.2-9 must not keep a
     new client from 127.0.0.1 from being answered, and slow heads are cut off."""

@@ -140,4 +140,6 @@ Status ApiServer::Start() {
 
 void ApiServer::Stop() { listener_->Stop(); }
 
+const std::vector<RouteInfo>& ApiServer::routes() const { return server_->routes(); }
+
 }  // namespace somlier

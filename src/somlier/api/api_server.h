@@ -33,6 +33,7 @@ class MlflowRouter;
 
 namespace somlier {
 
+struct RouteInfo;
 class TrackingService;
 class RegistryService;
 class TrainService;
@@ -76,6 +77,8 @@ class ApiServer {
 
   int port() const { return listener_->port(); }
   std::string url() const { return listener_->url(); }
+  // Every endpoint this server serves (net/http_routes.h).
+  const std::vector<RouteInfo>& routes() const;
 
  private:
   ApiServer(ApiServerOptions options);

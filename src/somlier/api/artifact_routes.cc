@@ -34,7 +34,7 @@ std::string Basename(std::string_view path) {
 
 }  // namespace
 
-void AddArtifactRoutes(httplib::Server& server, TrackingService& tracking) {
+void AddArtifactRoutes(HttpRoutes& server, TrackingService& tracking) {
   ArtifactStore& store = tracking.artifacts();
   for (const char* prefix : {"/api/2.0/mlflow-artifacts/artifacts", "/ajax-api/2.0/mlflow-artifacts/artifacts"}) {
     const std::string base = RegexEscape(prefix);

@@ -9,7 +9,7 @@ namespace somlier::api {
 
 using nlohmann::json;
 
-void AddDeployRoutes(httplib::Server& server, LocalDeployments& deployments) {
+void AddDeployRoutes(HttpRoutes& server, LocalDeployments& deployments) {
   using Handler = Result<json> (*)(LocalDeployments&, const json&);
   const std::tuple<const char*, Handler, bool> kRoutes[] = {
       {"/deploy", &SeedDeploy, true},

@@ -209,7 +209,7 @@ std::string RegexEscape(std::string_view text) {
   return out;
 }
 
-void AddSeedRoute(httplib::Server& server, const std::string& path, BodyHandler handler,
+void AddSeedRoute(HttpRoutes& server, const std::string& path, BodyHandler handler,
                   bool online_alias) {
   auto wrapped = [handler = std::move(handler)](const httplib::Request& request,
                                                 httplib::Response& response) {
@@ -295,17 +295,25 @@ void MlflowRouter::Dispatch(Method method, const httplib::Request& request,
   SendJson(response, *body);
 }
 
-void MlflowRouter::Install(httplib::Server& server) {
+void MlflowRouter::Install(HttpRoutes& server) {
   const std::string pattern = R"(/(?:api|ajax-api)/2\.0/mlflow/(.+))";
   auto route = [this](Method method) {
     return [this, method](const httplib::Request& request, httplib::Response& response) {
       Dispatch(method, request, response);
     };
   };
-  server.Get(pattern, route(Method::kGet));
-  server.Post(pattern, route(Method::kPost));
-  server.Patch(pattern, route(Method::kPatch));
-  server.Delete(pattern, route(Method::kDelete));
+  // One catch-all per method (not recorded), and each endpoint noted for the route table.
+  server.httplib::Server::Get(pattern, route(Method::kGet));
+  server.httplib::Server::Post(pattern, route(Method::kPost));
+  server.httplib::Server::Patch(pattern, route(Method::kPatch));
+  server.httplib::Server::Delete(pattern, route(Method::kDelete));
+  static constexpr std::string_view kMethodNames[] = {"GET", "POST", "PATCH", "DELETE"};
+  for (const auto& [key, endpoint] : endpoints_) {
+    for (const char* prefix : {"/api/2.0/mlflow", "/ajax-api/2.0/mlflow"}) {
+      server.NoteRoute(std::string(kMethodNames[static_cast<int>(key.first)]),
+                       prefix + key.second);
+    }
+  }
 }
 
 }  // namespace somlier::api

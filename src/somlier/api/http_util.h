@@ -20,6 +20,7 @@
 #include "somlier/core/result.h"
 #include "somlier/core/strings.h"
 #include "somlier/net/http_json.h"
+#include "somlier/net/http_routes.h"
 #include "somlier/store/entities.h"
 
 namespace somlier::api {
@@ -79,7 +80,7 @@ class MlflowRouter {
   void Add(Method method, std::string_view path, JsonHandler handler);
   void AddBody(std::string_view path, BodyHandler handler);
   // Registers the catch-all patterns; unknown endpoints answer ENDPOINT_NOT_FOUND (404).
-  void Install(httplib::Server& server);
+  void Install(HttpRoutes& server);
 
  private:
   struct Endpoint {
@@ -100,7 +101,7 @@ std::string RegexEscape(std::string_view text);
 
 // A seed-style endpoint: POST `path`, and `/online<path>` too when `online_alias`; the
 // handler reads the raw body; errors answer in the seed's shape.
-void AddSeedRoute(httplib::Server& server, const std::string& path, BodyHandler handler,
+void AddSeedRoute(HttpRoutes& server, const std::string& path, BodyHandler handler,
                   bool online_alias = true);
 
 // The body as a JSON object. Errors: InvalidArgument for anything else.

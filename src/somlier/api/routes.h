@@ -3,11 +3,8 @@
 // services, which must outlive the server.
 #pragma once
 
-namespace httplib {
-class Server;
-}  // namespace httplib
-
 namespace somlier {
+class HttpRoutes;
 class TrackingService;
 class RegistryService;
 class TrainService;
@@ -26,17 +23,17 @@ void AddTrackingRoutes(MlflowRouter& router, TrackingService& tracking);
 void AddRegistryRoutes(MlflowRouter& router, RegistryService& registry);
 
 // MLflow's proxied artifact API (/api/2.0/mlflow-artifacts/artifacts/...).
-void AddArtifactRoutes(httplib::Server& server, TrackingService& tracking);
+void AddArtifactRoutes(HttpRoutes& server, TrackingService& tracking);
 
 // The seed's POST /search and /register, and /register_v2 when `model_import` is given
 // (all also under /online/).
-void AddSeedRoutes(httplib::Server& server, TrackingService& tracking, RegistryService& registry,
+void AddSeedRoutes(HttpRoutes& server, TrackingService& tracking, RegistryService& registry,
                    ModelImport* model_import);
 
 // POST /train (also /online/train) and /runs/{list,show,logs,kill}.
-void AddTrainRoutes(httplib::Server& server, TrackingService& tracking, TrainService& train);
+void AddTrainRoutes(HttpRoutes& server, TrackingService& tracking, TrainService& train);
 
 // POST /deploy (also /online/deploy) and /deployments/{list,stop,logs}.
-void AddDeployRoutes(httplib::Server& server, LocalDeployments& deployments);
+void AddDeployRoutes(HttpRoutes& server, LocalDeployments& deployments);
 
 }  // namespace somlier::api

@@ -99,7 +99,7 @@ Result<json> SeedRegisterV2(ModelImport& model_import, const json& request) {
   return RegisterAnswer(outcome);
 }
 
-void AddSeedRoutes(httplib::Server& server, TrackingService& tracking, RegistryService& registry,
+void AddSeedRoutes(HttpRoutes& server, TrackingService& tracking, RegistryService& registry,
                    ModelImport* model_import) {
   AddSeedRoute(server, "/search", [&tracking](std::string_view body) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(json request, JsonObjectBody(body));

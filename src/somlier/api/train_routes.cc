@@ -11,7 +11,7 @@ namespace somlier::api {
 
 using nlohmann::json;
 
-void AddTrainRoutes(httplib::Server& server, TrackingService& tracking, TrainService& train) {
+void AddTrainRoutes(HttpRoutes& server, TrackingService& tracking, TrainService& train) {
   AddSeedRoute(server, "/train", [&](std::string_view body) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(TrainRequest request, TrainRequestFromJson(body));
     SOMLIER_ASSIGN_OR_RETURN(std::shared_ptr<TrainJob> job, train.Submit(request));

@@ -51,4 +51,12 @@ std::string DurationText(int64_t millis) {
   return fmt::format("{}h{:02}m", seconds / 3600, (seconds % 3600) / 60);
 }
 
+void PrintRoutes(const std::vector<RouteInfo>& routes) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const RouteInfo& r : routes) {
+    out.push_back({{"method", r.method}, {"path", r.path}, {"pattern", r.pattern}});
+  }
+  PrintJson(out);
+}
+
 }  // namespace somlier::cli

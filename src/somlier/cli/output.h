@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "somlier/net/http_routes.h"
+
 namespace somlier::cli {
 
 // Rows of cells, the first being the header, in columns two spaces apart.
@@ -14,6 +16,9 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows);
 
 // Indented JSON; invalid UTF-8 in strings is replaced, not an error.
 void PrintJson(const nlohmann::json& value);
+
+// A server's route table as a JSON array of {"method", "path", "pattern"} (--print_routes).
+void PrintRoutes(const std::vector<RouteInfo>& routes);
 
 // {"lr": "0.1", "bs": "64"} -> "bs=64 lr=0.1".
 std::string ParamsText(const nlohmann::json& params);

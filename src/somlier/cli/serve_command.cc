@@ -19,6 +19,7 @@
 
 #include "somlier/artifacts/atomic_file.h"
 #include "somlier/cli/cli.h"
+#include "somlier/cli/output.h"
 #include "somlier/cli/local_services.h"
 #include "somlier/cli/stop_signals.h"
 #include "somlier/core/install_paths.h"
@@ -38,6 +39,7 @@ struct ServeOptions {
   int64_t max_batch_delay_us = 2000;
   size_t max_body_mb = serving::kDefaultMaxBodyBytes >> 20;
   std::string ready_file;
+  bool print_routes = false;
 };
 
 // Downloads a model from SOMLIER_SERVER into `destination` with the Python package.
@@ -136,6 +138,10 @@ Result<int> Serve(const Context& ctx, ServeOptions o) {
   SOMLIER_ASSIGN_OR_RETURN(o.server.worker.env, WithPythonPackage(ctx.env));
 
   SOMLIER_ASSIGN_OR_RETURN(auto server, serving::ModelServer::Create(o.server));
+  if (o.print_routes) {
+    PrintRoutes(server->routes());
+    return 0;
+  }
   fmt::print(stderr, "loading {} ({} worker{}) ...\n", o.model_uri, o.server.workers,
              o.server.workers == 1 ? "" : "s");
   std::fflush(stderr);
@@ -213,6 +219,8 @@ void AddServeCommands(CLI::App& app, Context& ctx) {
   serve->add_option("--max_body_mb", o->max_body_mb, "Largest request body (MiB)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4096));
+  serve->add_flag("--print_routes", o->print_routes,
+                  "Print the server's endpoints as JSON and exit (for tests and tooling)");
   serve->add_option("--ready_file", o->ready_file,
                     "Write {url, port, pid} as JSON to this file once the model is loaded");
   ctx.handlers.emplace_back(serve, [&ctx, o] { return Serve(ctx, *o); });

@@ -10,6 +10,7 @@
 
 #include "somlier/api/api_server.h"
 #include "somlier/cli/cli.h"
+#include "somlier/cli/output.h"
 #include "somlier/cli/local_services.h"
 #include "somlier/cli/stop_signals.h"
 #include "somlier/core/install_paths.h"
@@ -27,6 +28,7 @@ struct ServerCommandOptions {
   std::string token;
   std::string token_file;
   bool allow_local_sources = false;
+  bool print_routes = false;
 };
 
 // The token from --token_file: the file's first line, which must not be empty.
@@ -74,6 +76,10 @@ Result<int> Serve(const Context& ctx, ServerCommandOptions o) {
                                                           {services->train.get(),
                                                            services->deployments.get(),
                                                            services->model_import.get()}));
+  if (o.print_routes) {
+    PrintRoutes(server->routes());
+    return 0;
+  }
   SOMLIER_RETURN_IF_ERROR(server->Start());
   // Runs this server executes log to it; over loopback when it listens on every address.
   const bool wildcard = o.server.host == "0.0.0.0" || o.server.host == "::";
@@ -122,6 +128,8 @@ void AddServerCommands(CLI::App& app, Context& ctx) {
                      "Connection threads (one per concurrent keep-alive client)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  server->add_flag("--print_routes", options->print_routes,
+                   "Print the server's endpoints as JSON and exit (for tests and tooling)");
   ctx.handlers.emplace_back(server, [&ctx, options] { return Serve(ctx, *options); });
 
   CLI::App* python_path = app.add_subcommand(

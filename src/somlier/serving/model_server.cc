@@ -116,7 +116,7 @@ Result<std::unique_ptr<ModelServer>> ModelServer::Create(ModelServerOptions opti
 }
 
 void ModelServer::SetUpRoutes() {
-  httplib::Server& s = *http_;
+  HttpRoutes& s = *http_;
   const size_t max_body = options_.max_body_bytes;
   s.set_error_handler([max_body](const httplib::Request& request, httplib::Response& response) {
     if (!response.body.empty()) return;
@@ -397,6 +397,8 @@ void ModelServer::RunBatch(PythonWorker& worker,
     batch[i]->done.set_value(std::move(prediction));
   }
 }
+
+const std::vector<RouteInfo>& ModelServer::routes() const { return http_->routes(); }
 
 void ModelServer::Stop() {
   std::call_once(stopped_, [this] {

@@ -33,6 +33,10 @@ namespace httplib {
 class Server;
 }
 
+namespace somlier {
+struct RouteInfo;
+}  // namespace somlier
+
 namespace somlier::serving {
 
 struct ModelServerOptions {
@@ -57,6 +61,8 @@ class ModelServer {
 
   int port() const { return listener_->port(); }
   std::string url() const { return listener_->url(); }
+  // Every endpoint this server serves (net/http_routes.h).
+  const std::vector<RouteInfo>& routes() const;
 
   // Serves HTTP on a background thread and starts the worker slots; returns once the first
   // worker has loaded the model. Errors: FailedPrecondition (the model cannot be loaded,
