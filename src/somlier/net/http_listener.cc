@@ -63,7 +63,9 @@ struct Connection {
   int peer_port = 0;
   std::string local;
   int local_port = 0;
-  ConnState state = ConnState::kIdle;
+  // Written by the loop, and by a handler thread when it hands the connection back itself
+  // (the release store comes before the epoll registration that lets the loop see it).
+  std::atomic<ConnState> state{ConnState::kIdle};
   Clock::time_point last_active;  // last byte in or out
   Clock::time_point head_started;
   Clock::time_point linger_until;
@@ -345,6 +347,8 @@ class HttpListener::Loop {
         auto it = connections_.find(fd);
         if (it == connections_.end()) continue;
         Connection& c = *it->second;
+        // A handler thread is handing it back (HandBack): its events wait until it has.
+        if (c.state.load(std::memory_order_acquire) == ConnState::kDispatched) continue;
         if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
           if (c.state == ConnState::kWriting && !(events[i].events & EPOLLIN)) {
             Close(c);
@@ -917,6 +921,19 @@ class HttpListener::Loop {
 
   // ---- handler threads ----
 
+  // Gives an idle connection back to the loop from a handler thread. The loop ignores
+  // events of a dispatched connection, so registering first and then publishing the state
+  // means the loop sees it only once it is complete; after the store it is the loop's (it
+  // may be closed at once) and this thread must not touch it again.
+  void HandBack(Connection& c) {
+    c.registered = true;
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.fd = c.fd;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &e);
+    c.state.store(ConnState::kIdle, std::memory_order_release);
+  }
+
   void Work() {
     while (true) {
       Connection* c = nullptr;
@@ -928,6 +945,16 @@ class HttpListener::Loop {
         ready_.pop_front();
       }
       Handle(*c);
+      if (!c->write_failed && c->out.empty() && !c->close_when_written && c->in.empty() &&
+          !stop_.load()) {
+        // Answered in full and kept alive, with nothing more buffered: back to the loop's
+        // epoll set directly, without waking the loop thread.
+        ReleaseBody(*c);
+        c->head.clear();
+        c->last_active = Clock::now();
+        HandBack(*c);
+        continue;
+      }
       {
         std::lock_guard lock(mutex_);
         finished_.push_back(c);
@@ -972,8 +999,9 @@ class HttpListener::Loop {
   // Loop thread only.
   std::unordered_map<int, std::unique_ptr<Connection>> connections_;
   std::unordered_map<std::string, size_t> per_address_;
-  size_t memory_used_ = 0;
-  size_t spool_used_ = 0;
+  // Body bytes held, all connections; released by handler threads too.
+  std::atomic<size_t> memory_used_{0};
+  std::atomic<size_t> spool_used_{0};
 
   // Shared with the handler threads.
   std::mutex mutex_;

@@ -7,9 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "somlier/net/browser_guard.h"
 #include "somlier/net/http_routes.h"
@@ -77,6 +79,19 @@ class RawClient {
     while (true) {
       pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, 0) <= 0) break;
+      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (n <= 0) break;
+      out.append(buffer, static_cast<size_t>(n));
+    }
+    return out;
+  }
+  // Reads until `needle` has arrived (or the peer closes, or `timeout` passes).
+  std::string ReadUntil(std::string_view needle, milliseconds timeout = milliseconds(3000)) {
+    std::string out;
+    char buffer[4096];
+    while (out.find(needle) == std::string::npos) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) break;
       const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
       if (n <= 0) break;
       out.append(buffer, static_cast<size_t>(n));
@@ -272,6 +287,34 @@ TEST_F(HttpListenerTest, AtTheConnectionCapIdleConnectionsMakeRoom) {
   fresh.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_NE(fresh.ReadAnswers(1).find("hello"), std::string::npos);
   EXPECT_TRUE(a1.ClosedWithin(milliseconds(1000)));
+}
+
+TEST_F(HttpListenerTest, ClientsThatLeaveRightAfterTheirAnswerNeverUpsetTheServer) {
+  HttpListenerOptions options;
+  options.threads = 4;
+  Start(options);
+  // Handler threads hand keep-alive connections back to the loop while their clients
+  // close them: every client must still be answered, and nothing may be used after close.
+  std::vector<std::thread> clients;
+  std::atomic<int> answered{0};
+  for (int t = 0; t < 6; ++t) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 150; ++i) {
+        RawClient c(port());
+        c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok");
+        if (c.ReadUntil("\r\n\r\nok").ends_with("\r\n\r\nok")) ++answered;
+        if (i % 2 == 0) {  // sometimes a second request on the same connection first
+          c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+          c.ReadUntil("127.0.0.1");
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(answered.load(), 6 * 150);
+  RawClient last(port());
+  last.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(last.ReadAnswers(1).find("hello"), std::string::npos);
 }
 
 TEST_F(HttpListenerTest, StopAnswersTheRequestInFlight) {
