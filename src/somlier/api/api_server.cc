@@ -11,6 +11,7 @@
 #include "somlier/core/version.h"
 #include "somlier/net/browser_guard.h"
 #include "somlier/net/http_routes.h"
+#include "somlier/net/listen_socket.h"
 
 namespace somlier {
 namespace {

@@ -4,6 +4,7 @@
 
 #include "somlier/api/api_server.h"
 #include "somlier/api/log_batch_parser.h"
+#include "somlier/net/listen_socket.h"
 
 namespace somlier::api {
 namespace {

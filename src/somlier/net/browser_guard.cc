@@ -4,7 +4,7 @@
 #include <httplib.h>
 
 #include "somlier/core/strings.h"
-#include "somlier/net/http_listener.h"
+#include "somlier/net/listen_socket.h"
 
 namespace somlier {
 namespace {

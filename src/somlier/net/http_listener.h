@@ -109,7 +109,4 @@ class HttpListener {
   std::unique_ptr<Loop> loop_;
 };
 
-// Whether `host` names this machine's loopback interface (127.0.0.0/8, ::1, localhost).
-bool IsLoopbackHost(const std::string& host);
-
 }  // namespace somlier
