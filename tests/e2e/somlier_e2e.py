@@ -12,6 +12,7 @@ import pathlib
 import re
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,18 @@ SOMLIER_BIN = os.environ.get("SOMLIER_BIN") or str(
 SOURCE_DIR = pathlib.Path(os.environ.get("SOMLIER_SOURCE_DIR")
                           or pathlib.Path(__file__).resolve().parents[2])
 PYTHON = os.environ.get("SOMLIER_PYTHON") or sys.executable
+
+_LIBC = None
+
+
+def die_with_test_runner():
+    """preexec_fn for long-lived children (servers): the kernel kills them when the test
+    process dies, however it dies (a ctest timeout, Ctrl-C), so no server outlives a run."""
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+        _LIBC = ctypes.CDLL(None, use_errno=True)
+    _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class SomlierTestCase(unittest.TestCase):
@@ -68,7 +81,8 @@ class SomlierTestCase(unittest.TestCase):
         """Starts somlier in the background with piped stdout/stderr."""
         proc = subprocess.Popen(
             [SOMLIER_BIN, *args], cwd=cwd or self.tmp, env=env or self.env,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=die_with_test_runner)
         self.addCleanup(_kill_quietly, proc)
         return proc
 
@@ -108,7 +122,8 @@ class ServerProcess:
 
     def __init__(self, env, *args):
         self.proc = subprocess.Popen([SOMLIER_BIN, "server", "--port", "0", *args], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=die_with_test_runner)
         self.url = None
         self.stderr_lines = []
         deadline = time.monotonic() + 30

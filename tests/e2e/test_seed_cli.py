@@ -18,6 +18,7 @@ class SeedCommandsTest(SomlierTestCase):
         # Data is created through a server on the same SOMLIER_HOME, then the server stops:
         # in-process commands read the same SQLite database.
         server = ServerProcess(self.env)
+        self.addCleanup(server.stop)  # also when a request below fails (stop is idempotent)
         api = f"{server.url}/api/2.0/mlflow"
         exp = request_json("POST", f"{api}/experiments/create", {"name": "example-projects/sklearn"})
         self.runs = {}

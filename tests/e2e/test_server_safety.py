@@ -105,6 +105,7 @@ class LoadTest(SomlierTestCase):
 class DurabilityTest(SomlierTestCase):
     def test_sigkill_mid_load_loses_no_acknowledged_metric(self):
         server = ServerProcess(self.env)
+        self.addCleanup(server.kill)
         api = f"{server.url}/api/2.0/mlflow"
         exp = request_json("POST", f"{api}/experiments/create", {"name": "crash"})["experiment_id"]
         runs = [request_json("POST", f"{api}/runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]

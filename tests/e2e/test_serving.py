@@ -18,7 +18,7 @@ import unittest
 import urllib.parse
 
 from somlier_e2e import (PYTHON, SOURCE_DIR, GitRepo, HttpError, ServerProcess, SomlierTestCase,
-                         http_file_server, request_json)
+                         die_with_test_runner, http_file_server, request_json)
 
 sys.path.insert(0, str(SOURCE_DIR / "python"))
 
@@ -62,7 +62,8 @@ class ModelServer:
         self.proc = subprocess.Popen(
             [os.environ.get("SOMLIER_BIN"), "serve-model", str(model), "--port", "0",
              "--ready_file", str(self.ready_file), *args],
-            env=env or case.env, stdout=self.log, stderr=subprocess.STDOUT)
+            env=env or case.env, stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=die_with_test_runner)
         case.addCleanup(self.stop)
         deadline = time.monotonic() + 60
         while not self.ready_file.exists():
