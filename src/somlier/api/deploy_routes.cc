@@ -19,7 +19,7 @@ void AddDeployRoutes(HttpRoutes& server, LocalDeployments& deployments) {
   for (const auto& [path, handler, online_alias] : kRoutes) {
     AddSeedRoute(
         server, path,
-        [&deployments, handler](std::string_view body) -> Result<json> {
+        [&deployments, handler = handler](std::string_view body) -> Result<json> {
           SOMLIER_ASSIGN_OR_RETURN(json request, JsonObjectBody(body));
           return handler(deployments, request);
         },

@@ -26,7 +26,7 @@ void AddTrainRoutes(HttpRoutes& server, TrackingService& tracking, TrainService&
   for (const auto& [path, handler] : kReads) {
     AddSeedRoute(
         server, path,
-        [&tracking, handler](std::string_view body) -> Result<json> {
+        [&tracking, handler = handler](std::string_view body) -> Result<json> {
           SOMLIER_ASSIGN_OR_RETURN(json request, JsonObjectBody(body));
           return handler(tracking, request);
         },

@@ -40,7 +40,9 @@ std::optional<Decimal> ParseDecimal(std::string_view text) {
     }
     if (!std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
     digits = true;
-    if (d.units > (__int128(1) << 100)) return std::nullopt;  // absurdly long
+    // At most 19 digits: with a scale of at most 18, every rescaled value, span and step
+    // of a range then stays far inside __int128 (|x| < 10^37).
+    if (d.units >= __int128(1000000000000000000)) return std::nullopt;
     d.units = d.units * 10 + (c - '0');
     if (point) ++d.scale;
     if (d.scale > 18) return std::nullopt;

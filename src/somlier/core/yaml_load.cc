@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "somlier/core/strings.h"
+
 namespace somlier {
 namespace {
 
@@ -234,6 +236,12 @@ Result<std::string> ReadCapped(const std::filesystem::path& file, std::size_t ma
 
 Result<YAML::Node> LoadYamlBounded(std::string_view text, std::string_view file_name,
                                    const YamlLimits& limits) {
+  // YAML files are UTF-8 here; what they hold reaches JSON output and generated text.
+  if (const size_t bad = FindInvalidUtf8(text); bad != std::string_view::npos) {
+    const size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + bad, '\n'));
+    return InvalidArgument(fmt::format("{}:{}: not valid UTF-8 (byte 0x{:02x}); save the file as UTF-8",
+                                       file_name, line, static_cast<unsigned char>(text[bad])));
+  }
   // Pass 1: events only, no nodes; abandoned at the first limit exceeded.
   {
     ViewBuf buffer(text);

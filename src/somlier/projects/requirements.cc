@@ -86,6 +86,11 @@ class Parser {
       ++line_no;
       if (!physical.empty() && physical.back() == '\r') physical.pop_back();
       if (logical.empty()) start_line = line_no;
+      if (FindInvalidUtf8(physical) != std::string::npos) {
+        open_.erase(canonical.string());
+        return InvalidArgument(fmt::format("{}:{}: not valid UTF-8; save the file as UTF-8",
+                                           path.string(), line_no));
+      }
       if (!physical.empty() && physical.back() == '\\') {
         physical.pop_back();
         logical += physical;

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "somlier/core/strings.h"
 #include "somlier/tracking/search_syntax.h"
@@ -219,7 +220,8 @@ Result<ModelLocation> RegistryService::LocateModel(const std::string& model_uri)
     } else if (slash != std::string_view::npos && slash > 0) {
       location.name = std::string(rest.substr(0, slash));
       std::string suffix(rest.substr(slash + 1));
-      if (!suffix.empty() && std::all_of(suffix.begin(), suffix.end(), ::isdigit)) {
+      if (!suffix.empty() && std::all_of(suffix.begin(), suffix.end(),
+                                              [](unsigned char c) { return std::isdigit(c) != 0; })) {
         location.version = suffix;
       } else {
         std::vector<std::string> stages;

@@ -83,7 +83,8 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
   SOMLIER_RETURN_IF_ERROR(ValidateModelName(request.model_name));
   const std::string& version = request.model_version;
   if (version.empty() || version.size() > 18 ||
-      !std::all_of(version.begin(), version.end(), ::isdigit) || version == "0") {
+      !std::all_of(version.begin(), version.end(),
+                   [](unsigned char c) { return std::isdigit(c) != 0; }) || version == "0") {
     return InvalidArgument(fmt::format("MODEL_VERSION '{}' is not a version number (1, 2, ...)",
                                        version));
   }

@@ -72,7 +72,8 @@ Status AddRows(InputMatrix& m, const Json& rows, std::string_view field) {
     return OkStatus();
   }
   if (m.cols == 0 && !m.columns.empty()) m.cols = m.columns.size();
-  m.values.reserve(rows.size() * std::max<size_t>(m.cols, 1));
+  // What the rows claim is only checked row by row: reserve no more than a bounded guess.
+  m.values.reserve(std::min<size_t>(rows.size() * std::max<size_t>(m.cols, 1), size_t{1} << 20));
   for (size_t r = 0; r < rows.size(); ++r) SOMLIER_RETURN_IF_ERROR(AddRow(m, rows[r], r));
   return OkStatus();
 }

@@ -198,7 +198,7 @@ void ModelServer::SetUpRoutes() {
   });
 
   // ---- KServe V2 (Open Inference Protocol) ----
-  s.Get("/v2", [this](const httplib::Request&, httplib::Response& response) {
+  s.Get("/v2", [](const httplib::Request&, httplib::Response& response) {
     response.set_content(json{{"name", "somlier"}, {"version", std::string(kSomlierVersion)},
                               {"extensions", json::array()}}
                              .dump(),
