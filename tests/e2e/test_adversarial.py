@@ -101,6 +101,28 @@ class ApiServerAttackTest(SomlierTestCase):
             request_json("GET", f"{url}/0/run1/artifacts/a.txt")
         self.assertEqual(caught.exception.status, 404)
 
+    def test_uploads_that_stop_early_or_name_no_file_keep_nothing(self):
+        url = urllib.parse.urlsplit(self.server.url)
+        status, _ = raw_request(self.server.url, "PUT", "/api/2.0/mlflow-artifacts/artifacts/",
+                                b"x" * 10, {"Content-Type": "application/octet-stream"})
+        self.assertEqual(status, 404)
+        # Announce 1 MB, send 10 bytes, hang up: no partial file may appear.
+        import socket
+        with socket.create_connection((url.hostname, url.port), timeout=10) as s:
+            s.sendall(b"PUT /api/2.0/mlflow-artifacts/artifacts/0/r/artifacts/part.bin HTTP/1.1\r\n"
+                      b"Host: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n" + b"y" * 10)
+        time.sleep(0.5)
+        with self.assertRaises(HttpError) as caught:
+            request_json("GET", f"{self.server.url}/api/2.0/mlflow-artifacts/artifacts/0/r/"
+                                "artifacts/part.bin")
+        self.assertEqual(caught.exception.status, 404)
+        # Compressed bodies are refused, not inflated past the limits.
+        status, answer = raw_request(self.server.url, "POST", "/api/2.0/mlflow/experiments/create",
+                                     b"\x1f\x8b", {"Content-Type": "application/json",
+                                                   "Content-Encoding": "gzip"})
+        self.assertEqual(status, 415, answer)
+        self.assertAlive()
+
     def test_cross_site_requests_are_refused(self):
         evil = {"Origin": "http://evil.example", "Content-Type": "application/json"}
         body = b'{"project_name": "p", "project_ref": "main", "github_uri": "/tmp/x"}'

@@ -90,6 +90,16 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
       return httplib::Server::HandlerResponse::Handled;
     };
     const bool upload = IsArtifactUpload(request.method, request.path);
+    if (upload) {
+      // The listener streams these bodies to the upload route; a path that route's pattern
+      // does not take would have cpp-httplib read the whole body into memory instead.
+      const std::string_view rest =
+          std::string_view(request.path).substr(request.path.find("/artifacts/") + 11);
+      if (rest.empty() || rest.find_first_of("\r\n") != std::string_view::npos) {
+        return refuse(404, "ENDPOINT_NOT_FOUND",
+                      "an artifact upload needs a file path after .../artifacts/");
+      }
+    }
     if (auto refusal = CheckBrowserRequest(request, guard, /*body_is_raw=*/upload)) {
       return refuse(refusal->http_status,
                     refusal->http_status == 403 ? "PERMISSION_DENIED" : "BAD_REQUEST",

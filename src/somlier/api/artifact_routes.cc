@@ -46,10 +46,14 @@ void AddArtifactRoutes(HttpRoutes& server, TrackingService& tracking) {
       auto file = store.StartWrite(request.matches[1].str());
       if (!file.ok()) return SendMlflowError(response, file.status());
       Status written;
-      read([&](const char* data, size_t size) {
+      const bool whole = read([&](const char* data, size_t size) {
         written = (*file)->Append(data, size);
         return written.ok();
       });
+      if (!whole && written.ok()) {
+        // The client stopped sending (or too slowly): keep nothing of a partial upload.
+        written = InvalidArgument("the upload ended before its Content-Length was reached");
+      }
       if (written.ok()) written = (*file)->Commit();
       if (!written.ok()) return SendMlflowError(response, written);
       SendJson(response, json::object());

@@ -13,10 +13,9 @@ namespace {
 bool InAllowedList(std::string_view authority, const BrowserGuardOptions& options) {
   auto [host, port] = SplitHostPort(authority);
   if (host.empty()) return false;
-  const std::string with_port = port.empty() ? host : host + ":" + port;
   for (const std::string& allowed : options.allowed_hosts) {
-    const std::string a = ToLower(allowed);
-    if (a == host || a == with_port) return true;
+    const auto [allowed_host, allowed_port] = SplitHostPort(allowed);  // "[v6]:port" too
+    if (allowed_host == host && (allowed_port.empty() || allowed_port == port)) return true;
   }
   return false;
 }

@@ -17,6 +17,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr size_t kFlushAt = 256 * 1024;  // a handler's answer is sent in pieces this big
 constexpr size_t kHeadSeen = 16384;      // how much of an answer's head is kept to inspect
+constexpr uint64_t kMinBytesPerSecond = 64 * 1024;  // what slow readers and senders must keep up
 
 }  // namespace
 
@@ -80,7 +81,11 @@ bool RequestStream::AnswerCloses() const {
 
 // Sends the buffered answer, waiting for the socket up to the write timeout.
 bool RequestStream::Flush() {
-  const auto deadline = Clock::now() + write_timeout_;
+  // Each piece must leave within the write timeout, and a long answer at kMinBytesPerSecond
+  // on average: a reader that takes a byte a second cannot hold a handler thread for ever.
+  const auto overall = started_ + write_timeout_ + std::chrono::seconds(sent_ / kMinBytesPerSecond);
+  const auto deadline = std::min(Clock::now() + write_timeout_, overall);
+  sent_ += c_.out.size() - c_.out_off;
   while (true) {
     if (!SendSome(c_)) return false;
     if (c_.out.empty()) return true;
@@ -96,6 +101,17 @@ bool RequestStream::Flush() {
 ssize_t RequestStream::ReadStreamed(char* ptr, size_t size) {
   const uint64_t remaining = c_.expected - c_.received;
   if (remaining == 0) return 0;
+  if (c_.expect_continue) {  // the handler wants the body: invite it now
+    c_.expect_continue = false;
+    c_.out.append("HTTP/1.1 100 Continue\r\n\r\n");
+    if (!Flush()) return -1;
+  }
+  // A slow sender may not hold a handler thread for ever: past the body timeout, the body
+  // must keep coming at kMinBytesPerSecond on average.
+  const auto elapsed = Clock::now() - started_;
+  if (elapsed > body_timeout_ + std::chrono::seconds(c_.received / kMinBytesPerSecond)) {
+    return -1;
+  }
   size = static_cast<size_t>(std::min<uint64_t>(size, remaining));
   if (!c_.in.empty()) {
     const size_t n = std::min(size, c_.in.size());

@@ -45,6 +45,8 @@ struct Connection {
   std::string method;
   std::string path;
   bool close_after = false;
+  bool peer_closed = false;  // the client half-closed after sending: close once answered
+  bool expect_continue = false;  // a streamed body waits for "100 Continue" (sent on first read)
   bool has_body = false;
   bool chunked = false;
   bool stream = false;
@@ -103,6 +105,8 @@ class RequestStream final : public httplib::Stream {
   Connection& c_;
   std::chrono::milliseconds body_timeout_;
   std::chrono::milliseconds write_timeout_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  uint64_t sent_ = 0;  // answer bytes handed to Flush so far
   size_t head_off_ = 0;
   uint64_t body_off_ = 0;
   std::string head_seen_;

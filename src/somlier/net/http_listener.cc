@@ -41,6 +41,7 @@ std::string_view Reason(int status) {
     case 408: return "Request Timeout";
     case 411: return "Length Required";
     case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
     case 417: return "Expectation Failed";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
@@ -87,10 +88,13 @@ class HttpListener::Loop {
     epoll_event e{};
     e.events = EPOLLIN;
     e.data.fd = listen_fd_;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &e);
+    const bool watched = ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &e) == 0;
     e.data.fd = wake_fd_;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &e);
-    max_connections_ = std::min(options_.max_connections, RaiseFileLimit());
+    if (!watched || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &e) != 0) {
+      return Unavailable(fmt::format("cannot set up the HTTP event loop: {}", std::strerror(errno)));
+    }
+    // A connection may hold a spool file besides its socket.
+    max_connections_ = std::min(options_.max_connections, RaiseFileLimit() / 2);
     for (int i = 0; i < std::max(options_.threads, 1); ++i) {
       workers_.emplace_back([this] { Work(); });
     }
@@ -168,7 +172,13 @@ class HttpListener::Loop {
           }
         }
         for (Connection* c : quiet) Close(*c);
-        if (connections_.empty() || Clock::now() > stop_deadline) break;
+        if (connections_.empty()) break;
+        if (Clock::now() > stop_deadline) {
+          // Handlers still blocked on a client: make their reads and writes fail so that
+          // Stop can join them (shutdown, unlike close, is safe while they use the socket).
+          for (auto& [fd, c] : connections_) ::shutdown(fd, SHUT_RDWR);
+          break;
+        }
       }
       if (Clock::now() >= next_sweep) {
         Sweep(Clock::now());
@@ -188,22 +198,27 @@ class HttpListener::Loop {
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (errno == EMFILE || errno == ENFILE) {
-          // Out of descriptors: shed the connection least worth keeping, then try again.
+          // Out of descriptors: shed the connection least worth keeping, then try again; when
+          // none can go, stop watching the listening socket until the next sweep (it would
+          // stay readable and spin the loop).
           if (MakeRoom()) continue;
+          ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+          accept_paused_ = true;
         }
         return;
       }
       auto c = std::make_unique<Connection>();
       c->fd = fd;
       AddressOf(peer, c->peer, c->peer_port);
-      size_t& from_peer = per_address_[c->peer];
+      const auto known = per_address_.find(c->peer);
+      const size_t from_peer = known == per_address_.end() ? 0 : known->second;
+      // MakeRoom may close (and forget) a connection of this very address: look up after it.
       if (from_peer >= options_.max_connections_per_address ||
           (connections_.size() >= max_connections_ && !MakeRoom())) {
-        if (from_peer == 0) per_address_.erase(c->peer);
         ::close(fd);
         continue;
       }
-      ++from_peer;
+      ++per_address_[c->peer];
       sockaddr_storage local{};
       socklen_t local_length = sizeof local;
       if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) == 0) {
@@ -252,6 +267,13 @@ class HttpListener::Loop {
       const ssize_t n = ::recv(c.fd, buffer, sizeof buffer, 0);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n == 0 && c.state != ConnState::kClosing && !c.in.empty()) {
+        // The peer finished sending (a half-close): answer what it sent, then close.
+        c.peer_closed = true;  // before Process: a dispatch hands c to a handler thread
+        Process(c, now);
+        if (c.state != ConnState::kDispatched && c.state != ConnState::kWriting) Close(c);
+        return;
+      }
       if (n <= 0) {  // the peer closed (or reset) its side
         Close(c);
         return;
@@ -345,16 +367,21 @@ class HttpListener::Loop {
         }
         c.stream = true;
         c.head += fmt::format("Content-Length: {}\r\n", c.expected);
-      } else if (!c.chunked && c.expected > options_.memory_body_bytes && !StartSpool(c)) {
-        return false;
-      }
+      }  // a body larger than memory takes goes to a spool file once its bytes arrive
     } else if (c.method == "POST" || c.method == "PUT" || c.method == "PATCH") {
       c.head += "Content-Length: 0\r\n";
     }
-    if (h.expect_continue && c.has_body) {
+    // A streamed body is invited by the handler's stream when it first reads it (after the
+    // token and browser checks); a buffered one now. The answer buffer is empty here (the
+    // previous answer was sent whole), so these few bytes fit; if not, the connection goes.
+    c.expect_continue = h.expect_continue && c.has_body && c.stream;
+    if (h.expect_continue && c.has_body && !c.stream) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      // Best effort: an empty socket buffer always takes these few bytes.
-      (void)::send(c.fd, kContinue.data(), kContinue.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (::send(c.fd, kContinue.data(), kContinue.size(), MSG_NOSIGNAL | MSG_DONTWAIT) !=
+          static_cast<ssize_t>(kContinue.size())) {
+        c.peer_closed = true;
+        return Refuse(c, 503, "the connection cannot take more data"), false;
+      }
     }
     c.last_active = now;
     return true;
@@ -380,12 +407,6 @@ class HttpListener::Loop {
 
   bool AppendBody(Connection& c, const char* data, size_t n) {
     auto refused = bodies_.Append(c, std::string_view(data, n));
-    if (refused) Refuse(c, refused->status, refused->message);
-    return !refused;
-  }
-
-  bool StartSpool(Connection& c) {
-    auto refused = bodies_.Spool(c);
     if (refused) Refuse(c, refused->status, refused->message);
     return !refused;
   }
@@ -444,6 +465,12 @@ class HttpListener::Loop {
   }
 
   void Sweep(Clock::time_point now) {
+    if (accept_paused_ && !stop_.load()) {
+      epoll_event e{};
+      e.events = EPOLLIN;
+      e.data.fd = listen_fd_;
+      accept_paused_ = ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &e) != 0;
+    }
     std::vector<Connection*> expired;
     for (auto& [fd, cp] : connections_) {
       Connection& c = *cp;
@@ -575,7 +602,7 @@ class HttpListener::Loop {
   void Handle(Connection& c) {
     RequestStream stream(c, options_.body_timeout, options_.write_timeout);
     bool connection_closed = false;
-    const bool close = c.close_after || stop_.load();
+    const bool close = c.close_after || c.peer_closed || stop_.load();
     const bool ok = routes_.process_request(stream, close, connection_closed,
                                             [](httplib::Request&) {});
     c.close_when_written = !ok || close || connection_closed || stream.AnswerCloses() ||
@@ -590,6 +617,7 @@ class HttpListener::Loop {
   int wake_fd_ = -1;
   size_t max_connections_ = 0;
   uint64_t accepted_ = 0;
+  bool accept_paused_ = false;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 
@@ -631,8 +659,12 @@ Status HttpListener::Bind(const std::string& host, int port) {
 Status HttpListener::Start() {
   if (listen_fd_ < 0) return FailedPrecondition("the HTTP listener is not bound");
   loop_ = std::make_unique<Loop>(routes_, options_, listen_fd_);
+  if (Status started = loop_->Start(); !started.ok()) {
+    loop_.reset();  // the loop never ran: the listening socket is still ours to close
+    return started;
+  }
   routes_.MarkServing(listen_fd_);
-  return loop_->Start();
+  return OkStatus();
 }
 
 void HttpListener::Stop() {

@@ -3,13 +3,15 @@
 // and bodies, enforces the limits below and writes what remains of answers — and a fixed
 // pool of handler threads runs the routes of an HttpRoutes (cpp-httplib's Server, used only
 // for routing and writing responses) on complete requests. A client that is slow, idle or
-// silent holds a few kilobytes and a file descriptor, never a thread.
+// silent while sending a request holds a few kilobytes and a file descriptor, never a
+// thread; one that streams an upload or reads a long answer holds a handler thread only
+// while it keeps up 64 KiB/s on average (net/connection.h).
 //
 // Limits, all per HttpListenerOptions:
 //   - a request head must arrive whole within `head_timeout` of its first byte (so one byte
 //     a second does not keep a connection) and be at most `max_head_bytes` (431);
-//   - a keep-alive connection with no request for `idle_timeout` is closed;
-//   - a body that makes no progress for `body_timeout` is dropped (408);
+//   - a keep-alive connection with no request for `idle_timeout` is closed, and so is one
+//     whose head or body is late (no answer: such a client is not waiting for one);
 //   - bodies are bounded before they are read: `body_policy` gives each request's limit
 //     from its method and path; a larger Content-Length, or a chunked body (any spelling of
 //     `Transfer-Encoding: chunked`) that grows past it, is answered 413 and the
@@ -22,21 +24,29 @@
 //     address); when full, the longest-idle keep-alive connection, then the oldest
 //     incomplete request head, makes room for the newcomer. RLIMIT_NOFILE is raised to its
 //     hard limit at Start.
-// Chunked bodies are decoded here, so routes always see a Content-Length; `Expect:
-// 100-continue` is answered here once the body is accepted.
+// Chunked bodies are decoded here, so routes always see a Content-Length; a compressed
+// body (Content-Encoding) is refused (415), since cpp-httplib would inflate it past every
+// limit. `Expect: 100-continue` is answered once the body is accepted (for a streamed body,
+// when the handler first reads it, after the token and browser checks). A client that
+// half-closes after its request is answered, then closed.
 //
 // A connection's states, owned by the event loop except while a handler runs:
 //   kIdle    -> kHead (first byte of a request)      kHead -> kBody (head complete, a body)
 //   kHead    -> kDispatched (head complete, no body, or a streamed body)
-//   kBody    -> kDispatched (body complete)          kDispatched -> kIdle (answered, kept)
+//   kBody    -> kDispatched (body complete)
+//   kHead | kBody -> kWriting (refused: 400, 411, 413, 415, 417, 431, 501, 503; then close)
+//   kDispatched -> kIdle (answered in full and kept; the handler thread re-registers it)
 //   kDispatched -> kWriting (the answer did not fit the socket at once; the loop writes it)
+//   kDispatched -> closed (the answer could not be written: the client is gone)
 //   kWriting -> kIdle | kClosing                     any -> kClosing (an answer with close)
 //   kClosing -> closed (output flushed, input drained or a short linger passed)
 //   any but kDispatched -> closed (timeout, peer gone, cap eviction, Stop)
 //
 // Construct over the routes before Start; the routes must outlive the listener. Bind,
-// Start and Stop are called from one thread; Stop answers the requests in flight, closes
-// every connection and joins all threads (idempotent; the destructor calls it).
+// Start and Stop are called from one thread; Stop stops accepting, lets the requests that
+// handlers run finish and their answers go out (up to 60 s; then their sockets are shut
+// down), closes every other connection unanswered, and joins all threads (idempotent; the
+// destructor calls it).
 #pragma once
 
 #include <chrono>

@@ -98,6 +98,7 @@ class RawClient {
     }
     return out;
   }
+  void HalfClose() { ::shutdown(fd_, SHUT_WR); }
   // Whether the server closed the connection within `timeout`.
   bool ClosedWithin(milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -317,6 +318,15 @@ TEST_F(HttpListenerTest, ClientsThatLeaveRightAfterTheirAnswerNeverUpsetTheServe
   EXPECT_NE(last.ReadAnswers(1).find("hello"), std::string::npos);
 }
 
+TEST_F(HttpListenerTest, AClientThatHalfClosesAfterItsRequestIsStillAnswered) {
+  Start();
+  RawClient c(port());
+  c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbye!");
+  c.HalfClose();
+  const std::string answer = c.ReadAll();
+  EXPECT_NE(answer.find("\r\n\r\nbye!"), std::string::npos) << answer;
+}
+
 TEST_F(HttpListenerTest, StopAnswersTheRequestInFlight) {
   routes_.Get("/slow", [](const httplib::Request&, httplib::Response& response) {
     std::this_thread::sleep_for(milliseconds(300));
@@ -352,7 +362,7 @@ TEST(BrowserGuardTest, SplitsHostsAndPorts) {
 }
 
 TEST(BrowserGuardTest, TheRulesOfHostOriginAndContentType) {
-  const BrowserGuardOptions open{false, {"ml.internal"}};
+  const BrowserGuardOptions open{false, {"ml.internal", "[fe80::1]:5000"}};
   const BrowserGuardOptions token{true, {}};
   auto check = [](const BrowserGuardOptions& o, std::string method, httplib::Headers h,
                   bool raw = false) {
@@ -368,6 +378,8 @@ TEST(BrowserGuardTest, TheRulesOfHostOriginAndContentType) {
   EXPECT_EQ(check(open, "POST", with({{"Host", "127.9.9.9"}})), 0);
   EXPECT_EQ(check(open, "POST", with({{"Host", "ML.internal:1234"}})), 0);
   EXPECT_EQ(check(open, "POST", with({{"Host", "evil.example"}})), 403);
+  EXPECT_EQ(check(open, "POST", with({{"Host", "[fe80::1]:5000"}})), 0);
+  EXPECT_EQ(check(open, "POST", with({{"Host", "[fe80::1]:5001"}})), 403);
   EXPECT_EQ(check(open, "GET", {{"Host", "evil.example"}}), 403);
   EXPECT_EQ(check(open, "POST", with({})), 403);  // no Host at all
   // Origins: the server's own, or an allowed host; never another page.

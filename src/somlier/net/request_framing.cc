@@ -38,7 +38,8 @@ ParsedHead ParseRequestHead(std::string_view text) {
   const std::string_view method = line.substr(0, sp1);
   const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   const std::string_view version = line.substr(sp2 + 1);
-  if (method.empty() || method.size() > 16 ||
+  if (line.find_first_of(std::string_view("\n\0", 2)) != std::string_view::npos ||
+      method.empty() || method.size() > 16 ||
       !std::all_of(method.begin(), method.end(), [](char c) { return c >= 'A' && c <= 'Z'; }) ||
       target.empty() || (version != "HTTP/1.1" && version != "HTTP/1.0")) {
     return Refused(400, "malformed request line");
@@ -64,6 +65,10 @@ ParsedHead ParseRequestHead(std::string_view text) {
     }
     const std::string name = ToLower(header.substr(0, colon));
     const std::string_view value = Trim(header.substr(colon + 1));
+    // A bare CR, LF or NUL would split differently for the router than it did here.
+    if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+      return Refused(400, "malformed header value (a CR, LF or NUL inside it)");
+    }
     if (name == "content-length") {
       uint64_t n = 0;
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -75,6 +80,13 @@ ParsedHead ParseRequestHead(std::string_view text) {
     } else if (name == "transfer-encoding") {
       if (!transfer_encoding.empty()) transfer_encoding += ",";
       transfer_encoding += ToLower(value);
+    } else if (name == "content-encoding") {
+      // cpp-httplib would inflate gzip or brotli bodies past every size limit counted here.
+      if (ToLower(value) != "identity") {
+        return Refused(415, fmt::format("Content-Encoding '{}' is not accepted; send the body "
+                                        "uncompressed",
+                                        value.substr(0, 50)));
+      }
     } else if (name == "expect") {
       if (ToLower(value) != "100-continue") {
         return Refused(417, "only 'Expect: 100-continue' is understood");
@@ -87,7 +99,9 @@ ParsedHead ParseRequestHead(std::string_view text) {
     }
   }
   h.close_after = connection.find("close") != std::string::npos ||
-                  (h.http10 && connection.find("keep-alive") == std::string::npos);
+                  (h.http10 && connection.find("keep-alive") == std::string::npos) ||
+                  (h.http10 && !transfer_encoding.empty());  // RFC 9112 6.1: faulty framing
+  if (h.http10) h.expect_continue = false;  // RFC 9110 10.1.1: ignored for HTTP/1.0
   if (!transfer_encoding.empty()) {
     if (h.content_length) return Refused(400, "both Content-Length and Transfer-Encoding");
     std::vector<std::string> codings;

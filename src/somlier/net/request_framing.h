@@ -15,7 +15,7 @@
 
 namespace somlier {
 
-// Why a request is refused: 400, 413, 417 or 501, and what to tell the client.
+// Why a request is refused: 400, 413, 415, 417 or 501, and what to tell the client.
 struct HttpRefusal {
   int status = 400;
   std::string message;
@@ -43,8 +43,10 @@ struct ParsedHead {
 
 // Parses a request head: `text` is everything before the empty line that ends it.
 // Refusals: 400 for a malformed request line or header, conflicting or invalid lengths,
-// or both a length and a transfer coding; 417 for an Expect other than 100-continue; 501
-// for a transfer coding other than chunked (in any spelling).
+// or both a length and a transfer coding, and for a CR, LF or NUL inside a header; 415 for
+// a Content-Encoding other than identity (the router would inflate it past every limit);
+// 417 for an Expect other than 100-continue; 501 for a transfer coding other than chunked
+// (in any spelling).
 ParsedHead ParseRequestHead(std::string_view text);
 
 // Decodes `Transfer-Encoding: chunked` as its bytes arrive, in pieces split anywhere.

@@ -26,6 +26,14 @@ TEST(RequestFramingTest, ParsesAndRewritesAHead) {
   EXPECT_TRUE(old.head.close_after);
   EXPECT_FALSE(ParseRequestHead("GET / HTTP/1.0\r\nConnection: keep-alive").head.close_after);
   EXPECT_TRUE(ParseRequestHead("POST / HTTP/1.1\r\nTransfer-Encoding: CHUNKED").head.chunked);
+  EXPECT_FALSE(ParseRequestHead("POST / HTTP/1.1\r\nContent-Encoding: identity").refusal);
+  // HTTP/1.0 ignores Expect, and a chunked HTTP/1.0 body closes the connection after it.
+  ParsedHead chunked10 = ParseRequestHead(
+      "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n"
+      "Expect: 100-continue");
+  ASSERT_FALSE(chunked10.refusal);
+  EXPECT_TRUE(chunked10.head.close_after);
+  EXPECT_FALSE(chunked10.head.expect_continue);
 }
 
 TEST(RequestFramingTest, RefusesWhatItCannotFrame) {
@@ -46,12 +54,20 @@ TEST(RequestFramingTest, RefusesWhatItCannotFrame) {
       {"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked", 501},
       {"POST / HTTP/1.1\r\nTransfer-Encoding: identity", 501},
       {"POST / HTTP/1.1\r\nExpect: 200-ok", 417},
+      {"POST / HTTP/1.1\r\nX: a\nContent-Length: 0", 400},
+      {"POST / HTTP/1.1\r\nX: a\rb", 400},
+      {"POST / HTTP/1.1\r\nContent-Encoding: gzip", 415},
+      {"POST / HTTP/1.1\r\nContent-Encoding: br", 415},
   };
   for (const auto& [text, status] : cases) {
     ParsedHead p = ParseRequestHead(text);
     ASSERT_TRUE(p.refusal) << text;
     EXPECT_EQ(p.refusal->status, status) << text;
   }
+  constexpr std::string_view kNul("POST / HTTP/1.1\r\nX: a\0b", 23);
+  ParsedHead nul = ParseRequestHead(kNul);
+  ASSERT_TRUE(nul.refusal);
+  EXPECT_EQ(nul.refusal->status, 400);
 }
 
 std::string Decode(ChunkedDecoder& d, const std::string& input, uint64_t limit,
