@@ -57,8 +57,14 @@ class BoundsChecker : public YAML::EventHandler {
   void OnAnchor(const YAML::Mark&, const std::string& name) override { pending_name_ = name; }
 
   void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override { Leaf(anchor); }
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
-                const std::string&) override {
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                const std::string& value) override {
+    // An escape such as "\ud800" (a lone surrogate) decodes to bytes that are not UTF-8.
+    if (FindInvalidUtf8(value) != std::string::npos) {
+      Fail(fmt::format("{}: the value at line {} is not valid UTF-8 once its escapes are "
+                       "decoded",
+                       file_, mark.line + 1));
+    }
     Leaf(anchor);
   }
 
