@@ -4,6 +4,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <regex>
 
 #include "somlier/core/strings.h"
@@ -51,7 +54,16 @@ json ScalarToJson(const YAML::Node& node) {
       return text;
     }
   }
-  if (std::regex_match(text, kFloat)) return std::stod(text);
+  if (std::regex_match(text, kFloat)) {
+    // A number past double's range (1e999) stays the text it was, like a long past int64.
+    char* end = nullptr;
+    errno = 0;
+    const double value = std::strtod(text.c_str(), &end);
+    if (errno == ERANGE || end != text.c_str() + text.size() || !std::isfinite(value)) {
+      return text;
+    }
+    return value;
+  }
   return text;
 }
 

@@ -147,6 +147,14 @@ class ProjectSpecTest : public ::testing::Test {
   testing::TempDir dir_;
 };
 
+TEST_F(ProjectSpecTest, NumbersPastDoublesRangeStayText) {
+  auto spec = Load("model:\n  version: v1\n  config: {big: 1e999, small: 2.5}\n");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  const std::string json = spec->ToJson();
+  EXPECT_NE(json.find("\"big\": \"1e999\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"small\": 2.5"), std::string::npos) << json;
+}
+
 TEST_F(ProjectSpecTest, ReadsEverySection) {
   auto spec = Load(R"(
 global: {env: DEV, logging: {format: TEXT}}
