@@ -24,19 +24,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       somlier::fuzz::ScratchDir::Write("requirements.txt", main_text);
   auto parsed = somlier::ParseRequirementsFile(file);
   if (!parsed.ok()) return 0;
-  nlohmann::json out = nlohmann::json::array();
   for (const somlier::Requirement& r : *parsed) {
     FUZZ_CHECK(r.line >= 1, "an entry from line " + std::to_string(r.line));
     FUZZ_CHECK(!r.file.empty(), "an entry that does not say where it was read");
-    out.push_back({{"name", r.name},
-                   {"extras", r.extras},
-                   {"specifier", r.specifier},
-                   {"url", r.url},
-                   {"marker", r.marker},
-                   {"editable", r.editable},
-                   {"display", r.Display()}});
   }
   somlier::fuzz::ExpectNoThrow("the requirements as JSON (config show -d --output json)",
-                               [&] { (void)out.dump(2); });
+                               [&] { (void)somlier::RequirementsToJson(*parsed).dump(2); });
   return 0;
 }

@@ -62,17 +62,7 @@ Result<int> Show(const Context& ctx, const ShowOptions& o) {
     SOMLIER_ASSIGN_OR_RETURN(std::vector<Requirement> requirements,
                              ParseRequirementsFile(spec.RequirementsPath()));
     if (o.output == "json") {
-      nlohmann::json out = nlohmann::json::array();
-      for (const Requirement& r : requirements) {
-        out.push_back({{"name", r.name},
-                       {"extras", r.extras},
-                       {"specifier", r.specifier},
-                       {"url", r.url},
-                       {"marker", r.marker},
-                       {"editable", r.editable},
-                       {"display", r.Display()}});
-      }
-      fmt::print("{}\n", out.dump(2));
+      fmt::print("{}\n", RequirementsToJson(requirements).dump(2));
       return 0;
     }
     fmt::print("{}\n", kBanner);

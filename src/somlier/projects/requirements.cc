@@ -274,4 +274,18 @@ Result<std::vector<Requirement>> ParseRequirementsFile(const std::filesystem::pa
   return parser.ParseFile(path);
 }
 
+nlohmann::json RequirementsToJson(const std::vector<Requirement>& requirements) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const Requirement& r : requirements) {
+    out.push_back({{"name", r.name},
+                   {"extras", r.extras},
+                   {"specifier", r.specifier},
+                   {"url", r.url},
+                   {"marker", r.marker},
+                   {"editable", r.editable},
+                   {"display", r.Display()}});
+  }
+  return out;
+}
+
 }  // namespace somlier

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -35,5 +36,9 @@ struct Requirement {
 // naming the file, line number and text of a line that cannot be parsed, or an include
 // cycle.
 Result<std::vector<Requirement>> ParseRequirementsFile(const std::filesystem::path& path);
+
+// The requirements as `config show -d --output json` prints them: one object per entry
+// with name, extras, specifier, url, marker, editable and display.
+nlohmann::json RequirementsToJson(const std::vector<Requirement>& requirements);
 
 }  // namespace somlier
