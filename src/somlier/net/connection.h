@@ -2,16 +2,15 @@
 // stream a handler thread reads its request from and writes its answer to. Internal to
 // src/somlier/net.
 //
-// Ownership: the listener's event loop owns every Connection; while a handler thread runs
-// a request (state kDispatched) that thread alone touches it, and hands it back either
-// through the loop's queue or by registering it with epoll before publishing kIdle
-// (net/http_listener.cc, HandBack). The states and their transitions are documented at the
-// top of net/http_listener.h.
+// Ownership: the listener's ConnectionTable (net/connection_table.h) owns every
+// Connection; one thread at a time touches it — the thread that claimed it after one of
+// its events, which reads it, runs its request and writes the answer — or else the table,
+// under its mutex. The states and their transitions are documented at the top of
+// net/http_listener.h.
 #pragma once
 
 #include <httplib.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -20,19 +19,17 @@
 
 namespace somlier {
 
-enum class ConnState { kIdle, kHead, kBody, kDispatched, kWriting, kClosing };
+enum class ConnState { kIdle, kHead, kBody, kHandling, kWriting, kClosing };
 
 struct Connection {
   int fd = -1;
-  uint64_t serial = 0;      // accept order: breaks ties between equal times
-  bool registered = false;  // in the epoll set
+  uint64_t serial = 0;   // the table's key and the tag of its events; accept order
+  bool claimed = false;  // a thread is serving it (guarded by the table's mutex)
   std::string peer;
   int peer_port = 0;
   std::string local;
   int local_port = 0;
-  // Written by the loop, and by a handler thread when it hands the connection back itself
-  // (the release store comes before the epoll registration that lets the loop see it).
-  std::atomic<ConnState> state{ConnState::kIdle};
+  ConnState state = ConnState::kIdle;
   std::chrono::steady_clock::time_point last_active;  // last byte in or out
   std::chrono::steady_clock::time_point head_started;
   std::chrono::steady_clock::time_point linger_until;

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -11,16 +12,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
-#include <mutex>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "somlier/net/body_store.h"
 #include "somlier/net/connection.h"
+#include "somlier/net/connection_table.h"
 #include "somlier/net/http_routes.h"
 #include "somlier/net/listen_socket.h"
 #include "somlier/net/request_framing.h"
@@ -71,30 +69,23 @@ class HttpListener::Loop {
         options_(options),
         listen_fd_(listen_fd),
         bodies_(options.memory_body_bytes, options.memory_budget_bytes,
-                options.spool_budget_bytes) {}
+                options.spool_budget_bytes),
+        // A connection may hold a spool file besides its socket.
+        table_(bodies_, std::min(options.max_connections, RaiseFileLimit() / 2),
+               options.max_connections_per_address) {}
 
   ~Loop() {
-    for (auto& [fd, c] : connections_) CloseFds(*c);
-    if (epoll_fd_ >= 0) ::close(epoll_fd_);
     if (wake_fd_ >= 0) ::close(wake_fd_);
+    if (stop_fd_ >= 0) ::close(stop_fd_);
   }
 
   Status Start() {
-    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (epoll_fd_ < 0 || wake_fd_ < 0) {
+    stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0 || stop_fd_ < 0) {
       return Unavailable(fmt::format("cannot set up the HTTP event loop: {}", std::strerror(errno)));
     }
-    epoll_event e{};
-    e.events = EPOLLIN;
-    e.data.fd = listen_fd_;
-    const bool watched = ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &e) == 0;
-    e.data.fd = wake_fd_;
-    if (!watched || ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &e) != 0) {
-      return Unavailable(fmt::format("cannot set up the HTTP event loop: {}", std::strerror(errno)));
-    }
-    // A connection may hold a spool file besides its socket.
-    max_connections_ = std::min(options_.max_connections, RaiseFileLimit() / 2);
+    SOMLIER_RETURN_IF_ERROR(table_.Open(wake_fd_));
     for (int i = 0; i < std::max(options_.threads, 1); ++i) {
       workers_.emplace_back([this] { Work(); });
     }
@@ -103,93 +94,56 @@ class HttpListener::Loop {
   }
 
   void Stop() {
+    if (!thread_.joinable()) return;
     stop_.store(true);
-    Wake();
-    if (thread_.joinable()) thread_.join();
-    {
-      std::lock_guard lock(mutex_);
-      workers_stop_ = true;
-    }
-    ready_cv_.notify_all();
-    for (auto& w : workers_) {
-      if (w.joinable()) w.join();
-    }
+    Signal(stop_fd_);
+    thread_.join();
+    // The wake-up descriptor is never read: it stays readable, so every worker's
+    // epoll_wait returns, sees workers_stop_ and ends.
+    workers_stop_.store(true);
+    Signal(wake_fd_);
+    for (auto& w : workers_) w.join();
     workers_.clear();
   }
 
  private:
-  // ---- the event loop ----
+  // ---- the listener thread: accepting, timeouts, stopping ----
 
   void Run() {
-    std::vector<epoll_event> events(256);
     auto next_sweep = Clock::now() + kSweepEvery;
-    bool stopping = false;
-    Clock::time_point stop_deadline;
-    while (true) {
-      const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()),
-                                 static_cast<int>(kSweepEvery.count()));
-      const auto now = Clock::now();
-      for (int i = 0; i < std::max(n, 0); ++i) {
-        const int fd = events[i].data.fd;
-        if (fd == listen_fd_) {
-          if (!stopping) Accept(now);
-          continue;
-        }
-        if (fd == wake_fd_) {
-          uint64_t count;
-          while (::read(wake_fd_, &count, sizeof count) > 0) {
-          }
-          continue;
-        }
-        auto it = connections_.find(fd);
-        if (it == connections_.end()) continue;
-        Connection& c = *it->second;
-        // A handler thread is handing it back (HandBack): its events wait until it has.
-        if (c.state.load(std::memory_order_acquire) == ConnState::kDispatched) continue;
-        if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-          if (c.state == ConnState::kWriting && !(events[i].events & EPOLLIN)) {
-            Close(c);
-            continue;
-          }
-          if (events[i].events & EPOLLIN) OnReadable(c, now);
-          else Close(c);
-        } else if (events[i].events & EPOLLOUT) {
-          OnWritable(c, now);
-        }
-      }
-      DrainFinished(Clock::now());
-      if (stop_.load() && !stopping) {  // stop accepting; answer what is in flight
-        stopping = true;
-        stop_deadline = Clock::now() + std::chrono::seconds(60);
-        ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
-        ::close(listen_fd_);
-      }
-      if (stopping) {
-        std::vector<Connection*> quiet;
-        for (auto& [fd, c] : connections_) {
-          if (c->state != ConnState::kDispatched && c->state != ConnState::kWriting) {
-            quiet.push_back(c.get());
-          }
-        }
-        for (Connection* c : quiet) Close(*c);
-        if (connections_.empty()) break;
-        if (Clock::now() > stop_deadline) {
-          // Handlers still blocked on a client: make their reads and writes fail so that
-          // Stop can join them (shutdown, unlike close, is safe while they use the socket).
-          for (auto& [fd, c] : connections_) ::shutdown(fd, SHUT_RDWR);
-          break;
-        }
-      }
+    bool accept_paused = false;
+    while (!stop_.load()) {
+      pollfd p[2] = {{stop_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+          next_sweep - Clock::now());
+      ::poll(p, accept_paused ? 1 : 2, static_cast<int>(std::max<int64_t>(wait.count(), 0)));
+      if (stop_.load()) break;
+      if (!accept_paused && (p[1].revents & POLLIN)) accept_paused = !Accept();
       if (Clock::now() >= next_sweep) {
         Sweep(Clock::now());
+        accept_paused = false;
         next_sweep = Clock::now() + kSweepEvery;
       }
     }
-    // Past the deadline: what is still dispatched is abandoned to its handler thread, which
-    // finishes writing on its own; its connection is closed when the workers are joined.
+    // Stop accepting; answer what is in flight; close the rest unanswered.
+    ::close(listen_fd_);
+    const auto deadline = Clock::now() + std::chrono::seconds(60);
+    while (true) {
+      table_.CloseUnclaimedIf([](const Connection& c) { return c.state != ConnState::kWriting; });
+      if (table_.size() == 0) break;
+      if (Clock::now() > deadline) {
+        // Handlers still blocked on a client: make their reads and writes fail so that
+        // Stop can join them (shutdown, unlike close, is safe while they use the socket).
+        table_.ShutdownAll();
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
 
-  void Accept(Clock::time_point now) {
+  // Accepts what is waiting. False when out of descriptors with nothing to shed: the
+  // listening socket is then left alone until the next sweep (it would stay readable).
+  bool Accept() {
     while (true) {
       sockaddr_storage peer{};
       socklen_t length = sizeof peer;
@@ -198,27 +152,14 @@ class HttpListener::Loop {
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (errno == EMFILE || errno == ENFILE) {
-          // Out of descriptors: shed the connection least worth keeping, then try again; when
-          // none can go, stop watching the listening socket until the next sweep (it would
-          // stay readable and spin the loop).
-          if (MakeRoom()) continue;
-          ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
-          accept_paused_ = true;
+          if (table_.Evict()) continue;  // shed the connection least worth keeping
+          return false;
         }
-        return;
+        return true;
       }
       auto c = std::make_unique<Connection>();
       c->fd = fd;
       AddressOf(peer, c->peer, c->peer_port);
-      const auto known = per_address_.find(c->peer);
-      const size_t from_peer = known == per_address_.end() ? 0 : known->second;
-      // MakeRoom may close (and forget) a connection of this very address: look up after it.
-      if (from_peer >= options_.max_connections_per_address ||
-          (connections_.size() >= max_connections_ && !MakeRoom())) {
-        ::close(fd);
-        continue;
-      }
-      ++per_address_[c->peer];
       sockaddr_storage local{};
       socklen_t local_length = sizeof local;
       if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) == 0) {
@@ -226,78 +167,93 @@ class HttpListener::Loop {
       }
       int yes = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
-      c->last_active = now;
-      c->serial = ++accepted_;
-      Connection& ref = *c;
-      connections_.emplace(fd, std::move(c));
-      Watch(ref, EPOLLIN);
+      c->last_active = Clock::now();
+      table_.Add(std::move(c));
     }
   }
 
-  // Closes the connection least worth keeping: the longest-idle keep-alive one, else the
-  // oldest incomplete request head. False when every connection is doing real work.
-  bool MakeRoom() {
-    auto older = [](Clock::time_point a, const Connection& ca, Clock::time_point b,
-                    const Connection& cb) {
-      return a < b || (a == b && ca.serial < cb.serial);
-    };
-    Connection* victim = nullptr;
-    for (auto& [fd, c] : connections_) {
-      if (c->state == ConnState::kIdle &&
-          (victim == nullptr || older(c->last_active, *c, victim->last_active, *victim))) {
-        victim = c.get();
+  void Sweep(Clock::time_point now) {
+    table_.CloseUnclaimedIf([&](const Connection& c) {
+      switch (c.state) {
+        case ConnState::kIdle: return now - c.last_active > options_.idle_timeout;
+        case ConnState::kHead: return now - c.head_started > options_.head_timeout;
+        case ConnState::kBody: return now - c.last_active > options_.body_timeout;
+        case ConnState::kWriting: return now - c.last_active > options_.write_timeout;
+        case ConnState::kClosing: return now > c.linger_until;
+        case ConnState::kHandling: return false;
       }
-    }
-    if (victim == nullptr) {
-      for (auto& [fd, c] : connections_) {
-        if (c->state == ConnState::kHead &&
-            (victim == nullptr || older(c->head_started, *c, victim->head_started, *victim))) {
-          victim = c.get();
-        }
-      }
-    }
-    if (victim == nullptr) return false;
-    Close(*victim);
-    return true;
+      return false;
+    });
   }
 
-  void OnReadable(Connection& c, Clock::time_point now) {
+  static void Signal(int fd) {
+    const uint64_t one = 1;
+    (void)!::write(fd, &one, sizeof one);
+  }
+
+  // ---- the worker threads: each serves the connection whose event it received ----
+
+  void Work() {
+    while (!workers_stop_.load()) {
+      epoll_event event{};
+      const int n = ::epoll_wait(table_.epoll_fd(), &event, 1, -1);
+      if (n <= 0 || event.data.u64 == ConnectionTable::kWakeTag) continue;
+      if (Connection* c = table_.Claim(event.data.u64)) Serve(*c, event.events);
+    }
+  }
+
+  // Does what the event calls for — reads, advances the request, runs it on this thread
+  // (and any request pipelined behind it), writes — then gives the connection back to the
+  // table, watched for what it waits for next, or closes it.
+  void Serve(Connection& c, uint32_t events) {
+    auto now = Clock::now();
+    bool open;
+    if (c.state == ConnState::kWriting) {
+      open = (events & EPOLLOUT) && SendSome(c);  // an error or hang-up alone: gone
+      if (open) {
+        c.last_active = now;
+        if (c.out.empty()) AfterAnswer(c, now);
+      }
+    } else {
+      open = Read(c, now);
+    }
+    while (open && c.state != ConnState::kWriting && c.state != ConnState::kClosing) {
+      Advance(c, now);
+      if (c.state != ConnState::kHandling) break;
+      open = RunRequest(c);
+      now = Clock::now();
+      if (c.state != ConnState::kIdle || c.in.empty()) break;
+    }
+    // A client that half-closed gets its answer, then the connection goes.
+    if (open && c.peer_closed && c.state != ConnState::kWriting) open = false;
+    if (!open) return table_.Close(c);
+    table_.Rearm(c, c.state == ConnState::kWriting ? EPOLLOUT : EPOLLIN);
+  }
+
+  // Reads what the socket holds (a bounded amount). False when the connection is done: the
+  // peer closed or reset it with nothing left to answer, or it was closing anyway.
+  bool Read(Connection& c, Clock::time_point now) {
     char buffer[kReadChunk];
     for (size_t i = 0; i < kReadsPerEvent; ++i) {
       const ssize_t n = ::recv(c.fd, buffer, sizeof buffer, 0);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
       if (n == 0 && c.state != ConnState::kClosing && !c.in.empty()) {
-        // The peer finished sending (a half-close): answer what it sent, then close.
-        c.peer_closed = true;  // before Process: a dispatch hands c to a handler thread
-        Process(c, now);
-        if (c.state != ConnState::kDispatched && c.state != ConnState::kWriting) Close(c);
-        return;
+        c.peer_closed = true;  // a half-close: answer what it sent, then close
+        return true;
       }
-      if (n <= 0) {  // the peer closed (or reset) its side
-        Close(c);
-        return;
-      }
+      if (n <= 0) return false;
       c.last_active = now;
       if (c.state == ConnState::kClosing) continue;  // drained and dropped
       c.in.append(buffer, static_cast<size_t>(n));
       if (c.state == ConnState::kBody || c.in.size() > options_.max_head_bytes + kReadChunk) break;
     }
-    if (c.state != ConnState::kClosing) Process(c, now);
+    return true;
   }
 
-  void OnWritable(Connection& c, Clock::time_point now) {
-    if (!SendSome(c)) {
-      Close(c);
-      return;
-    }
-    c.last_active = now;
-    if (c.out.empty()) AfterAnswer(c, now);
-  }
-
-  // Advances the connection through what its input holds: a head, then a body, then a
-  // dispatch to a handler thread.
-  void Process(Connection& c, Clock::time_point now) {
+  // Advances the connection through what its input holds: a head, then a body, until a
+  // request is complete (kHandling) or refused (kWriting).
+  void Advance(Connection& c, Clock::time_point now) {
     if (c.state == ConnState::kIdle || c.state == ConnState::kHead) {
       if (c.in.empty()) return;
       if (c.state == ConnState::kIdle) {
@@ -321,14 +277,12 @@ class HttpListener::Loop {
       const std::string head = c.in.substr(0, end);
       c.in.erase(0, end + 4);
       if (!ParseHead(c, head, now)) return;
-      if (!c.has_body || c.stream) return Dispatch(c);
+      if (!c.has_body || c.stream) return Complete(c);
       c.state = ConnState::kBody;
     }
     if (c.state == ConnState::kBody) {
       if (!ConsumeBody(c)) return;
-      if (c.chunked ? c.chunk.done() : c.received == c.expected) {
-        Dispatch(c);
-      }
+      if (c.chunked ? c.chunk.done() : c.received == c.expected) Complete(c);
     }
   }
 
@@ -411,21 +365,39 @@ class HttpListener::Loop {
     return !refused;
   }
 
-  void ReleaseBody(Connection& c) { bodies_.Release(c); }
-
-  void Dispatch(Connection& c) {
+  // The request is whole (or, streamed, its head is): finish the head the routes read.
+  void Complete(Connection& c) {
     if (!c.stream) {
       const uint64_t size = c.spool_fd >= 0 ? c.spool_size : c.body.size();
       if (c.has_body) c.head += fmt::format("Content-Length: {}\r\n", size);
     }
     c.head += "\r\n";
-    c.state = ConnState::kDispatched;
-    Unwatch(c);
-    {
-      std::lock_guard lock(mutex_);
-      ready_.push_back(&c);
+    c.state = ConnState::kHandling;
+  }
+
+  // Runs the request's route on this thread and sends what the socket takes of the answer.
+  // False when the client is gone; otherwise the connection is left kWriting (the rest of
+  // the answer waits for the socket), kIdle or kClosing.
+  bool RunRequest(Connection& c) {
+    RequestStream stream(c, options_.body_timeout, options_.write_timeout);
+    bool connection_closed = false;
+    const bool close = c.close_after || c.peer_closed || stop_.load();
+    const bool ok = routes_.process_request(stream, close, connection_closed,
+                                            [](httplib::Request&) {});
+    c.close_when_written = !ok || close || connection_closed || stream.AnswerCloses() ||
+                           stream.BodyLeftUnread();
+    if (!c.write_failed && !SendSome(c)) c.write_failed = true;
+    bodies_.Release(c);
+    c.head.clear();
+    if (c.write_failed) return false;
+    const auto now = Clock::now();
+    c.last_active = now;
+    if (!c.out.empty()) {
+      c.state = ConnState::kWriting;
+    } else {
+      AfterAnswer(c, now);
     }
-    ready_cv_.notify_one();
+    return true;
   }
 
   // Answers the request with an error and closes the connection once the answer is out.
@@ -438,200 +410,39 @@ class HttpListener::Loop {
         status, Reason(status), body.size(), body);
     c.out_off = 0;
     c.in.clear();
-    ReleaseBody(c);
+    bodies_.Release(c);
     c.close_when_written = true;
     c.state = ConnState::kWriting;
     c.last_active = Clock::now();
-    // Never closed from here (callers still hold the connection): a peer that is gone shows
-    // as an error event on the next turn of the loop.
-    if (SendSome(c) && c.out.empty()) return AfterAnswer(c, Clock::now());
-    Watch(c, EPOLLOUT);
+    // A peer that is gone shows as an error event once the connection is watched again.
+    if (SendSome(c) && c.out.empty()) AfterAnswer(c, Clock::now());
   }
 
-  // The answer is out: keep the connection for the next request, or close it.
+  // The answer is out: keep the connection for the next request, or close it (after a
+  // short linger that reads and drops what the client still sends, so that it can read
+  // the answer before the close resets the connection).
   void AfterAnswer(Connection& c, Clock::time_point now) {
     if (c.close_when_written || stop_.load()) {
       ::shutdown(c.fd, SHUT_WR);
       c.state = ConnState::kClosing;
       c.linger_until = now + kLinger;
       c.in.clear();
-      Watch(c, EPOLLIN);
       return;
     }
     c.state = ConnState::kIdle;
     c.last_active = now;
-    Watch(c, EPOLLIN);
-    Process(c, now);  // a pipelined request may be waiting already
-  }
-
-  void Sweep(Clock::time_point now) {
-    if (accept_paused_ && !stop_.load()) {
-      epoll_event e{};
-      e.events = EPOLLIN;
-      e.data.fd = listen_fd_;
-      accept_paused_ = ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &e) != 0;
-    }
-    std::vector<Connection*> expired;
-    for (auto& [fd, cp] : connections_) {
-      Connection& c = *cp;
-      switch (c.state) {
-        case ConnState::kIdle:
-          if (now - c.last_active > options_.idle_timeout) expired.push_back(&c);
-          break;
-        case ConnState::kHead:
-          if (now - c.head_started > options_.head_timeout) expired.push_back(&c);
-          break;
-        case ConnState::kBody:
-          if (now - c.last_active > options_.body_timeout) expired.push_back(&c);
-          break;
-        case ConnState::kWriting:
-          if (now - c.last_active > options_.write_timeout) expired.push_back(&c);
-          break;
-        case ConnState::kClosing:
-          if (now > c.linger_until) expired.push_back(&c);
-          break;
-        case ConnState::kDispatched:
-          break;
-      }
-    }
-    for (Connection* c : expired) Close(*c);
-  }
-
-  void Watch(Connection& c, uint32_t events) {
-    epoll_event e{};
-    e.events = events;
-    e.data.fd = c.fd;
-    ::epoll_ctl(epoll_fd_, c.registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c.fd, &e);
-    c.registered = true;
-  }
-
-  void Unwatch(Connection& c) {
-    if (c.registered) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
-    c.registered = false;
-  }
-
-  void Close(Connection& c) {
-    Unwatch(c);
-    ReleaseBody(c);
-    CloseFds(c);
-    if (auto it = per_address_.find(c.peer); it != per_address_.end() && --it->second == 0) {
-      per_address_.erase(it);
-    }
-    connections_.erase(c.fd);  // destroys c
-  }
-
-  static void CloseFds(Connection& c) {
-    if (c.spool_fd >= 0) ::close(c.spool_fd);
-    c.spool_fd = -1;
-    ::close(c.fd);
-  }
-
-  void Wake() {
-    const uint64_t one = 1;
-    (void)!::write(wake_fd_, &one, sizeof one);
-  }
-
-  // Connections whose handler has finished come back to the loop here.
-  void DrainFinished(Clock::time_point now) {
-    std::vector<Connection*> finished;
-    {
-      std::lock_guard lock(mutex_);
-      finished.swap(finished_);
-    }
-    for (Connection* c : finished) {
-      ReleaseBody(*c);
-      c->head.clear();
-      if (c->write_failed) {
-        Close(*c);
-        continue;
-      }
-      c->last_active = now;
-      if (!c->out.empty()) {
-        c->state = ConnState::kWriting;
-        Watch(*c, EPOLLOUT);
-      } else {
-        AfterAnswer(*c, now);
-      }
-    }
-  }
-
-  // ---- handler threads ----
-
-  // Gives an idle connection back to the loop from a handler thread. The loop ignores
-  // events of a dispatched connection, so registering first and then publishing the state
-  // means the loop sees it only once it is complete; after the store it is the loop's (it
-  // may be closed at once) and this thread must not touch it again.
-  void HandBack(Connection& c) {
-    c.registered = true;
-    epoll_event e{};
-    e.events = EPOLLIN;
-    e.data.fd = c.fd;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c.fd, &e);
-    c.state.store(ConnState::kIdle, std::memory_order_release);
-  }
-
-  void Work() {
-    while (true) {
-      Connection* c = nullptr;
-      {
-        std::unique_lock lock(mutex_);
-        ready_cv_.wait(lock, [this] { return workers_stop_ || !ready_.empty(); });
-        if (ready_.empty()) return;
-        c = ready_.front();
-        ready_.pop_front();
-      }
-      Handle(*c);
-      if (!c->write_failed && c->out.empty() && !c->close_when_written && c->in.empty() &&
-          !stop_.load()) {
-        // Answered in full and kept alive, with nothing more buffered: back to the loop's
-        // epoll set directly, without waking the loop thread.
-        ReleaseBody(*c);
-        c->head.clear();
-        c->last_active = Clock::now();
-        HandBack(*c);
-        continue;
-      }
-      {
-        std::lock_guard lock(mutex_);
-        finished_.push_back(c);
-      }
-      Wake();
-    }
-  }
-
-  void Handle(Connection& c) {
-    RequestStream stream(c, options_.body_timeout, options_.write_timeout);
-    bool connection_closed = false;
-    const bool close = c.close_after || c.peer_closed || stop_.load();
-    const bool ok = routes_.process_request(stream, close, connection_closed,
-                                            [](httplib::Request&) {});
-    c.close_when_written = !ok || close || connection_closed || stream.AnswerCloses() ||
-                           stream.BodyLeftUnread();
-    if (!c.write_failed && !SendSome(c)) c.write_failed = true;
   }
 
   HttpRoutes& routes_;
   const HttpListenerOptions& options_;
   int listen_fd_;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
-  size_t max_connections_ = 0;
-  uint64_t accepted_ = 0;
-  bool accept_paused_ = false;
+  int wake_fd_ = -1;  // wakes the workers at Stop (tagged kWakeTag in the table's epoll set)
+  int stop_fd_ = -1;  // wakes the listener thread at Stop
   std::atomic<bool> stop_{false};
+  std::atomic<bool> workers_stop_{false};
+  BodyStore bodies_;
+  ConnectionTable table_;
   std::thread thread_;
-
-  // Loop thread only.
-  std::unordered_map<int, std::unique_ptr<Connection>> connections_;
-  std::unordered_map<std::string, size_t> per_address_;
-  BodyStore bodies_;  // also used by handler threads (Release)
-
-  // Shared with the handler threads.
-  std::mutex mutex_;
-  std::condition_variable ready_cv_;
-  std::deque<Connection*> ready_;
-  std::vector<Connection*> finished_;
-  bool workers_stop_ = false;
   std::vector<std::thread> workers_;
 };
 

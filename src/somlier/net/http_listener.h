@@ -1,16 +1,20 @@
 // HttpListener: the event-driven HTTP/1.1 front of every SoMLier server (the API server, model
-// servers). One event-loop thread owns every connection — it accepts, reads request heads
-// and bodies, enforces the limits below and writes what remains of answers — and a fixed
-// pool of handler threads runs the routes of an HttpRoutes (cpp-httplib's Server, used only
-// for routing and writing responses) on complete requests. A client that is slow, idle or
-// silent while sending a request holds a few kilobytes and a file descriptor, never a
-// thread; one that streams an upload or reads a long answer holds a handler thread only
-// while it keeps up 64 KiB/s on average (net/connection.h).
+// servers). A fixed pool of worker threads waits on one epoll set of connections; the
+// thread that receives a connection's event reads it, and when that completes a request,
+// runs the request's route (an HttpRoutes: cpp-httplib's Server, used only for routing and
+// writing responses) itself and writes the answer — one wake-up per request, no hand-off
+// between threads. Each connection is watched one-shot, so one thread at a time serves it
+// (net/connection_table.h). One more thread accepts connections, enforces the timeouts and
+// runs Stop. A client that is slow, idle or silent while sending a request holds a few
+// kilobytes and a file descriptor, never a thread; one that streams an upload or reads a
+// long answer holds a worker only while it keeps up 64 KiB/s on average
+// (net/connection.h).
 //
 // Limits, all per HttpListenerOptions:
 //   - a request head must arrive whole within `head_timeout` of its first byte (so one byte
 //     a second does not keep a connection) and be at most `max_head_bytes` (431);
-//   - a keep-alive connection with no request for `idle_timeout` is closed, and so is one
+//   - a connection with no request for `idle_timeout` is closed (a new one, or a kept-alive
+//     one; bytes no worker has read yet, while all are busy, do not count), and so is one
 //     whose head or body is late (no answer: such a client is not waiting for one);
 //   - bodies are bounded before they are read: `body_policy` gives each request's limit
 //     from its method and path; a larger Content-Length, or a chunked body (any spelling of
@@ -30,17 +34,18 @@
 // when the handler first reads it, after the token and browser checks). A client that
 // half-closes after its request is answered, then closed.
 //
-// A connection's states, owned by the event loop except while a handler runs:
+// A connection's states (changed only by the thread that claimed it; the table closes
+// unclaimed ones for timeouts, eviction and Stop):
 //   kIdle    -> kHead (first byte of a request)      kHead -> kBody (head complete, a body)
-//   kHead    -> kDispatched (head complete, no body, or a streamed body)
-//   kBody    -> kDispatched (body complete)
+//   kHead    -> kHandling (head complete, no body, or a streamed body)
+//   kBody    -> kHandling (body complete)
 //   kHead | kBody -> kWriting (refused: 400, 411, 413, 415, 417, 431, 501, 503; then close)
-//   kDispatched -> kIdle (answered in full and kept; the handler thread re-registers it)
-//   kDispatched -> kWriting (the answer did not fit the socket at once; the loop writes it)
-//   kDispatched -> closed (the answer could not be written: the client is gone)
+//   kHandling -> kIdle (answered in full and kept; a pipelined request is taken at once)
+//   kHandling -> kWriting (the answer did not fit the socket at once: sent as it drains)
+//   kHandling -> closed (the answer could not be written: the client is gone)
 //   kWriting -> kIdle | kClosing                     any -> kClosing (an answer with close)
 //   kClosing -> closed (output flushed, input drained or a short linger passed)
-//   any but kDispatched -> closed (timeout, peer gone, cap eviction, Stop)
+//   any but kHandling -> closed (timeout, peer gone, cap eviction, Stop)
 //
 // Construct over the routes before Start; the routes must outlive the listener. Bind,
 // Start and Stop are called from one thread; Stop stops accepting, lets the requests that
@@ -69,7 +74,7 @@ struct BodyPolicy {
 };
 
 struct HttpListenerOptions {
-  int threads = 16;  // handler threads: requests processed at once
+  int threads = 16;  // worker threads: requests processed at once
   size_t max_connections = 10000;
   size_t max_connections_per_address = 1024;
   std::chrono::milliseconds head_timeout{10000};
@@ -98,7 +103,7 @@ class HttpListener {
   // out of range or a host that is not an address; Unavailable when it cannot be bound.
   Status Bind(const std::string& host, int port);
 
-  // Starts the event loop and the handler threads; connections are accepted on return.
+  // Starts the worker and listener threads; connections are accepted on return.
   Status Start();
 
   // Stops accepting, answers requests in flight, closes connections, joins the threads.
@@ -108,7 +113,7 @@ class HttpListener {
   // http://HOST:PORT, with an IPv6 host in brackets.
   std::string url() const;
 
-  class Loop;  // the event loop (http_listener.cc)
+  class Loop;  // the threads and their connections (http_listener.cc)
 
  private:
   HttpRoutes& routes_;

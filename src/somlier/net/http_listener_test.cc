@@ -294,8 +294,9 @@ TEST_F(HttpListenerTest, ClientsThatLeaveRightAfterTheirAnswerNeverUpsetTheServe
   HttpListenerOptions options;
   options.threads = 4;
   Start(options);
-  // Handler threads hand keep-alive connections back to the loop while their clients
-  // close them: every client must still be answered, and nothing may be used after close.
+  // Workers give keep-alive connections back to the epoll set while their clients close
+  // them and new ones take their descriptors: every client must still be answered, and
+  // nothing may be used after close (an event of a closed connection finds nothing).
   std::vector<std::thread> clients;
   std::atomic<int> answered{0};
   for (int t = 0; t < 6; ++t) {
@@ -325,6 +326,53 @@ TEST_F(HttpListenerTest, AClientThatHalfClosesAfterItsRequestIsStillAnswered) {
   c.HalfClose();
   const std::string answer = c.ReadAll();
   EXPECT_NE(answer.find("\r\n\r\nbye!"), std::string::npos) << answer;
+}
+
+TEST_F(HttpListenerTest, WhileEveryWorkerIsBusyTimeoutsStillHoldAndConnectionsQueue) {
+  std::atomic<bool> release{false};
+  routes_.Get("/busy", [&](const httplib::Request&, httplib::Response& response) {
+    for (int i = 0; i < 300 && !release.load(); ++i) std::this_thread::sleep_for(milliseconds(10));
+    response.set_content("was busy", "text/plain");
+  });
+  HttpListenerOptions options;
+  options.threads = 1;
+  options.idle_timeout = milliseconds(300);
+  Start(options);
+  RawClient busy(port());
+  busy.Send("GET /busy HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::this_thread::sleep_for(milliseconds(100));  // the only worker now runs /busy
+  // The timeouts are not the workers' job: a connection that sends nothing is cut off
+  // meanwhile (one that sends a slow head is too, once a worker has seen its first byte).
+  RawClient silent(port());
+  EXPECT_TRUE(silent.ClosedWithin(milliseconds(1500)));
+  // A new client is accepted and answered as soon as the worker is free.
+  RawClient next(port());
+  next.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  release.store(true);
+  EXPECT_NE(busy.ReadAnswers(1).find("was busy"), std::string::npos);
+  EXPECT_NE(next.ReadAnswers(1).find("hello from 127.0.0.1"), std::string::npos);
+}
+
+TEST_F(HttpListenerTest, RequestsOnDifferentConnectionsRunInParallel) {
+  std::atomic<int> inside{0}, most{0};
+  routes_.Get("/wait", [&](const httplib::Request&, httplib::Response& response) {
+    const int now = ++inside;
+    for (int seen = most.load(); now > seen && !most.compare_exchange_weak(seen, now);) {
+    }
+    std::this_thread::sleep_for(milliseconds(200));
+    --inside;
+    response.set_content("ok", "text/plain");
+  });
+  HttpListenerOptions options;
+  options.threads = 4;
+  Start(options);
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<RawClient>(port()));
+    clients.back()->Send("GET /wait HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  for (auto& c : clients) EXPECT_NE(c->ReadAnswers(1).find("200 OK"), std::string::npos);
+  EXPECT_EQ(most.load(), 4);
 }
 
 TEST_F(HttpListenerTest, StopAnswersTheRequestInFlight) {
