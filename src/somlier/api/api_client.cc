@@ -23,26 +23,7 @@ Status StatusFromResponse(const std::string& url, const httplib::Result& result)
     if (body.contains("message") && body["message"].is_string()) message = body["message"];
   }
   if (message.empty()) message = fmt::format("the server at {} answered HTTP {}", url, code);
-  switch (code) {
-    case 400:
-    case 413:
-    case 422:
-      return InvalidArgument(message);
-    case 401:
-    case 403:
-    case 412:
-      return FailedPrecondition(message);
-    case 404:
-      return NotFound(message);
-    case 409:
-      return AlreadyExists(message);
-    case 501:
-      return Unimplemented(message);
-    case 503:
-      return Unavailable(message);
-    default:
-      return Internal(message);
-  }
+  return Status(StatusCodeForHttp(code), message);
 }
 
 Result<json> Decode(const std::string& url, const httplib::Result& result) {

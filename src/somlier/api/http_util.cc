@@ -24,31 +24,6 @@ Status WrongType(std::string_view name, const json& value, std::string_view expe
                                      shown, name, expected));
 }
 
-std::string_view ReasonPhrase(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 404:
-      return "Not Found";
-    case 409:
-      return "Conflict";
-    case 412:
-      return "Precondition Failed";
-    case 413:
-      return "Payload Too Large";
-    case 422:
-      return "Unprocessable Entity";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Internal Server Error";
-  }
-}
-
 }  // namespace
 
 Result<Fields> Fields::FromJsonBody(std::string_view body) {
@@ -176,21 +151,9 @@ Result<std::vector<Tag>> Fields::TagList(std::string_view name) const {
 }
 
 void SendMlflowError(httplib::Response& response, const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kNotFound:
-      return SendMlflowError(response, 404, "RESOURCE_DOES_NOT_EXIST", status.message());
-    case StatusCode::kAlreadyExists:
-      return SendMlflowError(response, 400, "RESOURCE_ALREADY_EXISTS", status.message());
-    case StatusCode::kInvalidArgument:
-    case StatusCode::kFailedPrecondition:
-      return SendMlflowError(response, 400, "INVALID_PARAMETER_VALUE", status.message());
-    case StatusCode::kUnavailable:
-      return SendMlflowError(response, 503, "TEMPORARILY_UNAVAILABLE", status.message());
-    case StatusCode::kUnimplemented:
-      return SendMlflowError(response, 501, "NOT_IMPLEMENTED", status.message());
-    default:
-      return SendMlflowError(response, 500, "INTERNAL_ERROR", ClientMessage(status));
-  }
+  const StatusCodeInfo& info = InfoFor(status.code());
+  SendMlflowError(response, info.mlflow_http_status, info.mlflow_error_code,
+                  ClientMessage(status));
 }
 
 void SendSeedError(httplib::Response& response, const Status& status) {

@@ -23,6 +23,22 @@ TEST(Status, CodeTableMapsToHttpAndExitCodes) {
   EXPECT_EQ(Unavailable("x").http_status(), 503);
   EXPECT_EQ(Internal("x").http_status(), 500);
   EXPECT_EQ(Unimplemented("x").http_status(), 501);
+  // The same table answers MLflow's dialect, the scoring protocols', and reads answers back.
+  EXPECT_EQ(HttpStatusFor(StatusCode::kInvalidArgument, HttpDialect::kMlflow), 400);
+  EXPECT_EQ(InfoFor(StatusCode::kAlreadyExists).mlflow_error_code, "RESOURCE_ALREADY_EXISTS");
+  EXPECT_EQ(HttpStatusFor(StatusCode::kInvalidArgument, HttpDialect::kScoring), 400);
+  EXPECT_EQ(HttpStatusFor(StatusCode::kFailedPrecondition, HttpDialect::kScoring), 500);
+  for (StatusCode code : {StatusCode::kInvalidArgument, StatusCode::kNotFound,
+                          StatusCode::kAlreadyExists, StatusCode::kFailedPrecondition,
+                          StatusCode::kUnavailable, StatusCode::kInternal,
+                          StatusCode::kUnimplemented}) {
+    EXPECT_EQ(StatusCodeForHttp(HttpStatusFor(code, HttpDialect::kSomlier)), code)
+        << InfoFor(code).name;
+  }
+  EXPECT_EQ(StatusCodeForHttp(400), StatusCode::kInvalidArgument);
+  EXPECT_EQ(StatusCodeForHttp(401), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(StatusCodeForHttp(413), StatusCode::kInvalidArgument);
+  EXPECT_EQ(StatusCodeForHttp(418), StatusCode::kInternal);
   EXPECT_EQ(OkStatus().exit_code(), 0);
   // Every failure has its own non-zero exit code.
   std::set<int> codes;

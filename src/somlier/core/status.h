@@ -25,16 +25,34 @@ enum class StatusCode {
   kUnimplemented,
 };
 
+// The HTTP conventions a SoMLier server answers in: SoMLier's own endpoints (the seed's
+// and ours: 422 for bad input), MLflow's REST API (400 with an error_code), and the
+// scoring protocols of model servers (MLflow's scoring server and KServe V2: 400 for bad
+// input, 500 for anything the client cannot fix).
+enum class HttpDialect { kSomlier, kMlflow, kScoring };
+
 // How the edges present a code. `name` is the stable spelling used in logs and JSON.
 struct StatusCodeInfo {
   StatusCode code;
   std::string_view name;
-  int http_status;
-  int exit_code;
+  int http_status;  // SoMLier's own endpoints
+  int mlflow_http_status;
+  std::string_view mlflow_error_code;
+  int scoring_http_status;
+  int exit_code;  // the CLI's
 };
 
 // The one mapping table (status.cc). Unknown codes map to kInternal's row.
 const StatusCodeInfo& InfoFor(StatusCode code);
+
+// The HTTP status that answers `code` in `dialect`.
+int HttpStatusFor(StatusCode code, HttpDialect dialect);
+
+// The code a client of a SoMLier (or MLflow) server gives an HTTP error answer: the inverse
+// of the table (SoMLier's column first, then MLflow's), plus the statuses the HTTP layer
+// answers itself (401 and 403 refuse the caller: FailedPrecondition; 413: InvalidArgument).
+// Anything else is Internal.
+StatusCode StatusCodeForHttp(int http_status);
 
 class [[nodiscard]] Status {
  public:

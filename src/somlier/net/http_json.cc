@@ -35,6 +35,28 @@ std::string InternalReference(std::string_view detail) {
 
 }  // namespace
 
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Entity";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+  }
+}
+
 std::string ClientMessage(const Status& status) {
   if (status.http_status() < 500 || status.code() == StatusCode::kUnavailable ||
       status.code() == StatusCode::kUnimplemented) {

@@ -13,6 +13,10 @@
 
 namespace somlier {
 
+// The reason phrase of an HTTP status ("Unprocessable Entity"); "Error" for one SoMLier
+// never answers.
+std::string_view ReasonPhrase(int status);
+
 // `value` as JSON text; never throws on invalid UTF-8.
 std::string SafeJsonDump(const nlohmann::json& value);
 

@@ -19,6 +19,7 @@
 #include "somlier/net/body_store.h"
 #include "somlier/net/connection.h"
 #include "somlier/net/connection_table.h"
+#include "somlier/net/http_json.h"
 #include "somlier/net/http_routes.h"
 #include "somlier/net/listen_socket.h"
 #include "somlier/net/request_framing.h"
@@ -32,21 +33,6 @@ constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kReadsPerEvent = 4;          // fairness: at most 256 KiB per wake-up
 constexpr auto kLinger = std::chrono::seconds(2);  // reading after a refusal, before close
 constexpr auto kSweepEvery = std::chrono::milliseconds(200);
-
-std::string_view Reason(int status) {
-  switch (status) {
-    case 400: return "Bad Request";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Error";
-  }
-}
 
 std::string DefaultErrorBody(std::string_view, int status, std::string_view message) {
   std::string escaped;
@@ -407,7 +393,7 @@ class HttpListener::Loop {
     c.out = fmt::format(
         "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n"
         "Connection: close\r\n\r\n{}",
-        status, Reason(status), body.size(), body);
+        status, ReasonPhrase(status), body.size(), body);
     c.out_off = 0;
     c.in.clear();
     bodies_.Release(c);

@@ -30,21 +30,6 @@ void SendV2Error(httplib::Response& response, int status, const std::string& mes
   SendJson(response, {{"error", message}}, status);
 }
 
-// Scoring protocols answer input errors with 400 (MLflow's scoring server, KServe V2), not
-// the 422 of the seed's API (core/status.h), so model servers have their own small table.
-int HttpStatusOf(const Status& status) {
-  switch (status.code()) {
-    case StatusCode::kInvalidArgument:
-      return 400;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kUnavailable:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
 // The predictions of a V2 answer, flattened in row-major order.
 std::string FlatData(const Prediction& prediction) {
   if (prediction.row_shape.empty()) return prediction.values;
@@ -184,7 +169,7 @@ void ModelServer::SetUpRoutes() {
     auto prediction =
         predict(ParseInvocationsInput(request.get_header_value("Content-Type"), request.body));
     if (!prediction.ok()) {
-      SendScoringError(response, HttpStatusOf(prediction.status()), ClientMessage(prediction.status()));
+      SendScoringError(response, HttpStatusFor(prediction.status().code(), HttpDialect::kScoring), ClientMessage(prediction.status()));
     } else {
       std::string body;
       body.reserve(prediction->values.size() + 20);
@@ -262,7 +247,7 @@ void ModelServer::SetUpRoutes() {
     Result<Prediction> prediction =
         parsed.ok() ? predict(std::move(parsed->matrix)) : Result<Prediction>(parsed.status());
     if (!prediction.ok()) {
-      SendV2Error(response, HttpStatusOf(prediction.status()), ClientMessage(prediction.status()));
+      SendV2Error(response, HttpStatusFor(prediction.status().code(), HttpDialect::kScoring), ClientMessage(prediction.status()));
     } else {
       std::string shape = std::to_string(prediction->rows);
       for (int64_t d : prediction->row_shape) shape += "," + std::to_string(d);
