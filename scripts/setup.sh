@@ -2,7 +2,8 @@
 # Installs the Debian packages SoMLier needs (only those missing), then configures and
 # builds it with CMake + Ninja.
 #
-#   scripts/setup.sh [--demo] [--tests] [--sanitize] [--build-dir DIR] [--configure-only]
+#   scripts/setup.sh [--demo] [--tests] [--sanitize] [--build-dir DIR]
+#                    [--configure-only | --packages-only]
 #
 #   --demo            also install the ML libraries the demo's projects and models use
 #   --tests           also install what the test suite needs (PostgreSQL, GoogleTest, ...)
@@ -10,6 +11,7 @@
 #   --sanitize        build with AddressSanitizer + UndefinedBehaviorSanitizer (default
 #                     dir: build-asan); the benchmarks are not built there
 #   --configure-only  only run CMake: no package installs, no build
+#   --packages-only   only install the packages: no CMake, no build
 #
 # Every CMake option this script controls is passed on every run, so a build directory
 # configured earlier by another invocation (the demo's, say) never keeps a stale value.
@@ -23,19 +25,25 @@ demo=0
 sanitize=0
 build_dir=""
 configure_only=0
+packages_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --tests) tests=1 ;;
     --demo) demo=1 ;;
     --sanitize) sanitize=1 ;;
     --configure-only) configure_only=1 ;;
+    --packages-only) packages_only=1 ;;
     --build-dir)
       [ $# -ge 2 ] || { echo "setup.sh: --build-dir needs a directory" >&2; exit 2; }
       build_dir=$2; shift ;;
-    *) echo "setup.sh: unknown option '$1' (expected --demo, --tests, --sanitize, --build-dir DIR, --configure-only)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown option '$1' (expected --demo, --tests, --sanitize, --build-dir DIR, --configure-only, --packages-only)" >&2; exit 2 ;;
   esac
   shift
 done
+if [ "$configure_only" = 1 ] && [ "$packages_only" = 1 ]; then
+  echo "setup.sh: --configure-only and --packages-only exclude each other" >&2
+  exit 2
+fi
 if [ -z "$build_dir" ]; then
   build_dir=build
   [ "$sanitize" = 1 ] && build_dir=build-asan
@@ -54,8 +62,9 @@ if [ "$demo" = 1 ] || [ "$tests" = 1 ]; then
 fi
 if [ "$tests" = 1 ]; then
   # GoogleTest, a PostgreSQL server for the store tests, PyYAML to check written MLmodel
-  # files, and wrk for the serving benchmark.
-  packages+=(libgtest-dev libgmock-dev postgresql python3-yaml wrk)
+  # files, wrk for the serving benchmark, and the clang-format scripts/check_format.sh
+  # checks the sources with.
+  packages+=(libgtest-dev libgmock-dev postgresql python3-yaml wrk clang-format-14)
 fi
 
 missing=()
@@ -73,6 +82,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+[ "$packages_only" = 1 ] && exit 0
 
 on_off() { if [ "$1" = 1 ]; then echo ON; else echo OFF; fi; }
 build_type=Release

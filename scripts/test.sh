@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Sets up (Debian packages), builds and runs the whole test suite: unit tests (GoogleTest,
-# the store suite against SQLite and a PostgreSQL server started for the run) and the
-# end-to-end tests that drive the built `somlier` binary — once in the release build
-# (build/) and once under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
+# Sets up (Debian packages), checks the sources, builds and runs the whole test suite: unit
+# tests (GoogleTest, the store suite against SQLite and a PostgreSQL server started for the
+# run) and the end-to-end tests that drive the built `somlier` binary — once in the release
+# build (build/) and once under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/).
 #
 #   scripts/test.sh [--release-only | --sanitize-only] [ctest arguments...]
 #
@@ -12,6 +12,12 @@
 # last lines say `VARIANT: N passed, N failed` for each, and the exit status is non-zero
 # when any variant failed, did not build, or ran no test. A PostgreSQL server the suite
 # started is stopped however the script ends (also on Ctrl-C).
+#
+# Before the builds, two checks of the sources: that each module of src/somlier includes
+# only the modules it links (scripts/check_layers.py) and that the C++ is formatted as
+# clang-format-14 says (scripts/check_format.sh). A failed check makes the exit status
+# non-zero, but the builds and tests still run; the line `checks: layers ok, format ok`
+# (or `format FAILED (N files)`, ...) comes before the variants' lines.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,7 +41,33 @@ trap 'echo "test: interrupted" >&2; exit 130' INT TERM
 export SOMLIER_PYTHON=${SOMLIER_PYTHON:-/usr/bin/python3}
 summary=()
 times=()
+checks=()
 failed=0
+
+# run_check NAME PATTERN COMMAND...: runs a check and shows its output; adds `NAME ok`, or
+# `NAME FAILED (WHAT)` with WHAT taken from its output by the sed -E script PATTERN (the
+# exit status if nothing matches), to the checks line.
+run_check() {
+  local name=$1 pattern=$2 out rc what
+  shift 2
+  out=$("$@" 2>&1)
+  rc=$?
+  printf '%s\n' "$out"
+  if [ "$rc" = 0 ]; then
+    checks+=("$name ok")
+  else
+    what=$(sed -nE "$pattern" <<<"$out" | tail -n 1)
+    checks+=("$name FAILED (${what:-exit $rc})")
+    failed=1
+  fi
+}
+# The checks need python3 and clang-format-14 from the packages, but no build.
+scripts/setup.sh --tests --packages-only || echo "test: installing the packages failed" >&2
+echo "test: checking the sources"
+run_check layers 's/^check_layers: FAILED: ([0-9]+ problems?) .*/\1/p' \
+  python3 scripts/check_layers.py
+run_check format 's/^check_format: FAILED: ([0-9]+ files?) .*/\1/p' scripts/check_format.sh
+
 for variant in "${variants[@]}"; do
   start=$SECONDS
   if [ "$variant" = sanitize ]; then
@@ -76,5 +108,7 @@ done
 
 echo
 printf '%s\n' "${times[@]}"
+checks_line=$(printf '%s, ' "${checks[@]}")
+echo "checks: ${checks_line%, }"
 printf '%s\n' "${summary[@]}"
 exit "$failed"
