@@ -39,11 +39,12 @@ std::unique_ptr<httplib::Client> Connect(const Options& o) {
 }
 
 std::string CreateRun(httplib::Client& client, const std::string& experiment_id) {
-  auto res = client.Post("/api/2.0/mlflow/runs/create",
-                         nlohmann::json{{"experiment_id", experiment_id}}.dump(),
-                         "application/json");
+  auto res =
+      client.Post("/api/2.0/mlflow/runs/create",
+                  nlohmann::json{{"experiment_id", experiment_id}}.dump(), "application/json");
   if (!res || res->status != 200) {
-    fmt::print(stderr, "cannot create a run: {}\n", res ? res->body : httplib::to_string(res.error()));
+    fmt::print(stderr, "cannot create a run: {}\n",
+               res ? res->body : httplib::to_string(res.error()));
     std::exit(1);
   }
   return nlohmann::json::parse(res->body)["run"]["info"]["run_id"];
@@ -76,9 +77,10 @@ int main(int argc, char** argv) {
   }
 
   auto setup = Connect(o);
-  auto created = setup->Post("/api/2.0/mlflow/experiments/create",
-                             nlohmann::json{{"name", fmt::format("load-{}", std::time(nullptr))}}.dump(),
-                             "application/json");
+  auto created =
+      setup->Post("/api/2.0/mlflow/experiments/create",
+                  nlohmann::json{{"name", fmt::format("load-{}", std::time(nullptr))}}.dump(),
+                  "application/json");
   if (!created || created->status != 200) {
     fmt::print(stderr, "cannot create an experiment: {}\n",
                created ? created->body : httplib::to_string(created.error()));
@@ -136,8 +138,9 @@ int main(int argc, char** argv) {
   std::sort(latencies_ms.begin(), latencies_ms.end());
   auto pct = [&](double p) {
     if (latencies_ms.empty()) return 0.0;
-    return latencies_ms[std::min(latencies_ms.size() - 1,
-                                 static_cast<size_t>(p * static_cast<double>(latencies_ms.size())))];
+    return latencies_ms[std::min(
+        latencies_ms.size() - 1,
+        static_cast<size_t>(p * static_cast<double>(latencies_ms.size())))];
   };
   const double rps = static_cast<double>(requests.load()) / seconds;
   fmt::print(

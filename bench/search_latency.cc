@@ -47,12 +47,15 @@ Percentiles Measure(httplib::Client& client, const std::string& path, const json
     const auto start = Clock::now();
     auto res = client.Post(path, text, "application/json");
     const double elapsed = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-    if (!res || res->status != 200) Die(fmt::format("{} failed: {}", path, res ? res->body : "no answer"));
+    if (!res || res->status != 200)
+      Die(fmt::format("{} failed: {}", path, res ? res->body : "no answer"));
     if (i == 0) {
       json answer = json::parse(res->body);
-      const std::string got = answer.contains("runs") ? answer["runs"][0]["info"]["run_id"].get<std::string>()
-                                                      : answer["run_id"].get<std::string>();
-      if (got != expected_run) Die(fmt::format("{} returned {}, not the best run {}", path, got, expected_run));
+      const std::string got = answer.contains("runs")
+                                  ? answer["runs"][0]["info"]["run_id"].get<std::string>()
+                                  : answer["run_id"].get<std::string>();
+      if (got != expected_run)
+        Die(fmt::format("{} returned {}, not the best run {}", path, got, expected_run));
     }
     if (i >= 20) ms.push_back(elapsed);  // the first requests warm caches and connections
   }
@@ -131,12 +134,14 @@ int main(int argc, char** argv) {
                                {"order_by", {"metrics.rmse ASC"}},
                                {"max_results", 1}},
                               requests, best_run);
-  const auto seed = Measure(client, "/search",
-                            {{"project_name", project}, {"standard_metric", "rmse"}, {"order_by", "ASC"}},
-                            requests, best_run);
+  const auto seed =
+      Measure(client, "/search",
+              {{"project_name", project}, {"standard_metric", "rmse"}, {"order_by", "ASC"}},
+              requests, best_run);
   fmt::print("best-run search, {} runs, {} requests each (HTTP on loopback):\n", runs, requests);
-  fmt::print("  runs/search order_by metrics.rmse ASC max_results=1: p50 {:.3f} ms, p99 {:.3f} ms\n",
-             mlflow.p50, mlflow.p99);
+  fmt::print(
+      "  runs/search order_by metrics.rmse ASC max_results=1: p50 {:.3f} ms, p99 {:.3f} ms\n",
+      mlflow.p50, mlflow.p99);
   fmt::print("  seed POST /search (rmse, ASC):                      p50 {:.3f} ms, p99 {:.3f} ms\n",
              seed.p50, seed.p99);
   client_ptr.reset();  // close the keep-alive connection before stopping the server

@@ -139,7 +139,8 @@ int main(int argc, char** argv) {
       if (!moved.ok() || *moved == 0) break;
       compacted += *moved;
     }
-    const double compact_seconds = std::chrono::duration<double>(Clock::now() - compact_start).count();
+    const double compact_seconds =
+        std::chrono::duration<double>(Clock::now() - compact_start).count();
     fmt::print("{:<24} compaction of the metric log:    {:>8.0f} metric points/s ({} points)\n",
                name, compacted / compact_seconds, compacted);
     const double single = MeasureSingleWrites(**store, *experiment, 500);

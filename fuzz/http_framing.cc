@@ -39,8 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t limit = text.empty() ? 0 : static_cast<uint8_t>(text[0]) * 16;
   somlier::ChunkedDecoder decoder;
   uint64_t passed_on = 0;
-  for (std::string_view piece : somlier::fuzz::SplitOn(text.empty() ? text : text.substr(1),
-                                                      '\0')) {
+  for (std::string_view piece :
+       somlier::fuzz::SplitOn(text.empty() ? text : text.substr(1), '\0')) {
     const bool was_done = decoder.done();
     const somlier::ChunkedDecoder::Fed fed =
         decoder.Feed(piece, limit, "POST /fuzz", [&](std::string_view d) {

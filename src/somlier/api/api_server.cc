@@ -77,42 +77,42 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
 
   const std::string token = options.token;
   const BrowserGuardOptions guard{!token.empty(), options.allowed_hosts};
-  s.set_pre_routing_handler([token, guard](const httplib::Request& request,
-                                           httplib::Response& response) {
-    if (request.path == "/health" || request.path == "/version") {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
-    // Checked before a handler reads the body (body sizes were bounded by the listener); a
-    // refusal closes the connection, since an unread streamed body cannot be skipped.
-    auto refuse = [&response](int status, std::string_view code, const std::string& message) {
-      response.set_header("Connection", "close");
-      api::SendMlflowError(response, status, code, message);
-      return httplib::Server::HandlerResponse::Handled;
-    };
-    const bool upload = IsArtifactUpload(request.method, request.path);
-    if (upload) {
-      // The listener streams these bodies to the upload route; a path that route's pattern
-      // does not take would have cpp-httplib read the whole body into memory instead.
-      const std::string_view rest =
-          std::string_view(request.path).substr(request.path.find("/artifacts/") + 11);
-      if (rest.empty() || rest.find_first_of("\r\n") != std::string_view::npos) {
-        return refuse(404, "ENDPOINT_NOT_FOUND",
-                      "an artifact upload needs a file path after .../artifacts/");
-      }
-    }
-    if (auto refusal = CheckBrowserRequest(request, guard, /*body_is_raw=*/upload)) {
-      return refuse(refusal->http_status,
-                    refusal->http_status == 403 ? "PERMISSION_DENIED" : "BAD_REQUEST",
-                    refusal->message);
-    }
-    if (!token.empty() && !ConstantTimeEquals(PresentedToken(request), token)) {
-      response.set_header("WWW-Authenticate", "Bearer");
-      return refuse(401, "UNAUTHENTICATED",
-                    "this server needs a token: send 'Authorization: Bearer <token>' "
-                    "(SOMLIER_TOKEN or MLFLOW_TRACKING_TOKEN)");
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
+  s.set_pre_routing_handler(
+      [token, guard](const httplib::Request& request, httplib::Response& response) {
+        if (request.path == "/health" || request.path == "/version") {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        // Checked before a handler reads the body (body sizes were bounded by the listener); a
+        // refusal closes the connection, since an unread streamed body cannot be skipped.
+        auto refuse = [&response](int status, std::string_view code, const std::string& message) {
+          response.set_header("Connection", "close");
+          api::SendMlflowError(response, status, code, message);
+          return httplib::Server::HandlerResponse::Handled;
+        };
+        const bool upload = IsArtifactUpload(request.method, request.path);
+        if (upload) {
+          // The listener streams these bodies to the upload route; a path that route's pattern
+          // does not take would have cpp-httplib read the whole body into memory instead.
+          const std::string_view rest =
+              std::string_view(request.path).substr(request.path.find("/artifacts/") + 11);
+          if (rest.empty() || rest.find_first_of("\r\n") != std::string_view::npos) {
+            return refuse(404, "ENDPOINT_NOT_FOUND",
+                          "an artifact upload needs a file path after .../artifacts/");
+          }
+        }
+        if (auto refusal = CheckBrowserRequest(request, guard, /*body_is_raw=*/upload)) {
+          return refuse(refusal->http_status,
+                        refusal->http_status == 403 ? "PERMISSION_DENIED" : "BAD_REQUEST",
+                        refusal->message);
+        }
+        if (!token.empty() && !ConstantTimeEquals(PresentedToken(request), token)) {
+          response.set_header("WWW-Authenticate", "Bearer");
+          return refuse(401, "UNAUTHENTICATED",
+                        "this server needs a token: send 'Authorization: Bearer <token>' "
+                        "(SOMLIER_TOKEN or MLFLOW_TRACKING_TOKEN)");
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+      });
   s.set_error_handler([](const httplib::Request& request, httplib::Response& response) {
     if (!response.body.empty()) return;
     if (response.status == 404) {
@@ -121,9 +121,9 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
     } else if (response.status == 413) {
       api::SendMlflowError(response, 413, "INVALID_PARAMETER_VALUE", "the request is too large");
     } else {
-      api::SendMlflowError(response, response.status, "BAD_REQUEST",
-                           fmt::format("the request could not be handled (HTTP {})",
-                                       response.status));
+      api::SendMlflowError(
+          response, response.status, "BAD_REQUEST",
+          fmt::format("the request could not be handled (HTTP {})", response.status));
     }
   });
   AnswerExceptionsWith500(s);

@@ -8,8 +8,9 @@
 // Create() refuses a non-loopback host without a token unless `insecure`. Requests from web
 // pages are held to net/browser_guard.h (Host, Origin, JSON content type). JSON request
 // bodies are limited to `max_json_bytes` (413 before the body is read); artifact uploads
-// to `max_upload_bytes`, streamed to disk as they arrive. Unknown endpoints answer MLflow's ENDPOINT_NOT_FOUND; a handler
-// that throws answers 500 INTERNAL_ERROR and the server keeps serving.
+// to `max_upload_bytes`, streamed to disk as they arrive. Unknown endpoints answer MLflow's
+// ENDPOINT_NOT_FOUND; a handler that throws answers 500 INTERNAL_ERROR and the server keeps
+// serving.
 //
 // Connections are held by an event loop (net/http_listener.h: head and idle deadlines,
 // connection caps, bounded and chunked bodies); `threads` handler threads run the routes on
@@ -25,7 +26,6 @@
 
 #include "somlier/core/result.h"
 #include "somlier/net/http_listener.h"
-
 
 namespace somlier::api {
 class MlflowRouter;
@@ -55,9 +55,9 @@ struct ApiServerOptions {
 // The use cases beyond tracking and the registry that a server may offer; each is served
 // only when given (and must outlive the server).
 struct ApiUseCases {
-  TrainService* train = nullptr;              // POST /train, /runs/...
-  LocalDeployments* deployments = nullptr;    // POST /deploy, /deployments/...
-  ModelImport* model_import = nullptr;        // POST /register_v2
+  TrainService* train = nullptr;            // POST /train, /runs/...
+  LocalDeployments* deployments = nullptr;  // POST /deploy, /deployments/...
+  ModelImport* model_import = nullptr;      // POST /register_v2
 };
 
 class ApiServer {

@@ -36,7 +36,8 @@ std::string Basename(std::string_view path) {
 
 void AddArtifactRoutes(HttpRoutes& server, TrackingService& tracking) {
   ArtifactStore& store = tracking.artifacts();
-  for (const char* prefix : {"/api/2.0/mlflow-artifacts/artifacts", "/ajax-api/2.0/mlflow-artifacts/artifacts"}) {
+  for (const char* prefix :
+       {"/api/2.0/mlflow-artifacts/artifacts", "/ajax-api/2.0/mlflow-artifacts/artifacts"}) {
     const std::string base = RegexEscape(prefix);
     const std::string with_path = base + "/(.+)";
 
@@ -65,16 +66,17 @@ void AddArtifactRoutes(HttpRoutes& server, TrackingService& tracking) {
       auto info = store.Stat(relative);
       if (!info.ok()) return SendMlflowError(response, info.status());
       if (info->is_dir) {
-        return SendMlflowError(response, InvalidArgument(fmt::format(
-                                             "artifact '{}' is a directory; list it with "
-                                             "GET .../artifacts?path={}",
-                                             relative, relative)));
+        return SendMlflowError(
+            response, InvalidArgument(fmt::format("artifact '{}' is a directory; list it with "
+                                                  "GET .../artifacts?path={}",
+                                                  relative, relative)));
       }
       auto path = store.Resolve(relative);
       std::shared_ptr<FILE> file(std::fopen(path->c_str(), "rb"), [](FILE* f) {
         if (f != nullptr) std::fclose(f);
       });
-      if (!file) return SendMlflowError(response, NotFound(fmt::format("cannot read '{}'", relative)));
+      if (!file)
+        return SendMlflowError(response, NotFound(fmt::format("cannot read '{}'", relative)));
       response.set_header("Content-Disposition", ContentDispositionAttachment(Basename(relative)));
       response.set_header("X-Content-Type-Options", "nosniff");
       response.set_content_provider(
@@ -107,11 +109,12 @@ void AddArtifactRoutes(HttpRoutes& server, TrackingService& tracking) {
       SendJson(response, out);
     });
 
-    server.Delete(with_path, [&store](const httplib::Request& request, httplib::Response& response) {
-      Status deleted = store.Delete(request.matches[1].str());
-      if (!deleted.ok()) return SendMlflowError(response, deleted);
-      SendJson(response, json::object());
-    });
+    server.Delete(with_path,
+                  [&store](const httplib::Request& request, httplib::Response& response) {
+                    Status deleted = store.Delete(request.matches[1].str());
+                    if (!deleted.ok()) return SendMlflowError(response, deleted);
+                    SendJson(response, json::object());
+                  });
   }
 }
 

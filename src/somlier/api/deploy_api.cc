@@ -18,8 +18,8 @@ Status OnlyFields(const json& request, std::initializer_list<std::string_view> a
   for (const auto& item : request.items()) {
     if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end()) {
       std::vector<std::string> names(allowed.begin(), allowed.end());
-      return InvalidArgument(fmt::format("unknown field '{}' (expected {})", item.key(),
-                                         Join(names, ", ")));
+      return InvalidArgument(
+          fmt::format("unknown field '{}' (expected {})", item.key(), Join(names, ", ")));
     }
   }
   return OkStatus();

@@ -21,8 +21,11 @@ class LocalDeployments;
 namespace somlier::api {
 
 Result<nlohmann::json> SeedDeploy(LocalDeployments& deployments, const nlohmann::json& request);
-Result<nlohmann::json> DeploymentsList(LocalDeployments& deployments, const nlohmann::json& request);
-Result<nlohmann::json> DeploymentsStop(LocalDeployments& deployments, const nlohmann::json& request);
-Result<nlohmann::json> DeploymentsLogs(LocalDeployments& deployments, const nlohmann::json& request);
+Result<nlohmann::json> DeploymentsList(LocalDeployments& deployments,
+                                       const nlohmann::json& request);
+Result<nlohmann::json> DeploymentsStop(LocalDeployments& deployments,
+                                       const nlohmann::json& request);
+Result<nlohmann::json> DeploymentsLogs(LocalDeployments& deployments,
+                                       const nlohmann::json& request);
 
 }  // namespace somlier::api

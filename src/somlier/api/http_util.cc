@@ -152,15 +152,15 @@ Result<std::vector<Tag>> Fields::TagList(std::string_view name) const {
 
 void SendMlflowError(httplib::Response& response, const Status& status) {
   const StatusCodeInfo& info = InfoFor(status.code());
-  SendMlflowError(response, info.mlflow_http_status, info.mlflow_error_code,
-                  ClientMessage(status));
+  SendMlflowError(response, info.mlflow_http_status, info.mlflow_error_code, ClientMessage(status));
 }
 
 void SendSeedError(httplib::Response& response, const Status& status) {
   const int code = status.http_status();
-  SendJson(response,
-           {{"status_code", code}, {"title", ReasonPhrase(code)}, {"detail", ClientMessage(status)}},
-           code);
+  SendJson(
+      response,
+      {{"status_code", code}, {"title", ReasonPhrase(code)}, {"detail", ClientMessage(status)}},
+      code);
 }
 
 std::string RegexEscape(std::string_view text) {
@@ -273,8 +273,7 @@ void MlflowRouter::Install(HttpRoutes& server) {
   static constexpr std::string_view kMethodNames[] = {"GET", "POST", "PATCH", "DELETE"};
   for (const auto& [key, endpoint] : endpoints_) {
     for (const char* prefix : {"/api/2.0/mlflow", "/ajax-api/2.0/mlflow"}) {
-      server.NoteRoute(std::string(kMethodNames[static_cast<int>(key.first)]),
-                       prefix + key.second);
+      server.NoteRoute(std::string(kMethodNames[static_cast<int>(key.first)]), prefix + key.second);
     }
   }
 }

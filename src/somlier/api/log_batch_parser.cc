@@ -89,7 +89,8 @@ Result<int64_t> ReadInt(value v, const Where& where, IntRange range = {}) {
 Status ReadPairs(value v, std::string_view list, std::vector<Tag>* out) {
   const Where whole{"", 0, list};
   simdjson::ondemand::array array;
-  if (v.get_array().get(array)) return Bad(whole, "expected a list of {\"key\", \"value\"} objects");
+  if (v.get_array().get(array))
+    return Bad(whole, "expected a list of {\"key\", \"value\"} objects");
   size_t i = 0;
   for (auto element : array) {
     const Where where{list, i++, ""};
@@ -153,7 +154,8 @@ Status ReadMetrics(value v, std::vector<Metric>* out) {
       }
     }
     if (!has_key) return Bad(where, "missing a string 'key'");
-    if (!has_value) return Bad(where, fmt::format("metric '{}' needs a numeric 'value'", metric.key));
+    if (!has_value)
+      return Bad(where, fmt::format("metric '{}' needs a numeric 'value'", metric.key));
     if (!has_timestamp) {
       return Bad(where, fmt::format("metric '{}' needs an integer 'timestamp'", metric.key));
     }

@@ -66,7 +66,9 @@ json ToJson(const RunInfo& info) {
 }
 
 json ToJson(const Metric& m) {
-  return {{"key", m.key}, {"value", DoubleToJson(m.value)}, {"timestamp", m.timestamp},
+  return {{"key", m.key},
+          {"value", DoubleToJson(m.value)},
+          {"timestamp", m.timestamp},
           {"step", m.step}};
 }
 

@@ -53,32 +53,29 @@ void AddRegistryRoutes(MlflowRouter& router, RegistryService& r) {
                    SOMLIER_ASSIGN_OR_RETURN(RegisteredModel m, r.GetRegisteredModel(name));
                    return ModelJson(m);
                  });
-  AddMlflowRoute(router, Method::kGet, "/registered-models/search",
-                 [&r](const Fields& f) -> Result<json> {
-                   SOMLIER_ASSIGN_OR_RETURN(SearchRequest s, ReadSearch(f, 100));
-                   SOMLIER_ASSIGN_OR_RETURN(Page<RegisteredModel> page,
-                                            r.SearchRegisteredModels(s));
-                   json out = json::object();
-                   if (!page.items.empty()) out["registered_models"] = ToJsonArray(page.items);
-                   if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
-                   return out;
-                 });
-  AddMlflowRoute(router, Method::kPost, "/registered-models/rename",
-                 [&r](const Fields& f) -> Result<json> {
-                   SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-                   SOMLIER_ASSIGN_OR_RETURN(std::string new_name, f.RequiredString("new_name"));
-                   SOMLIER_ASSIGN_OR_RETURN(RegisteredModel m,
-                                            r.RenameRegisteredModel(name, new_name));
-                   return ModelJson(m);
-                 });
-  AddMlflowRoute(router, Method::kPatch, "/registered-models/update",
-                 [&r](const Fields& f) -> Result<json> {
-                   SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-                   SOMLIER_ASSIGN_OR_RETURN(std::string description, f.String("description"));
-                   SOMLIER_ASSIGN_OR_RETURN(RegisteredModel m,
-                                            r.UpdateRegisteredModel(name, description));
-                   return ModelJson(m);
-                 });
+  AddMlflowRoute(
+      router, Method::kGet, "/registered-models/search", [&r](const Fields& f) -> Result<json> {
+        SOMLIER_ASSIGN_OR_RETURN(SearchRequest s, ReadSearch(f, 100));
+        SOMLIER_ASSIGN_OR_RETURN(Page<RegisteredModel> page, r.SearchRegisteredModels(s));
+        json out = json::object();
+        if (!page.items.empty()) out["registered_models"] = ToJsonArray(page.items);
+        if (!page.next_page_token.empty()) out["next_page_token"] = page.next_page_token;
+        return out;
+      });
+  AddMlflowRoute(
+      router, Method::kPost, "/registered-models/rename", [&r](const Fields& f) -> Result<json> {
+        SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+        SOMLIER_ASSIGN_OR_RETURN(std::string new_name, f.RequiredString("new_name"));
+        SOMLIER_ASSIGN_OR_RETURN(RegisteredModel m, r.RenameRegisteredModel(name, new_name));
+        return ModelJson(m);
+      });
+  AddMlflowRoute(
+      router, Method::kPatch, "/registered-models/update", [&r](const Fields& f) -> Result<json> {
+        SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+        SOMLIER_ASSIGN_OR_RETURN(std::string description, f.String("description"));
+        SOMLIER_ASSIGN_OR_RETURN(RegisteredModel m, r.UpdateRegisteredModel(name, description));
+        return ModelJson(m);
+      });
   AddMlflowRoute(router, Method::kDelete, "/registered-models/delete",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
@@ -88,8 +85,7 @@ void AddRegistryRoutes(MlflowRouter& router, RegistryService& r) {
   auto latest = [&r](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
     SOMLIER_ASSIGN_OR_RETURN(std::vector<std::string> stages, f.StringList("stages"));
-    SOMLIER_ASSIGN_OR_RETURN(std::vector<ModelVersion> versions,
-                             r.GetLatestVersions(name, stages));
+    SOMLIER_ASSIGN_OR_RETURN(std::vector<ModelVersion> versions, r.GetLatestVersions(name, stages));
     json out = json::object();
     if (!versions.empty()) out["model_versions"] = ToJsonArray(versions);
     return out;
@@ -147,11 +143,12 @@ void AddRegistryRoutes(MlflowRouter& router, RegistryService& r) {
                    SOMLIER_ASSIGN_OR_RETURN(ModelVersion v, r.CreateModelVersion(req));
                    return VersionJson(v);
                  });
-  AddMlflowRoute(router, Method::kGet, "/model-versions/get", [&r](const Fields& f) -> Result<json> {
-    SOMLIER_ASSIGN_OR_RETURN(VersionKey k, ReadVersionKey(f));
-    SOMLIER_ASSIGN_OR_RETURN(ModelVersion v, r.GetModelVersion(k.name, k.version));
-    return VersionJson(v);
-  });
+  AddMlflowRoute(router, Method::kGet, "/model-versions/get",
+                 [&r](const Fields& f) -> Result<json> {
+                   SOMLIER_ASSIGN_OR_RETURN(VersionKey k, ReadVersionKey(f));
+                   SOMLIER_ASSIGN_OR_RETURN(ModelVersion v, r.GetModelVersion(k.name, k.version));
+                   return VersionJson(v);
+                 });
   AddMlflowRoute(router, Method::kGet, "/model-versions/search",
                  [&r](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(SearchRequest s, ReadSearch(f, 1000));

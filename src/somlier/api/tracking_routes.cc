@@ -30,8 +30,8 @@ Result<RunStatus> ParseStatus(const std::string& text) {
   std::string upper = ToUpper(text);
   if (upper.size() == 1 && upper[0] >= '1' && upper[0] <= '5') upper = kByNumber[upper[0] - '0'];
   if (auto status = ParseRunStatus(upper)) return *status;
-  return InvalidArgument(fmt::format(
-      "status '{}' is not one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED", text));
+  return InvalidArgument(
+      fmt::format("status '{}' is not one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED", text));
 }
 
 Result<SearchRequest> ReadSearch(const Fields& f, std::string_view view_field,
@@ -75,13 +75,14 @@ json PageJson(const Page<T>& page, const char* items_key) {
 
 void AddTrackingRoutes(MlflowRouter& router, TrackingService& t) {
   // ---- Experiments ----
-  AddMlflowRoute(router, Method::kPost, "/experiments/create", [&t](const Fields& f) -> Result<json> {
-    SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
-    SOMLIER_ASSIGN_OR_RETURN(std::string location, f.String("artifact_location"));
-    SOMLIER_ASSIGN_OR_RETURN(std::vector<Tag> tags, f.TagList("tags"));
-    SOMLIER_ASSIGN_OR_RETURN(int64_t id, t.CreateExperiment(name, location, tags));
-    return json{{"experiment_id", std::to_string(id)}};
-  });
+  AddMlflowRoute(router, Method::kPost, "/experiments/create",
+                 [&t](const Fields& f) -> Result<json> {
+                   SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("name"));
+                   SOMLIER_ASSIGN_OR_RETURN(std::string location, f.String("artifact_location"));
+                   SOMLIER_ASSIGN_OR_RETURN(std::vector<Tag> tags, f.TagList("tags"));
+                   SOMLIER_ASSIGN_OR_RETURN(int64_t id, t.CreateExperiment(name, location, tags));
+                   return json{{"experiment_id", std::to_string(id)}};
+                 });
   AddMlflowRoute(router, Method::kGet, "/experiments/get", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(int64_t id, ExperimentId(f));
     SOMLIER_ASSIGN_OR_RETURN(Experiment e, t.GetExperiment(id));
@@ -100,22 +101,25 @@ void AddTrackingRoutes(MlflowRouter& router, TrackingService& t) {
   };
   AddMlflowRoute(router, Method::kPost, "/experiments/search", search_experiments);
   AddMlflowRoute(router, Method::kGet, "/experiments/search", search_experiments);
-  AddMlflowRoute(router, Method::kPost, "/experiments/update", [&t](const Fields& f) -> Result<json> {
-    SOMLIER_ASSIGN_OR_RETURN(int64_t id, ExperimentId(f));
-    SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("new_name"));
-    SOMLIER_RETURN_IF_ERROR(t.RenameExperiment(id, name));
-    return json::object();
-  });
-  AddMlflowRoute(router, Method::kPost, "/experiments/delete", [&t](const Fields& f) -> Result<json> {
-    SOMLIER_ASSIGN_OR_RETURN(int64_t id, ExperimentId(f));
-    SOMLIER_RETURN_IF_ERROR(t.DeleteExperiment(id));
-    return json::object();
-  });
-  AddMlflowRoute(router, Method::kPost, "/experiments/restore", [&t](const Fields& f) -> Result<json> {
-    SOMLIER_ASSIGN_OR_RETURN(int64_t id, ExperimentId(f));
-    SOMLIER_RETURN_IF_ERROR(t.RestoreExperiment(id));
-    return json::object();
-  });
+  AddMlflowRoute(router, Method::kPost, "/experiments/update",
+                 [&t](const Fields& f) -> Result<json> {
+                   SOMLIER_ASSIGN_OR_RETURN(int64_t id, ExperimentId(f));
+                   SOMLIER_ASSIGN_OR_RETURN(std::string name, f.RequiredString("new_name"));
+                   SOMLIER_RETURN_IF_ERROR(t.RenameExperiment(id, name));
+                   return json::object();
+                 });
+  AddMlflowRoute(router, Method::kPost, "/experiments/delete",
+                 [&t](const Fields& f) -> Result<json> {
+                   SOMLIER_ASSIGN_OR_RETURN(int64_t id, ExperimentId(f));
+                   SOMLIER_RETURN_IF_ERROR(t.DeleteExperiment(id));
+                   return json::object();
+                 });
+  AddMlflowRoute(router, Method::kPost, "/experiments/restore",
+                 [&t](const Fields& f) -> Result<json> {
+                   SOMLIER_ASSIGN_OR_RETURN(int64_t id, ExperimentId(f));
+                   SOMLIER_RETURN_IF_ERROR(t.RestoreExperiment(id));
+                   return json::object();
+                 });
   AddMlflowRoute(router, Method::kPost, "/experiments/set-experiment-tag",
                  [&t](const Fields& f) -> Result<json> {
                    SOMLIER_ASSIGN_OR_RETURN(int64_t id, ExperimentId(f));
@@ -197,13 +201,14 @@ void AddTrackingRoutes(MlflowRouter& router, TrackingService& t) {
     SOMLIER_RETURN_IF_ERROR(t.LogBatch(id, {m}, {}, {}));
     return json::object();
   });
-  AddMlflowRoute(router, Method::kPost, "/runs/log-parameter", [&t](const Fields& f) -> Result<json> {
-    SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
-    SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
-    SOMLIER_ASSIGN_OR_RETURN(std::string value, f.String("value"));
-    SOMLIER_RETURN_IF_ERROR(t.LogBatch(id, {}, {{key, value}}, {}));
-    return json::object();
-  });
+  AddMlflowRoute(router, Method::kPost, "/runs/log-parameter",
+                 [&t](const Fields& f) -> Result<json> {
+                   SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
+                   SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
+                   SOMLIER_ASSIGN_OR_RETURN(std::string value, f.String("value"));
+                   SOMLIER_RETURN_IF_ERROR(t.LogBatch(id, {}, {{key, value}}, {}));
+                   return json::object();
+                 });
   router.AddBody("/runs/log-batch", [&t](std::string_view body) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(LogBatchRequest r, ParseLogBatch(body));
     SOMLIER_RETURN_IF_ERROR(t.LogBatch(r.run_id, r.metrics, r.params, r.tags));
@@ -228,14 +233,15 @@ void AddTrackingRoutes(MlflowRouter& router, TrackingService& t) {
     SOMLIER_RETURN_IF_ERROR(t.LogModel(id, model_json));
     return json::object();
   });
-  AddMlflowRoute(router, Method::kGet, "/metrics/get-history", [&t](const Fields& f) -> Result<json> {
-    SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
-    SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("metric_key"));
-    SOMLIER_ASSIGN_OR_RETURN(std::vector<Metric> history, t.GetMetricHistory(id, key));
-    json out = json::object();
-    if (!history.empty()) out["metrics"] = ToJsonArray(history);
-    return out;
-  });
+  AddMlflowRoute(
+      router, Method::kGet, "/metrics/get-history", [&t](const Fields& f) -> Result<json> {
+        SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
+        SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("metric_key"));
+        SOMLIER_ASSIGN_OR_RETURN(std::vector<Metric> history, t.GetMetricHistory(id, key));
+        json out = json::object();
+        if (!history.empty()) out["metrics"] = ToJsonArray(history);
+        return out;
+      });
   AddMlflowRoute(router, Method::kGet, "/artifacts/list", [&t](const Fields& f) -> Result<json> {
     SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
     SOMLIER_ASSIGN_OR_RETURN(std::string path, f.String("path"));

@@ -87,12 +87,13 @@ Result<TrainRequest> TrainRequestFromJson(std::string_view body) {
   SOMLIER_ASSIGN_OR_RETURN(ordered_json j, ParseJson<ordered_json>(body, "the request body"));
   if (!j.is_object()) return InvalidArgument("the request body must be a JSON object");
   static const std::set<std::string> kFields = {
-      "project_name", "project_ref", "github_uri", "entrypoint", "params", "env_manager",
-      "max_parallel", "timeout",     "use_k8s_job", "use_gpu",   "user"};
+      "project_name", "project_ref", "github_uri",  "entrypoint", "params", "env_manager",
+      "max_parallel", "timeout",     "use_k8s_job", "use_gpu",    "user"};
   for (const auto& [key, value] : j.items()) {
     if (!kFields.count(key)) {
-      return InvalidArgument(fmt::format("unknown field '{}' (expected {})", key,
-                                         Join(std::vector<std::string>(kFields.begin(), kFields.end()), ", ")));
+      return InvalidArgument(
+          fmt::format("unknown field '{}' (expected {})", key,
+                      Join(std::vector<std::string>(kFields.begin(), kFields.end()), ", ")));
     }
   }
   TrainRequest r;
@@ -158,7 +159,8 @@ Result<json> RunsList(TrackingService& tracking, const json& request) {
   auto experiment = tracking.GetExperimentByName(project);
   if (!experiment.ok()) {
     if (experiment.status().code() == StatusCode::kNotFound) {
-      return NotFound(fmt::format("project '{}' has no runs (no experiment of that name)", project));
+      return NotFound(
+          fmt::format("project '{}' has no runs (no experiment of that name)", project));
     }
     return experiment.status();
   }
@@ -238,7 +240,8 @@ Result<json> RunsKill(TrainService& train, TrackingService& tracking, const json
   SOMLIER_ASSIGN_OR_RETURN(std::string run_id, RequiredJsonString(request, "run_id"));
   bool wait = true;
   if (auto it = request.find("wait"); it != request.end() && !it->is_null()) {
-    if (!it->is_boolean()) return InvalidArgument(fmt::format("'wait' must be true or false, not {}", JsonPreview(*it)));
+    if (!it->is_boolean())
+      return InvalidArgument(fmt::format("'wait' must be true or false, not {}", JsonPreview(*it)));
     wait = it->get<bool>();
   }
   SOMLIER_RETURN_IF_ERROR(train.KillRun(run_id, "killed by `somlier runs kill`"));

@@ -44,8 +44,8 @@ Result<std::unique_ptr<ArtifactStore>> ArtifactStore::Open(const fs::path& root)
   std::error_code ec;
   fs::create_directories(root, ec);
   if (ec) {
-    return Unavailable(fmt::format("cannot create the artifact root '{}': {}", root.string(),
-                                   ec.message()));
+    return Unavailable(
+        fmt::format("cannot create the artifact root '{}': {}", root.string(), ec.message()));
   }
   fs::path canonical = fs::canonical(root, ec);
   if (ec) {
@@ -82,7 +82,7 @@ Result<std::string> ArtifactStore::RelativePathOf(std::string_view uri) const {
                       uri));
     }
     return p.lexically_relative(root_).string() == "." ? std::string()
-                                                        : p.lexically_relative(root_).string();
+                                                       : p.lexically_relative(root_).string();
   }
   while (rest.starts_with("/")) rest.remove_prefix(1);
   while (rest.ends_with("/")) rest.remove_suffix(1);
@@ -137,7 +137,8 @@ Status ArtifactStore::Import(const fs::path& source, std::string_view relative) 
     for (const auto& entry : fs::recursive_directory_iterator(source, ec)) {
       if (!entry.is_regular_file()) continue;
       const std::string sub = entry.path().lexically_relative(source).string();
-      SOMLIER_RETURN_IF_ERROR(Import(entry.path(), relative.empty() ? sub : std::string(relative) + "/" + sub));
+      SOMLIER_RETURN_IF_ERROR(
+          Import(entry.path(), relative.empty() ? sub : std::string(relative) + "/" + sub));
     }
     if (ec) return Internal(fmt::format("cannot read '{}': {}", source.string(), ec.message()));
     return OkStatus();
@@ -168,7 +169,8 @@ Result<std::vector<ArtifactFile>> ArtifactStore::List(std::string_view relative_
   std::error_code ec;
   if (!fs::exists(dir, ec)) return out;
   if (!fs::is_directory(dir, ec)) {
-    return InvalidArgument(fmt::format("artifact path '{}' is a file, not a directory", relative_dir));
+    return InvalidArgument(
+        fmt::format("artifact path '{}' is a file, not a directory", relative_dir));
   }
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();

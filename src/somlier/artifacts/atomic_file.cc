@@ -69,8 +69,8 @@ Status AtomicFile::Commit() {
   std::error_code ec;
   fs::rename(temp_, target_, ec);
   if (ec) {
-    return Internal(fmt::format("cannot move the file into '{}': {}", target_.string(),
-                                ec.message()));
+    return Internal(
+        fmt::format("cannot move the file into '{}': {}", target_.string(), ec.message()));
   }
   temp_.clear();
   return OkStatus();

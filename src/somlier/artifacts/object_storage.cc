@@ -68,9 +68,10 @@ Result<std::pair<std::string, std::string>> SplitEndpoint(std::string endpoint,
   auto parts = SplitUrl(endpoint);
   if (!parts || parts->path != "/" ||
       !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))) {
-    return InvalidArgument(fmt::format("{} '{}' is not an endpoint URL like "
-                                       "http://host:port or https://host",
-                                       variable, endpoint));
+    return InvalidArgument(
+        fmt::format("{} '{}' is not an endpoint URL like "
+                    "http://host:port or https://host",
+                    variable, endpoint));
   }
   return std::make_pair(parts->origin, parts->origin.substr(parts->origin.find("://") + 3));
 }
@@ -88,13 +89,12 @@ Result<json> PostForm(const std::string& url, const std::string& form) {
   }
   json answer = ParseJsonOrNull(result->body);
   if (result->status != 200 || !answer.is_object()) {
-    std::string detail = answer.is_object() ? answer.value("error_description",
-                                                           answer.value("error", ""))
-                                            : "";
-    return FailedPrecondition(fmt::format("{} refused the service account's token request "
-                                          "(HTTP {}){}",
-                                          url, result->status,
-                                          detail.empty() ? "" : ": " + detail));
+    std::string detail =
+        answer.is_object() ? answer.value("error_description", answer.value("error", "")) : "";
+    return FailedPrecondition(
+        fmt::format("{} refused the service account's token request "
+                    "(HTTP {}){}",
+                    url, result->status, detail.empty() ? "" : ": " + detail));
   }
   return answer;
 }
@@ -104,9 +104,10 @@ Result<std::string> GcsAccessToken(const Environment& env) {
   if (!key_file.empty()) {
     std::ifstream in(key_file);
     if (!in) {
-      return FailedPrecondition(fmt::format("GOOGLE_APPLICATION_CREDENTIALS names '{}', which "
-                                            "cannot be read",
-                                            key_file));
+      return FailedPrecondition(
+          fmt::format("GOOGLE_APPLICATION_CREDENTIALS names '{}', which "
+                      "cannot be read",
+                      key_file));
     }
     std::stringstream text;
     text << in.rdbuf();
@@ -120,15 +121,15 @@ Result<std::string> GcsAccessToken(const Environment& env) {
     }
     const std::string token_uri = key.value("token_uri", "https://oauth2.googleapis.com/token");
     SOMLIER_ASSIGN_OR_RETURN(
-        std::string jwt,
-        ServiceAccountJwt(key["client_email"].get<std::string>(),
-                          key["private_key"].get<std::string>(), token_uri,
-                          "https://www.googleapis.com/auth/devstorage.read_only",
-                          static_cast<int64_t>(std::time(nullptr))));
+        std::string jwt, ServiceAccountJwt(key["client_email"].get<std::string>(),
+                                           key["private_key"].get<std::string>(), token_uri,
+                                           "https://www.googleapis.com/auth/devstorage.read_only",
+                                           static_cast<int64_t>(std::time(nullptr))));
     SOMLIER_ASSIGN_OR_RETURN(
-        json answer,
-        PostForm(token_uri, "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
-                            "&assertion=" + jwt));
+        json answer, PostForm(token_uri,
+                              "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+                              "&assertion=" +
+                                  jwt));
     if (!answer.contains("access_token") || !answer["access_token"].is_string()) {
       return FailedPrecondition(fmt::format("{} answered without an access_token", token_uri));
     }
@@ -172,11 +173,9 @@ Result<BucketObject> ParseBucketUri(std::string_view uri) {
   std::string_view rest = scheme == std::string_view::npos ? uri : uri.substr(scheme + 3);
   const size_t slash = rest.find('/');
   if (slash == 0 || slash == std::string_view::npos || slash + 1 >= rest.size()) {
-    return InvalidArgument(fmt::format("'{}' is not a bucket URI like {}://BUCKET/PATH",
-                                       std::string(uri),
-                                       scheme == std::string_view::npos
-                                           ? "gs"
-                                           : std::string(uri.substr(0, scheme))));
+    return InvalidArgument(
+        fmt::format("'{}' is not a bucket URI like {}://BUCKET/PATH", std::string(uri),
+                    scheme == std::string_view::npos ? "gs" : std::string(uri.substr(0, scheme))));
   }
   return BucketObject{std::string(rest.substr(0, slash)), std::string(rest.substr(slash + 1))};
 }
@@ -194,21 +193,21 @@ std::string SignAwsV4(std::string_view method, std::string_view path, std::strin
   }
   const std::string signed_headers = Join(names, ";");
   const std::string canonical_request =
-      fmt::format("{}\n{}\n{}\n{}\n{}\n{}", method, path, query, canonical_headers,
-                  signed_headers, payload_sha256_hex);
+      fmt::format("{}\n{}\n{}\n{}\n{}\n{}", method, path, query, canonical_headers, signed_headers,
+                  payload_sha256_hex);
   const std::string date(amz_date.substr(0, 8));
   const std::string scope = fmt::format("{}/{}/{}/aws4_request", date, region, service);
-  const std::string to_sign = fmt::format("AWS4-HMAC-SHA256\n{}\n{}\n{}", amz_date, scope,
-                                          Sha256Hex(canonical_request));
+  const std::string to_sign =
+      fmt::format("AWS4-HMAC-SHA256\n{}\n{}\n{}", amz_date, scope, Sha256Hex(canonical_request));
   std::string key = Hmac("AWS4" + credentials.secret_access_key, date);
   key = Hmac(key, region);
   key = Hmac(key, service);
   key = Hmac(key, "aws4_request");
   const std::string signature = Hmac(key, to_sign);
-  return fmt::format("AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={}, Signature={}",
-                     credentials.access_key_id, scope, signed_headers,
-                     Hex(reinterpret_cast<const unsigned char*>(signature.data()),
-                         signature.size()));
+  return fmt::format(
+      "AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={}, Signature={}",
+      credentials.access_key_id, scope, signed_headers,
+      Hex(reinterpret_cast<const unsigned char*>(signature.data()), signature.size()));
 }
 
 Result<SignedGet> S3GetRequest(const BucketObject& object, const Environment& env) {
@@ -243,8 +242,7 @@ Result<SignedGet> S3GetRequest(const BucketObject& object, const Environment& en
     path = "/" + key;
     get.url = "https://" + host + path;
   }
-  AwsCredentials credentials{Lookup(env, "AWS_ACCESS_KEY_ID"),
-                             Lookup(env, "AWS_SECRET_ACCESS_KEY"),
+  AwsCredentials credentials{Lookup(env, "AWS_ACCESS_KEY_ID"), Lookup(env, "AWS_SECRET_ACCESS_KEY"),
                              Lookup(env, "AWS_SESSION_TOKEN")};
   if (credentials.access_key_id.empty() || credentials.secret_access_key.empty()) {
     return get;  // anonymous: a public object
@@ -256,8 +254,8 @@ Result<SignedGet> S3GetRequest(const BucketObject& object, const Environment& en
   if (!credentials.session_token.empty()) {
     headers["x-amz-security-token"] = credentials.session_token;
   }
-  const std::string authorization = SignAwsV4("GET", path, "", headers, empty_payload,
-                                              credentials, region, "s3", amz_date);
+  const std::string authorization =
+      SignAwsV4("GET", path, "", headers, empty_payload, credentials, region, "s3", amz_date);
   headers["Host"] = headers["host"];  // sent exactly as signed (the client's own may add a port)
   headers.erase("host");
   get.headers = std::move(headers);
@@ -270,23 +268,21 @@ Result<std::string> ServiceAccountJwt(const std::string& client_email,
                                       const std::string& token_uri, std::string_view scope,
                                       int64_t now_seconds) {
   const std::string header = Base64Url(R"({"alg":"RS256","typ":"JWT"})");
-  const std::string claims = Base64Url(json{{"iss", client_email},
-                                            {"scope", scope},
-                                            {"aud", token_uri},
-                                            {"iat", now_seconds},
-                                            {"exp", now_seconds + 3600}}
-                                           .dump());
+  const std::string claims = Base64Url(json{
+      {"iss", client_email},
+      {"scope", scope},
+      {"aud", token_uri},
+      {"iat", now_seconds},
+      {"exp", now_seconds + 3600}}.dump());
   const std::string signing_input = header + "." + claims;
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size())),
-      &BIO_free);
+      BIO_new_mem_buf(private_key_pem.data(), static_cast<int>(private_key_pem.size())), &BIO_free);
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
       PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
   if (!key || EVP_PKEY_base_id(key.get()) != EVP_PKEY_RSA) {
     return InvalidArgument("the service account's private_key is not a PEM RSA private key");
   }
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                              &EVP_MD_CTX_free);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   size_t size = 0;
   if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1 ||
       EVP_DigestSign(ctx.get(), nullptr, &size,
@@ -306,9 +302,9 @@ Result<std::string> ServiceAccountJwt(const std::string& client_email,
 
 Result<SignedGet> GcsGetRequest(const BucketObject& object, const Environment& env) {
   SignedGet get;
-  const std::string path = fmt::format("/storage/v1/b/{}/o/{}?alt=media",
-                                       PercentEncode(object.bucket, false),
-                                       PercentEncode(object.key, false));
+  const std::string path =
+      fmt::format("/storage/v1/b/{}/o/{}?alt=media", PercentEncode(object.bucket, false),
+                  PercentEncode(object.key, false));
   std::string emulator = Lookup(env, "STORAGE_EMULATOR_HOST");
   if (!emulator.empty()) {
     if (emulator.find("://") == std::string::npos) emulator = "http://" + emulator;

@@ -50,8 +50,7 @@ struct AwsCredentials {
 std::string SignAwsV4(std::string_view method, std::string_view path, std::string_view query,
                       const std::map<std::string, std::string>& headers,
                       std::string_view payload_sha256_hex, const AwsCredentials& credentials,
-                      std::string_view region, std::string_view service,
-                      std::string_view amz_date);
+                      std::string_view region, std::string_view service, std::string_view amz_date);
 
 // The request that reads `object` from S3 now. Errors: InvalidArgument for a bad endpoint.
 Result<SignedGet> S3GetRequest(const BucketObject& object, const Environment& env);

@@ -89,7 +89,8 @@ TEST(ServiceAccountJwt, IsAnRs256JwtTheKeysPublicHalfVerifies) {
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_RSA_gen(2048), &EVP_PKEY_free);
   ASSERT_TRUE(key);
   std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
-  ASSERT_EQ(PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr), 1);
+  ASSERT_EQ(PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr),
+            1);
   char* data = nullptr;
   const long size = BIO_get_mem_data(bio.get(), &data);
   const std::string pem(data, static_cast<size_t>(size));
@@ -112,11 +113,11 @@ TEST(ServiceAccountJwt, IsAnRs256JwtTheKeysPublicHalfVerifies) {
   const std::string signature = Base64UrlDecode(jwt->substr(dot2 + 1));
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   ASSERT_EQ(EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()), 1);
-  EXPECT_EQ(EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-                             signature.size(),
-                             reinterpret_cast<const unsigned char*>(signed_part.data()),
-                             signed_part.size()),
-            1);
+  EXPECT_EQ(
+      EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(), reinterpret_cast<const unsigned char*>(signed_part.data()),
+                       signed_part.size()),
+      1);
 
   EXPECT_EQ(ServiceAccountJwt("a", "not a key", "u", "s", 0).status().code(),
             StatusCode::kInvalidArgument);

@@ -41,8 +41,9 @@ int Main(int argc, char** argv) {
   AddServeCommands(app, ctx);
   AddDeployCommands(app, ctx);
   AddDeploymentsCommands(app, ctx);
-  CLI::App* online = app.add_subcommand(
-      "online", "The seed's online commands (train, search, register, register_v2, deploy) under their long names");
+  CLI::App* online = app.add_subcommand("online",
+                                        "The seed's online commands (train, search, register, "
+                                        "register_v2, deploy) under their long names");
   online->require_subcommand(1);
   AddSeedCommands(*online, ctx);
   AddTrainCommands(*online, ctx);

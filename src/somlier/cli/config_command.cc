@@ -111,15 +111,15 @@ Result<int> Run(const Context& ctx, const RunOptions& o) {
   fmt::print(stderr, "Executing {}...\n", PythonListRepr(argv));
   std::fflush(stderr);
 
-  return RunEntrypoint(spec, argv, options, ctx.env,
-                       [&](OutputStream stream, std::string_view line) {
-                         FILE* out = stream == OutputStream::kStdout ? stdout : stderr;
-                         const std::string text = FormatOutputLine(spec.log_format, entrypoint->name,
-                                                                   stream, line, NowMicros());
-                         std::fwrite(text.data(), 1, text.size(), out);
-                         std::fputc('\n', out);
-                         std::fflush(out);
-                       });
+  return RunEntrypoint(
+      spec, argv, options, ctx.env, [&](OutputStream stream, std::string_view line) {
+        FILE* out = stream == OutputStream::kStdout ? stdout : stderr;
+        const std::string text =
+            FormatOutputLine(spec.log_format, entrypoint->name, stream, line, NowMicros());
+        std::fwrite(text.data(), 1, text.size(), out);
+        std::fputc('\n', out);
+        std::fflush(out);
+      });
 }
 
 }  // namespace

@@ -72,10 +72,11 @@ Result<int> List(const Context& ctx, const DeploymentsOptions& o) {
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "MODEL", "VERSION", "STATUS", "URL", "PID", "UPDATED", "MESSAGE"}};
   for (const json& d : answer["deployments"]) {
-    rows.push_back({d["name"], d["model_name"], d["model_version"], d["status"], d["url"],
-                    d.contains("pid") ? std::to_string(d["pid"].get<int64_t>()) : "",
-                    FormatLocalIsoMicros(d["last_updated_time"].get<int64_t>() * 1000).substr(0, 19),
-                    d["message"]});
+    rows.push_back(
+        {d["name"], d["model_name"], d["model_version"], d["status"], d["url"],
+         d.contains("pid") ? std::to_string(d["pid"].get<int64_t>()) : "",
+         FormatLocalIsoMicros(d["last_updated_time"].get<int64_t>() * 1000).substr(0, 19),
+         d["message"]});
   }
   PrintTable(rows);
   return 0;
@@ -117,8 +118,8 @@ Result<int> Supervise(const Context& ctx, const DeploymentsOptions& o) {
   std::error_code ec;
   options.server_argv = {std::filesystem::read_symlink("/proc/self/exe", ec).string(),
                          "serve-model", o.model_uri, "--workers", std::to_string(o.workers)};
-  options.ready_file = std::filesystem::path(ctx.settings.home) / "deployments" / o.name /
-                       "ready.json";
+  options.ready_file =
+      std::filesystem::path(ctx.settings.home) / "deployments" / o.name / "ready.json";
   options.port = o.port;
   options.wait_for_stop = [&stop](std::chrono::milliseconds timeout) {
     return stop.WaitFor(timeout);

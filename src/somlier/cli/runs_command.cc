@@ -85,7 +85,8 @@ Result<int> Show(const Context& ctx, const RunsOptions& o) {
   if (run.contains("source")) {
     const json& s = run["source"];
     field("repository:", s["git_uri"]);
-    field("ref:", s["git_ref"].get<std::string>() + " (" + s["git_commit"].get<std::string>() + ")");
+    field("ref:",
+          s["git_ref"].get<std::string>() + " (" + s["git_commit"].get<std::string>() + ")");
     field("project:", s["project_path"]);
     field("entrypoint:", s["entrypoint"]);
   }
@@ -94,8 +95,8 @@ Result<int> Show(const Context& ctx, const RunsOptions& o) {
     if (run[section].empty()) continue;
     fmt::print("{}:\n", section);
     for (const auto& [key, value] : run[section].items()) {
-      fmt::print("  {}: {}\n", key, std::string(section) == "metrics" ? MetricText(value)
-                                                                    : value.get<std::string>());
+      fmt::print("  {}: {}\n", key,
+                 std::string(section) == "metrics" ? MetricText(value) : value.get<std::string>());
     }
   }
   return 0;

@@ -1,6 +1,7 @@
 // `somlier search PROJECT_NAME STANDARD_METRIC ORDER_BY [--top N]`, `somlier register RUN_ID
 // MODEL_NAME` and `somlier register_v2 MODEL_TYPE URI MODEL_NAME [...]` (also under
-// `somlier online`): the seed's use cases, run in-process on the embedded store, or against SOMLIER_SERVER.
+// `somlier online`): the seed's use cases, run in-process on the embedded store, or against
+// SOMLIER_SERVER.
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
@@ -32,7 +33,8 @@ struct SearchOptions {
 };
 
 void PrintTopTable(const json& answer, const std::string& metric) {
-  std::vector<std::vector<std::string>> rows = {{"RANK", "RUN_ID", "NAME", "STATUS", metric, "PARAMS"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"RANK", "RUN_ID", "NAME", "STATUS", metric, "PARAMS"}};
   int rank = 1;
   for (const json& run : answer["runs"]) {
     rows.push_back({std::to_string(rank++), run["run_id"], run["run_name"], run["status"],
@@ -42,7 +44,8 @@ void PrintTopTable(const json& answer, const std::string& metric) {
 }
 
 Result<int> Search(const Context& ctx, const SearchOptions& o) {
-  json request = {{"project_name", o.project}, {"standard_metric", o.metric}, {"order_by", o.order}};
+  json request = {
+      {"project_name", o.project}, {"standard_metric", o.metric}, {"order_by", o.order}};
   if (o.top > 0) request["top"] = o.top;
   SOMLIER_ASSIGN_OR_RETURN(json answer, CallSeed(ctx, "/search", request));
   if (o.output == "json") {
@@ -75,7 +78,8 @@ void PrintRegistered(const json& answer, const std::string& output) {
 
 Result<int> Register(const Context& ctx, const RegisterOptions& o) {
   SOMLIER_ASSIGN_OR_RETURN(
-      json answer, CallSeed(ctx, "/register", {{"run_id", o.run_id}, {"model_name", o.model_name}}));
+      json answer,
+      CallSeed(ctx, "/register", {{"run_id", o.run_id}, {"model_name", o.model_name}}));
   PrintRegistered(answer, o.output);
   return 0;
 }
@@ -116,21 +120,25 @@ Result<int> RegisterV2(const Context& ctx, const RegisterV2Options& o) {
 
 void AddSeedCommands(CLI::App& parent, Context& ctx) {
   auto search_options = std::make_shared<SearchOptions>();
-  CLI::App* search = parent.add_subcommand(
-      "search", "Find the best run of a project (an experiment) by a metric");
-  search->add_option("project_name", search_options->project,
-                     "The project, i.e. the experiment train created (e.g. example-projects/sklearn)")
+  CLI::App* search =
+      parent.add_subcommand("search", "Find the best run of a project (an experiment) by a metric");
+  search
+      ->add_option("project_name", search_options->project,
+                   "The project, i.e. the experiment train created (e.g. example-projects/sklearn)")
       ->required();
-  search->add_option("standard_metric", search_options->metric,
-                     "The metric to rank runs by (e.g. training_mae)")
+  search
+      ->add_option("standard_metric", search_options->metric,
+                   "The metric to rank runs by (e.g. training_mae)")
       ->required();
-  search->add_option("order_by", search_options->order, "ASC (lowest first) or DESC (highest first)")
+  search
+      ->add_option("order_by", search_options->order, "ASC (lowest first) or DESC (highest first)")
       ->required();
   search->add_option("--top", search_options->top, "Show the N best runs with their params")
       ->check(CLI::PositiveNumber);
   search->add_option("--output", search_options->output, "Output format: text or json")
       ->check(CLI::IsMember({"text", "json"}));
-  ctx.handlers.emplace_back(search, [&ctx, search_options] { return Search(ctx, *search_options); });
+  ctx.handlers.emplace_back(search,
+                            [&ctx, search_options] { return Search(ctx, *search_options); });
 
   auto register_options = std::make_shared<RegisterOptions>();
   CLI::App* reg = parent.add_subcommand(
@@ -141,7 +149,8 @@ void AddSeedCommands(CLI::App& parent, Context& ctx) {
       ->required();
   reg->add_option("--output", register_options->output, "Output format: text or json")
       ->check(CLI::IsMember({"text", "json"}));
-  ctx.handlers.emplace_back(reg, [&ctx, register_options] { return Register(ctx, *register_options); });
+  ctx.handlers.emplace_back(reg,
+                            [&ctx, register_options] { return Register(ctx, *register_options); });
 
   auto v2 = std::make_shared<RegisterV2Options>();
   CLI::App* reg2 = parent.add_subcommand(

@@ -10,17 +10,17 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <thread>
-#include <atomic>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "somlier/artifacts/atomic_file.h"
 #include "somlier/cli/cli.h"
-#include "somlier/cli/output.h"
 #include "somlier/cli/local_services.h"
+#include "somlier/cli/output.h"
 #include "somlier/cli/stop_signals.h"
 #include "somlier/core/install_paths.h"
 #include "somlier/core/log.h"
@@ -50,19 +50,18 @@ Status DownloadModel(const Context& ctx, const std::string& model_uri,
   if (!ctx.settings.token.empty()) env["SOMLIER_TOKEN"] = ctx.settings.token;
   CommandOptions command;
   command.env = std::move(env);
-  SOMLIER_ASSIGN_OR_RETURN(
-      CommandOutput out,
-      RunCommand({ctx.settings.PythonOrDefault(), "-c",
-                  "import sys; from somlier import _models; "
-                  "_models.download_model(sys.argv[1], sys.argv[2])",
-                  model_uri, destination.string()},
-                 command));
+  SOMLIER_ASSIGN_OR_RETURN(CommandOutput out,
+                           RunCommand({ctx.settings.PythonOrDefault(), "-c",
+                                       "import sys; from somlier import _models; "
+                                       "_models.download_model(sys.argv[1], sys.argv[2])",
+                                       model_uri, destination.string()},
+                                      command));
   if (out.exit_code != 0) {
     std::string_view why = Trim(out.stderr_text);
     if (why.size() > 2000) why = why.substr(why.size() - 2000);
-    return NotFound(fmt::format("cannot download {} from {}: {}", model_uri, ctx.settings.server,
-                                why.empty() ? "exit code " + std::to_string(out.exit_code)
-                                            : std::string(why)));
+    return NotFound(
+        fmt::format("cannot download {} from {}: {}", model_uri, ctx.settings.server,
+                    why.empty() ? "exit code " + std::to_string(out.exit_code) : std::string(why)));
   }
   return OkStatus();
 }
@@ -89,8 +88,10 @@ Result<ServedModel> LocateServedModel(const Context& ctx, const std::string& mod
   std::string path = model_uri.starts_with("file://") ? model_uri.substr(7) : model_uri;
   if (!model_uri.starts_with("models:/") && !model_uri.starts_with("runs:/")) {
     if (!fs::is_directory(path, ec)) {
-      return NotFound(fmt::format("model '{}' is not a directory, models:/NAME/VERSION, "
-                                  "models:/NAME@ALIAS or runs:/RUN_ID/PATH", model_uri));
+      return NotFound(
+          fmt::format("model '{}' is not a directory, models:/NAME/VERSION, "
+                      "models:/NAME@ALIAS or runs:/RUN_ID/PATH",
+                      model_uri));
     }
     if (!fs::is_regular_file(fs::path(path) / "MLmodel", ec)) {
       return NotFound(fmt::format("directory '{}' holds no model (no MLmodel file)", path));
@@ -104,8 +105,8 @@ Result<ServedModel> LocateServedModel(const Context& ctx, const std::string& mod
     const char* tmp = std::getenv("TMPDIR");
     std::string pattern = (fs::path(tmp ? tmp : "/tmp") / "somlier-model-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr) {
-      return Internal(fmt::format("cannot create a directory like {}: {}", pattern,
-                                  std::strerror(errno)));
+      return Internal(
+          fmt::format("cannot create a directory like {}: {}", pattern, std::strerror(errno)));
     }
     RemoveOnExit on_failure{pattern};
     SOMLIER_RETURN_IF_ERROR(DownloadModel(ctx, model_uri, fs::path(pattern) / "model"));
@@ -172,8 +173,8 @@ Result<int> Serve(const Context& ctx, ServeOptions o) {
              o.server.batching.max_batch_size, o.max_batch_delay_us, o.server.batching.max_queue);
   std::fflush(stderr);
   if (!o.ready_file.empty()) {
-    nlohmann::json ready = {{"url", server->url()}, {"port", server->port()},
-                            {"pid", static_cast<int64_t>(getpid())}};
+    nlohmann::json ready = {
+        {"url", server->url()}, {"port", server->port()}, {"pid", static_cast<int64_t>(getpid())}};
     SOMLIER_ASSIGN_OR_RETURN(auto file, AtomicFile::Create(o.ready_file));
     SOMLIER_RETURN_IF_ERROR(file->Append(ready.dump() + "\n"));
     SOMLIER_RETURN_IF_ERROR(file->Commit());
@@ -195,25 +196,29 @@ void AddServeCommands(CLI::App& app, Context& ctx) {
       "serve-model",
       "Serve a model over HTTP: MLflow's /invocations and the KServe V2 protocol, with dynamic "
       "batching and a pool of Python workers");
-  serve->add_option("MODEL_URI", o->model_uri,
-                    "models:/NAME/VERSION, models:/NAME@ALIAS, runs:/RUN_ID/PATH or a model "
-                    "directory")
+  serve
+      ->add_option("MODEL_URI", o->model_uri,
+                   "models:/NAME/VERSION, models:/NAME@ALIAS, runs:/RUN_ID/PATH or a model "
+                   "directory")
       ->required();
   serve->add_option("--host", o->server.host, "Address to listen on")->capture_default_str();
   serve->add_option("--port", o->server.port, "Port (0: any free port)")->capture_default_str();
   serve->add_option("--workers", o->server.workers, "Python worker processes")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
-  serve->add_option("--max_batch_size", o->server.batching.max_batch_size,
-                    "Most rows per batch (1: no batching)")
+  serve
+      ->add_option("--max_batch_size", o->server.batching.max_batch_size,
+                   "Most rows per batch (1: no batching)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
-  serve->add_option("--max_batch_delay_us", o->max_batch_delay_us,
-                    "Longest a request waits for others to join its batch (microseconds)")
+  serve
+      ->add_option("--max_batch_delay_us", o->max_batch_delay_us,
+                   "Longest a request waits for others to join its batch (microseconds)")
       ->capture_default_str()
       ->check(CLI::Range(0, 10'000'000));
-  serve->add_option("--max_queue", o->server.batching.max_queue,
-                    "Requests that may wait; more are answered 503 at once")
+  serve
+      ->add_option("--max_queue", o->server.batching.max_queue,
+                   "Requests that may wait; more are answered 503 at once")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
   serve->add_option("--max_body_mb", o->max_body_mb, "Largest request body (MiB)")

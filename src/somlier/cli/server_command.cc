@@ -10,8 +10,8 @@
 
 #include "somlier/api/api_server.h"
 #include "somlier/cli/cli.h"
-#include "somlier/cli/output.h"
 #include "somlier/cli/local_services.h"
+#include "somlier/cli/output.h"
 #include "somlier/cli/stop_signals.h"
 #include "somlier/core/install_paths.h"
 #include "somlier/core/log.h"
@@ -71,11 +71,10 @@ Result<int> Serve(const Context& ctx, ServerCommandOptions o) {
   // in-process `somlier online train` killed with SIGKILL): their runs are FAILED within
   // this period, for every client that reads them.
   services->train->WatchForOrphanedRuns(kOrphanWatchPeriod);
-  SOMLIER_ASSIGN_OR_RETURN(auto server, ApiServer::Create(*services->tracking, *services->registry,
-                                                          o.server,
-                                                          {services->train.get(),
-                                                           services->deployments.get(),
-                                                           services->model_import.get()}));
+  SOMLIER_ASSIGN_OR_RETURN(auto server,
+                           ApiServer::Create(*services->tracking, *services->registry, o.server,
+                                             {services->train.get(), services->deployments.get(),
+                                              services->model_import.get()}));
   if (o.print_routes) {
     PrintRoutes(server->routes());
     return 0;
@@ -104,28 +103,30 @@ void AddServerCommands(CLI::App& app, Context& ctx) {
   auto options = std::make_shared<ServerCommandOptions>();
   CLI::App* server = app.add_subcommand(
       "server", "Serve the MLflow-compatible tracking and registry API and the seed's REST API");
-  server->add_option("--host", options->server.host, "Address to listen on")
-      ->capture_default_str();
+  server->add_option("--host", options->server.host, "Address to listen on")->capture_default_str();
   server->add_option("--port", options->server.port, "Port (0: any free port)")
       ->capture_default_str();
   auto* token = server->add_option(
       "--token", options->token,
       "Require 'Authorization: Bearer TOKEN' (default: $SOMLIER_TOKEN; prefer --token_file or "
       "the variable: an argument is visible to every user in ps)");
-  server->add_option("--token_file", options->token_file,
-                     "Read the token from the first line of this file")
+  server
+      ->add_option("--token_file", options->token_file,
+                   "Read the token from the first line of this file")
       ->excludes(token);
-  server->add_option("--allowed_hosts", options->server.allowed_hosts,
-                     "Names (NAME or NAME:PORT) clients may address this server by besides "
-                     "localhost, 127.0.0.1 and [::1]; comma-separated or repeated")
+  server
+      ->add_option("--allowed_hosts", options->server.allowed_hosts,
+                   "Names (NAME or NAME:PORT) clients may address this server by besides "
+                   "localhost, 127.0.0.1 and [::1]; comma-separated or repeated")
       ->delimiter(',');
   server->add_flag("--insecure", options->server.insecure,
                    "Allow listening on a non-loopback address without a token");
   server->add_flag("--allow_local_sources", options->allow_local_sources,
                    "Let POST /register_v2 fetch local paths, file:// and http(s) URLs on "
                    "loopback, private and link-local addresses (for trusted callers only)");
-  server->add_option("--threads", options->server.threads,
-                     "Connection threads (one per concurrent keep-alive client)")
+  server
+      ->add_option("--threads", options->server.threads,
+                   "Connection threads (one per concurrent keep-alive client)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   server->add_flag("--print_routes", options->print_routes,

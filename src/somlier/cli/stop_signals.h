@@ -6,11 +6,12 @@
 // Destruction stops the watcher and unblocks them. Thread-safe.
 #pragma once
 
+#include <signal.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-#include <signal.h>
 #include <thread>
 
 namespace somlier::cli {

@@ -203,10 +203,11 @@ class TrainProgress {
     std::map<std::string, int> count;
     for (const auto& [id, run] : runs_) ++count[run.status];
     const int64_t elapsed = (NowMillis() - started_) / 1000;
-    Write(fmt::format("\r\033[K{} runs: {} queued, {} running, {} finished, {} failed, {} killed"
-                      "  {}:{:02}",
-                      runs_.size(), count["SCHEDULED"], count["RUNNING"], count["FINISHED"],
-                      count["FAILED"], count["KILLED"], elapsed / 60, elapsed % 60));
+    Write(
+        fmt::format("\r\033[K{} runs: {} queued, {} running, {} finished, {} failed, {} killed"
+                    "  {}:{:02}",
+                    runs_.size(), count["SCHEDULED"], count["RUNNING"], count["FINISHED"],
+                    count["FAILED"], count["KILLED"], elapsed / 60, elapsed % 60));
     std::fflush(stderr);
     drawn_ = true;
   }
@@ -309,9 +310,9 @@ Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std:
   server_options.host = "127.0.0.1";
   server_options.port = 0;
   server_options.token = NewRunId();
-  SOMLIER_ASSIGN_OR_RETURN(auto server, ApiServer::Create(*services.tracking, *services.registry,
-                                                          server_options,
-                                                          {.train = services.train.get()}));
+  SOMLIER_ASSIGN_OR_RETURN(auto server,
+                           ApiServer::Create(*services.tracking, *services.registry, server_options,
+                                             {.train = services.train.get()}));
   SOMLIER_RETURN_IF_ERROR(server->Start());
   services.train->SetTrackingServer(server->url(), server_options.token);
 
@@ -337,8 +338,8 @@ Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std:
   SOMLIER_ASSIGN_OR_RETURN(json submitted, api::TrainAnswer(*services.tracking, *job));
   progress.SetRuns(submitted["runs"]);
   for (const std::string& warning : job->warnings()) progress.Note("warning: " + warning);
-  progress.Note(fmt::format("training {} at {} (commit {}): {} runs in experiment {}",
-                            o.project, o.ref, job->commit().substr(0, 12), job->runs().size(),
+  progress.Note(fmt::format("training {} at {} (commit {}): {} runs in experiment {}", o.project,
+                            o.ref, job->commit().substr(0, 12), job->runs().size(),
                             job->experiment_id()));
 
   bool interrupted = false;
@@ -346,7 +347,8 @@ Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std:
     if (stop.received() != 0 && !interrupted) {
       interrupted = true;
       const char* name = StopSignals::Name(stop.received());
-      progress.Note(fmt::format("{}: killing the runs (their processes and all they started)", name));
+      progress.Note(
+          fmt::format("{}: killing the runs (their processes and all they started)", name));
       job->KillAll(fmt::format("interrupted ({})", name));
     }
     stop.WaitFor(milliseconds(200));
@@ -377,8 +379,8 @@ Result<json> FollowRemote(UseCases& cases, const json& submitted, TrainProgress&
     }
     std::vector<std::string> still;
     for (const std::string& run_id : pending) {
-      SOMLIER_ASSIGN_OR_RETURN(json logs,
-                               cases.Call("/runs/logs", {{"run_id", run_id}, {"offset", offsets[run_id]}}));
+      SOMLIER_ASSIGN_OR_RETURN(
+          json logs, cases.Call("/runs/logs", {{"run_id", run_id}, {"offset", offsets[run_id]}}));
       offsets[run_id] = logs["offset"].get<int64_t>();
       for (const std::string& line : Split(logs["text"].get<std::string>(), '\n')) {
         if (!line.empty()) progress.Line(run_id, line);
@@ -431,7 +433,8 @@ Result<int> TrainRemote(const Context& ctx, const TrainOptions& o, const std::st
   return Report(o, answer, /*waited=*/true, interrupted);
 }
 
-Result<int> Train(const Context& ctx, const TrainOptions& o, const std::vector<std::string>& extras) {
+Result<int> Train(const Context& ctx, const TrainOptions& o,
+                  const std::vector<std::string>& extras) {
   if (o.wait && o.no_wait) return InvalidArgument("give --wait or --no-wait, not both");
   SOMLIER_ASSIGN_OR_RETURN(auto params, ParseParams(extras, o.param_options));
   const std::string body = TrainBody(o, params, CurrentUser(ctx.env));
@@ -453,32 +456,35 @@ void AddTrainCommands(CLI::App& parent, Context& ctx) {
       "  value                  one value\n"
       "Every combination (the cartesian product, in the order given) is one run, logged in the\n"
       "experiment PROJECT_NAME. Example:\n"
-      "  somlier online train example-projects/torch main --github_uri git@github.com:org/ml.git \\\n"
+      "  somlier online train example-projects/torch main --github_uri git@github.com:org/ml.git "
+      "\\\n"
       "      --learning_rate 0.001..0.005..0.001 --batch_size 64,128 --num_epochs 3");
-  train->add_option("project_name", o->project,
-                    "The project's directory in the repository (e.g. example-projects/sklearn); "
-                    "also the experiment's name")
+  train
+      ->add_option("project_name", o->project,
+                   "The project's directory in the repository (e.g. example-projects/sklearn); "
+                   "also the experiment's name")
       ->required();
-  train->add_option("project_ref", o->ref, "A branch, tag or commit of the repository")
-      ->required();
+  train->add_option("project_ref", o->ref, "A branch, tag or commit of the repository")->required();
   train->add_option("--github_uri", o->github_uri,
                     "The repository: any URL git understands (default: "
                     "$SOMLIER_DEFAULT_PROJECT_URI)");
   train->add_option("--entrypoint", o->entrypoint, "The entrypoint to run")->capture_default_str();
   train->add_option("-P,--param", o->param_options, "A parameter as NAME=SPEC (repeatable)");
-  train->add_option("--max_parallel", o->max_parallel,
-                    "Runs at once (default: the number of cores)")
+  train
+      ->add_option("--max_parallel", o->max_parallel, "Runs at once (default: the number of cores)")
       ->check(CLI::Range(1, 256));
-  train->add_option("--env_manager", o->env_manager,
-                    "local (the interpreter as is) or virtualenv (default when the project has "
-                    "a requirements file)")
+  train
+      ->add_option("--env_manager", o->env_manager,
+                   "local (the interpreter as is) or virtualenv (default when the project has "
+                   "a requirements file)")
       ->check(CLI::IsMember({"local", "virtualenv"}));
   train->add_option("--timeout", o->timeout, "Kill a run after this many seconds (0: never)")
       ->check(CLI::NonNegativeNumber);
   train->add_flag("--wait", o->wait,
                   "Follow the runs until they end (the default in-process; with SOMLIER_SERVER "
                   "the default is to return once they are submitted)");
-  train->add_flag("--no-wait", o->no_wait, "Return once the runs are submitted (needs SOMLIER_SERVER)");
+  train->add_flag("--no-wait", o->no_wait,
+                  "Return once the runs are submitted (needs SOMLIER_SERVER)");
   train->add_flag("--use_k8s_job", o->use_k8s_job,
                   "Run as Kubernetes Jobs (--use_k8s_job=true; not available yet)");
   train->add_flag("--use_gpu", o->use_gpu, "Ask for GPUs (--use_gpu=true)");

@@ -25,8 +25,8 @@ class UseCases {
   Result<nlohmann::json> Call(const std::string& path, const nlohmann::json& request);
 
   bool remote() const { return client_ != nullptr; }
-  api::ApiClient* client() { return client_.get(); }   // remote only
-  LocalServices* local() { return services_.get(); }   // in-process only
+  api::ApiClient* client() { return client_.get(); }  // remote only
+  LocalServices* local() { return services_.get(); }  // in-process only
 
  private:
   std::unique_ptr<api::ApiClient> client_;

@@ -28,10 +28,10 @@ TEST(Status, CodeTableMapsToHttpAndExitCodes) {
   EXPECT_EQ(InfoFor(StatusCode::kAlreadyExists).mlflow_error_code, "RESOURCE_ALREADY_EXISTS");
   EXPECT_EQ(HttpStatusFor(StatusCode::kInvalidArgument, HttpDialect::kScoring), 400);
   EXPECT_EQ(HttpStatusFor(StatusCode::kFailedPrecondition, HttpDialect::kScoring), 500);
-  for (StatusCode code : {StatusCode::kInvalidArgument, StatusCode::kNotFound,
-                          StatusCode::kAlreadyExists, StatusCode::kFailedPrecondition,
-                          StatusCode::kUnavailable, StatusCode::kInternal,
-                          StatusCode::kUnimplemented}) {
+  for (StatusCode code :
+       {StatusCode::kInvalidArgument, StatusCode::kNotFound, StatusCode::kAlreadyExists,
+        StatusCode::kFailedPrecondition, StatusCode::kUnavailable, StatusCode::kInternal,
+        StatusCode::kUnimplemented}) {
     EXPECT_EQ(StatusCodeForHttp(HttpStatusFor(code, HttpDialect::kSomlier)), code)
         << InfoFor(code).name;
   }
@@ -42,9 +42,9 @@ TEST(Status, CodeTableMapsToHttpAndExitCodes) {
   EXPECT_EQ(OkStatus().exit_code(), 0);
   // Every failure has its own non-zero exit code.
   std::set<int> codes;
-  for (auto code : {StatusCode::kInvalidArgument, StatusCode::kNotFound,
-                    StatusCode::kAlreadyExists, StatusCode::kFailedPrecondition,
-                    StatusCode::kUnavailable, StatusCode::kInternal, StatusCode::kUnimplemented}) {
+  for (auto code : {StatusCode::kInvalidArgument, StatusCode::kNotFound, StatusCode::kAlreadyExists,
+                    StatusCode::kFailedPrecondition, StatusCode::kUnavailable,
+                    StatusCode::kInternal, StatusCode::kUnimplemented}) {
     EXPECT_NE(InfoFor(code).exit_code, 0);
     codes.insert(InfoFor(code).exit_code);
   }
@@ -97,8 +97,7 @@ TEST(Strings, Helpers) {
   EXPECT_EQ(Trim("  a b \t\n"), "a b");
   EXPECT_EQ(Split("a,,b", ','), (std::vector<std::string>{"a", "", "b"}));
   EXPECT_EQ(Join({"a", "b"}, ", "), "a, b");
-  EXPECT_EQ(PythonListRepr({"dev", "it's", "back\\slash"}),
-            R"(['dev', "it's", 'back\\slash'])");
+  EXPECT_EQ(PythonListRepr({"dev", "it's", "back\\slash"}), R"(['dev', "it's", 'back\\slash'])");
   EXPECT_EQ(PythonListRepr({}), "[]");
 }
 
@@ -129,8 +128,8 @@ TEST(Settings, EnvironmentWinsOverFile) {
   testing::TempDir dir;
   std::ofstream(dir.file("config.yaml")) << "database_url: postgresql://db/x\n"
                                             "python: /opt/py/bin/python\nlog_level: debug\n";
-  auto s = LoadSettings({{"SOMLIER_HOME", dir.path().string()},
-                         {"SOMLIER_PYTHON", "/usr/bin/python3"}});
+  auto s =
+      LoadSettings({{"SOMLIER_HOME", dir.path().string()}, {"SOMLIER_PYTHON", "/usr/bin/python3"}});
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->database_url, "postgresql://db/x");
   EXPECT_EQ(s->python, "/usr/bin/python3");

@@ -15,7 +15,8 @@ Result<std::unique_ptr<FileLock>> FileLock::Acquire(const std::filesystem::path&
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return Internal(fmt::format("cannot open lock file '{}': {}", path.string(), std::strerror(errno)));
+    return Internal(
+        fmt::format("cannot open lock file '{}': {}", path.string(), std::strerror(errno)));
   }
   while (flock(fd, LOCK_EX) != 0) {
     if (errno != EINTR) {

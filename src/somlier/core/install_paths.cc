@@ -30,10 +30,10 @@ Result<fs::path> PythonPackageDir(const Environment& env) {
     }
     looked.push_back(dir.string());
   }
-  return NotFound(fmt::format(
-      "the somlier Python package (somlier/__init__.py) was not found in {}; set "
-      "SOMLIER_PYTHON_PACKAGE_DIR to the directory that holds it",
-      Join(looked, ", ")));
+  return NotFound(
+      fmt::format("the somlier Python package (somlier/__init__.py) was not found in {}; set "
+                  "SOMLIER_PYTHON_PACKAGE_DIR to the directory that holds it",
+                  Join(looked, ", ")));
 }
 
 Result<Environment> WithPythonPackage(Environment env) {

@@ -34,9 +34,9 @@ TEST(ParamGrid, ListsAndSingleValues) {
 }
 
 TEST(ParamGrid, Errors) {
-  for (const char* bad : {"1..2", "1..2..3..4", "a..b..c", "1e-3..1..0.1", "1..5..0",
-                          "1..5..-1", "5..1..1", "1..1..1", "1..2..", "..2..1", "a,,b", "a,",
-                          "0..1000000..1", "1..2..0.0000000000000000001"}) {
+  for (const char* bad : {"1..2", "1..2..3..4", "a..b..c", "1e-3..1..0.1", "1..5..0", "1..5..-1",
+                          "5..1..1", "1..1..1", "1..2..", "..2..1", "a,,b", "a,", "0..1000000..1",
+                          "1..2..0.0000000000000000001"}) {
     auto v = ExpandParamSpec("lr", bad);
     EXPECT_FALSE(v.ok()) << bad;
     if (!v.ok()) {
@@ -51,17 +51,19 @@ TEST(ParamGrid, Errors) {
 }
 
 TEST(ParamGrid, TheSeedsEightCombinations) {
-  auto grid = ExpandParamGrid({{"learning_rate", "0.001..0.005..0.001"},
-                               {"batch_size", "64,128"},
-                               {"num_epochs", "3"}});
+  auto grid = ExpandParamGrid(
+      {{"learning_rate", "0.001..0.005..0.001"}, {"batch_size", "64,128"}, {"num_epochs", "3"}});
   ASSERT_TRUE(grid.ok()) << grid.status().ToString();
   ASSERT_EQ(grid->size(), 8u);
-  EXPECT_EQ((*grid)[0], (ParamCombination{{"learning_rate", "0.001"}, {"batch_size", "64"},
-                                          {"num_epochs", "3"}}));
-  EXPECT_EQ((*grid)[1], (ParamCombination{{"learning_rate", "0.001"}, {"batch_size", "128"},
-                                          {"num_epochs", "3"}}));
-  EXPECT_EQ((*grid)[7], (ParamCombination{{"learning_rate", "0.004"}, {"batch_size", "128"},
-                                          {"num_epochs", "3"}}));
+  EXPECT_EQ(
+      (*grid)[0],
+      (ParamCombination{{"learning_rate", "0.001"}, {"batch_size", "64"}, {"num_epochs", "3"}}));
+  EXPECT_EQ(
+      (*grid)[1],
+      (ParamCombination{{"learning_rate", "0.001"}, {"batch_size", "128"}, {"num_epochs", "3"}}));
+  EXPECT_EQ(
+      (*grid)[7],
+      (ParamCombination{{"learning_rate", "0.004"}, {"batch_size", "128"}, {"num_epochs", "3"}}));
   auto none = ExpandParamGrid({});
   ASSERT_EQ(none->size(), 1u);
   EXPECT_TRUE((*none)[0].empty());

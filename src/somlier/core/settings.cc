@@ -129,8 +129,8 @@ Result<Settings> LoadSettings(const Environment& env) {
   if (settings.database_url.empty()) {
     settings.database_url = "sqlite:///" + settings.home + "/somlier.db";
   }
-  settings.artifact_root = Absolute(
-      settings.artifact_root.empty() ? settings.home + "/artifacts" : settings.artifact_root);
+  settings.artifact_root = Absolute(settings.artifact_root.empty() ? settings.home + "/artifacts"
+                                                                   : settings.artifact_root);
   return settings;
 }
 

@@ -40,10 +40,10 @@ struct Settings {
   std::string artifact_root;
   std::string python;  // empty means "python3" from PATH
   LogLevel log_level = LogLevel::kInfo;
-  std::string server;  // a SoMLier server's URL for the CLI to use, or empty
-  std::string token;   // the bearer token servers require and clients send, or empty
+  std::string server;               // a SoMLier server's URL for the CLI to use, or empty
+  std::string token;                // the bearer token servers require and clients send, or empty
   std::string default_project_uri;  // the git repository of projects, or empty
-  std::string config_file;  // the file that was read, or empty
+  std::string config_file;          // the file that was read, or empty
 
   // The interpreter to run Python with: `python` or, when empty, "python3".
   std::string PythonOrDefault() const { return python.empty() ? "python3" : python; }

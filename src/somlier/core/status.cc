@@ -11,8 +11,7 @@ namespace {
 constexpr std::array<StatusCodeInfo, 8> kTable = {{
     // code, name, SoMLier HTTP, MLflow HTTP, MLflow error_code, scoring HTTP, exit code
     {StatusCode::kOk, "OK", 200, 200, "", 200, 0},
-    {StatusCode::kInvalidArgument, "INVALID_ARGUMENT", 422, 400, "INVALID_PARAMETER_VALUE", 400,
-     2},
+    {StatusCode::kInvalidArgument, "INVALID_ARGUMENT", 422, 400, "INVALID_PARAMETER_VALUE", 400, 2},
     {StatusCode::kNotFound, "NOT_FOUND", 404, 404, "RESOURCE_DOES_NOT_EXIST", 404, 3},
     {StatusCode::kAlreadyExists, "ALREADY_EXISTS", 409, 400, "RESOURCE_ALREADY_EXISTS", 500, 4},
     {StatusCode::kFailedPrecondition, "FAILED_PRECONDITION", 412, 400, "INVALID_PARAMETER_VALUE",

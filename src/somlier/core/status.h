@@ -80,7 +80,9 @@ class [[nodiscard]] Status {
 };
 
 inline Status OkStatus() { return Status(); }
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
 inline Status FailedPrecondition(std::string m) {
@@ -96,9 +98,9 @@ inline Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented,
 #define SOMLIER_STATUS_CONCAT(a, b) SOMLIER_STATUS_CONCAT_INNER(a, b)
 
 // Returns from the enclosing function when `expr` (a Status) is not OK.
-#define SOMLIER_RETURN_IF_ERROR(expr)                        \
-  do {                                                       \
-    ::somlier::Status somlier_status_tmp_ = (expr);          \
+#define SOMLIER_RETURN_IF_ERROR(expr)                          \
+  do {                                                         \
+    ::somlier::Status somlier_status_tmp_ = (expr);            \
     if (!somlier_status_tmp_.ok()) return somlier_status_tmp_; \
   } while (0)
 

@@ -61,9 +61,10 @@ class BoundsChecker : public YAML::EventHandler {
                 const std::string& value) override {
     // An escape such as "\ud800" (a lone surrogate) decodes to bytes that are not UTF-8.
     if (FindInvalidUtf8(value) != std::string::npos) {
-      Fail(fmt::format("{}: the value at line {} is not valid UTF-8 once its escapes are "
-                       "decoded",
-                       file_, mark.line + 1));
+      Fail(
+          fmt::format("{}: the value at line {} is not valid UTF-8 once its escapes are "
+                      "decoded",
+                      file_, mark.line + 1));
     }
     Leaf(anchor);
   }
@@ -245,8 +246,9 @@ Result<YAML::Node> LoadYamlBounded(std::string_view text, std::string_view file_
   // YAML files are UTF-8 here; what they hold reaches JSON output and generated text.
   if (const size_t bad = FindInvalidUtf8(text); bad != std::string_view::npos) {
     const size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + bad, '\n'));
-    return InvalidArgument(fmt::format("{}:{}: not valid UTF-8 (byte 0x{:02x}); save the file as UTF-8",
-                                       file_name, line, static_cast<unsigned char>(text[bad])));
+    return InvalidArgument(
+        fmt::format("{}:{}: not valid UTF-8 (byte 0x{:02x}); save the file as UTF-8", file_name,
+                    line, static_cast<unsigned char>(text[bad])));
   }
   // Pass 1: events only, no nodes; abandoned at the first limit exceeded.
   {

@@ -64,7 +64,18 @@ TEST(LoadYamlBounded, RefusesTextThatIsNotUtf8RawOrOnceUnescaped) {
   EXPECT_TRUE(Contains(Refusal("project:\n  name: caf\xe9\n").message(),
                        "somlier.yaml:2: not valid UTF-8 (byte 0xe9)"));
   // Valid bytes whose scalar decodes to bytes that are not UTF-8 (found by fuzzing).
-  const std::string found("model: {versionname999,999, config: {x: 184467A " "\x22" "\x5c" "ud800" "\x22" "\x0a" "m5" "\x00" "_616, y: .inf,.22337#03654775809}}" "\x0a", 95);
+  const std::string found(
+      "model: {versionname999,999, config: {x: 184467A "
+      "\x22"
+      "\x5c"
+      "ud800"
+      "\x22"
+      "\x0a"
+      "m5"
+      "\x00"
+      "_616, y: .inf,.22337#03654775809}}"
+      "\x0a",
+      95);
   EXPECT_TRUE(Contains(Refusal(found).message(), "not valid UTF-8")) << Refusal(found).message();
   EXPECT_TRUE(LoadYamlBounded("name: \"caf\\u00e9 \\U0001F600\"\n", "somlier.yaml").ok());
 }

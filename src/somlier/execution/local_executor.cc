@@ -33,8 +33,8 @@ class LocalExecutor::LogFile {
     std::filesystem::create_directories(path.parent_path(), ec);
     int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) {
-      return Internal(fmt::format("cannot open the log file '{}': {}", path.string(),
-                                  std::strerror(errno)));
+      return Internal(
+          fmt::format("cannot open the log file '{}': {}", path.string(), std::strerror(errno)));
     }
     return LogFile(fd);
   }
@@ -225,8 +225,9 @@ TaskResult LocalExecutor::Supervise(Slot& slot, Subprocess& child, LogFile& log)
       },
       64 * 1024, tick);
   if (abandoned) {
-    log.Append("somlier: a process the run started left its process group and still holds its "
-               "output; no longer reading it\n");
+    log.Append(
+        "somlier: a process the run started left its process group and still holds its "
+        "output; no longer reading it\n");
   }
   // The pipes are closed, but the main process may still run (it closed its output).
   while (!child.HasExited()) {

@@ -39,8 +39,8 @@ namespace somlier {
 
 // What a prepared task runs.
 struct ProcessLaunch {
-  SpawnOptions spawn;               // new_process_group and capture are forced on
-  std::filesystem::path log_file;   // empty: no log file
+  SpawnOptions spawn;              // new_process_group and capture are forced on
+  std::filesystem::path log_file;  // empty: no log file
 };
 
 enum class TaskEnd {

@@ -60,8 +60,7 @@ struct Recorder {
   }
 };
 
-ExecutorTask ShellTask(const std::string& id, const std::string& script,
-                       const fs::path& log = {}) {
+ExecutorTask ShellTask(const std::string& id, const std::string& script, const fs::path& log = {}) {
   return {id, [script, log]() -> Result<ProcessLaunch> {
             ProcessLaunch launch;
             launch.spawn.argv = {"/bin/sh", "-c", script};
@@ -79,7 +78,8 @@ TEST(LocalExecutor, RunsEveryTaskWithAtMostMaxParallelAtOnce) {
   Recorder rec;
   std::vector<ExecutorTask> tasks;
   for (int i = 0; i < 5; ++i) {
-    tasks.push_back(ShellTask("t" + std::to_string(i), "sleep 0.2; echo done; exit " + std::to_string(i)));
+    tasks.push_back(
+        ShellTask("t" + std::to_string(i), "sleep 0.2; echo done; exit " + std::to_string(i)));
   }
   LocalExecutor executor(std::move(tasks), {.max_parallel = 2}, rec.Callbacks());
   executor.Start();
@@ -101,7 +101,8 @@ TEST(LocalExecutor, OutputGoesToTheLogFile) {
   fs::path dir = TempDir();
   Recorder rec;
   std::vector<ExecutorTask> tasks;
-  tasks.push_back(ShellTask("a", "echo out; echo err >&2; printf 'no newline'", dir / "logs/a.log"));
+  tasks.push_back(
+      ShellTask("a", "echo out; echo err >&2; printf 'no newline'", dir / "logs/a.log"));
   LocalExecutor executor(std::move(tasks), {.max_parallel = 1}, rec.Callbacks());
   executor.Start();
   executor.Wait();
@@ -132,7 +133,8 @@ TEST(LocalExecutor, TimeoutKillsTheWholeGroup) {
   ASSERT_EQ(rec.lines["slow"].size(), 1u);
   const pid_t grandchild = std::atoi(rec.lines["slow"][0].c_str());
   ASSERT_GT(grandchild, 0);
-  for (int i = 0; i < 100 && IsRunning(grandchild); ++i) std::this_thread::sleep_for(milliseconds(20));
+  for (int i = 0; i < 100 && IsRunning(grandchild); ++i)
+    std::this_thread::sleep_for(milliseconds(20));
   EXPECT_FALSE(IsRunning(grandchild));
 }
 
@@ -147,7 +149,8 @@ TEST(LocalExecutor, ProcessesLeftBehindByAFinishedTaskAreKilled) {
   EXPECT_EQ(rec.results["bg"].end, TaskEnd::kExited);
   EXPECT_EQ(rec.results["bg"].exit_code, 3);
   const pid_t grandchild = std::atoi(rec.lines["bg"].at(0).c_str());
-  for (int i = 0; i < 100 && IsRunning(grandchild); ++i) std::this_thread::sleep_for(milliseconds(20));
+  for (int i = 0; i < 100 && IsRunning(grandchild); ++i)
+    std::this_thread::sleep_for(milliseconds(20));
   EXPECT_FALSE(IsRunning(grandchild));
 }
 
@@ -189,7 +192,8 @@ TEST(LocalExecutor, ACallbackThatThrowsDoesNotStopTheRun) {
 TEST(LocalExecutor, KillEscalatesToSigkillAfterTheGrace) {
   Recorder rec;
   std::vector<ExecutorTask> tasks;
-  tasks.push_back(ShellTask("stubborn", "trap '' TERM; echo ready; while true; do sleep 0.05; done"));
+  tasks.push_back(
+      ShellTask("stubborn", "trap '' TERM; echo ready; while true; do sleep 0.05; done"));
   LocalExecutor executor(std::move(tasks), {.max_parallel = 1, .kill_grace = milliseconds(300)},
                          rec.Callbacks());
   executor.Start();
@@ -238,7 +242,8 @@ TEST(LocalExecutor, QueuedTasksKilledNeverStart) {
 TEST(LocalExecutor, PreparationAndSpawnFailuresEndTheTaskOnly) {
   Recorder rec;
   std::vector<ExecutorTask> tasks;
-  tasks.push_back({"bad-prepare", []() -> Result<ProcessLaunch> { return NotFound("no such commit"); }});
+  tasks.push_back(
+      {"bad-prepare", []() -> Result<ProcessLaunch> { return NotFound("no such commit"); }});
   tasks.push_back({"bad-program", []() -> Result<ProcessLaunch> {
                      ProcessLaunch launch;
                      launch.spawn.argv = {"/nonexistent/program"};
@@ -300,7 +305,8 @@ TEST(ProcessIdentity, TerminatesARunsGroupAfterItsLeaderHasGone) {
   // A leader that exits at once, leaving a member of its group behind.
   SpawnOptions spawn;
   spawn.argv = {"/bin/sh", "-c", "sleep 30 & echo $!"};
-  spawn.env = std::map<std::string, std::string>{{"MLFLOW_RUN_ID", "run-1"}, {"PATH", "/bin:/usr/bin"}};
+  spawn.env =
+      std::map<std::string, std::string>{{"MLFLOW_RUN_ID", "run-1"}, {"PATH", "/bin:/usr/bin"}};
   auto child = Subprocess::Spawn(spawn);
   ASSERT_TRUE(child.ok());
   std::string out;

@@ -53,8 +53,8 @@ std::optional<std::string> StartTicks(pid_t pid) {
 }  // namespace
 
 const std::string& ThisProcessIdentity() {
-  static const std::string identity = fmt::format(
-      "{}:{}:{}:{}", HostName(), getpid(), StartTicks(getpid()).value_or("0"), BootId());
+  static const std::string identity = fmt::format("{}:{}:{}:{}", HostName(), getpid(),
+                                                  StartTicks(getpid()).value_or("0"), BootId());
   return identity;
 }
 
@@ -68,7 +68,7 @@ ProcessState CheckProcess(std::string_view identity) {
   std::string host;
   for (size_t i = 0; i + 3 < parts.size(); ++i) host += (i ? ":" : "") + parts[i];
   if (host != HostName()) return ProcessState::kUnknown;
-  if (start == "0") return ProcessState::kUnknown;  // /proc was unreadable when it was made
+  if (start == "0") return ProcessState::kUnknown;   // /proc was unreadable when it was made
   if (boot != BootId()) return ProcessState::kGone;  // nothing survives a reboot
   pid_t pid = 0;
   try {

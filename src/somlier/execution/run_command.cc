@@ -25,7 +25,8 @@ Result<CommandOutput> RunCommand(const std::vector<std::string>& argv,
       [&](OutputStream stream, std::string_view line) {
         (stream == OutputStream::kStdout ? out.stdout_text : out.stderr_text).append(line);
       },
-      64 * 1024, [&] {
+      64 * 1024,
+      [&] {
         if (!timed_out && !cancelled) {
           timed_out = std::chrono::steady_clock::now() > deadline;
           cancelled = options.cancelled && options.cancelled();

@@ -119,8 +119,8 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& option
   std::string program = options.argv[0];
   if (options.env && program.find('/') == std::string::npos) {
     auto path = options.env->find("PATH");
-    auto found = FindExecutable(program, path == options.env->end() ? "/usr/bin:/bin" : path->second,
-                                options.working_dir);
+    auto found = FindExecutable(
+        program, path == options.env->end() ? "/usr/bin:/bin" : path->second, options.working_dir);
     if (!found) {
       return NotFound(fmt::format("command '{}' not found on the PATH it runs with", program));
     }
@@ -134,8 +134,8 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& option
       if (!options.working_dir.empty() && access(options.working_dir.c_str(), X_OK) != 0) {
         return NotFound(fmt::format("working directory '{}' does not exist", options.working_dir));
       }
-      return NotFound(fmt::format("command '{}' not found or not executable ({})",
-                                  options.argv[0], std::strerror(rc)));
+      return NotFound(fmt::format("command '{}' not found or not executable ({})", options.argv[0],
+                                  std::strerror(rc)));
     }
     return Internal(fmt::format("cannot start '{}': {}", options.argv[0], std::strerror(rc)));
   }
@@ -144,8 +144,8 @@ Result<std::unique_ptr<Subprocess>> Subprocess::Spawn(const SpawnOptions& option
   int err = pipes.fds[2];
   int in = pipes.fds[5];
   pipes.fds[0] = pipes.fds[2] = pipes.fds[5] = -1;
-  return std::unique_ptr<Subprocess>(new Subprocess(
-      pid, options.new_process_group || options.new_session, in, out, err));
+  return std::unique_ptr<Subprocess>(
+      new Subprocess(pid, options.new_process_group || options.new_session, in, out, err));
 }
 
 Subprocess::~Subprocess() {

@@ -14,8 +14,8 @@ namespace somlier {
 std::optional<HttpRefusal> BodyStore::Append(Connection& c, std::string_view data) {
   const size_t n = data.size();
   if (c.received + n > c.limit) {
-    return HttpRefusal{413, fmt::format("request bodies of {} {} are limited to {} bytes",
-                                        c.method, c.path, c.limit)};
+    return HttpRefusal{413, fmt::format("request bodies of {} {} are limited to {} bytes", c.method,
+                                        c.path, c.limit)};
   }
   if (c.spool_fd < 0 &&
       (c.body.size() + n > memory_body_bytes_ || memory_used_ + n > memory_budget_bytes_)) {
@@ -32,8 +32,8 @@ std::optional<HttpRefusal> BodyStore::Append(Connection& c, std::string_view dat
     return HttpRefusal{503, "the server is buffering too many request bodies; try again shortly"};
   }
   for (size_t done = 0; done < n;) {
-    const ssize_t w = ::pwrite(c.spool_fd, data.data() + done, n - done,
-                               static_cast<off_t>(c.spool_size + done));
+    const ssize_t w =
+        ::pwrite(c.spool_fd, data.data() + done, n - done, static_cast<off_t>(c.spool_size + done));
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return HttpRefusal{503, "the server cannot buffer the request body (disk full?)"};
     done += static_cast<size_t>(w);

@@ -51,8 +51,10 @@ std::pair<std::string, std::string> SplitHostPort(std::string_view authority) {
     if (close == std::string_view::npos) return {"", ""};
     host = authority.substr(1, close - 1);
     std::string_view rest = authority.substr(close + 1);
-    if (rest.starts_with(':')) port = rest.substr(1);
-    else if (!rest.empty()) return {"", ""};
+    if (rest.starts_with(':'))
+      port = rest.substr(1);
+    else if (!rest.empty())
+      return {"", ""};
   } else if (const size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
     if (authority.find(':') != colon) return {ToLower(authority), ""};  // a bare IPv6 address
     host = authority.substr(0, colon);
@@ -79,12 +81,12 @@ std::optional<GuardRefusal> CheckBrowserRequest(const httplib::Request& request,
   if (has_origin) {
     const std::string origin = request.get_header_value("Origin");
     const size_t scheme_end = origin.find("://");
-    const std::string_view authority =
-        scheme_end == std::string::npos ? std::string_view()
-                                        : std::string_view(origin).substr(scheme_end + 3);
+    const std::string_view authority = scheme_end == std::string::npos
+                                           ? std::string_view()
+                                           : std::string_view(origin).substr(scheme_end + 3);
     const bool same_origin = !authority.empty() && ToLower(authority) == ToLower(host);
-    const bool allowed_origin = authority.find('/') == std::string_view::npos &&
-                                InAllowedList(authority, options);
+    const bool allowed_origin =
+        authority.find('/') == std::string_view::npos && InAllowedList(authority, options);
     if (!same_origin && !allowed_origin) {
       return GuardRefusal{
           403, fmt::format("cross-origin request from '{}' refused: only pages served by this "

@@ -89,7 +89,8 @@ bool RequestStream::Flush() {
   while (true) {
     if (!SendSome(c_)) return false;
     if (c_.out.empty()) return true;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return false;
     pollfd p{c_.fd, POLLOUT, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) return false;

@@ -42,7 +42,7 @@ struct Connection {
   std::string method;
   std::string path;
   bool close_after = false;
-  bool peer_closed = false;  // the client half-closed after sending: close once answered
+  bool peer_closed = false;      // the client half-closed after sending: close once answered
   bool expect_continue = false;  // a streamed body waits for "100 Continue" (sent on first read)
   bool has_body = false;
   bool chunked = false;
@@ -62,7 +62,6 @@ struct Connection {
   bool close_when_written = false;
   bool write_failed = false;
 };
-
 
 // Sends what it can of `c.out` without blocking; false when the peer is gone.
 bool SendSome(Connection& c);

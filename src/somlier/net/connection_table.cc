@@ -13,8 +13,7 @@
 
 namespace somlier {
 
-ConnectionTable::ConnectionTable(BodyStore& bodies, size_t max_connections,
-                                 size_t max_per_address)
+ConnectionTable::ConnectionTable(BodyStore& bodies, size_t max_connections, size_t max_per_address)
     : bodies_(bodies), max_connections_(max_connections), max_per_address_(max_per_address) {}
 
 ConnectionTable::~ConnectionTable() {

@@ -29,31 +29,47 @@ std::string InternalReference(std::string_view detail) {
   static std::atomic<uint64_t> next{1};
   const uint64_t reference = next.fetch_add(1, std::memory_order_relaxed);
   LogError("internal error (reference {}): {}", reference, detail);
-  return fmt::format("internal error (reference {}); the server's log has the details",
-                     reference);
+  return fmt::format("internal error (reference {}); the server's log has the details", reference);
 }
 
 }  // namespace
 
 std::string_view ReasonPhrase(int status) {
   switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 422: return "Unprocessable Entity";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    default: return "Error";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Payload Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 417:
+      return "Expectation Failed";
+    case 422:
+      return "Unprocessable Entity";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
   }
 }
 
@@ -66,19 +82,19 @@ std::string ClientMessage(const Status& status) {
 }
 
 void AnswerExceptionsWith500(httplib::Server& server) {
-  server.set_exception_handler([](const httplib::Request& request, httplib::Response& response,
-                                  std::exception_ptr error) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    SendMlflowError(response, 500, "INTERNAL_ERROR",
-                    InternalReference(fmt::format("{} {} failed: {}", request.method,
-                                                  request.path, what)));
-  });
+  server.set_exception_handler(
+      [](const httplib::Request& request, httplib::Response& response, std::exception_ptr error) {
+        std::string what = "unknown exception";
+        try {
+          std::rethrow_exception(error);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        SendMlflowError(
+            response, 500, "INTERNAL_ERROR",
+            InternalReference(fmt::format("{} {} failed: {}", request.method, request.path, what)));
+      });
 }
 
 }  // namespace somlier

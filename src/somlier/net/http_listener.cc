@@ -30,7 +30,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kReadChunk = 64 * 1024;
-constexpr size_t kReadsPerEvent = 4;          // fairness: at most 256 KiB per wake-up
+constexpr size_t kReadsPerEvent = 4;               // fairness: at most 256 KiB per wake-up
 constexpr auto kLinger = std::chrono::seconds(2);  // reading after a refusal, before close
 constexpr auto kSweepEvery = std::chrono::milliseconds(200);
 
@@ -54,8 +54,7 @@ class HttpListener::Loop {
       : routes_(routes),
         options_(options),
         listen_fd_(listen_fd),
-        bodies_(options.memory_body_bytes, options.memory_budget_bytes,
-                options.spool_budget_bytes),
+        bodies_(options.memory_body_bytes, options.memory_budget_bytes, options.spool_budget_bytes),
         // A connection may hold a spool file besides its socket.
         table_(bodies_, std::min(options.max_connections, RaiseFileLimit() / 2),
                options.max_connections_per_address) {}
@@ -69,7 +68,8 @@ class HttpListener::Loop {
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     stop_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0 || stop_fd_ < 0) {
-      return Unavailable(fmt::format("cannot set up the HTTP event loop: {}", std::strerror(errno)));
+      return Unavailable(
+          fmt::format("cannot set up the HTTP event loop: {}", std::strerror(errno)));
     }
     SOMLIER_RETURN_IF_ERROR(table_.Open(wake_fd_));
     for (int i = 0; i < std::max(options_.threads, 1); ++i) {
@@ -100,8 +100,8 @@ class HttpListener::Loop {
     bool accept_paused = false;
     while (!stop_.load()) {
       pollfd p[2] = {{stop_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
-      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-          next_sweep - Clock::now());
+      const auto wait =
+          std::chrono::duration_cast<std::chrono::milliseconds>(next_sweep - Clock::now());
       ::poll(p, accept_paused ? 1 : 2, static_cast<int>(std::max<int64_t>(wait.count(), 0)));
       if (stop_.load()) break;
       if (!accept_paused && (p[1].revents & POLLIN)) accept_paused = !Accept();
@@ -161,12 +161,18 @@ class HttpListener::Loop {
   void Sweep(Clock::time_point now) {
     table_.CloseUnclaimedIf([&](const Connection& c) {
       switch (c.state) {
-        case ConnState::kIdle: return now - c.last_active > options_.idle_timeout;
-        case ConnState::kHead: return now - c.head_started > options_.head_timeout;
-        case ConnState::kBody: return now - c.last_active > options_.body_timeout;
-        case ConnState::kWriting: return now - c.last_active > options_.write_timeout;
-        case ConnState::kClosing: return now > c.linger_until;
-        case ConnState::kHandling: return false;
+        case ConnState::kIdle:
+          return now - c.last_active > options_.idle_timeout;
+        case ConnState::kHead:
+          return now - c.head_started > options_.head_timeout;
+        case ConnState::kBody:
+          return now - c.last_active > options_.body_timeout;
+        case ConnState::kWriting:
+          return now - c.last_active > options_.write_timeout;
+        case ConnState::kClosing:
+          return now > c.linger_until;
+        case ConnState::kHandling:
+          return false;
       }
       return false;
     });
@@ -250,15 +256,17 @@ class HttpListener::Loop {
       const size_t end = c.in.find("\r\n\r\n", c.head_scan);
       if (end == std::string::npos) {
         if (c.in.size() > options_.max_head_bytes) {
-          return Refuse(c, 431, fmt::format("the request head is larger than {} bytes",
-                                            options_.max_head_bytes));
+          return Refuse(
+              c, 431,
+              fmt::format("the request head is larger than {} bytes", options_.max_head_bytes));
         }
         c.head_scan = c.in.size() >= 3 ? c.in.size() - 3 : 0;
         return;
       }
       if (end + 4 > options_.max_head_bytes) {
-        return Refuse(c, 431, fmt::format("the request head is larger than {} bytes",
-                                          options_.max_head_bytes));
+        return Refuse(
+            c, 431,
+            fmt::format("the request head is larger than {} bytes", options_.max_head_bytes));
       }
       const std::string head = c.in.substr(0, end);
       c.in.erase(0, end + 4);
@@ -293,16 +301,18 @@ class HttpListener::Loop {
     c.limit = policy.max_bytes;
     if (c.has_body) {
       if (!c.chunked && c.expected > c.limit) {
-        return Refuse(c, 413, fmt::format("request bodies of {} {} are limited to {} bytes; this "
-                                          "one has {}",
-                                          c.method, c.path, c.limit, c.expected)),
+        return Refuse(c, 413,
+                      fmt::format("request bodies of {} {} are limited to {} bytes; this "
+                                  "one has {}",
+                                  c.method, c.path, c.limit, c.expected)),
                false;
       }
       if (policy.stream) {
         if (c.chunked) {
-          return Refuse(c, 411, fmt::format("{} {} needs a Content-Length (chunked bodies are "
-                                            "not accepted here)",
-                                            c.method, c.path)),
+          return Refuse(c, 411,
+                        fmt::format("{} {} needs a Content-Length (chunked bodies are "
+                                    "not accepted here)",
+                                    c.method, c.path)),
                  false;
         }
         c.stream = true;
@@ -331,14 +341,15 @@ class HttpListener::Loop {
   // refused.
   bool ConsumeBody(Connection& c) {
     if (!c.chunked) {
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(c.in.size(), c.expected - c.received));
+      const size_t n =
+          static_cast<size_t>(std::min<uint64_t>(c.in.size(), c.expected - c.received));
       if (n > 0 && !AppendBody(c, c.in.data(), n)) return false;
       c.in.erase(0, n);
       return true;
     }
-    const ChunkedDecoder::Fed fed =
-        c.chunk.Feed(c.in, c.limit, fmt::format("{} {}", c.method, c.path),
-                     [&](std::string_view data) { return AppendBody(c, data.data(), data.size()); });
+    const ChunkedDecoder::Fed fed = c.chunk.Feed(
+        c.in, c.limit, fmt::format("{} {}", c.method, c.path),
+        [&](std::string_view data) { return AppendBody(c, data.data(), data.size()); });
     if (fed.stopped) return false;  // AppendBody refused the request
     if (fed.refusal) return Refuse(c, fed.refusal->status, fed.refusal->message), false;
     c.in.erase(0, fed.consumed);
@@ -368,10 +379,10 @@ class HttpListener::Loop {
     RequestStream stream(c, options_.body_timeout, options_.write_timeout);
     bool connection_closed = false;
     const bool close = c.close_after || c.peer_closed || stop_.load();
-    const bool ok = routes_.process_request(stream, close, connection_closed,
-                                            [](httplib::Request&) {});
-    c.close_when_written = !ok || close || connection_closed || stream.AnswerCloses() ||
-                           stream.BodyLeftUnread();
+    const bool ok =
+        routes_.process_request(stream, close, connection_closed, [](httplib::Request&) {});
+    c.close_when_written =
+        !ok || close || connection_closed || stream.AnswerCloses() || stream.BodyLeftUnread();
     if (!c.write_failed && !SendSome(c)) c.write_failed = true;
     bodies_.Release(c);
     c.head.clear();

@@ -82,7 +82,7 @@ struct HttpListenerOptions {
   std::chrono::milliseconds body_timeout{30000};
   std::chrono::milliseconds write_timeout{30000};
   size_t max_head_bytes = 64 * 1024;
-  size_t memory_body_bytes = 1 << 20;          // larger bodies are spooled to disk
+  size_t memory_body_bytes = 1 << 20;              // larger bodies are spooled to disk
   size_t memory_budget_bytes = size_t{256} << 20;  // bodies held in memory, all connections
   size_t spool_budget_bytes = size_t{4} << 30;     // bodies spooled to disk, all connections
   std::function<BodyPolicy(std::string_view method, std::string_view path)> body_policy;

@@ -159,9 +159,10 @@ class HttpListenerTest : public ::testing::Test {
 TEST_F(HttpListenerTest, KeepAliveAndPipelinedRequestsAreAnsweredInOrder) {
   Start();
   RawClient c(port());
-  c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
-         "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
-         "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nsecond");
+  c.Send(
+      "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nsecond");
   const std::string answers = c.ReadAnswers(3);
   const size_t hello = answers.find("hello from 127.0.0.1");
   const size_t first = answers.find("first");
@@ -400,11 +401,11 @@ httplib::Request MakeRequest(std::string method, httplib::Headers headers) {
 }
 
 TEST(BrowserGuardTest, SplitsHostsAndPorts) {
-  EXPECT_EQ(SplitHostPort("LocalHost:5000"), std::make_pair(std::string("localhost"),
-                                                            std::string("5000")));
+  EXPECT_EQ(SplitHostPort("LocalHost:5000"),
+            std::make_pair(std::string("localhost"), std::string("5000")));
   EXPECT_EQ(SplitHostPort("[::1]:80"), std::make_pair(std::string("::1"), std::string("80")));
-  EXPECT_EQ(SplitHostPort("example.com"), std::make_pair(std::string("example.com"),
-                                                         std::string()));
+  EXPECT_EQ(SplitHostPort("example.com"),
+            std::make_pair(std::string("example.com"), std::string()));
   EXPECT_EQ(SplitHostPort("a:b").first, "");
   EXPECT_EQ(SplitHostPort("[::1").first, "");
 }
@@ -431,16 +432,19 @@ TEST(BrowserGuardTest, TheRulesOfHostOriginAndContentType) {
   EXPECT_EQ(check(open, "GET", {{"Host", "evil.example"}}), 403);
   EXPECT_EQ(check(open, "POST", with({})), 403);  // no Host at all
   // Origins: the server's own, or an allowed host; never another page.
-  EXPECT_EQ(check(open, "POST", with({{"Host", "localhost:5000"},
-                                      {"Origin", "http://localhost:5000"}})), 0);
-  EXPECT_EQ(check(open, "POST", with({{"Host", "localhost:5000"},
-                                      {"Origin", "http://localhost:3000"}})), 403);
-  EXPECT_EQ(check(open, "POST", with({{"Host", "localhost:5000"},
-                                      {"Origin", "https://ml.internal"}})), 0);
+  EXPECT_EQ(
+      check(open, "POST", with({{"Host", "localhost:5000"}, {"Origin", "http://localhost:5000"}})),
+      0);
+  EXPECT_EQ(
+      check(open, "POST", with({{"Host", "localhost:5000"}, {"Origin", "http://localhost:3000"}})),
+      403);
+  EXPECT_EQ(
+      check(open, "POST", with({{"Host", "localhost:5000"}, {"Origin", "https://ml.internal"}})),
+      0);
   EXPECT_EQ(check(open, "POST", with({{"Host", "localhost:5000"}, {"Origin", "null"}})), 403);
   // Content types that HTML forms and simple cross-site requests can send.
-  for (const char* type : {"text/plain", "application/x-www-form-urlencoded",
-                           "multipart/form-data; boundary=x", ""}) {
+  for (const char* type :
+       {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", ""}) {
     EXPECT_EQ(check(open, "POST", {{"Host", "localhost"}, {"Content-Type", type}}), 415) << type;
   }
   EXPECT_EQ(check(open, "PUT", {{"Host", "localhost"}, {"Content-Length", "3"}}, true), 0);
@@ -448,8 +452,9 @@ TEST(BrowserGuardTest, TheRulesOfHostOriginAndContentType) {
   EXPECT_EQ(check(open, "DELETE", {{"Host", "localhost"}, {"Content-Length", "2"}}), 415);
   // With a token, clients without Origin may use any name; pages may not.
   EXPECT_EQ(check(token, "POST", with({{"Host", "somlier.somlier.svc:5000"}})), 0);
-  EXPECT_EQ(check(token, "POST", with({{"Host", "evil.example"},
-                                       {"Origin", "http://evil.example"}})), 403);
+  EXPECT_EQ(
+      check(token, "POST", with({{"Host", "evil.example"}, {"Origin", "http://evil.example"}})),
+      403);
 }
 
 }  // namespace

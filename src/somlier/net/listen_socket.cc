@@ -30,8 +30,8 @@ Result<ListenSocket> OpenListenSocket(const std::string& host, int port) {
   const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int yes = 1;
   if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  const bool bound = fd >= 0 && ::bind(fd, found->ai_addr, found->ai_addrlen) == 0 &&
-                     ::listen(fd, 1024) == 0;
+  const bool bound =
+      fd >= 0 && ::bind(fd, found->ai_addr, found->ai_addrlen) == 0 && ::listen(fd, 1024) == 0;
   ::freeaddrinfo(found);
   if (!bound) {
     const std::string why = std::strerror(errno);

@@ -38,8 +38,8 @@ ParsedHead ParseRequestHead(std::string_view text) {
   const std::string_view method = line.substr(0, sp1);
   const std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   const std::string_view version = line.substr(sp2 + 1);
-  if (line.find_first_of(std::string_view("\n\0", 2)) != std::string_view::npos ||
-      method.empty() || method.size() > 16 ||
+  if (line.find_first_of(std::string_view("\n\0", 2)) != std::string_view::npos || method.empty() ||
+      method.size() > 16 ||
       !std::all_of(method.begin(), method.end(), [](char c) { return c >= 'A' && c <= 'Z'; }) ||
       target.empty() || (version != "HTTP/1.1" && version != "HTTP/1.0")) {
     return Refused(400, "malformed request line");
@@ -177,8 +177,8 @@ ChunkedDecoder::Fed ChunkedDecoder::Feed(std::string_view input, uint64_t limit,
           return refuse(400, "malformed chunked body: a chunk size is not hexadecimal");
         }
         if (size > limit || decoded_ + size > limit) {
-          return refuse(413, fmt::format("request bodies of {} are limited to {} bytes", what,
-                                         limit));
+          return refuse(413,
+                        fmt::format("request bodies of {} are limited to {} bytes", what, limit));
         }
         remaining_ = size;
         phase_ = size == 0 ? Phase::kTrailer : Phase::kData;

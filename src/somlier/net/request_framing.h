@@ -22,8 +22,8 @@ struct HttpRefusal {
 };
 
 struct RequestHead {
-  std::string method;     // upper-case letters
-  std::string path;       // the target up to '?'
+  std::string method;  // upper-case letters
+  std::string path;    // the target up to '?'
   bool http10 = false;
   // The request line and headers handed on to the handler, each ending in CRLF, without
   // the framing headers (Content-Length, Transfer-Encoding, Expect) the listener resolves.
@@ -52,7 +52,7 @@ ParsedHead ParseRequestHead(std::string_view text);
 // Decodes `Transfer-Encoding: chunked` as its bytes arrive, in pieces split anywhere.
 class ChunkedDecoder {
  public:
-  static constexpr size_t kMaxLineBytes = 1024;    // a chunk-size line (with extensions)
+  static constexpr size_t kMaxLineBytes = 1024;     // a chunk-size line (with extensions)
   static constexpr size_t kMaxTrailerBytes = 8192;  // all trailer lines together
 
   struct Fed {
@@ -76,7 +76,7 @@ class ChunkedDecoder {
   Phase phase_ = Phase::kSize;
   uint64_t remaining_ = 0;  // of the current chunk's data
   uint64_t decoded_ = 0;
-  std::string line_;        // a line read in part
+  std::string line_;  // a line read in part
   size_t trailer_bytes_ = 0;
 };
 

@@ -82,8 +82,9 @@ std::string Decode(ChunkedDecoder& d, const std::string& input, uint64_t limit,
 }
 
 TEST(RequestFramingTest, DecodesChunksSplitAnywhereAndStopsAtTheBodysEnd) {
-  const std::string body = "4;name=value\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n"
-                           "0\r\nExpires: never\r\n\r\n";
+  const std::string body =
+      "4;name=value\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n"
+      "0\r\nExpires: never\r\n\r\n";
   const std::string next = "GET /next HTTP/1.1\r\n\r\n";
   for (size_t split = 0; split <= body.size(); ++split) {
     ChunkedDecoder d;

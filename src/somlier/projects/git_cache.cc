@@ -33,10 +33,10 @@ Result<std::string> NormalizeProjectPath(const std::string& path) {
   while (p.size() > 1 && p.back() == '/') p.pop_back();
   if (p == "." || p.empty()) return std::string();
   if (p.front() == '/' || p.front() == '-') {
-    return InvalidArgument(fmt::format(
-        "project name '{}' must be a directory path inside the repository (e.g. "
-        "example-projects/sklearn)",
-        path));
+    return InvalidArgument(
+        fmt::format("project name '{}' must be a directory path inside the repository (e.g. "
+                    "example-projects/sklearn)",
+                    path));
   }
   for (const std::string& part : Split(p, '/')) {
     if (part == ".." || part.empty()) {
@@ -54,10 +54,12 @@ fs::path GitCache::MirrorPath(const std::string& uri) const {
   // Readable and unique: the repository's last path part plus a hash of the whole URI.
   std::string base = uri;
   while (!base.empty() && (base.back() == '/')) base.pop_back();
-  base = base.substr(base.find_last_of("/:") == std::string::npos ? 0 : base.find_last_of("/:") + 1);
+  base =
+      base.substr(base.find_last_of("/:") == std::string::npos ? 0 : base.find_last_of("/:") + 1);
   if (base.ends_with(".git")) base.resize(base.size() - 4);
   std::string safe;
-  for (char c : base) safe += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
+  for (char c : base)
+    safe += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
   return root_ / fmt::format("{}-{}.git", safe.empty() ? "repo" : safe, StableHash(uri));
 }
 
@@ -86,7 +88,8 @@ Result<std::string> GitCache::Git(const std::string& uri, const std::vector<std:
 
 Result<std::string> GitCache::Fetch(const std::string& uri, const std::string& ref) {
   if (uri.empty()) {
-    return InvalidArgument("no repository given: pass --github_uri or set SOMLIER_DEFAULT_PROJECT_URI");
+    return InvalidArgument(
+        "no repository given: pass --github_uri or set SOMLIER_DEFAULT_PROJECT_URI");
   }
   if (uri.front() == '-') {
     return InvalidArgument(
@@ -108,7 +111,8 @@ Result<std::string> GitCache::Fetch(const std::string& uri, const std::string& r
   if (!fs::exists(mirror / "HEAD", ec)) {
     // Clone beside the final place and rename, so a failed clone leaves nothing behind.
     const fs::path temp = fs::path(mirror.string() + ".clone-" + NewRunId().substr(0, 8));
-    auto out = RunCommand({"git", "clone", "--mirror", "--quiet", "--", uri, temp.string()}, options);
+    auto out =
+        RunCommand({"git", "clone", "--mirror", "--quiet", "--", uri, temp.string()}, options);
     if (!out.ok() || out->exit_code != 0) {
       fs::remove_all(temp, ec);
       if (!out.ok()) return out.status();
@@ -130,8 +134,9 @@ Result<std::string> GitCache::Fetch(const std::string& uri, const std::string& r
                                   git_said(out.stderr_text)));
     }
   }
-  auto commit = Git(uri, {"rev-parse", "--verify", "--quiet", "--end-of-options", ref + "^{commit}"},
-                    "resolving the ref");
+  auto commit =
+      Git(uri, {"rev-parse", "--verify", "--quiet", "--end-of-options", ref + "^{commit}"},
+          "resolving the ref");
   if (!commit.ok() || Trim(*commit).empty()) {
     return NotFound(fmt::format(
         "the project's version does not exist: '{}' is not a branch, tag or commit of '{}'", ref,

@@ -26,8 +26,7 @@ namespace somlier {
 
 class GitCache {
  public:
-  GitCache(std::filesystem::path root, Environment env,
-           std::function<bool()> cancelled = nullptr);
+  GitCache(std::filesystem::path root, Environment env, std::function<bool()> cancelled = nullptr);
 
   // Clones (first time) or fetches the mirror of `uri`, then resolves `ref` (a branch, tag or
   // commit, abbreviated or not) to a full commit id. Errors: InvalidArgument for a URI or
@@ -43,8 +42,8 @@ class GitCache {
   // Writes the files of `project_path` at `commit` into `destination` (created; it must
   // not exist), so that destination/<file> is project_path/<file>. The archive of a
   // (commit, path) is made once and kept, so exporting for many runs is cheap.
-  Status Export(const std::string& uri, const std::string& commit,
-                const std::string& project_path, const std::filesystem::path& destination);
+  Status Export(const std::string& uri, const std::string& commit, const std::string& project_path,
+                const std::filesystem::path& destination);
 
  private:
   std::filesystem::path MirrorPath(const std::string& uri) const;

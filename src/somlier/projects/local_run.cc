@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "somlier/artifacts/fetch.h"
+#include "somlier/core/time.h"
 #include "somlier/execution/signal_forwarding.h"
 #include "somlier/execution/subprocess.h"
-#include "somlier/core/time.h"
 
 namespace somlier {
 namespace {
@@ -21,8 +21,8 @@ bool UriSuitsProvider(std::string_view provider, std::string_view uri) {
 
 // JSON string literal, replacing invalid UTF-8 instead of failing.
 std::string JsonString(std::string_view text) {
-  return nlohmann::json(std::string(text)).dump(-1, ' ', false,
-                                                nlohmann::json::error_handler_t::replace);
+  return nlohmann::json(std::string(text))
+      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -33,8 +33,8 @@ Status FetchAssets(const ProjectSpec& spec, const AssetProgress& progress) {
     for (const AssetFile& file : group.files) {
       const std::string what = fmt::format("model asset '{}' ({})", file.name, file.remote_uri);
       if (!UriSuitsProvider(group.provider, file.remote_uri)) {
-        return InvalidArgument(fmt::format("{}: provider '{}' cannot fetch this URI", what,
-                                           group.provider));
+        return InvalidArgument(
+            fmt::format("{}: provider '{}' cannot fetch this URI", what, group.provider));
       }
       const auto destination = spec.AssetsDirectory() / file.local_path;
       if (progress) progress(file, destination);

@@ -94,7 +94,8 @@ Result<ProjectSpec> LoadMlproject(const fs::path& file, const Environment& env) 
     if (!item.second.IsMap() || !item.second["command"]) {
       return Bad(spec.file, key, "expected a mapping with a command");
     }
-    SOMLIER_ASSIGN_OR_RETURN(ep.command, Scalar(item.second["command"], spec.file, key + ".command", env));
+    SOMLIER_ASSIGN_OR_RETURN(ep.command,
+                             Scalar(item.second["command"], spec.file, key + ".command", env));
     auto words = SplitCommandLine(ep.command);
     if (!words.ok()) return Bad(spec.file, key + ".command", words.status().message());
     if (words->empty()) return Bad(spec.file, key + ".command", "is empty");
@@ -111,11 +112,12 @@ Result<ProjectSpec> LoadMlproject(const fs::path& file, const Environment& env) 
           parameter.type = p.second.Scalar();
         } else if (p.second.IsMap()) {
           if (p.second["type"]) {
-            SOMLIER_ASSIGN_OR_RETURN(parameter.type, Scalar(p.second["type"], spec.file, pkey + ".type", env));
+            SOMLIER_ASSIGN_OR_RETURN(parameter.type,
+                                     Scalar(p.second["type"], spec.file, pkey + ".type", env));
           }
           if (p.second["default"] && !p.second["default"].IsNull()) {
-            SOMLIER_ASSIGN_OR_RETURN(parameter.default_value,
-                                     Scalar(p.second["default"], spec.file, pkey + ".default", env));
+            SOMLIER_ASSIGN_OR_RETURN(parameter.default_value, Scalar(p.second["default"], spec.file,
+                                                                     pkey + ".default", env));
           }
         } else {
           return Bad(spec.file, pkey, "expected a type or {type, default}");
@@ -160,9 +162,9 @@ Result<std::vector<std::string>> BuildEntrypointArgv(
       if (it == declared.end()) {
         std::vector<std::string> names;
         for (const auto& [n, p] : declared) names.push_back(n);
-        return InvalidArgument(fmt::format(
-            "entry point '{}' does not declare a parameter '{}' (it declares: {})", ep.name, name,
-            names.empty() ? "none" : Join(names, ", ")));
+        return InvalidArgument(
+            fmt::format("entry point '{}' does not declare a parameter '{}' (it declares: {})",
+                        ep.name, name, names.empty() ? "none" : Join(names, ", ")));
       }
       if (!FitsType(it->second->type, value)) {
         return InvalidArgument(fmt::format("parameter '{}' of entry point '{}' is a {}, not '{}'",
@@ -172,9 +174,9 @@ Result<std::vector<std::string>> BuildEntrypointArgv(
     for (const EntrypointParameter& p : ep.parameters) {
       if (values.count(p.name)) continue;
       if (!p.default_value) {
-        return InvalidArgument(fmt::format(
-            "entry point '{}' needs a value for parameter '{}' (pass --{} VALUE)", ep.name, p.name,
-            p.name));
+        return InvalidArgument(
+            fmt::format("entry point '{}' needs a value for parameter '{}' (pass --{} VALUE)",
+                        ep.name, p.name, p.name));
       }
       values[p.name] = *p.default_value;
     }

@@ -3,10 +3,10 @@
 #include <fmt/core.h>
 #include <yaml-cpp/yaml.h>
 
-#include <nlohmann/json.hpp>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "somlier/core/strings.h"
@@ -180,7 +180,8 @@ class Reader {
 Status ReadAssets(Reader& r, const YAML::Node& node, ProjectSpec* spec) {
   if (!node || node.IsNull()) return OkStatus();
   if (!node.IsSequence()) {
-    return r.Error("model.assets", fmt::format("expected a list of asset groups, got {}", KindOf(node)));
+    return r.Error("model.assets",
+                   fmt::format("expected a list of asset groups, got {}", KindOf(node)));
   }
   size_t i = 0;
   for (const auto& group_node : node) {
@@ -280,7 +281,8 @@ std::string ProjectSpec::ToJson() const {
   for (const auto& ep : entrypoints) eps[ep.name] = {{"command", ep.command}, {"argv", ep.argv}};
   json out = {
       {"file", file.string()},
-      {"global", {{"env", env}, {"logging", {{"format", log_format == LogFormat::kJson ? "json" : "text"}}}}},
+      {"global",
+       {{"env", env}, {"logging", {{"format", log_format == LogFormat::kJson ? "json" : "text"}}}}},
       {"project",
        {{"name", project_name},
         {"python", {{"version", python_version}, {"requirements_txt", requirements_txt}}},
@@ -332,8 +334,8 @@ Result<ProjectSpec> LoadProjectSpec(const fs::path& file, const Environment& env
   SOMLIER_ASSIGN_OR_RETURN(YAML::Node root, LoadYamlFileBounded(spec.file));
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) {
-    return InvalidArgument(fmt::format("{}: expected a mapping at the top level, got {}", name,
-                                       KindOf(root)));
+    return InvalidArgument(
+        fmt::format("{}: expected a mapping at the top level, got {}", name, KindOf(root)));
   }
 
   Reader r(name, &spec);
@@ -392,9 +394,8 @@ Result<ProjectSpec> LoadProjectSpec(const fs::path& file, const Environment& env
     SOMLIER_RETURN_IF_ERROR(r.Scalar(model["name"], "model.name", &spec.model_name));
     SOMLIER_RETURN_IF_ERROR(r.Scalar(model["version"], "model.version", &spec.model_version));
     if (!spec.model_version.empty() && spec.model_version[0] != 'v') {
-      return r.Error("model.version",
-                     fmt::format("'{}' must start with 'v' (for example v{})", spec.model_version,
-                                 spec.model_version));
+      return r.Error("model.version", fmt::format("'{}' must start with 'v' (for example v{})",
+                                                  spec.model_version, spec.model_version));
     }
     SOMLIER_RETURN_IF_ERROR(r.StringList(model["tags"], "model.tags", &spec.model_tags));
     SOMLIER_RETURN_IF_ERROR(ReadAssets(r, model["assets"], &spec));
@@ -408,8 +409,8 @@ Result<ProjectSpec> LoadProjectSpec(const fs::path& file, const Environment& env
   }
 
   if (root["entrypoints"] && root["entrypoint"]) {
-    return InvalidArgument(fmt::format(
-        "{}: both 'entrypoints' and 'entrypoint' are given; keep one of them", name));
+    return InvalidArgument(
+        fmt::format("{}: both 'entrypoints' and 'entrypoint' are given; keep one of them", name));
   }
   const std::string ep_key = root["entrypoint"] ? "entrypoint" : "entrypoints";
   SOMLIER_RETURN_IF_ERROR(ReadEntrypoints(r, root[ep_key], ep_key, &spec));

@@ -120,7 +120,8 @@ Result<ProjectSpec> LoadMlproject(const std::filesystem::path& file, const Envir
 // declares any), a required parameter without a value, a value that does not fit its
 // declared type (float, int), or a placeholder nothing fills.
 Result<std::vector<std::string>> BuildEntrypointArgv(
-    const EntrypointSpec& entrypoint, const std::vector<std::pair<std::string, std::string>>& params);
+    const EntrypointSpec& entrypoint,
+    const std::vector<std::pair<std::string, std::string>>& params);
 
 // Splits a command line into words as a POSIX shell would, honouring quotes and
 // backslashes but expanding nothing. Errors: InvalidArgument for an unclosed quote.

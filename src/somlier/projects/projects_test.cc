@@ -97,19 +97,19 @@ TEST_F(RequirementsTest, ParsesWhatPipAccepts) {
   ASSERT_TRUE(reqs.ok()) << reqs.status().ToString();
   std::vector<std::string> shown;
   for (const auto& r : *reqs) shown.push_back(r.Display());
-  EXPECT_EQ(shown, (std::vector<std::string>{
-                       "pandas=1.2.1", "numpy>=1.20,<2.0", "requests[security,socks]~=2.31",
-                       "torch=2.0.1", "pkg @ https://example.com/pkg-1.0.tar.gz",
-                       "https://example.com/other-2.0-py3-none-any.whl", "-e ./local-lib", "six",
-                       "scipy=1.10"}));
+  EXPECT_EQ(shown, (std::vector<std::string>{"pandas=1.2.1", "numpy>=1.20,<2.0",
+                                             "requests[security,socks]~=2.31", "torch=2.0.1",
+                                             "pkg @ https://example.com/pkg-1.0.tar.gz",
+                                             "https://example.com/other-2.0-py3-none-any.whl",
+                                             "-e ./local-lib", "six", "scipy=1.10"}));
   EXPECT_EQ((*reqs)[3].marker, "sys_platform == 'linux'");
   EXPECT_EQ((*reqs)[7].line, 1);
   EXPECT_EQ((*reqs)[8].line, 10) << "a continued line is reported at its first line";
 }
 
 TEST_F(RequirementsTest, BadLinesNameFileAndLine) {
-  for (const char* bad : {"pandas=>1.0\n", "-numpy\n", "num py==1\n", "numpy==\n",
-                          "numpy[extra\n", "numpy==1 garbage\n", "numpy; \n"}) {
+  for (const char* bad : {"pandas=>1.0\n", "-numpy\n", "num py==1\n", "numpy==\n", "numpy[extra\n",
+                          "numpy==1 garbage\n", "numpy; \n"}) {
     auto reqs = ParseRequirementsFile(Write("bad.txt", std::string("ok==1\n") + bad));
     ASSERT_FALSE(reqs.ok()) << bad;
     EXPECT_EQ(reqs.status().code(), StatusCode::kInvalidArgument) << bad;

@@ -37,8 +37,7 @@ Result<EnvManager> ParseEnvManager(std::string_view text) {
       fmt::format("env_manager '{}' is not one of local, virtualenv", std::string(text)));
 }
 
-PythonEnvManager::PythonEnvManager(fs::path root, Environment env,
-                                   std::function<bool()> cancelled)
+PythonEnvManager::PythonEnvManager(fs::path root, Environment env, std::function<bool()> cancelled)
     : root_(std::move(root)), env_(std::move(env)), cancelled_(std::move(cancelled)) {}
 
 CommandOptions PythonEnvManager::Options(std::chrono::seconds timeout) const {
@@ -52,11 +51,12 @@ CommandOptions PythonEnvManager::Options(std::chrono::seconds timeout) const {
 Result<std::string> PythonEnvManager::ChooseInterpreter(const PythonEnvRequest& request,
                                                         std::vector<std::string>* warnings) {
   const std::string path = Lookup(env_, "PATH");
-  const std::string wanted = request.python_version.empty() ? "" : MajorMinor(request.python_version);
+  const std::string wanted =
+      request.python_version.empty() ? "" : MajorMinor(request.python_version);
   const CommandOptions options = Options(std::chrono::seconds(60));
   auto version_of = [&](const std::string& python) -> std::string {
-    auto out = RunCommand({python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"},
-                          options);
+    auto out =
+        RunCommand({python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"}, options);
     return out.ok() && out->exit_code == 0 ? std::string(Trim(out->stdout_text)) : "";
   };
   std::optional<std::string> configured;
@@ -70,7 +70,8 @@ Result<std::string> PythonEnvManager::ChooseInterpreter(const PythonEnvRequest& 
   if (wanted.empty()) {
     if (configured) return *configured;
     if (auto python3 = FindExecutable("python3", path)) return *python3;
-    return NotFound("no Python interpreter: python3 is not on PATH; install it or set SOMLIER_PYTHON");
+    return NotFound(
+        "no Python interpreter: python3 is not on PATH; install it or set SOMLIER_PYTHON");
   }
   // The configured interpreter when it is the wanted version (the user chose it), else
   // pythonX.Y from PATH, else the configured one or python3 with a warning.
@@ -109,8 +110,8 @@ Result<PythonEnv> PythonEnvManager::Prepare(const PythonEnvRequest& request,
   if (!request.requirements_file.empty()) {
     std::ifstream in(request.requirements_file);
     if (!in) {
-      return NotFound(fmt::format("requirements file '{}' does not exist",
-                                  request.requirements_file.string()));
+      return NotFound(
+          fmt::format("requirements file '{}' does not exist", request.requirements_file.string()));
     }
     std::stringstream content;
     content << in.rdbuf();
@@ -118,11 +119,11 @@ Result<PythonEnv> PythonEnvManager::Prepare(const PythonEnvRequest& request,
   }
   const CommandOptions options = Options(std::chrono::seconds(1800));
   // The interpreter's identity: its real path and full version.
-  SOMLIER_ASSIGN_OR_RETURN(CommandOutput identity,
-                           RunCommand({python, "-c", "import sys; print(sys.executable, sys.version)"},
-                                      options));
-  const std::string key =
-      StableHash(fs::weakly_canonical(python, ec).string() + "\n" + identity.stdout_text + "\n" + requirements);
+  SOMLIER_ASSIGN_OR_RETURN(
+      CommandOutput identity,
+      RunCommand({python, "-c", "import sys; print(sys.executable, sys.version)"}, options));
+  const std::string key = StableHash(fs::weakly_canonical(python, ec).string() + "\n" +
+                                     identity.stdout_text + "\n" + requirements);
   const fs::path dir = root_ / key;
   const fs::path ready = dir / ".somlier-ready";
   env.bin_dir = dir / "bin";
@@ -147,7 +148,8 @@ Result<PythonEnv> PythonEnvManager::Prepare(const PythonEnvRequest& request,
   }
   if (!requirements.empty()) {
     if (progress) {
-      progress(fmt::format("installing {} into the virtualenv", request.requirements_file.string()));
+      progress(
+          fmt::format("installing {} into the virtualenv", request.requirements_file.string()));
     }
     CommandOptions pip = options;
     pip.working_dir = request.requirements_file.parent_path().string();
@@ -157,9 +159,9 @@ Result<PythonEnv> PythonEnvManager::Prepare(const PythonEnvRequest& request,
                    pip);
     if (!installed.ok()) return fail(installed.status());
     if (installed->exit_code != 0) {
-      return fail(FailedPrecondition(fmt::format(
-          "installing '{}' failed: {}", request.requirements_file.string(),
-          Tail(installed->stderr_text + installed->stdout_text, 4))));
+      return fail(FailedPrecondition(
+          fmt::format("installing '{}' failed: {}", request.requirements_file.string(),
+                      Tail(installed->stderr_text + installed->stdout_text, 4))));
     }
   }
   std::ofstream(ready) << requirements;

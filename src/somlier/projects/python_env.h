@@ -3,11 +3,11 @@
 //
 // Interpreter: for a project.python.version X.Y, the configured one (SOMLIER_PYTHON) when
 // it is X.Y, else `pythonX.Y` on PATH, else the configured one or `python3` with a warning
-// that the version differs; without a version, the configured one or `python3`. Virtualenvs live under a root ($SOMLIER_HOME/envs), one per
-// (interpreter, its version, requirements content), made with --system-site-packages (so
-// the machine's packages are seen and `pip install -r` succeeds offline when they already
-// satisfy the requirements), created once under a file lock even when many runs and
-// processes start at once (a marker written last tells a complete one from a crash's
+// that the version differs; without a version, the configured one or `python3`. Virtualenvs live
+// under a root ($SOMLIER_HOME/envs), one per (interpreter, its version, requirements content), made
+// with --system-site-packages (so the machine's packages are seen and `pip install -r` succeeds
+// offline when they already satisfy the requirements), created once under a file lock even when
+// many runs and processes start at once (a marker written last tells a complete one from a crash's
 // remains), and reused by later runs and trains. Thread-safe; safe across processes.
 #pragma once
 
@@ -32,17 +32,17 @@ Result<EnvManager> ParseEnvManager(std::string_view text);
 
 struct PythonEnvRequest {
   EnvManager manager = EnvManager::kLocal;
-  std::string python_version;      // wanted "3.11" or "3.11.2", or empty
-  std::string configured_python;   // Settings::python, or empty
+  std::string python_version;     // wanted "3.11" or "3.11.2", or empty
+  std::string configured_python;  // Settings::python, or empty
   // For virtualenv: the requirements file to install (pip resolves its -r includes
   // relative to it), and its lines.
   std::filesystem::path requirements_file;
 };
 
 struct PythonEnv {
-  std::string python;              // the interpreter to run `python`/`python3` commands with
-  std::filesystem::path bin_dir;   // the virtualenv's bin/ (put first on PATH), or empty
-  bool created = false;            // this call made the virtualenv
+  std::string python;             // the interpreter to run `python`/`python3` commands with
+  std::filesystem::path bin_dir;  // the virtualenv's bin/ (put first on PATH), or empty
+  bool created = false;           // this call made the virtualenv
   std::vector<std::string> warnings;
 };
 

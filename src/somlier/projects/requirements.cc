@@ -24,8 +24,8 @@ bool IsVersionChar(char c) {
 }
 
 bool IsDirectReference(std::string_view text) {
-  for (std::string_view prefix : {"http://", "https://", "git+", "hg+", "svn+", "bzr+", "file:",
-                                  "./", "../", "/"}) {
+  for (std::string_view prefix :
+       {"http://", "https://", "git+", "hg+", "svn+", "bzr+", "file:", "./", "../", "/"}) {
     if (text.starts_with(prefix)) return true;
   }
   for (std::string_view suffix : {".whl", ".tar.gz", ".zip", ".tar.bz2"}) {
@@ -37,9 +37,9 @@ bool IsDirectReference(std::string_view text) {
 // pip options that take a value, and those that do not; they configure pip, they are not
 // requirements.
 bool IsOptionWithValue(std::string_view o) {
-  for (std::string_view known : {"-i", "--index-url", "--extra-index-url", "-f", "--find-links",
-                                 "--trusted-host", "--no-binary", "--only-binary", "--use-feature",
-                                 "-c", "--constraint"}) {
+  for (std::string_view known :
+       {"-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host",
+        "--no-binary", "--only-binary", "--use-feature", "-c", "--constraint"}) {
     if (o == known) return true;
   }
   return false;
@@ -68,9 +68,9 @@ class Parser {
           fmt::format("requirements file '{}' includes itself (through -r)", path.string()));
     }
     if (open_.size() >= kMaxIncludeDepth) {
-      return InvalidArgument(fmt::format(
-          "requirements file '{}' is included more than {} levels deep (through -r)",
-          path.string(), kMaxIncludeDepth));
+      return InvalidArgument(
+          fmt::format("requirements file '{}' is included more than {} levels deep (through -r)",
+                      path.string(), kMaxIncludeDepth));
     }
     if (const auto size = fs::file_size(path, ec); !ec && size > kMaxFileBytes) {
       return InvalidArgument(fmt::format("requirements file '{}' has {} bytes; at most {} are read",
@@ -88,8 +88,8 @@ class Parser {
       if (logical.empty()) start_line = line_no;
       if (FindInvalidUtf8(physical) != std::string::npos) {
         open_.erase(canonical.string());
-        return InvalidArgument(fmt::format("{}:{}: not valid UTF-8; save the file as UTF-8",
-                                           path.string(), line_no));
+        return InvalidArgument(
+            fmt::format("{}:{}: not valid UTF-8; save the file as UTF-8", path.string(), line_no));
       }
       if (!physical.empty() && physical.back() == '\\') {
         physical.pop_back();
@@ -107,8 +107,8 @@ class Parser {
 
  private:
   Status Bad(const fs::path& file, int line, std::string_view text, std::string_view why) {
-    return InvalidArgument(fmt::format("{}:{}: cannot parse requirement '{}': {}", file.string(),
-                                       line, text, why));
+    return InvalidArgument(
+        fmt::format("{}:{}: cannot parse requirement '{}': {}", file.string(), line, text, why));
   }
 
   Status ParseLine(const fs::path& file, int line, std::string text) {
@@ -146,8 +146,8 @@ class Parser {
     }
     if (option == "-r" || option == "--requirement") {
       if (value.empty()) return Bad(file, line, text, "-r needs a file name");
-      const fs::path included = fs::path(value).is_absolute() ? fs::path(value)
-                                                              : file.parent_path() / value;
+      const fs::path included =
+          fs::path(value).is_absolute() ? fs::path(value) : file.parent_path() / value;
       return ParseFile(included).status();
     }
     if (option == "-e" || option == "--editable") {
@@ -165,8 +165,7 @@ class Parser {
     return Bad(file, line, text, fmt::format("unknown option '{}'", option));
   }
 
-  Status ParseSpecifier(const fs::path& file, int line, const std::string& text,
-                        Requirement& req) {
+  Status ParseSpecifier(const fs::path& file, int line, const std::string& text, Requirement& req) {
     size_t i = 0;
     auto skip_space = [&] {
       while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
@@ -200,7 +199,8 @@ class Parser {
       while (true) {
         skip_space();
         size_t op_start = i;
-        while (i < text.size() && std::string_view("=!<>~").find(text[i]) != std::string_view::npos) {
+        while (i < text.size() &&
+               std::string_view("=!<>~").find(text[i]) != std::string_view::npos) {
           ++i;
         }
         const std::string op = text.substr(op_start, i - op_start);
@@ -230,9 +230,8 @@ class Parser {
     }
     if (i < text.size() && text[i] == ';') {
       const size_t options = text.find(" --", i);
-      req.marker = std::string(Trim(text.substr(i + 1, options == std::string::npos
-                                                           ? std::string::npos
-                                                           : options - i - 1)));
+      req.marker = std::string(Trim(
+          text.substr(i + 1, options == std::string::npos ? std::string::npos : options - i - 1)));
       if (req.marker.empty()) return Bad(file, line, text, "';' needs an environment marker");
       i = options == std::string::npos ? text.size() : options;
       skip_space();
@@ -240,7 +239,8 @@ class Parser {
     // Per-requirement options pip allows after the requirement.
     while (i < text.size()) {
       const size_t end = text.find_first_of(" \t", i);
-      const std::string token = text.substr(i, end == std::string::npos ? std::string::npos : end - i);
+      const std::string token =
+          text.substr(i, end == std::string::npos ? std::string::npos : end - i);
       if (!token.starts_with("--hash=") && !token.starts_with("--config-settings=") &&
           !token.starts_with("--global-option=") && !token.starts_with("--install-option=")) {
         return Bad(file, line, text, fmt::format("unexpected '{}'", token));

@@ -22,11 +22,12 @@ void Write(const fs::path& path, const std::string& text) {
 }
 
 std::string Git(const fs::path& repo, std::vector<std::string> args) {
-  std::vector<std::string> argv = {"git", "-C", repo.string(), "-c", "user.name=t", "-c",
-                                   "user.email=t@example.com"};
+  std::vector<std::string> argv = {
+      "git", "-C", repo.string(), "-c", "user.name=t", "-c", "user.email=t@example.com"};
   argv.insert(argv.end(), args.begin(), args.end());
   auto out = RunCommand(argv);
-  EXPECT_TRUE(out.ok() && out->exit_code == 0) << (out.ok() ? out->stderr_text : out.status().ToString());
+  EXPECT_TRUE(out.ok() && out->exit_code == 0)
+      << (out.ok() ? out->stderr_text : out.status().ToString());
   return out.ok() ? out->stdout_text : "";
 }
 
@@ -92,8 +93,8 @@ TEST_F(GitCacheTest, ErrorsSayWhatIsMissing) {
   auto unknown_repo = cache.Fetch((dir_.path() / "no-such-repo").string(), "main");
   EXPECT_EQ(unknown_repo.status().code(), StatusCode::kNotFound);
   EXPECT_NE(unknown_repo.status().message().find("could not be fetched"), std::string::npos);
-  EXPECT_FALSE(fs::exists(dir_.path() / "cache") && fs::directory_iterator(dir_.path() / "cache") !=
-                   fs::directory_iterator() &&
+  EXPECT_FALSE(fs::exists(dir_.path() / "cache") &&
+               fs::directory_iterator(dir_.path() / "cache") != fs::directory_iterator() &&
                [&] {
                  for (auto& e : fs::directory_iterator(dir_.path() / "cache")) {
                    if (e.path().extension() == ".git") return true;
@@ -136,7 +137,8 @@ entry_points:
   free:
     command: python free.py
 )");
-  Write(dir.path() / "python_env.yaml", "python: 3.11\ndependencies:\n  - -r requirements.txt\n  - numpy\n");
+  Write(dir.path() / "python_env.yaml",
+        "python: 3.11\ndependencies:\n  - -r requirements.txt\n  - numpy\n");
   auto spec = LoadProjectDirectory(dir.path(), {});
   ASSERT_TRUE(spec.ok()) << spec.status().ToString();
   EXPECT_EQ(spec->project_name, "tutorial");
@@ -178,7 +180,8 @@ TEST(Mlproject, BadFilesNameTheKey) {
            {"name: x\n", "entry_points"},
            {"entry_points: {main: {}}\n", "entry_points.main"},
            {"entry_points: {main: {command: ''}}\n", "entry_points.main.command"},
-           {"entry_points: {main: {command: x, parameters: {a: {type: tensor}}}}\n", "parameters.a.type"},
+           {"entry_points: {main: {command: x, parameters: {a: {type: tensor}}}}\n",
+            "parameters.a.type"},
            {"entry_points: {main: {command: x, parameters: {a: {type: float, default: abc}}}}\n",
             "parameters.a.default"},
        }) {
@@ -218,8 +221,8 @@ TEST(PythonEnv, LocalAndCachedVirtualenv) {
 
   // The configured interpreter wins when it is the version asked for, even when another
   // pythonX.Y comes first on PATH.
-  auto version = RunCommand({"/usr/bin/python3", "-c",
-                             "import sys; print('%d.%d' % sys.version_info[:2])"});
+  auto version =
+      RunCommand({"/usr/bin/python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"});
   ASSERT_TRUE(version.ok());
   fs::create_directories(dir.path() / "bin");
   const std::string other = "python" + std::string(Trim(version->stdout_text));

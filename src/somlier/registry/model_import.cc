@@ -71,10 +71,10 @@ Result<RegisterOutcome> ModelImport::Register(const ImportModelRequest& r) {
       if (value->empty()) missing.push_back(name);
     }
     if (!missing.empty()) {
-      return InvalidArgument(fmt::format(
-          "a pytorch model needs the class that its weights belong to: give GITHUB_URI "
-          "PROJECT_NAME PROJECT_REF MODEL_MODULE_PATH MODEL_CLASS_NAME (missing: {})",
-          Join(missing, ", ")));
+      return InvalidArgument(
+          fmt::format("a pytorch model needs the class that its weights belong to: give GITHUB_URI "
+                      "PROJECT_NAME PROJECT_REF MODEL_MODULE_PATH MODEL_CLASS_NAME (missing: {})",
+                      Join(missing, ", ")));
     }
   }
   SOMLIER_RETURN_IF_ERROR(ValidateModelName(r.model_name));
@@ -87,8 +87,8 @@ Result<RegisterOutcome> ModelImport::Register(const ImportModelRequest& r) {
   if (pytorch) {
     SOMLIER_ASSIGN_OR_RETURN(module_path, NormalizeProjectPath(r.model_module_path));
     if (module_path.empty()) {
-      return InvalidArgument(fmt::format("MODEL_MODULE_PATH '{}' names no file",
-                                         r.model_module_path));
+      return InvalidArgument(
+          fmt::format("MODEL_MODULE_PATH '{}' names no file", r.model_module_path));
     }
   }
   auto identifier = [](const std::string& name) {
@@ -98,8 +98,8 @@ Result<RegisterOutcome> ModelImport::Register(const ImportModelRequest& r) {
     });
   };
   if (!r.model_class_name.empty() && !identifier(r.model_class_name)) {
-    return InvalidArgument(fmt::format("MODEL_CLASS_NAME '{}' is not a Python class name",
-                                       r.model_class_name));
+    return InvalidArgument(
+        fmt::format("MODEL_CLASS_NAME '{}' is not a Python class name", r.model_class_name));
   }
 
   // What messages and the run's tag show: no credentials, and no query (signed URLs carry
@@ -147,8 +147,7 @@ Result<RegisterOutcome> ModelImport::Register(const ImportModelRequest& r) {
   SOMLIER_ASSIGN_OR_RETURN(command.env, WithPythonPackage(config_.env));
   SOMLIER_ASSIGN_OR_RETURN(CommandOutput out, RunCommand(argv, command));
   const std::vector<std::string> lines = Split(Trim(out.stdout_text), '\n');
-  nlohmann::json answer =
-      lines.empty() ? nlohmann::json() : ParseJsonOrNull(lines.back());
+  nlohmann::json answer = lines.empty() ? nlohmann::json() : ParseJsonOrNull(lines.back());
   std::string output(Trim(out.stderr_text));  // the loader's and the model code's own output
   if (output.size() > 2000) output = "..." + output.substr(output.size() - 2000);
   if (!answer.is_object()) {

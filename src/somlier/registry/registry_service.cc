@@ -221,15 +221,15 @@ Result<ModelLocation> RegistryService::LocateModel(const std::string& model_uri)
       location.name = std::string(rest.substr(0, slash));
       std::string suffix(rest.substr(slash + 1));
       if (!suffix.empty() && std::all_of(suffix.begin(), suffix.end(),
-                                              [](unsigned char c) { return std::isdigit(c) != 0; })) {
+                                         [](unsigned char c) { return std::isdigit(c) != 0; })) {
         location.version = suffix;
       } else {
         std::vector<std::string> stages;
         if (ToLower(suffix) != "latest") stages.push_back(suffix);
         SOMLIER_ASSIGN_OR_RETURN(auto latest, GetLatestVersions(location.name, stages));
         if (latest.empty()) {
-          return NotFound(fmt::format("registered model '{}' has no version in '{}'",
-                                      location.name, suffix));
+          return NotFound(
+              fmt::format("registered model '{}' has no version in '{}'", location.name, suffix));
         }
         int64_t newest = 0;
         for (const ModelVersion& v : latest) newest = std::max(newest, v.version);
@@ -238,9 +238,10 @@ Result<ModelLocation> RegistryService::LocateModel(const std::string& model_uri)
       SOMLIER_ASSIGN_OR_RETURN(location.artifact_uri,
                                GetDownloadUri(location.name, location.version));
     } else {
-      return InvalidArgument(fmt::format("model URI '{}' names no version: use "
-                                         "models:/NAME/VERSION or models:/NAME@ALIAS",
-                                         model_uri));
+      return InvalidArgument(
+          fmt::format("model URI '{}' names no version: use "
+                      "models:/NAME/VERSION or models:/NAME@ALIAS",
+                      model_uri));
     }
   } else {
     return InvalidArgument(fmt::format(
@@ -255,8 +256,8 @@ Result<ModelLocation> RegistryService::LocateModel(const std::string& model_uri)
   SOMLIER_ASSIGN_OR_RETURN(location.directory, tracking_.artifacts().Resolve(*relative));
   std::error_code ec;
   if (!std::filesystem::is_regular_file(location.directory / "MLmodel", ec)) {
-    return NotFound(fmt::format("{} has no model: no MLmodel file at {}", model_uri,
-                                location.artifact_uri));
+    return NotFound(
+        fmt::format("{} has no model: no MLmodel file at {}", model_uri, location.artifact_uri));
   }
   return location;
 }
@@ -269,7 +270,8 @@ Result<RegisterOutcome> RegistryService::RegisterRun(const std::string& run_id,
   SOMLIER_RETURN_IF_ERROR(ValidateModelName(model_name));
   SOMLIER_ASSIGN_OR_RETURN(Run run, tracking_.GetRun(run_id));
   if (run.info.lifecycle_stage != LifecycleStage::kActive) {
-    return FailedPrecondition(fmt::format("run '{}' is deleted; restore it to register it", run_id));
+    return FailedPrecondition(
+        fmt::format("run '{}' is deleted; restore it to register it", run_id));
   }
   SOMLIER_ASSIGN_OR_RETURN(std::string directory, tracking_.RunArtifactDirectory(run.info));
   auto mlmodel = tracking_.artifacts().Stat(directory + "/model/MLmodel");
@@ -289,8 +291,8 @@ Result<RegisterOutcome> RegistryService::RegisterRun(const std::string& run_id,
   out.version = std::move(registration.version);
   out.is_newer_version = registration.created;
   out.message = registration.created
-                    ? fmt::format("Registered the model of run {} as version {} of '{}'.",
-                                  run_id, out.version.version, model_name)
+                    ? fmt::format("Registered the model of run {} as version {} of '{}'.", run_id,
+                                  out.version.version, model_name)
                     : fmt::format("Run {} is already registered as version {} of '{}'.", run_id,
                                   out.version.version, model_name);
   return out;

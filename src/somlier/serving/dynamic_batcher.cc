@@ -15,8 +15,8 @@ Result<std::future<Result<Prediction>>> DynamicBatcher::Submit(InputMatrix input
     if (shutdown_) return Unavailable("the server is shutting down");
     if (ready_ == 0) return Unavailable("no model worker is ready (starting or restarting)");
     if (queue_.size() >= options_.max_queue) {
-      return Unavailable(fmt::format("the request queue is full ({} requests waiting)",
-                                     queue_.size()));
+      return Unavailable(
+          fmt::format("the request queue is full ({} requests waiting)", queue_.size()));
     }
     const bool was_empty = queue_.empty();
     request->enqueued = Clock::now();

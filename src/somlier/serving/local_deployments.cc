@@ -84,9 +84,10 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
   const std::string& version = request.model_version;
   if (version.empty() || version.size() > 18 ||
       !std::all_of(version.begin(), version.end(),
-                   [](unsigned char c) { return std::isdigit(c) != 0; }) || version == "0") {
-    return InvalidArgument(fmt::format("MODEL_VERSION '{}' is not a version number (1, 2, ...)",
-                                       version));
+                   [](unsigned char c) { return std::isdigit(c) != 0; }) ||
+      version == "0") {
+    return InvalidArgument(
+        fmt::format("MODEL_VERSION '{}' is not a version number (1, 2, ...)", version));
   }
   if (request.workers < 1 || request.workers > DeployRequest::kMaxWorkers) {
     return InvalidArgument(fmt::format("workers {} must be between 1 and {}", request.workers,
@@ -105,8 +106,8 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
   if (auto existing = store_.GetDeployment(name); existing.ok()) {
     if (existing->model_name != request.model_name || existing->model_version != version) {
       return AlreadyExists(fmt::format(
-          "deployment '{}' belongs to {} version {}; {} version {} would have the same name",
-          name, existing->model_name, existing->model_version, request.model_name, version));
+          "deployment '{}' belongs to {} version {}; {} version {} would have the same name", name,
+          existing->model_name, existing->model_version, request.model_name, version));
     }
     SOMLIER_ASSIGN_OR_RETURN(Deployment current, Refresh(*existing));
     if (current.status == "RUNNING") {
@@ -119,22 +120,32 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
 
   const fs::path ready_file = dir / "ready.json";
   fs::remove(ready_file, ec);
-  json asked = {{"project_name", request.project_name}, {"model_name", request.model_name},
-                {"model_version", version}, {"model_uri", model_uri},
-                {"workers", request.workers}, {"port", request.port}};
+  json asked = {{"project_name", request.project_name},
+                {"model_name", request.model_name},
+                {"model_version", version},
+                {"model_uri", model_uri},
+                {"workers", request.workers},
+                {"port", request.port}};
   std::ofstream(dir / "deployment.json") << asked.dump(2) << "\n";
 
   SpawnOptions spawn;
-  spawn.argv = {config_.somlier_binary.string(), "deployments", "supervise", name,
-                "--model_uri", model_uri, "--workers", std::to_string(request.workers),
-                "--port", std::to_string(request.port)};
+  spawn.argv = {config_.somlier_binary.string(),
+                "deployments",
+                "supervise",
+                name,
+                "--model_uri",
+                model_uri,
+                "--workers",
+                std::to_string(request.workers),
+                "--port",
+                std::to_string(request.port)};
   spawn.env = config_.env;
   (*spawn.env)[std::string(kMarker)] = name;
   spawn.output_file = LogFileOf(name).string();
   spawn.new_session = true;
   std::ofstream(LogFileOf(name), std::ios::app)
-      << fmt::format("--- {} deploying {} (project {})\n", FormatUtcIsoMillis(NowMillis()), model_uri,
-                     request.project_name);
+      << fmt::format("--- {} deploying {} (project {})\n", FormatUtcIsoMillis(NowMillis()),
+                     model_uri, request.project_name);
   Deployment d;
   d.name = name;
   d.model_name = request.model_name;
@@ -196,8 +207,8 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
 
 Result<Deployment> LocalDeployments::Refresh(Deployment d) {
   // A deploy records its row a moment before it knows the supervisor's pid.
-  const bool just_recorded = d.status == "STARTING" && !d.pid &&
-                             NowMillis() - d.last_updated_time < 10'000;
+  const bool just_recorded =
+      d.status == "STARTING" && !d.pid && NowMillis() - d.last_updated_time < 10'000;
   if (!just_recorded && (d.status == "RUNNING" || d.status == "STARTING") && d.target == "local" &&
       !SupervisorAlive(d)) {
     d.status = "FAILED";
@@ -279,8 +290,10 @@ Status RunSupervisor(const SupervisorOptions& options) {
     }
     SOMLIER_ASSIGN_OR_RETURN(int code, server->Wait());
     if (!ever_ready) {
-      return FailedPrecondition(fmt::format("the model server exited with code {} before it "
-                                            "was ready", code));
+      return FailedPrecondition(
+          fmt::format("the model server exited with code {} before it "
+                      "was ready",
+                      code));
     }
     const auto now = Clock::now();
     crashes.push_back(now);

@@ -7,8 +7,7 @@
 namespace somlier::serving {
 
 Histogram::Histogram(std::vector<double> upper_bounds)
-    : bounds_(std::move(upper_bounds)),
-      counts_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+    : bounds_(std::move(upper_bounds)), counts_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
   for (size_t i = 0; i <= bounds_.size(); ++i) counts_[i] = 0;
 }
 
@@ -21,8 +20,7 @@ void Histogram::Observe(double value) {
   }
 }
 
-void Histogram::Render(std::string& out, const std::string& name,
-                       const std::string& labels) const {
+void Histogram::Render(std::string& out, const std::string& name, const std::string& labels) const {
   uint64_t cumulative = 0;
   for (size_t i = 0; i <= bounds_.size(); ++i) {
     cumulative += counts_[i].load(std::memory_order_relaxed);
@@ -34,8 +32,7 @@ void Histogram::Render(std::string& out, const std::string& name,
   out += fmt::format("{}_count{} {}\n", name, plain, cumulative);
 }
 
-ServerMetrics::ServerMetrics()
-    : batch_rows_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}) {
+ServerMetrics::ServerMetrics() : batch_rows_({1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}) {
   for (int i = 0; i < kEndpoints; ++i) {
     latency_.push_back(std::make_unique<Histogram>(std::vector<double>{
         0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}));
@@ -55,8 +52,9 @@ void ServerMetrics::RecordBatch(size_t rows) { batch_rows_.Observe(static_cast<d
 
 std::string ServerMetrics::Render(size_t queue_depth, int ready_workers) const {
   std::string out;
-  out += "# HELP somlier_requests_total HTTP requests by path and status code.\n"
-         "# TYPE somlier_requests_total counter\n";
+  out +=
+      "# HELP somlier_requests_total HTTP requests by path and status code.\n"
+      "# TYPE somlier_requests_total counter\n";
   std::map<std::string, uint64_t> errors;
   {
     std::lock_guard lock(mutex_);
@@ -66,18 +64,21 @@ std::string ServerMetrics::Render(size_t queue_depth, int ready_workers) const {
       if (key.second >= 400) errors[key.first] += count;
     }
   }
-  out += "# HELP somlier_request_errors_total HTTP requests answered with a 4xx or 5xx code.\n"
-         "# TYPE somlier_request_errors_total counter\n";
+  out +=
+      "# HELP somlier_request_errors_total HTTP requests answered with a 4xx or 5xx code.\n"
+      "# TYPE somlier_request_errors_total counter\n";
   for (const auto& [path, count] : errors) {
     out += fmt::format("somlier_request_errors_total{{path=\"{}\"}} {}\n", path, count);
   }
-  out += "# HELP somlier_request_duration_seconds Prediction request latency.\n"
-         "# TYPE somlier_request_duration_seconds histogram\n";
+  out +=
+      "# HELP somlier_request_duration_seconds Prediction request latency.\n"
+      "# TYPE somlier_request_duration_seconds histogram\n";
   latency_[kInvocations]->Render(out, "somlier_request_duration_seconds",
                                  "endpoint=\"invocations\",");
   latency_[kV2Infer]->Render(out, "somlier_request_duration_seconds", "endpoint=\"v2_infer\",");
-  out += "# HELP somlier_batch_size_rows Rows per batch sent to a model worker.\n"
-         "# TYPE somlier_batch_size_rows histogram\n";
+  out +=
+      "# HELP somlier_batch_size_rows Rows per batch sent to a model worker.\n"
+      "# TYPE somlier_batch_size_rows histogram\n";
   batch_rows_.Render(out, "somlier_batch_size_rows", "");
   out += fmt::format(
       "# HELP somlier_queue_depth Requests waiting for a model worker.\n"

@@ -21,8 +21,8 @@ Result<double> Number(const Json& value, size_t row, std::string_view column) {
   if (value.is_number()) return value.get<double>();
   if (value.is_boolean()) return value.get<bool>() ? 1.0 : 0.0;
   if (value.is_null()) return std::nan("");
-  return InvalidArgument(fmt::format("row {}, column {}: {} is not a number", row, column,
-                                     Brief(value)));
+  return InvalidArgument(
+      fmt::format("row {}, column {}: {} is not a number", row, column, Brief(value)));
 }
 
 std::string ColumnLabel(const InputMatrix& m, size_t col) {
@@ -32,13 +32,13 @@ std::string ColumnLabel(const InputMatrix& m, size_t col) {
 // Appends one row from a JSON array.
 Status AddRow(InputMatrix& m, const Json& row, size_t index) {
   if (!row.is_array()) {
-    return InvalidArgument(fmt::format("row {} is {}, expected a list of values", index,
-                                       Brief(row)));
+    return InvalidArgument(
+        fmt::format("row {} is {}, expected a list of values", index, Brief(row)));
   }
   if (index == 0 && m.cols == 0 && m.columns.empty()) m.cols = row.size();
   if (row.size() != m.cols) {
-    return InvalidArgument(fmt::format("row {} has {} values, expected {}", index, row.size(),
-                                       m.cols));
+    return InvalidArgument(
+        fmt::format("row {} has {} values, expected {}", index, row.size(), m.cols));
   }
   for (size_t c = 0; c < row.size(); ++c) {
     if (row[c].is_array() || row[c].is_object()) {
@@ -62,8 +62,8 @@ Status AddRows(InputMatrix& m, const Json& rows, std::string_view field) {
     m.values.reserve(rows.size());
     for (size_t r = 0; r < rows.size(); ++r) {
       if (rows[r].is_array() || rows[r].is_object()) {
-        return InvalidArgument(fmt::format("'{}' mixes lists and single values at row {}",
-                                           field, r));
+        return InvalidArgument(
+            fmt::format("'{}' mixes lists and single values at row {}", field, r));
       }
       SOMLIER_ASSIGN_OR_RETURN(double v, Number(rows[r], r, ColumnLabel(m, 0)));
       m.values.push_back(v);
@@ -81,14 +81,14 @@ Status AddRows(InputMatrix& m, const Json& rows, std::string_view field) {
 // Records: [{"col": value, ...}, ...]; the columns are the first record's keys.
 Status AddRecords(InputMatrix& m, const Json& records, std::string_view field) {
   if (!records.is_array()) {
-    return InvalidArgument(fmt::format("'{}' must be a list of records, got {}", field,
-                                       Brief(records)));
+    return InvalidArgument(
+        fmt::format("'{}' must be a list of records, got {}", field, Brief(records)));
   }
   for (size_t r = 0; r < records.size(); ++r) {
     const Json& record = records[r];
     if (!record.is_object()) {
-      return InvalidArgument(fmt::format("'{}' record {} is {}, expected an object", field, r,
-                                         Brief(record)));
+      return InvalidArgument(
+          fmt::format("'{}' record {} is {}, expected an object", field, r, Brief(record)));
     }
     if (r == 0) {
       for (const auto& item : record.items()) m.columns.push_back(item.key());
@@ -104,8 +104,8 @@ Status AddRecords(InputMatrix& m, const Json& records, std::string_view field) {
         return InvalidArgument(fmt::format("record {} has no column '{}'", r, column));
       }
       if (it->is_array() || it->is_object()) {
-        return InvalidArgument(fmt::format("row {}, column '{}': {} is not a number", r, column,
-                                           Brief(*it)));
+        return InvalidArgument(
+            fmt::format("row {}, column '{}': {} is not a number", r, column, Brief(*it)));
       }
       SOMLIER_ASSIGN_OR_RETURN(double v, Number(*it, r, "'" + column + "'"));
       m.values.push_back(v);
@@ -121,8 +121,8 @@ Status AddColumns(InputMatrix& m, const Json& columns, std::string_view field) {
   bool first = true;
   for (const auto& item : columns.items()) {
     if (!item.value().is_array()) {
-      return InvalidArgument(fmt::format("'{}' column '{}' must be a list of values", field,
-                                         item.key()));
+      return InvalidArgument(
+          fmt::format("'{}' column '{}' must be a list of values", field, item.key()));
     }
     if (first) rows = item.value().size();
     first = false;
@@ -140,8 +140,8 @@ Status AddColumns(InputMatrix& m, const Json& columns, std::string_view field) {
     for (size_t r = 0; r < rows; ++r) {
       const Json& v = item.value()[r];
       if (v.is_array() || v.is_object()) {
-        return InvalidArgument(fmt::format("row {}, column '{}': {} is not a number", r,
-                                           item.key(), Brief(v)));
+        return InvalidArgument(
+            fmt::format("row {}, column '{}': {} is not a number", r, item.key(), Brief(v)));
       }
       SOMLIER_ASSIGN_OR_RETURN(m.values[r * m.cols + c], Number(v, r, "'" + item.key() + "'"));
     }
@@ -198,8 +198,10 @@ Result<InputMatrix> ParseJsonInput(std::string_view body) {
     }
     SOMLIER_RETURN_IF_ERROR(AddRows(m, value["data"], "dataframe_split.data"));
     if (!m.columns.empty() && m.cols != m.columns.size()) {
-      return InvalidArgument(fmt::format("'dataframe_split' names {} columns but its rows have {} "
-                                         "values", m.columns.size(), m.cols));
+      return InvalidArgument(
+          fmt::format("'dataframe_split' names {} columns but its rows have {} "
+                      "values",
+                      m.columns.size(), m.cols));
     }
   } else if (field == "dataframe_records") {
     SOMLIER_RETURN_IF_ERROR(AddRecords(m, value, field));
@@ -219,8 +221,8 @@ std::vector<std::string_view> SplitCsvLine(std::string_view line) {
   size_t start = 0;
   while (true) {
     size_t comma = line.find(',', start);
-    cells.push_back(Trim(line.substr(start, comma == std::string_view::npos ? comma
-                                                                           : comma - start)));
+    cells.push_back(
+        Trim(line.substr(start, comma == std::string_view::npos ? comma : comma - start)));
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
@@ -230,9 +232,9 @@ std::vector<std::string_view> SplitCsvLine(std::string_view line) {
 Result<InputMatrix> ParseCsvInput(std::string_view body) {
   // Column names reach the model worker as JSON text, which must be UTF-8.
   if (size_t bad = FindInvalidUtf8(body); bad != std::string_view::npos) {
-    return InvalidArgument(fmt::format(
-        "the CSV body is not valid UTF-8 (byte 0x{:02x} at offset {}); send UTF-8 text",
-        static_cast<unsigned char>(body[bad]), bad));
+    return InvalidArgument(
+        fmt::format("the CSV body is not valid UTF-8 (byte 0x{:02x} at offset {}); send UTF-8 text",
+                    static_cast<unsigned char>(body[bad]), bad));
   }
   InputMatrix m;
   size_t line_number = 0;
@@ -257,9 +259,8 @@ Result<InputMatrix> ParseCsvInput(std::string_view body) {
       continue;
     }
     if (cells.size() != m.cols) {
-      return InvalidArgument(fmt::format("CSV line {} has {} values, expected {} ({})",
-                                         line_number, cells.size(), m.cols,
-                                         Join(m.columns, ", ")));
+      return InvalidArgument(fmt::format("CSV line {} has {} values, expected {} ({})", line_number,
+                                         cells.size(), m.cols, Join(m.columns, ", ")));
     }
     for (size_t c = 0; c < cells.size(); ++c) {
       std::string_view cell = cells[c];
@@ -309,7 +310,8 @@ Result<InputMatrix> ParseInvocationsInput(std::string_view content_type, std::st
       parsed.status().message() == "the request body is not valid JSON") {
     return InvalidArgument(fmt::format(
         "the request body is not valid JSON (content type '{}'); send application/json or "
-        "text/csv", type));
+        "text/csv",
+        type));
   }
   return parsed;
 }
@@ -342,13 +344,15 @@ Result<V2InferRequest> ParseV2InferRequest(std::string_view body) {
   }
   request.input_name = tensor["name"].get<std::string>();
   request.input_datatype = tensor["datatype"].get<std::string>();
-  static constexpr std::string_view kNumeric[] = {"BOOL", "UINT8", "UINT16", "UINT32", "UINT64",
-                                                  "INT8", "INT16", "INT32", "INT64", "FP16",
-                                                  "FP32", "FP64"};
+  static constexpr std::string_view kNumeric[] = {"BOOL",   "UINT8", "UINT16", "UINT32",
+                                                  "UINT64", "INT8",  "INT16",  "INT32",
+                                                  "INT64",  "FP16",  "FP32",   "FP64"};
   if (std::find(std::begin(kNumeric), std::end(kNumeric), request.input_datatype) ==
       std::end(kNumeric)) {
-    return InvalidArgument(fmt::format("datatype '{}' is not supported; use a numeric type such "
-                                       "as FP32, FP64 or INT64", request.input_datatype));
+    return InvalidArgument(
+        fmt::format("datatype '{}' is not supported; use a numeric type such "
+                    "as FP32, FP64 or INT64",
+                    request.input_datatype));
   }
   const Json& shape = tensor["shape"];
   std::vector<int64_t> dims;
@@ -362,8 +366,7 @@ Result<V2InferRequest> ParseV2InferRequest(std::string_view body) {
     }
   }
   if (dims.empty() || dims.size() > 2) {
-    return InvalidArgument(fmt::format("shape {} is not [rows, features] or [rows]",
-                                       Brief(shape)));
+    return InvalidArgument(fmt::format("shape {} is not [rows, features] or [rows]", Brief(shape)));
   }
   if (!tensor["data"].is_array()) return InvalidArgument("'data' must be a list");
   InputMatrix& m = request.matrix;
@@ -371,10 +374,8 @@ Result<V2InferRequest> ParseV2InferRequest(std::string_view body) {
   m.rows = static_cast<size_t>(dims[0]);
   m.cols = dims.size() == 2 ? static_cast<size_t>(dims[1]) : 1;
   // Compared without multiplying first: a huge shape must not wrap around to the data's size.
-  if (m.rows > m.values.size() || m.cols > m.values.size() ||
-      m.values.size() != m.rows * m.cols) {
-    return InvalidArgument(fmt::format("shape {} needs {:.0f} values, 'data' has {}",
-                                       Brief(shape),
+  if (m.rows > m.values.size() || m.cols > m.values.size() || m.values.size() != m.rows * m.cols) {
+    return InvalidArgument(fmt::format("shape {} needs {:.0f} values, 'data' has {}", Brief(shape),
                                        static_cast<double>(m.rows) * static_cast<double>(m.cols),
                                        m.values.size()));
   }

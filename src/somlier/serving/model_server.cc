@@ -21,8 +21,9 @@ using Clock = std::chrono::steady_clock;
 // {"error"}.
 void SendScoringError(httplib::Response& response, int status, const std::string& message) {
   SendMlflowError(response, status,
-                  status == 503 ? "SERVICE_UNAVAILABLE"
-                                : status >= 500 ? "INTERNAL_ERROR" : "BAD_REQUEST",
+                  status == 503   ? "SERVICE_UNAVAILABLE"
+                  : status >= 500 ? "INTERNAL_ERROR"
+                                  : "BAD_REQUEST",
                   message);
 }
 
@@ -108,8 +109,8 @@ void ModelServer::SetUpRoutes() {
     const bool v2 = request.path.starts_with("/v2");
     auto send = v2 ? SendV2Error : SendScoringError;
     if (response.status == 413) {
-      send(response, 400, fmt::format("the request body is larger than the limit of {} bytes",
-                                      max_body));
+      send(response, 400,
+           fmt::format("the request body is larger than the limit of {} bytes", max_body));
     } else if (response.status == 404) {
       send(response, 404, fmt::format("no endpoint {} {}", request.method, request.path));
     } else {
@@ -157,8 +158,8 @@ void ModelServer::SetUpRoutes() {
     SOMLIER_RETURN_IF_ERROR(ConformToSchema(*input, model_info_.schema));
     SOMLIER_ASSIGN_OR_RETURN(auto future, batcher_.Submit(std::move(*input)));
     if (future.wait_for(options_.request_timeout) != std::future_status::ready) {
-      return Unavailable(fmt::format("no prediction within {} ms",
-                                     options_.request_timeout.count()));
+      return Unavailable(
+          fmt::format("no prediction within {} ms", options_.request_timeout.count()));
     }
     return future.get();
   };
@@ -169,7 +170,8 @@ void ModelServer::SetUpRoutes() {
     auto prediction =
         predict(ParseInvocationsInput(request.get_header_value("Content-Type"), request.body));
     if (!prediction.ok()) {
-      SendScoringError(response, HttpStatusFor(prediction.status().code(), HttpDialect::kScoring), ClientMessage(prediction.status()));
+      SendScoringError(response, HttpStatusFor(prediction.status().code(), HttpDialect::kScoring),
+                       ClientMessage(prediction.status()));
     } else {
       std::string body;
       body.reserve(prediction->values.size() + 20);
@@ -184,7 +186,8 @@ void ModelServer::SetUpRoutes() {
 
   // ---- KServe V2 (Open Inference Protocol) ----
   s.Get("/v2", [](const httplib::Request&, httplib::Response& response) {
-    response.set_content(json{{"name", "somlier"}, {"version", std::string(kSomlierVersion)},
+    response.set_content(json{{"name", "somlier"},
+                              {"version", std::string(kSomlierVersion)},
                               {"extensions", json::array()}}
                              .dump(),
                          "application/json");
@@ -210,13 +213,13 @@ void ModelServer::SetUpRoutes() {
     return true;
   };
   const std::string model = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
-  s.Get(model + "/ready", [this, names_this_model](const httplib::Request& request,
-                                                   httplib::Response& response) {
-    if (!names_this_model(request, response)) return;
-    response.status = ready() ? 200 : 503;
-    response.set_content(json{{"name", options_.model_name}, {"ready", ready()}}.dump(),
-                         "application/json");
-  });
+  s.Get(model + "/ready",
+        [this, names_this_model](const httplib::Request& request, httplib::Response& response) {
+          if (!names_this_model(request, response)) return;
+          response.status = ready() ? 200 : 503;
+          response.set_content(json{{"name", options_.model_name}, {"ready", ready()}}.dump(),
+                               "application/json");
+        });
   s.Get(model, [this, names_this_model](const httplib::Request& request,
                                         httplib::Response& response) {
     if (!names_this_model(request, response)) return;
@@ -230,12 +233,13 @@ void ModelServer::SetUpRoutes() {
     }
     inputs.push_back(input);
     response.set_content(
-        json{{"name", options_.model_name},
-             {"versions", {options_.model_version}},
-             {"platform", "somlier_" + (model_info_.flavor.empty() ? "python" : model_info_.flavor)},
-             {"inputs", inputs},
-             {"outputs", json::array({json{{"name", "predict"}, {"datatype", "FP64"},
-                                           {"shape", {-1}}}})}}
+        json{
+            {"name", options_.model_name},
+            {"versions", {options_.model_version}},
+            {"platform", "somlier_" + (model_info_.flavor.empty() ? "python" : model_info_.flavor)},
+            {"inputs", inputs},
+            {"outputs",
+             json::array({json{{"name", "predict"}, {"datatype", "FP64"}, {"shape", {-1}}}})}}
             .dump(),
         "application/json");
   });
@@ -247,7 +251,8 @@ void ModelServer::SetUpRoutes() {
     Result<Prediction> prediction =
         parsed.ok() ? predict(std::move(parsed->matrix)) : Result<Prediction>(parsed.status());
     if (!prediction.ok()) {
-      SendV2Error(response, HttpStatusFor(prediction.status().code(), HttpDialect::kScoring), ClientMessage(prediction.status()));
+      SendV2Error(response, HttpStatusFor(prediction.status().code(), HttpDialect::kScoring),
+                  ClientMessage(prediction.status()));
     } else {
       std::string shape = std::to_string(prediction->rows);
       for (int64_t d : prediction->row_shape) shape += "," + std::to_string(d);
@@ -269,9 +274,9 @@ Status ModelServer::Start() {
   {
     std::unique_lock lock(mutex_);
     first_load_.wait(lock, [this] { return loaded_ || !load_failure_.ok() || stopping_; });
-    failure = loaded_          ? OkStatus()
-              : stopping_      ? Unavailable("stopped before the model was loaded")
-                               : load_failure_;
+    failure = loaded_     ? OkStatus()
+              : stopping_ ? Unavailable("stopped before the model was loaded")
+                          : load_failure_;
   }
   if (!failure.ok()) Stop();
   return failure;

@@ -92,9 +92,9 @@ class ModelServer {
 
   std::mutex mutex_;
   std::condition_variable first_load_;
-  bool loaded_ = false;       // guarded by mutex_
-  Status load_failure_;       // the first slot's start-up error, guarded by mutex_
-  WorkerInfo model_info_;     // from the first worker; written once, before model_known_
+  bool loaded_ = false;    // guarded by mutex_
+  Status load_failure_;    // the first slot's start-up error, guarded by mutex_
+  WorkerInfo model_info_;  // from the first worker; written once, before model_known_
   std::atomic<bool> model_known_{false};
 };
 

@@ -103,8 +103,8 @@ Result<std::unique_ptr<PythonWorker>> PythonWorker::Start(const WorkerOptions& o
     return it != hello.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
   if (!hello["ok"].get<bool>()) {
-    return FailedPrecondition(fmt::format("the model at {} cannot be loaded: {}",
-                                          options.model_dir, text("error")));
+    return FailedPrecondition(
+        fmt::format("the model at {} cannot be loaded: {}", options.model_dir, text("error")));
   }
   worker->info_.flavor = text("flavor");
   if (auto n = hello.find("n_features"); n != hello.end() && n->is_number_integer()) {
@@ -143,8 +143,8 @@ Status PythonWorker::Died(const std::string& doing) {
     how = c > 128 ? fmt::format("was killed by signal {} ({})", c - 128, strsignal(c - 128))
                   : fmt::format("exited with code {}", c);
   }
-  return Unavailable(fmt::format("the model worker (pid {}) {} while {}", process_->pid(), how,
-                                 doing));
+  return Unavailable(
+      fmt::format("the model worker (pid {}) {} while {}", process_->pid(), how, doing));
 }
 
 Result<BatchOutput> PythonWorker::Predict(const BatchInput& batch,
@@ -153,8 +153,8 @@ Result<BatchOutput> PythonWorker::Predict(const BatchInput& batch,
                                    batch.cols, fmt::join(batch.segments, ","));
   if (batch.columns && !batch.columns->empty()) {
     // Replacing invalid UTF-8 cannot throw here, whatever a request named its columns.
-    header += ",\"columns\":" +
-              json(*batch.columns).dump(-1, ' ', false, json::error_handler_t::replace);
+    header +=
+        ",\"columns\":" + json(*batch.columns).dump(-1, ' ', false, json::error_handler_t::replace);
   }
   header += "}";
   uint32_t size = static_cast<uint32_t>(header.size());
@@ -189,8 +189,8 @@ Result<BatchOutput> PythonWorker::Predict(const BatchInput& batch,
       size_t index = 0;
       const std::string& key = item.key();
       auto [end, ec] = std::from_chars(key.data(), key.data() + key.size(), index);
-      if (ec != std::errc() || end != key.data() + key.size() ||
-          index >= batch.segments.size() || !item.value().is_string()) {
+      if (ec != std::errc() || end != key.data() + key.size() || index >= batch.segments.size() ||
+          !item.value().is_string()) {
         return Died("answering (bad segment)");
       }
       output.failed[index] = item.value().get<std::string>();

@@ -51,8 +51,8 @@ struct BatchInput {
 };
 
 struct BatchOutput {
-  std::string datatype;            // V2 datatype of the predictions: FP64, INT64, BYTES...
-  std::vector<int64_t> row_shape;  // the shape of one row's prediction ([] for scalars)
+  std::string datatype;                  // V2 datatype of the predictions: FP64, INT64, BYTES...
+  std::vector<int64_t> row_shape;        // the shape of one row's prediction ([] for scalars)
   std::map<size_t, std::string> failed;  // segment index -> the model's error
   std::string body;  // one JSON value per row of the segments that did not fail, in order
   std::vector<std::pair<size_t, size_t>> row_spans;  // (offset, length) of each in `body`

@@ -69,9 +69,10 @@ TEST(ModelInput, BadInputNamesWhatIsWrong) {
 }
 
 TEST(ModelInput, V2InferRequestsFlatOrNested) {
-  for (std::string_view body :
-       {R"({"id": "r1", "inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3, 4]}]})",
-        R"({"id": "r1", "inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP64", "data": [[1, 2], [3, 4]]}]})"}) {
+  for (
+      std::string_view body :
+      {R"({"id": "r1", "inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3, 4]}]})",
+       R"({"id": "r1", "inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP64", "data": [[1, 2], [3, 4]]}]})"}) {
     auto r = ParseV2InferRequest(body);
     ASSERT_TRUE(r.ok()) << r.status().message();
     EXPECT_EQ(r->id, "r1");
@@ -94,14 +95,16 @@ TEST(ModelInput, V2InferRequestsFlatOrNested) {
 
 TEST(ConformToSchema, ReordersNamedColumnsAndChecksCounts) {
   ModelSchema schema{{"a", "b", "c"}, 3};
-  InputMatrix m = Parse(R"({"dataframe_split": {"columns": ["c", "a", "b"], "data": [[3, 1, 2]]}})");
+  InputMatrix m =
+      Parse(R"({"dataframe_split": {"columns": ["c", "a", "b"], "data": [[3, 1, 2]]}})");
   ASSERT_TRUE(ConformToSchema(m, schema).ok());
   EXPECT_EQ(m.values, (std::vector<double>{1, 2, 3}));
   InputMatrix missing = Parse(R"({"dataframe_records": [{"a": 1, "b": 2, "z": 3}]})");
   EXPECT_EQ(ConformToSchema(missing, schema).message(),
             "the input's columns do not match the model's; missing: 'c'; unknown: 'z'; "
             "expected: a, b, c");
-  InputMatrix twice = Parse(R"({"dataframe_split": {"columns": ["a", "a", "b"], "data": [[1, 2, 3]]}})");
+  InputMatrix twice =
+      Parse(R"({"dataframe_split": {"columns": ["a", "a", "b"], "data": [[1, 2, 3]]}})");
   EXPECT_EQ(ConformToSchema(twice, schema).message(), "column 'a' is given twice");
   InputMatrix unnamed = Parse(R"({"instances": [[1, 2]]})");
   EXPECT_EQ(ConformToSchema(unnamed, schema).message(),

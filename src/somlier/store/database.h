@@ -42,8 +42,8 @@ using SqlValue = std::variant<std::monostate, int64_t, double, std::string, SqlB
 using SqlRow = std::vector<SqlValue>;
 
 bool IsNull(const SqlValue& v);
-int64_t AsInt(const SqlValue& v);   // NULL -> 0; numeric text is converted
-double AsDouble(const SqlValue& v); // NULL -> 0.0
+int64_t AsInt(const SqlValue& v);       // NULL -> 0; numeric text is converted
+double AsDouble(const SqlValue& v);     // NULL -> 0.0
 std::string AsText(const SqlValue& v);  // a blob's bytes
 
 struct QueryResult {
@@ -107,7 +107,7 @@ class Database {
   std::vector<std::unique_ptr<Connection>> idle_;
   int open_ = 0;  // connections alive (idle + leased)
 
-  std::mutex sqlite_write_mu_;  // serialises SQLite writers of this process
+  std::mutex sqlite_write_mu_;                 // serialises SQLite writers of this process
   std::unique_ptr<Connection> sqlite_writer_;  // guarded by sqlite_write_mu_
 };
 

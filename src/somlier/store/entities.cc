@@ -22,9 +22,7 @@ std::optional<LifecycleStage> ParseLifecycleStage(std::string_view text) {
   return std::nullopt;
 }
 
-std::string_view ToString(RunStatus status) {
-  return kRunStatusNames[static_cast<size_t>(status)];
-}
+std::string_view ToString(RunStatus status) { return kRunStatusNames[static_cast<size_t>(status)]; }
 
 std::optional<RunStatus> ParseRunStatus(std::string_view text) {
   for (size_t i = 0; i < kRunStatusNames.size(); ++i) {

@@ -97,7 +97,6 @@ struct ModelAlias {
   bool operator==(const ModelAlias&) const = default;
 };
 
-
 // MLflow's model version stages and statuses, spelled as MLflow does.
 inline constexpr std::string_view kStageNone = "None";
 inline constexpr std::string_view kStageStaging = "Staging";

@@ -21,11 +21,18 @@ namespace somlier {
 enum class FieldKind { kAttribute, kMetric, kParam, kTag };
 
 enum class CompareOp {
-  kEq, kNe, kLt, kLe, kGt, kGe,
-  kLike, kILike,  // SQL LIKE patterns (% and _); LIKE is case-sensitive, ILIKE is not
-  kIn, kNotIn,    // `values` holds the set
-  kExists,        // the metric, param or tag is present (a metric: with a non-NaN value)
-  kNotExists,     // ... is absent
+  kEq,
+  kNe,
+  kLt,
+  kLe,
+  kGt,
+  kGe,
+  kLike,
+  kILike,  // SQL LIKE patterns (% and _); LIKE is case-sensitive, ILIKE is not
+  kIn,
+  kNotIn,      // `values` holds the set
+  kExists,     // the metric, param or tag is present (a metric: with a non-NaN value)
+  kNotExists,  // ... is absent
 };
 
 struct Filter {

@@ -99,8 +99,8 @@ struct Conditions {
       const bool is_number =
           std::holds_alternative<int64_t>(v) || std::holds_alternative<double>(v);
       if (numeric != is_number) {
-        return InvalidArgument(fmt::format("the filter on {} needs a {} value", what,
-                                           numeric ? "numeric" : "string"));
+        return InvalidArgument(
+            fmt::format("the filter on {} needs a {} value", what, numeric ? "numeric" : "string"));
       }
       values.push_back(v);
     }
@@ -192,7 +192,7 @@ class RunSearchSql {
   };
 
   static std::string_view TableFor(FieldKind kind) {
-    return kind == FieldKind::kMetric ? "latest_metrics"
+    return kind == FieldKind::kMetric  ? "latest_metrics"
            : kind == FieldKind::kParam ? "params"
                                        : "tags";
   }
@@ -217,8 +217,8 @@ class RunSearchSql {
                                            f.key, KnownKeys(kRunAttributes)));
       }
       if (f.op == CompareOp::kExists || f.op == CompareOp::kNotExists) {
-        where_.Add(fmt::format("r.{} IS {}NULL", a->column,
-                               f.op == CompareOp::kExists ? "NOT " : ""));
+        where_.Add(
+            fmt::format("r.{} IS {}NULL", a->column, f.op == CompareOp::kExists ? "NOT " : ""));
         return OkStatus();
       }
       return where_.Compare(fmt::format("r.{}", a->column), f, a->numeric);
@@ -279,8 +279,8 @@ Result<SqlStatement> BuildEntitySearch(const EntityTable& table, std::string_vie
                                        const std::vector<Order>& order_by, int64_t max_results,
                                        int64_t offset) {
   if (max_results < 0 || offset < 0) {
-    return InvalidArgument(fmt::format("max_results ({}) and offset ({}) must not be negative",
-                                       max_results, offset));
+    return InvalidArgument(
+        fmt::format("max_results ({}) and offset ({}) must not be negative", max_results, offset));
   }
   SOMLIER_RETURN_IF_ERROR(CheckFilterCount(filters.size(), order_by.size()));
   Conditions where;
@@ -304,8 +304,8 @@ Result<SqlStatement> BuildEntitySearch(const EntityTable& table, std::string_vie
       continue;
     }
     if (f.kind != FieldKind::kAttribute) {
-      return InvalidArgument(fmt::format("{} filters do not apply to this search",
-                                         KindName(f.kind)));
+      return InvalidArgument(
+          fmt::format("{} filters do not apply to this search", KindName(f.kind)));
     }
     const AttributeColumn* a = Find(table.attributes, f.key);
     if (a == nullptr) {

@@ -36,14 +36,14 @@ struct AttributeColumn {
 
 // How one of the simpler entities is stored, for BuildEntitySearch.
 struct EntityTable {
-  std::string_view from;            // e.g. "experiments e"
-  std::string_view alias;           // e.g. "e"
-  std::string_view columns;         // the selected columns, qualified with the alias
+  std::string_view from;     // e.g. "experiments e"
+  std::string_view alias;    // e.g. "e"
+  std::string_view columns;  // the selected columns, qualified with the alias
   std::span<const AttributeColumn> attributes;
-  std::string_view tag_table;       // e.g. "experiment_tags"
-  std::string_view tag_match;       // e.g. "t.experiment_id = e.experiment_id"
-  std::string_view default_order;   // used when a query gives no order
-  std::string_view tiebreak;        // always appended, for stable paging
+  std::string_view tag_table;      // e.g. "experiment_tags"
+  std::string_view tag_match;      // e.g. "t.experiment_id = e.experiment_id"
+  std::string_view default_order;  // used when a query gives no order
+  std::string_view tiebreak;       // always appended, for stable paging
 };
 
 Result<SqlStatement> BuildEntitySearch(const EntityTable& table, std::string_view fixed_where,

@@ -29,12 +29,24 @@ std::string Placeholders(size_t n) {
 }
 
 std::string RunColumns(std::string_view alias) {
-  static constexpr std::string_view kColumns[] = {
-      "run_uuid",          "experiment_id",  "name",           "status",
-      "start_time",        "end_time",       "user_id",        "artifact_uri",
-      "lifecycle_stage",   "source_git_uri", "source_git_ref", "source_git_commit",
-      "source_project_path", "source_entrypoint", "exit_code", "status_message", "executor",
-      "pid"};
+  static constexpr std::string_view kColumns[] = {"run_uuid",
+                                                  "experiment_id",
+                                                  "name",
+                                                  "status",
+                                                  "start_time",
+                                                  "end_time",
+                                                  "user_id",
+                                                  "artifact_uri",
+                                                  "lifecycle_stage",
+                                                  "source_git_uri",
+                                                  "source_git_ref",
+                                                  "source_git_commit",
+                                                  "source_project_path",
+                                                  "source_entrypoint",
+                                                  "exit_code",
+                                                  "status_message",
+                                                  "executor",
+                                                  "pid"};
   std::string out;
   for (std::string_view column : kColumns) {
     if (!out.empty()) out += ", ";
@@ -90,8 +102,11 @@ Status LoadRunData(Connection& c, std::vector<somlier::Run>& runs) {
   const std::string in = "(" + Placeholders(ids.size()) + ")";
   SOMLIER_ASSIGN_OR_RETURN(
       QueryResult metrics,
-      Exec(c, "SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics "
-             "WHERE run_uuid IN " + in + " ORDER BY run_uuid, key", ids));
+      Exec(c,
+           "SELECT run_uuid, key, value, is_nan, timestamp, step FROM latest_metrics "
+           "WHERE run_uuid IN " +
+               in + " ORDER BY run_uuid, key",
+           ids));
   for (const SqlRow& row : metrics.rows) {
     Metric m;
     m.key = AsText(row[1]);
@@ -100,17 +115,19 @@ Status LoadRunData(Connection& c, std::vector<somlier::Run>& runs) {
     m.step = AsInt(row[5]);
     by_id[AsText(row[0])]->metrics.push_back(std::move(m));
   }
-  SOMLIER_ASSIGN_OR_RETURN(
-      QueryResult params,
-      Exec(c, "SELECT run_uuid, key, value FROM params WHERE run_uuid IN " + in +
-                 " ORDER BY run_uuid, key", ids));
+  SOMLIER_ASSIGN_OR_RETURN(QueryResult params,
+                           Exec(c,
+                                "SELECT run_uuid, key, value FROM params WHERE run_uuid IN " + in +
+                                    " ORDER BY run_uuid, key",
+                                ids));
   for (const SqlRow& row : params.rows) {
     by_id[AsText(row[0])]->params.push_back({AsText(row[1]), AsText(row[2])});
   }
-  SOMLIER_ASSIGN_OR_RETURN(
-      QueryResult tags,
-      Exec(c, "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN " + in +
-                 " ORDER BY run_uuid, key", ids));
+  SOMLIER_ASSIGN_OR_RETURN(QueryResult tags,
+                           Exec(c,
+                                "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN " + in +
+                                    " ORDER BY run_uuid, key",
+                                ids));
   for (const SqlRow& row : tags.rows) {
     by_id[AsText(row[0])]->tags.push_back({AsText(row[1]), AsText(row[2])});
   }
@@ -123,8 +140,8 @@ Result<int64_t> CheckRun(Connection& c, const std::string& run_id, bool require_
       Exec(c, "SELECT experiment_id, lifecycle_stage FROM runs WHERE run_uuid = ?", {run_id}));
   if (found.rows.empty()) return NotFound(fmt::format("run '{}' does not exist", run_id));
   if (require_active && AsText(found.rows[0][1]) != "active") {
-    return FailedPrecondition(fmt::format(
-        "run '{}' is deleted; restore it before changing it", run_id));
+    return FailedPrecondition(
+        fmt::format("run '{}' is deleted; restore it before changing it", run_id));
   }
   return AsInt(found.rows[0][0]);
 }
@@ -149,7 +166,7 @@ void Store::CompactInBackground() {
   // Compaction competes with ingest for the one writer, so it waits for a pause in
   // logging; it only runs during a long burst when the log has grown big enough to slow
   // history reads, and then in chunks, so ingest keeps going in between.
-  constexpr int64_t kChunk = 100000;    // points per compaction transaction
+  constexpr int64_t kChunk = 100000;      // points per compaction transaction
   constexpr int64_t kMaxBacklog = 50000;  // logged batches (~5M points of 100 each)
   constexpr int64_t kQuietMillis = 1000;
   std::unique_lock<std::mutex> lock(compactor_mu_);
@@ -225,7 +242,6 @@ constexpr store_internal::EntityTable kExperimentTable = {
     "e.experiment_id ASC",
 };
 
-
 Experiment ExperimentFromRow(const SqlRow& row) {
   Experiment e;
   e.experiment_id = AsInt(row[0]);
@@ -242,7 +258,7 @@ Status LoadExperimentTags(Connection& c, std::vector<Experiment>& experiments) {
     SOMLIER_ASSIGN_OR_RETURN(
         QueryResult tags,
         Exec(c, "SELECT key, value FROM experiment_tags WHERE experiment_id = ? ORDER BY key",
-            {e.experiment_id}));
+             {e.experiment_id}));
     e.tags = store_internal::TagsFromRows(tags.rows);
   }
   return OkStatus();
@@ -250,11 +266,11 @@ Status LoadExperimentTags(Connection& c, std::vector<Experiment>& experiments) {
 
 Result<Experiment> FindExperiment(Connection& c, std::string_view where, const SqlValue& key,
                                   const std::string& description) {
-  SOMLIER_ASSIGN_OR_RETURN(
-      QueryResult r,
-      Exec(c, fmt::format("SELECT {} FROM {} WHERE {}", kExperimentTable.columns,
-                          kExperimentTable.from, where),
-          {key}));
+  SOMLIER_ASSIGN_OR_RETURN(QueryResult r,
+                           Exec(c,
+                                fmt::format("SELECT {} FROM {} WHERE {}", kExperimentTable.columns,
+                                            kExperimentTable.from, where),
+                                {key}));
   if (r.rows.empty()) return NotFound(fmt::format("experiment {} does not exist", description));
   std::vector<Experiment> found = {ExperimentFromRow(r.rows[0])};
   SOMLIER_RETURN_IF_ERROR(LoadExperimentTags(c, found));
@@ -263,8 +279,7 @@ Result<Experiment> FindExperiment(Connection& c, std::string_view where, const S
 
 Status RequireExperiment(Connection& c, int64_t experiment_id) {
   SOMLIER_ASSIGN_OR_RETURN(
-      QueryResult r,
-      Exec(c, "SELECT 1 FROM experiments WHERE experiment_id = ?", {experiment_id}));
+      QueryResult r, Exec(c, "SELECT 1 FROM experiments WHERE experiment_id = ?", {experiment_id}));
   if (r.rows.empty()) {
     return NotFound(fmt::format("experiment with id '{}' does not exist", experiment_id));
   }
@@ -283,10 +298,10 @@ Result<int64_t> Store::CreateExperiment(const std::string& name,
     SOMLIER_ASSIGN_OR_RETURN(
         QueryResult inserted,
         Exec(c,
-            "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, "
-            "last_update_time) VALUES (?, ?, 'active', ?, ?) ON CONFLICT (name) DO NOTHING "
-            "RETURNING experiment_id",
-            {name, artifact_location, now, now}));
+             "INSERT INTO experiments (name, artifact_location, lifecycle_stage, creation_time, "
+             "last_update_time) VALUES (?, ?, 'active', ?, ?) ON CONFLICT (name) DO NOTHING "
+             "RETURNING experiment_id",
+             {name, artifact_location, now, now}));
     if (inserted.rows.empty()) {
       return AlreadyExists(fmt::format("experiment '{}' already exists", name));
     }
@@ -297,15 +312,15 @@ Result<int64_t> Store::CreateExperiment(const std::string& name,
       location.replace(at, placeholder.size(), std::to_string(id));
       SOMLIER_RETURN_IF_ERROR(
           Exec(c, "UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
-              {location, id})
+               {location, id})
               .status());
     }
     for (const Tag& tag : tags) {
       SOMLIER_RETURN_IF_ERROR(
           Exec(c,
-              "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) "
-              "ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
-              {id, tag.key, tag.value})
+               "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) "
+               "ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+               {id, tag.key, tag.value})
               .status());
     }
     return OkStatus();
@@ -330,9 +345,8 @@ Status Store::EnsureExperiment(int64_t experiment_id, const std::string& name,
 Result<Experiment> Store::GetExperiment(int64_t experiment_id) {
   std::optional<Experiment> out;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
-    SOMLIER_ASSIGN_OR_RETURN(
-        out, FindExperiment(c, "e.experiment_id = ?", experiment_id,
-                            fmt::format("with id '{}'", experiment_id)));
+    SOMLIER_ASSIGN_OR_RETURN(out, FindExperiment(c, "e.experiment_id = ?", experiment_id,
+                                                 fmt::format("with id '{}'", experiment_id)));
     return OkStatus();
   }));
   return std::move(*out);
@@ -348,13 +362,14 @@ Result<Experiment> Store::GetExperimentByName(const std::string& name) {
 }
 
 Result<std::vector<Experiment>> Store::SearchExperiments(const ExperimentQuery& query) {
-  std::string_view lifecycle = query.view == ViewType::kActiveOnly    ? "e.lifecycle_stage = 'active'"
-                               : query.view == ViewType::kDeletedOnly ? "e.lifecycle_stage = 'deleted'"
-                                                                      : "";
+  std::string_view lifecycle = query.view == ViewType::kActiveOnly ? "e.lifecycle_stage = 'active'"
+                               : query.view == ViewType::kDeletedOnly
+                                   ? "e.lifecycle_stage = 'deleted'"
+                                   : "";
   SOMLIER_ASSIGN_OR_RETURN(
       store_internal::SqlStatement statement,
-      store_internal::BuildEntitySearch(kExperimentTable, lifecycle, query.filters,
-                                        query.order_by, query.max_results, query.offset));
+      store_internal::BuildEntitySearch(kExperimentTable, lifecycle, query.filters, query.order_by,
+                                        query.max_results, query.offset));
   std::vector<Experiment> out;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
     out.clear();
@@ -370,9 +385,9 @@ Status Store::RenameExperiment(int64_t experiment_id, const std::string& new_nam
   return db_->Transaction(true, [&](Connection& c) -> Status {
     SOMLIER_RETURN_IF_ERROR(RequireExperiment(c, experiment_id));
     auto updated = Exec(c,
-                       "UPDATE experiments SET name = ?, last_update_time = ? "
-                       "WHERE experiment_id = ?",
-                       {new_name, NowMillis(), experiment_id});
+                        "UPDATE experiments SET name = ?, last_update_time = ? "
+                        "WHERE experiment_id = ?",
+                        {new_name, NowMillis(), experiment_id});
     if (updated.status().code() == StatusCode::kAlreadyExists) {
       return AlreadyExists(fmt::format("experiment '{}' already exists", new_name));
     }
@@ -399,9 +414,9 @@ Status Store::SetExperimentTag(int64_t experiment_id, const Tag& tag) {
   return db_->Transaction(true, [&](Connection& c) -> Status {
     SOMLIER_RETURN_IF_ERROR(RequireExperiment(c, experiment_id));
     return Exec(c,
-               "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) "
-               "ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
-               {experiment_id, tag.key, tag.value})
+                "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+                {experiment_id, tag.key, tag.value})
         .status();
   });
 }
@@ -410,9 +425,8 @@ Status Store::DeleteExperimentTag(int64_t experiment_id, const std::string& key)
   return db_->Transaction(true, [&](Connection& c) -> Status {
     SOMLIER_RETURN_IF_ERROR(RequireExperiment(c, experiment_id));
     SOMLIER_ASSIGN_OR_RETURN(
-        QueryResult r,
-        Exec(c, "DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?",
-             {experiment_id, key}));
+        QueryResult r, Exec(c, "DELETE FROM experiment_tags WHERE experiment_id = ? AND key = ?",
+                            {experiment_id, key}));
     if (r.affected_rows == 0) {
       return NotFound(fmt::format("experiment '{}' has no tag '{}'", experiment_id, key));
     }
@@ -451,14 +465,14 @@ Status Store::PutDeployment(const Deployment& d) {
     const int64_t now = NowMillis();
     SqlValue pid = d.pid ? SqlValue(*d.pid) : SqlValue();
     return Exec(c,
-               fmt::format("INSERT INTO deployments ({}) VALUES ({}) ON CONFLICT (name) DO UPDATE "
-                           "SET model_name = excluded.model_name, model_version = "
-                           "excluded.model_version, target = excluded.target, url = excluded.url, "
-                           "status = excluded.status, pid = excluded.pid, message = "
-                           "excluded.message, last_updated_time = excluded.last_updated_time",
-                           kDeploymentColumns, store_internal::Placeholders(10)),
-               {d.name, d.model_name, d.model_version, d.target, d.url, d.status, pid, d.message,
-                d.creation_time ? d.creation_time : now, now})
+                fmt::format("INSERT INTO deployments ({}) VALUES ({}) ON CONFLICT (name) DO UPDATE "
+                            "SET model_name = excluded.model_name, model_version = "
+                            "excluded.model_version, target = excluded.target, url = excluded.url, "
+                            "status = excluded.status, pid = excluded.pid, message = "
+                            "excluded.message, last_updated_time = excluded.last_updated_time",
+                            kDeploymentColumns, store_internal::Placeholders(10)),
+                {d.name, d.model_name, d.model_version, d.target, d.url, d.status, pid, d.message,
+                 d.creation_time ? d.creation_time : now, now})
         .status();
   });
 }
@@ -469,7 +483,7 @@ Result<Deployment> Store::GetDeployment(const std::string& name) {
     SOMLIER_ASSIGN_OR_RETURN(
         QueryResult r,
         Exec(c, fmt::format("SELECT {} FROM deployments WHERE name = ?", kDeploymentColumns),
-            {name}));
+             {name}));
     if (r.rows.empty()) return NotFound(fmt::format("deployment '{}' does not exist", name));
     out = DeploymentFromRow(r.rows[0]);
     return OkStatus();

@@ -33,10 +33,10 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "somlier/core/result.h"
@@ -125,8 +125,7 @@ class Store {
   Result<int64_t> MetricLogBacklog();
   // Ordered by step, then timestamp, then value; a point logged twice is returned once.
   Result<std::vector<Metric>> GetMetricHistory(const std::string& run_id, const std::string& key,
-                                               int64_t max_results = 1000000,
-                                               int64_t offset = 0);
+                                               int64_t max_results = 1000000, int64_t offset = 0);
 
   // ---- Registered models -------------------------------------------------------------
   Result<RegisteredModel> CreateRegisteredModel(const std::string& name,
@@ -160,8 +159,7 @@ class Store {
   // `stage` in any case; with `archive_existing`, other versions in that stage move to
   // Archived in the same transaction.
   Result<ModelVersion> TransitionModelVersionStage(const std::string& name, int64_t version,
-                                                   const std::string& stage,
-                                                   bool archive_existing);
+                                                   const std::string& stage, bool archive_existing);
   Status DeleteModelVersion(const std::string& name, int64_t version);  // and its aliases
   Result<std::vector<ModelVersion>> SearchModelVersions(const ModelVersionQuery& query);
   // The highest version in each of `stages` (all stages when empty).

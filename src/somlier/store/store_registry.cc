@@ -5,8 +5,8 @@
 #include <set>
 
 #include "somlier/core/time.h"
-#include "somlier/store/store.h"
 #include "somlier/store/query_sql.h"
+#include "somlier/store/store.h"
 #include "somlier/store/store_internal.h"
 
 namespace somlier {
@@ -99,17 +99,18 @@ Status LoadModelExtras(Connection& c, std::vector<RegisteredModel>& models) {
     names.emplace_back(m.name);
   }
   SOMLIER_ASSIGN_OR_RETURN(
-      QueryResult tags,
-      Exec(c, "SELECT name, key, value FROM registered_model_tags WHERE name IN " +
-                  InList(names.size()) + " ORDER BY name, key",
-           names));
+      QueryResult tags, Exec(c,
+                             "SELECT name, key, value FROM registered_model_tags WHERE name IN " +
+                                 InList(names.size()) + " ORDER BY name, key",
+                             names));
   for (const SqlRow& row : tags.rows) {
     by_name[AsText(row[0])]->tags.push_back({AsText(row[1]), AsText(row[2])});
   }
   SOMLIER_ASSIGN_OR_RETURN(
       QueryResult aliases,
-      Exec(c, "SELECT name, alias, version FROM registered_model_aliases WHERE name IN " +
-                  InList(names.size()) + " ORDER BY name, alias",
+      Exec(c,
+           "SELECT name, alias, version FROM registered_model_aliases WHERE name IN " +
+               InList(names.size()) + " ORDER BY name, alias",
            names));
   for (const SqlRow& row : aliases.rows) {
     by_name[AsText(row[0])]->aliases.push_back({AsText(row[1]), AsInt(row[2])});
@@ -133,16 +134,18 @@ Status LoadVersionExtras(Connection& c, std::vector<ModelVersion>& versions) {
   };
   SOMLIER_ASSIGN_OR_RETURN(
       QueryResult tags,
-      Exec(c, "SELECT name, version, key, value FROM model_version_tags WHERE name IN " +
-                  InList(names.size()) + " ORDER BY name, version, key",
+      Exec(c,
+           "SELECT name, version, key, value FROM model_version_tags WHERE name IN " +
+               InList(names.size()) + " ORDER BY name, version, key",
            names));
   for (const SqlRow& row : tags.rows) {
     if (ModelVersion* v = find(row)) v->tags.push_back({AsText(row[2]), AsText(row[3])});
   }
   SOMLIER_ASSIGN_OR_RETURN(
       QueryResult aliases,
-      Exec(c, "SELECT name, version, alias FROM registered_model_aliases WHERE name IN " +
-                  InList(names.size()) + " ORDER BY name, alias",
+      Exec(c,
+           "SELECT name, version, alias FROM registered_model_aliases WHERE name IN " +
+               InList(names.size()) + " ORDER BY name, alias",
            names));
   for (const SqlRow& row : aliases.rows) {
     if (ModelVersion* v = find(row)) v->aliases.push_back(AsText(row[2]));
@@ -158,11 +161,10 @@ Status RequireModel(Connection& c, const std::string& name) {
 }
 
 Result<RegisteredModel> LoadModel(Connection& c, const std::string& name) {
-  SOMLIER_ASSIGN_OR_RETURN(
-      QueryResult r,
-      Exec(c, fmt::format("SELECT {} FROM {} WHERE m.name = ?", kModelTable.columns,
-                          kModelTable.from),
-           {name}));
+  SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c,
+                                               fmt::format("SELECT {} FROM {} WHERE m.name = ?",
+                                                           kModelTable.columns, kModelTable.from),
+                                               {name}));
   if (r.rows.empty()) return NotFound(fmt::format("registered model '{}' does not exist", name));
   std::vector<RegisteredModel> models = {ModelFromRow(r.rows[0])};
   SOMLIER_RETURN_IF_ERROR(LoadModelExtras(c, models));
@@ -170,16 +172,15 @@ Result<RegisteredModel> LoadModel(Connection& c, const std::string& name) {
 }
 
 Result<ModelVersion> LoadVersion(Connection& c, const std::string& name, int64_t version) {
-  SOMLIER_ASSIGN_OR_RETURN(
-      QueryResult r,
-      Exec(c,
-           fmt::format("SELECT {} FROM {} WHERE v.name = ? AND v.version = ?",
-                       kVersionTable.columns, kVersionTable.from),
-           {name, version}));
+  SOMLIER_ASSIGN_OR_RETURN(QueryResult r,
+                           Exec(c,
+                                fmt::format("SELECT {} FROM {} WHERE v.name = ? AND v.version = ?",
+                                            kVersionTable.columns, kVersionTable.from),
+                                {name, version}));
   if (r.rows.empty()) {
     SOMLIER_RETURN_IF_ERROR(RequireModel(c, name));
-    return NotFound(fmt::format("version {} of registered model '{}' does not exist", version,
-                                name));
+    return NotFound(
+        fmt::format("version {} of registered model '{}' does not exist", version, name));
   }
   std::vector<ModelVersion> versions = {VersionFromRow(r.rows[0])};
   SOMLIER_RETURN_IF_ERROR(LoadVersionExtras(c, versions));
@@ -277,11 +278,10 @@ Status Store::DeleteRegisteredModel(const std::string& name) {
   });
 }
 
-Result<std::vector<RegisteredModel>> Store::SearchRegisteredModels(
-    const RegisteredModelQuery& q) {
+Result<std::vector<RegisteredModel>> Store::SearchRegisteredModels(const RegisteredModelQuery& q) {
   SOMLIER_ASSIGN_OR_RETURN(store_internal::SqlStatement statement,
-                           store_internal::BuildEntitySearch(kModelTable, "", q.filters,
-                                                             q.order_by, q.max_results, q.offset));
+                           store_internal::BuildEntitySearch(kModelTable, "", q.filters, q.order_by,
+                                                             q.max_results, q.offset));
   std::vector<RegisteredModel> out;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
     out.clear();
@@ -360,12 +360,11 @@ Result<ModelVersion> InsertVersion(Connection& c, const ModelVersion& req) {
   const int64_t now = NowMillis();
   // The counter row is locked by this UPDATE until commit, so concurrent registrations
   // of one model take turns and each gets its own number.
-  SOMLIER_ASSIGN_OR_RETURN(
-      QueryResult r,
-      Exec(c,
-           "UPDATE registered_models SET last_version = last_version + 1, "
-           "last_updated_time = ? WHERE name = ? RETURNING last_version",
-           {now, req.name}));
+  SOMLIER_ASSIGN_OR_RETURN(QueryResult r,
+                           Exec(c,
+                                "UPDATE registered_models SET last_version = last_version + 1, "
+                                "last_updated_time = ? WHERE name = ? RETURNING last_version",
+                                {now, req.name}));
   if (r.rows.empty()) {
     return NotFound(fmt::format("registered model '{}' does not exist", req.name));
   }
@@ -467,8 +466,8 @@ Result<ModelVersion> Store::TransitionModelVersionStage(const std::string& name,
                                                         bool archive_existing) {
   const std::optional<std::string> canonical = CanonicalStage(stage);
   if (!canonical) {
-    return InvalidArgument(fmt::format(
-        "stage '{}' is not one of None, Staging, Production, Archived", stage));
+    return InvalidArgument(
+        fmt::format("stage '{}' is not one of None, Staging, Production, Archived", stage));
   }
   std::optional<ModelVersion> out;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(true, [&](Connection& c) -> Status {
@@ -524,8 +523,8 @@ Result<std::vector<ModelVersion>> Store::GetLatestVersions(const std::string& na
   for (const std::string& stage : stages) {
     auto c = CanonicalStage(stage);
     if (!c) {
-      return InvalidArgument(fmt::format(
-          "stage '{}' is not one of None, Staging, Production, Archived", stage));
+      return InvalidArgument(
+          fmt::format("stage '{}' is not one of None, Staging, Production, Archived", stage));
     }
     canonical.push_back(*c);
   }

@@ -9,8 +9,8 @@
 
 #include "somlier/core/ids.h"
 #include "somlier/core/time.h"
-#include "somlier/store/store.h"
 #include "somlier/store/query_sql.h"
+#include "somlier/store/store.h"
 #include "somlier/store/store_internal.h"
 
 namespace somlier {
@@ -42,31 +42,29 @@ Status Store::CreateRun(const RunInfo& info, const std::vector<Tag>& tags,
         fmt::format("run id '{}' is not 32 lowercase hexadecimal digits", info.run_id));
   }
   return db_->Transaction(true, [&](Connection& c) -> Status {
-    SOMLIER_ASSIGN_OR_RETURN(QueryResult e,
-                             Exec(c, "SELECT lifecycle_stage FROM experiments "
-                                     "WHERE experiment_id = ?",
-                                  {info.experiment_id}));
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult e, Exec(c,
+                                                 "SELECT lifecycle_stage FROM experiments "
+                                                 "WHERE experiment_id = ?",
+                                                 {info.experiment_id}));
     if (e.rows.empty()) {
-      return NotFound(
-          fmt::format("experiment with id '{}' does not exist", info.experiment_id));
+      return NotFound(fmt::format("experiment with id '{}' does not exist", info.experiment_id));
     }
     if (AsText(e.rows[0][0]) != "active") {
-      return FailedPrecondition(fmt::format(
-          "experiment with id '{}' is deleted; restore it to create runs in it",
-          info.experiment_id));
+      return FailedPrecondition(
+          fmt::format("experiment with id '{}' is deleted; restore it to create runs in it",
+                      info.experiment_id));
     }
     auto optional_int = [](const auto& v) { return v ? SqlValue(int64_t{*v}) : SqlValue(); };
-    auto inserted = Exec(
-        c,
-        fmt::format("INSERT INTO runs ({}) VALUES ({})",
-                    store_internal::RunColumns(""),
-                    Placeholders(18)),
-        {info.run_id, info.experiment_id, info.run_name, std::string(ToString(info.status)),
-         optional_int(info.start_time), optional_int(info.end_time), info.user_id,
-         info.artifact_uri, std::string(ToString(info.lifecycle_stage)), info.source.git_uri,
-         info.source.git_ref, info.source.git_commit, info.source.project_path,
-         info.source.entrypoint, optional_int(info.exit_code), info.status_message,
-         info.executor, optional_int(info.pid)});
+    auto inserted =
+        Exec(c,
+             fmt::format("INSERT INTO runs ({}) VALUES ({})", store_internal::RunColumns(""),
+                         Placeholders(18)),
+             {info.run_id, info.experiment_id, info.run_name, std::string(ToString(info.status)),
+              optional_int(info.start_time), optional_int(info.end_time), info.user_id,
+              info.artifact_uri, std::string(ToString(info.lifecycle_stage)), info.source.git_uri,
+              info.source.git_ref, info.source.git_commit, info.source.project_path,
+              info.source.entrypoint, optional_int(info.exit_code), info.status_message,
+              info.executor, optional_int(info.pid)});
     if (inserted.status().code() == StatusCode::kAlreadyExists) {
       return AlreadyExists(fmt::format("run '{}' already exists", info.run_id));
     }
@@ -90,12 +88,11 @@ Status Store::CreateRun(const RunInfo& info, const std::vector<Tag>& tags,
 Result<Run> Store::GetRun(const std::string& run_id) {
   std::vector<Run> runs;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
-    SOMLIER_ASSIGN_OR_RETURN(
-        QueryResult r,
-        Exec(c,
-             fmt::format("SELECT {} FROM runs r WHERE r.run_uuid = ?",
-                         store_internal::RunColumns("r")),
-             {run_id}));
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult r,
+                             Exec(c,
+                                  fmt::format("SELECT {} FROM runs r WHERE r.run_uuid = ?",
+                                              store_internal::RunColumns("r")),
+                                  {run_id}));
     if (r.rows.empty()) return NotFound(fmt::format("run '{}' does not exist", run_id));
     runs.push_back({store_internal::RunInfoFromRow(r.rows[0]), {}, {}, {}});
     return store_internal::LoadRunData(c, runs);
@@ -130,8 +127,8 @@ Status Store::UpdateRun(const std::string& run_id, const RunUpdate& u) {
       where += fmt::format(" AND status IN ({})", Placeholders(u.only_from.size()));
       for (RunStatus from : u.only_from) all.emplace_back(std::string(ToString(from)));
     }
-    SOMLIER_ASSIGN_OR_RETURN(
-        QueryResult updated, Exec(c, fmt::format("UPDATE runs SET {} WHERE {}", sets, where), all));
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult updated,
+                             Exec(c, fmt::format("UPDATE runs SET {} WHERE {}", sets, where), all));
     if (updated.affected_rows == 0) {
       SOMLIER_ASSIGN_OR_RETURN(QueryResult r,
                                Exec(c, "SELECT status FROM runs WHERE run_uuid = ?", {run_id}));
@@ -323,15 +320,16 @@ Result<PreparedBatch> Prepare(const std::string& run_id, const std::vector<Metri
     for (size_t start = 0; start < rows.size(); start += kRowsPerInsert) {
       const size_t end = std::min(rows.size(), start + kRowsPerInsert);
       store_internal::SqlStatement insert;
-      insert.sql = "INSERT INTO params (run_uuid, key, value) VALUES " +
-                   ValueRows(end - start, 3) + " ON CONFLICT (run_uuid, key) DO NOTHING";
+      insert.sql = "INSERT INTO params (run_uuid, key, value) VALUES " + ValueRows(end - start, 3) +
+                   " ON CONFLICT (run_uuid, key) DO NOTHING";
       for (size_t i = start; i < end; ++i) {
         insert.values.insert(insert.values.end(), {run_id, rows[i].first, rows[i].second});
       }
       b.param_inserts.push_back(std::move(insert));
     }
-    b.param_check.sql = fmt::format(
-        "SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({})", Placeholders(rows.size()));
+    b.param_check.sql =
+        fmt::format("SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({})",
+                    Placeholders(rows.size()));
     b.param_check.values.emplace_back(run_id);
     for (const auto& [key, value] : rows) b.param_check.values.emplace_back(key);
   }
@@ -348,7 +346,8 @@ Result<PreparedBatch> Prepare(const std::string& run_id, const std::vector<Metri
     upsert.sql = "INSERT INTO tags (run_uuid, key, value) VALUES " +
                  ValueRows(latest_tags.size(), 3) +
                  " ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value";
-    for (const auto& [key, value] : latest_tags) upsert.values.insert(upsert.values.end(), {run_id, key, value});
+    for (const auto& [key, value] : latest_tags)
+      upsert.values.insert(upsert.values.end(), {run_id, key, value});
     b.tag_upsert = std::move(upsert);
   }
 
@@ -362,9 +361,9 @@ Result<PreparedBatch> Prepare(const std::string& run_id, const std::vector<Metri
   for (const Metric& m : metrics) {
     if (m.key.size() > 65535) return InvalidArgument("a metric key is too long");
   }
-  b.metric_log_insert = store_internal::SqlStatement{
-      "INSERT INTO metric_log (run_uuid, points) VALUES (?, ?)",
-      {run_id, SqlBlob{PackPoints(metrics)}}};
+  b.metric_log_insert =
+      store_internal::SqlStatement{"INSERT INTO metric_log (run_uuid, points) VALUES (?, ?)",
+                                   {run_id, SqlBlob{PackPoints(metrics)}}};
   std::map<std::string, const Metric*> latest;
   for (const Metric& m : metrics) {
     auto [it, inserted] = latest.emplace(m.key, &m);
@@ -411,13 +410,15 @@ Status Execute(Connection& c, const std::string& run_id, PreparedBatch& b) {
       }
     }
   }
-  if (b.tag_upsert) SOMLIER_RETURN_IF_ERROR(Exec(c, b.tag_upsert->sql, b.tag_upsert->values).status());
+  if (b.tag_upsert)
+    SOMLIER_RETURN_IF_ERROR(Exec(c, b.tag_upsert->sql, b.tag_upsert->values).status());
   if (b.new_run_name) {
     SOMLIER_RETURN_IF_ERROR(
         Exec(c, "UPDATE runs SET name = ? WHERE run_uuid = ?", {*b.new_run_name, run_id}).status());
   }
   if (b.metric_log_insert) {
-    SOMLIER_RETURN_IF_ERROR(Exec(c, b.metric_log_insert->sql, b.metric_log_insert->values).status());
+    SOMLIER_RETURN_IF_ERROR(
+        Exec(c, b.metric_log_insert->sql, b.metric_log_insert->values).status());
   }
   if (b.latest_upsert) {
     for (size_t slot : b.experiment_slots) b.latest_upsert->values[slot] = experiment_id;
@@ -453,7 +454,8 @@ Result<int64_t> Store::CompactMetrics(int64_t max_points) {
     while (static_cast<int64_t>(points.size()) < max_points) {
       SOMLIER_ASSIGN_OR_RETURN(
           QueryResult rows,
-          Exec(c, "SELECT seq, run_uuid, points FROM metric_log WHERE seq > ? ORDER BY seq LIMIT 256",
+          Exec(c,
+               "SELECT seq, run_uuid, points FROM metric_log WHERE seq > ? ORDER BY seq LIMIT 256",
                {last_seq}));
       if (rows.rows.empty()) break;
       for (const SqlRow& row : rows.rows) {
@@ -461,10 +463,10 @@ Result<int64_t> Store::CompactMetrics(int64_t max_points) {
         seqs.emplace_back(last_seq);
         const std::string run = AsText(row[1]);
         const std::string bytes = AsText(row[2]);
-        if (!UnpackPoints(bytes, [&](std::string_view key, int64_t step, int64_t ts, double v,
-                                     bool nan) {
-              points.push_back({run, std::string(key), step, ts, v, nan});
-            })) {
+        if (!UnpackPoints(bytes,
+                          [&](std::string_view key, int64_t step, int64_t ts, double v, bool nan) {
+                            points.push_back({run, std::string(key), step, ts, v, nan});
+                          })) {
           return Internal(fmt::format("metric_log row {} is damaged", last_seq));
         }
       }
@@ -481,8 +483,8 @@ Result<int64_t> Store::CompactMetrics(int64_t max_points) {
       values.reserve((end - start) * 6);
       for (size_t i = start; i < end; ++i) {
         const Point& p = points[i];
-        values.insert(values.end(), {p.run, p.key, p.step, p.timestamp, p.value,
-                                     int64_t{p.is_nan ? 1 : 0}});
+        values.insert(values.end(),
+                      {p.run, p.key, p.step, p.timestamp, p.value, int64_t{p.is_nan ? 1 : 0}});
       }
       SOMLIER_RETURN_IF_ERROR(
           Exec(c,
@@ -529,10 +531,10 @@ Result<std::vector<Metric>> Store::GetMetricHistory(const std::string& run_id,
     SOMLIER_ASSIGN_OR_RETURN(QueryResult log,
                              Exec(c, "SELECT points FROM metric_log WHERE run_uuid = ?", {run_id}));
     for (const SqlRow& row : log.rows) {
-      UnpackPoints(AsText(row[0]), [&](std::string_view k, int64_t step, int64_t ts, double v,
-                                       bool nan) {
-        if (k == key) logged.push_back({key, nan ? std::nan("") : v, ts, step});
-      });
+      UnpackPoints(AsText(row[0]),
+                   [&](std::string_view k, int64_t step, int64_t ts, double v, bool nan) {
+                     if (k == key) logged.push_back({key, nan ? std::nan("") : v, ts, step});
+                   });
     }
     // With nothing logged, the page comes straight from the clustered table; otherwise
     // merge its first offset + max_results points with the logged ones.
@@ -545,8 +547,8 @@ Result<std::vector<Metric>> Store::GetMetricHistory(const std::string& run_id,
              {run_id, key, limit, logged.empty() ? offset : int64_t{0}}));
     out.reserve(r.rows.size() + logged.size());
     for (const SqlRow& row : r.rows) {
-      out.push_back({key, AsInt(row[1]) ? std::nan("") : AsDouble(row[0]), AsInt(row[2]),
-                     AsInt(row[3])});
+      out.push_back(
+          {key, AsInt(row[1]) ? std::nan("") : AsDouble(row[0]), AsInt(row[2]), AsInt(row[3])});
     }
     if (logged.empty()) return OkStatus();
     out.insert(out.end(), logged.begin(), logged.end());
@@ -558,11 +560,10 @@ Result<std::vector<Metric>> Store::GetMetricHistory(const std::string& run_id,
     };
     std::stable_sort(out.begin(), out.end(),
                      [&](const Metric& a, const Metric& b) { return order_key(a) < order_key(b); });
-    out.erase(std::unique(out.begin(), out.end(),
-                          [&](const Metric& a, const Metric& b) {
-                            return order_key(a) == order_key(b);
-                          }),
-              out.end());
+    out.erase(
+        std::unique(out.begin(), out.end(),
+                    [&](const Metric& a, const Metric& b) { return order_key(a) == order_key(b); }),
+        out.end());
     const size_t begin = std::min(out.size(), static_cast<size_t>(offset));
     const size_t end = std::min(out.size(), begin + static_cast<size_t>(max_results));
     out = std::vector<Metric>(out.begin() + static_cast<std::ptrdiff_t>(begin),

@@ -35,8 +35,8 @@ std::string PostgresUrl() {
 }
 
 std::string WithSearchPath(const std::string& url, const std::string& schema) {
-  return url + (url.find('?') == std::string::npos ? "?" : "&") +
-         "options=-csearch_path%3D" + schema;
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" +
+         schema;
 }
 
 // A run's tags without the `mlflow.runName` tag the store keeps in step with its name.
@@ -63,16 +63,14 @@ class StoreTest : public ::testing::TestWithParam<Dialect> {
         GTEST_SKIP() << "no PostgreSQL server (set SOMLIER_TEST_POSTGRES_URL)";
       }
       static std::atomic<int> counter{0};
-      const std::string schema =
-          "t" + NewRunId().substr(0, 12) + "_" + std::to_string(counter++);
+      const std::string schema = "t" + NewRunId().substr(0, 12) + "_" + std::to_string(counter++);
       auto admin = Database::Open(base);
       ASSERT_TRUE(admin.ok()) << admin.status().ToString();
-      ASSERT_TRUE((*admin)
-                      ->Transaction(true,
-                                    [&](Connection& c) {
-                                      return c.ExecuteScript("CREATE SCHEMA " + schema);
-                                    })
-                      .ok());
+      ASSERT_TRUE(
+          (*admin)
+              ->Transaction(
+                  true, [&](Connection& c) { return c.ExecuteScript("CREATE SCHEMA " + schema); })
+              .ok());
       url_ = WithSearchPath(base, schema);
     }
     auto opened = Store::Open(url_);
@@ -192,15 +190,16 @@ TEST_P(StoreTest, ExperimentLifecycle) {
   EXPECT_EQ(search(ViewType::kAll, like("EXAMPLE-%"))->size(), 0u)
       << "LIKE is case-sensitive on both engines";
   EXPECT_EQ(search(ViewType::kAll, like("EXAMPLE-%", CompareOp::kILike))->size(), 1u);
-  EXPECT_EQ(search(ViewType::kAll, {{FieldKind::kTag, "owner", CompareOp::kEq, {std::string("kim")}}})
-                ->size(),
-            1u);
+  EXPECT_EQ(
+      search(ViewType::kAll, {{FieldKind::kTag, "owner", CompareOp::kEq, {std::string("kim")}}})
+          ->size(),
+      1u);
   EXPECT_EQ(search(ViewType::kAll, {}, 1, 1)->size(), 1u);
-  EXPECT_EQ(search(ViewType::kAll, {{FieldKind::kAttribute, "color", CompareOp::kEq,
-                                     {std::string("x")}}})
-                .status()
-                .code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      search(ViewType::kAll, {{FieldKind::kAttribute, "color", CompareOp::kEq, {std::string("x")}}})
+          .status()
+          .code(),
+      StatusCode::kInvalidArgument);
 
   ASSERT_TRUE(store_->SetExperimentLifecycle(other, LifecycleStage::kActive).ok());
   EXPECT_EQ(search(ViewType::kActiveOnly)->size(), 2u);
@@ -332,8 +331,8 @@ TEST_P(StoreTest, ParamsAreWriteOnceAndABadBatchWritesNothing) {
 
   // Another value is an error naming the key and both values, and nothing of the batch
   // (not the metric, tag or new param) is written.
-  Status s = store_->LogBatch(run, {{"loss", 0.5, 10, 0}}, {{"new", "x"}, {"lr", "0.2"}},
-                              {{"t", "v"}});
+  Status s =
+      store_->LogBatch(run, {{"loss", 0.5, 10, 0}}, {{"new", "x"}, {"lr", "0.2"}}, {{"t", "v"}});
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("'lr'"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("0.1"), std::string::npos);
@@ -354,12 +353,13 @@ TEST_P(StoreTest, ParamsAreWriteOnceAndABadBatchWritesNothing) {
 
 TEST_P(StoreTest, MetricsKeepHistoryAndLatestValue) {
   const std::string run = NewRun(NewExperiment());
-  ASSERT_TRUE(store_->LogBatch(run,
-                               {{"loss", 0.9, 100, 0},
-                                {"loss", 0.5, 200, 2},
-                                {"loss", 0.7, 300, 1},  // older step: not the latest
-                                {"acc", 0.25, 100, 0}},
-                               {}, {})
+  ASSERT_TRUE(store_
+                  ->LogBatch(run,
+                             {{"loss", 0.9, 100, 0},
+                              {"loss", 0.5, 200, 2},
+                              {"loss", 0.7, 300, 1},  // older step: not the latest
+                              {"acc", 0.25, 100, 0}},
+                             {}, {})
                   .ok());
   // Same step, older timestamp: history only, not the latest value.
   ASSERT_TRUE(store_->LogBatch(run, {{"acc", 0.75, 50, 0}}, {}, {}).ok());
@@ -388,12 +388,13 @@ TEST_P(StoreTest, MetricsKeepHistoryAndLatestValue) {
   EXPECT_DOUBLE_EQ((*page)[0].value, 0.7);
 
   // Non-finite values round-trip.
-  ASSERT_TRUE(store_->LogBatch(run,
-                               {{"nan", std::nan(""), 1, 0},
-                                {"inf", HUGE_VAL, 1, 0},
-                                {"ninf", -HUGE_VAL, 1, 0},
-                                {"precise", 0.1 + 0.2, 1, 0}},
-                               {}, {})
+  ASSERT_TRUE(store_
+                  ->LogBatch(run,
+                             {{"nan", std::nan(""), 1, 0},
+                              {"inf", HUGE_VAL, 1, 0},
+                              {"ninf", -HUGE_VAL, 1, 0},
+                              {"precise", 0.1 + 0.2, 1, 0}},
+                             {}, {})
                   .ok());
   got = store_->GetRun(run);
   std::map<std::string, double> latest;
@@ -430,8 +431,8 @@ TEST_P(StoreTest, RunNameAndItsTagMoveTogether) {
 
 TEST_P(StoreTest, MetricHistorySpansTheLogAndTheCompactedTable) {
   const std::string run = NewRun(NewExperiment());
-  ASSERT_TRUE(store_->LogBatch(run, {{"m", 1, 10, 1}, {"m", 3, 30, 3}, {"other", 9, 1, 0}}, {}, {})
-                  .ok());
+  ASSERT_TRUE(
+      store_->LogBatch(run, {{"m", 1, 10, 1}, {"m", 3, 30, 3}, {"other", 9, 1, 0}}, {}, {}).ok());
   auto moved = store_->CompactMetrics();
   ASSERT_TRUE(moved.ok()) << moved.status().ToString();
   EXPECT_GE(*moved, 3);
@@ -546,13 +547,16 @@ TEST_P(StoreTest, SearchRunsFiltersOrdersAndPages) {
   RunQuery q;
   q.experiment_ids = {exp};
   // Default order: newest start time first.
-  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[4], id[3], id[2], id[1], id[0]}));
+  EXPECT_EQ(Ids(store_->SearchRuns(q)),
+            (std::vector<std::string>{id[4], id[3], id[2], id[1], id[0]}));
 
   q.order_by = {{FieldKind::kMetric, "rmse", true}};
-  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[3], id[2], id[1], id[0], id[4]}))
+  EXPECT_EQ(Ids(store_->SearchRuns(q)),
+            (std::vector<std::string>{id[3], id[2], id[1], id[0], id[4]}))
       << "a run without the metric sorts last";
   q.order_by = {{FieldKind::kMetric, "rmse", false}};
-  EXPECT_EQ(Ids(store_->SearchRuns(q)), (std::vector<std::string>{id[0], id[1], id[2], id[3], id[4]}));
+  EXPECT_EQ(Ids(store_->SearchRuns(q)),
+            (std::vector<std::string>{id[0], id[1], id[2], id[3], id[4]}));
 
   q.filters = {{FieldKind::kMetric, "rmse", CompareOp::kLt, {0.35}}};
   q.order_by = {{FieldKind::kMetric, "rmse", true}};
@@ -624,7 +628,7 @@ TEST_P(StoreTest, OrderingByAMetricPagesThroughRunsWithAndWithoutIt) {
       without.push_back(run);
     }
   }
-  std::vector<std::string> expected(with.rbegin(), with.rend());  // loss ascending
+  std::vector<std::string> expected(with.rbegin(), with.rend());      // loss ascending
   expected.insert(expected.end(), without.rbegin(), without.rend());  // newest first
   for (int64_t page_size : {1, 3, 5, 7, 12, 20}) {
     std::vector<std::string> seen;
@@ -707,8 +711,7 @@ TEST_P(StoreTest, RegisteredModelLifecycle) {
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   EXPECT_EQ(created->description, "predicts prices");
   EXPECT_EQ(created->tags, (std::vector<Tag>{{"team", "ml"}}));
-  EXPECT_EQ(store_->CreateRegisteredModel("price", "").status().code(),
-            StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->CreateRegisteredModel("price", "").status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(store_->CreateRegisteredModel("", "").status().code(), StatusCode::kInvalidArgument);
 
   auto updated = store_->UpdateRegisteredModel("price", "new text");
@@ -836,8 +839,8 @@ TEST_P(StoreTest, ModelVersionsStagesTagsAndSearch) {
   q.filters.push_back({FieldKind::kAttribute, "run_id", CompareOp::kIn, {runs[1], runs[2]}});
   EXPECT_EQ(store_->SearchModelVersions(q)->size(), 2u);
   q = ModelVersionQuery{};
-  q.filters = {{FieldKind::kAttribute, "source_path", CompareOp::kEq,
-                {"runs:/" + runs[0] + "/model"}}};
+  q.filters = {
+      {FieldKind::kAttribute, "source_path", CompareOp::kEq, {"runs:/" + runs[0] + "/model"}}};
   ASSERT_EQ(store_->SearchModelVersions(q)->size(), 1u);
   q.filters = {{FieldKind::kAttribute, "version_number", CompareOp::kGe, {int64_t{3}}}};
   EXPECT_EQ(store_->SearchModelVersions(q)->size(), 2u);

@@ -17,9 +17,10 @@ std::string EncodePageToken(int64_t offset) {
 Result<int64_t> DecodePageToken(std::string_view token) {
   if (token.empty()) return int64_t{0};
   const auto bad = [&] {
-    return InvalidArgument(fmt::format("invalid page token '{}': pass the next_page_token of the "
-                                       "previous page unchanged",
-                                       token));
+    return InvalidArgument(
+        fmt::format("invalid page token '{}': pass the next_page_token of the "
+                    "previous page unchanged",
+                    token));
   };
   auto decoded = Base64Decode(token);
   if (!decoded) return bad();

@@ -11,16 +11,16 @@ namespace somlier {
 namespace {
 
 constexpr std::array<std::string_view, 32> kAdjectives = {
-    "amber",  "brave",  "calm",   "clever", "crisp",  "daring", "eager",  "fancy",
-    "gentle", "glad",   "golden", "hardy",  "honest", "jolly",  "keen",   "lively",
-    "lucky",  "mellow", "merry",  "nimble", "noble",  "plucky", "proud",  "quiet",
-    "rapid",  "silver", "steady", "sunny",  "swift",  "tidy",   "vivid",  "witty"};
+    "amber",  "brave",  "calm",   "clever", "crisp",  "daring", "eager", "fancy",
+    "gentle", "glad",   "golden", "hardy",  "honest", "jolly",  "keen",  "lively",
+    "lucky",  "mellow", "merry",  "nimble", "noble",  "plucky", "proud", "quiet",
+    "rapid",  "silver", "steady", "sunny",  "swift",  "tidy",   "vivid", "witty"};
 
 constexpr std::array<std::string_view, 32> kNouns = {
-    "badger", "beaver", "bison",  "crane",  "dolphin", "eagle", "falcon", "ferret",
-    "finch",  "fox",    "gecko",  "heron",  "ibis",    "koala", "lark",   "lemur",
-    "lynx",   "marten", "moose",  "newt",   "otter",   "owl",   "panda",  "puffin",
-    "quail",  "raven",  "salmon", "seal",   "swan",    "tapir", "walrus", "wren"};
+    "badger", "beaver", "bison",  "crane", "dolphin", "eagle", "falcon", "ferret",
+    "finch",  "fox",    "gecko",  "heron", "ibis",    "koala", "lark",   "lemur",
+    "lynx",   "marten", "moose",  "newt",  "otter",   "owl",   "panda",  "puffin",
+    "quail",  "raven",  "salmon", "seal",  "swan",    "tapir", "walrus", "wren"};
 
 }  // namespace
 

@@ -16,8 +16,8 @@ namespace {
 
 // What each search accepts.
 struct AttributeRule {
-  std::string_view name;     // as written in queries
-  std::string_view key;      // the Store's attribute key
+  std::string_view name;  // as written in queries
+  std::string_view key;   // the Store's attribute key
   bool numeric;
   bool filterable;
 };
@@ -95,7 +95,8 @@ std::string AttributeNames(SearchKind kind, bool for_filter) {
 // The entity prefix of an identifier, as a FieldKind (nullopt: not one this search knows).
 std::optional<FieldKind> EntityKind(SearchKind kind, std::string_view entity) {
   const std::string e = ToLower(entity);
-  if (e == "attribute" || e == "attributes" || e == "attr" || (kind == SearchKind::kRuns && e == "run")) {
+  if (e == "attribute" || e == "attributes" || e == "attr" ||
+      (kind == SearchKind::kRuns && e == "run")) {
     return FieldKind::kAttribute;
   }
   if (e == "tag" || e == "tags") return FieldKind::kTag;
@@ -131,8 +132,8 @@ class Lexer {
   std::string_view Rest() const { return text_.substr(pos_); }
 
   Status Error(std::string_view what) const {
-    return InvalidArgument(fmt::format("invalid search expression '{}' at position {}: {}",
-                                       text_, pos_ + 1, what));
+    return InvalidArgument(
+        fmt::format("invalid search expression '{}' at position {}: {}", text_, pos_ + 1, what));
   }
 
   // A bare word of letters, digits and '_'.
@@ -315,8 +316,7 @@ Result<Identifier> ReadIdentifier(Lexer& lex, SearchKind kind, bool for_filter) 
     }
   }
   return lex.Error(fmt::format("'{}' is not an attribute this search can {} by (expected {})", key,
-                               for_filter ? "filter" : "order",
-                               AttributeNames(kind, for_filter)));
+                               for_filter ? "filter" : "order", AttributeNames(kind, for_filter)));
 }
 
 CompareOp ToOp(const std::string& op) {
@@ -336,7 +336,8 @@ Result<Filter> ReadComparison(Lexer& lex, SearchKind kind) {
   SOMLIER_ASSIGN_OR_RETURN(Identifier id, ReadIdentifier(lex, kind, /*for_filter=*/true));
   SOMLIER_ASSIGN_OR_RETURN(std::string op, lex.Comparator());
   SOMLIER_ASSIGN_OR_RETURN(Value value, lex.ParseValue());
-  const bool numeric = id.kind == FieldKind::kMetric || (id.kind == FieldKind::kAttribute && id.numeric);
+  const bool numeric =
+      id.kind == FieldKind::kMetric || (id.kind == FieldKind::kAttribute && id.numeric);
   const bool is_set = op == "IN" || op == "NOT IN";
   const bool is_pattern = op == "LIKE" || op == "ILIKE";
   Filter f{id.kind, id.key, ToOp(op), {}};
@@ -356,13 +357,13 @@ Result<Filter> ReadComparison(Lexer& lex, SearchKind kind) {
     return f;
   }
   if (op == "<" || op == "<=" || op == ">" || op == ">=") {
-    return lex.Error(fmt::format("'{}' does not apply to the string '{}' (use =, !=, LIKE, ILIKE)",
-                                 op, id.key));
+    return lex.Error(
+        fmt::format("'{}' does not apply to the string '{}' (use =, !=, LIKE, ILIKE)", op, id.key));
   }
   if (is_set) {
     if (id.kind != FieldKind::kAttribute) {
-      return lex.Error(fmt::format("'{}' applies to attributes such as run_id, not to '{}'", op,
-                                   id.key));
+      return lex.Error(
+          fmt::format("'{}' applies to attributes such as run_id, not to '{}'", op, id.key));
     }
     if (value.type != Value::kList) {
       return lex.Error(fmt::format("'{}' needs a list such as ('a', 'b')", op));

@@ -45,18 +45,19 @@ TEST(SearchSyntax, RunFilters) {
   EXPECT_EQ(std::get<int64_t>((*f)[6].values[0]), 1000);
   EXPECT_EQ(std::get<std::string>((*f)[7].values[0]), "%a''b%") << "a '' inside \" stays";
   EXPECT_TRUE(ParseSearchFilter(SearchKind::kRuns, "  ")->empty());
-  EXPECT_EQ(std::get<std::string>((*ParseSearchFilter(SearchKind::kRuns, "tags.t = 'it''s'"))[0].values[0]),
+  EXPECT_EQ(std::get<std::string>(
+                (*ParseSearchFilter(SearchKind::kRuns, "tags.t = 'it''s'"))[0].values[0]),
             "it's");
 }
 
 TEST(SearchSyntax, RejectsWhatMlflowRejects) {
   for (const char* bad : {
-           "metrics.rmse < 'one'",         // metrics compare to numbers
-           "params.lr > '0.1'",            // strings have no order
-           "metrics.rmse LIKE '1%'",       // no LIKE on numbers
-           "params.lr IN ('a')",           // IN is for attributes
-           "attributes.color = 'red'",     // not an attribute
-           "datasets.name = 'x'",          // not supported
+           "metrics.rmse < 'one'",      // metrics compare to numbers
+           "params.lr > '0.1'",         // strings have no order
+           "metrics.rmse LIKE '1%'",    // no LIKE on numbers
+           "params.lr IN ('a')",        // IN is for attributes
+           "attributes.color = 'red'",  // not an attribute
+           "datasets.name = 'x'",       // not supported
            "metrics.a < 1 OR metrics.b < 1",
            "metrics.a < 1 metrics.b < 1",
            "metrics.a <",
@@ -88,9 +89,8 @@ TEST(SearchSyntax, OtherSearches) {
 }
 
 TEST(SearchSyntax, OrderBy) {
-  auto o = ParseOrderBy(SearchKind::kRuns,
-                        {"metrics.rmse DESC", "params.alpha", "attributes.start_time asc",
-                         "metrics.`val loss`"});
+  auto o = ParseOrderBy(SearchKind::kRuns, {"metrics.rmse DESC", "params.alpha",
+                                            "attributes.start_time asc", "metrics.`val loss`"});
   ASSERT_TRUE(o.ok()) << o.status().ToString();
   EXPECT_FALSE((*o)[0].ascending);
   EXPECT_EQ((*o)[1].kind, FieldKind::kParam);
@@ -108,8 +108,8 @@ TEST(Validation, KeysAndLimits) {
   for (const char* ok : {"rmse", "val/loss", "a-b_c.d e:f", "x/y/z"}) {
     EXPECT_TRUE(ValidateKey("metric", ok).ok()) << ok;
   }
-  for (const char* bad : {"", "/abs", "trail/", "a//b", "a/./b", "../up", "a/..", "bad$char",
-                          "ünïcode"}) {
+  for (const char* bad :
+       {"", "/abs", "trail/", "a//b", "a/./b", "../up", "a/..", "bad$char", "ünïcode"}) {
     EXPECT_FALSE(ValidateKey("metric", bad).ok()) << bad;
   }
   EXPECT_FALSE(ValidateKey("metric", std::string(251, 'a')).ok());
@@ -182,7 +182,8 @@ TEST(Paging, TokensMatchMlflows) {
 }
 
 TEST(Base64, RoundTrips) {
-  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff", 2)}) {
+  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba",
+                                                       "foobar", std::string("\0\xff", 2)}) {
     EXPECT_EQ(*Base64Decode(Base64Encode(s)), s);
   }
   EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");

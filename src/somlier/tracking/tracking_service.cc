@@ -138,9 +138,9 @@ Result<Run> TrackingService::CreateRun(const CreateRunRequest& r) {
     if (tag.key == kUserTag && user.empty()) user = tag.value;
     if (tag.key == kRunNameTag) {
       if (!name.empty() && name != tag.value) {
-        return InvalidArgument(fmt::format(
-            "run_name '{}' and the mlflow.runName tag '{}' disagree; give one of them", name,
-            tag.value));
+        return InvalidArgument(
+            fmt::format("run_name '{}' and the mlflow.runName tag '{}' disagree; give one of them",
+                        name, tag.value));
       }
       name = tag.value;
     }
@@ -310,8 +310,8 @@ Result<std::vector<RankedRun>> TrackingService::BestRuns(const std::string& proj
   if (top < 1) return InvalidArgument(fmt::format("top {} must be at least 1", top));
   auto experiment = store_.GetExperimentByName(project_name);
   if (experiment.status().code() == StatusCode::kNotFound) {
-    return NotFound(fmt::format("project '{}' does not exist (no experiment has that name)",
-                                project_name));
+    return NotFound(
+        fmt::format("project '{}' does not exist (no experiment has that name)", project_name));
   }
   SOMLIER_RETURN_IF_ERROR(experiment.status());
 

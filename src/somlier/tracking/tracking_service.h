@@ -22,13 +22,13 @@
 namespace somlier {
 
 struct CreateRunRequest {
-  std::string experiment_id;  // empty: the default experiment "0"
-  std::string user_id;        // empty: the mlflow.user tag, if any
-  std::string run_name;       // empty: the mlflow.runName tag, else a generated name
+  std::string experiment_id;          // empty: the default experiment "0"
+  std::string user_id;                // empty: the mlflow.user tag, if any
+  std::string run_name;               // empty: the mlflow.runName tag, else a generated name
   std::optional<int64_t> start_time;  // empty: now
   std::vector<Tag> tags;
   RunStatus status = RunStatus::kRunning;
-  RunSource source;  // where the code came from, for runs started by `train`
+  RunSource source;           // where the code came from, for runs started by `train`
   std::vector<Param> params;  // logged with the run (distinct keys)
   std::string executor;       // the process that will execute it (execution/process_identity.h)
 };

@@ -20,8 +20,8 @@ Result<int64_t> ParseNonNegative(std::string_view text, std::string_view what) {
   int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 0) {
-    return InvalidArgument(fmt::format("{} '{}' is not a valid {} (expected a whole number)", what,
-                                       text, what));
+    return InvalidArgument(
+        fmt::format("{} '{}' is not a valid {} (expected a whole number)", what, text, what));
   }
   return value;
 }
@@ -85,10 +85,11 @@ Status ValidateKey(std::string_view what, std::string_view key) {
 Status ValidateBatch(const std::vector<Metric>& metrics, const std::vector<Param>& params,
                      const std::vector<Tag>& tags) {
   auto too_many = [](std::string_view what, size_t got, size_t limit) {
-    return InvalidArgument(fmt::format(
-        "a batch logging request can contain at most {} {}; got {}", limit, what, got));
+    return InvalidArgument(
+        fmt::format("a batch logging request can contain at most {} {}; got {}", limit, what, got));
   };
-  if (metrics.size() > kMaxBatchMetrics) return too_many("metrics", metrics.size(), kMaxBatchMetrics);
+  if (metrics.size() > kMaxBatchMetrics)
+    return too_many("metrics", metrics.size(), kMaxBatchMetrics);
   if (params.size() > kMaxBatchParams) return too_many("params", params.size(), kMaxBatchParams);
   if (tags.size() > kMaxBatchTags) return too_many("tags", tags.size(), kMaxBatchTags);
   const size_t total = metrics.size() + params.size() + tags.size();
@@ -163,8 +164,8 @@ Status ValidateAlias(std::string_view alias) {
       TextField::kAlias, alias, [&] { return fmt::format("alias '{}'", Preview(alias)); }));
   for (char c : alias) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') {
-      return InvalidArgument(fmt::format(
-          "alias '{}' may only contain letters, digits, '_' and '-'", alias));
+      return InvalidArgument(
+          fmt::format("alias '{}' may only contain letters, digits, '_' and '-'", alias));
     }
   }
   const std::string lower = ToLower(alias);
@@ -181,8 +182,8 @@ Status ValidateAlias(std::string_view alias) {
 
 Status ValidateMaxResults(int64_t max_results, int64_t limit) {
   if (max_results < 1 || max_results > limit) {
-    return InvalidArgument(
-        fmt::format("max_results {} is out of range: it must be between 1 and {}", max_results, limit));
+    return InvalidArgument(fmt::format(
+        "max_results {} is out of range: it must be between 1 and {}", max_results, limit));
   }
   return OkStatus();
 }

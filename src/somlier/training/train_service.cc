@@ -177,7 +177,8 @@ Result<ProcessLaunch> TrainJob::State::PrepareRun(size_t i) {
   env.erase("MLFLOW_EXPERIMENT_NAME");
   env.erase("MLFLOW_TRACKING_USERNAME");  // would take precedence over the token
   env.erase("MLFLOW_TRACKING_PASSWORD");
-  env.erase("SOMLIER_DATABASE_URL");  // runs log through the API; the database's password stays here
+  env.erase(
+      "SOMLIER_DATABASE_URL");  // runs log through the API; the database's password stays here
   if (tracking_token.empty()) {
     env.erase("MLFLOW_TRACKING_TOKEN");
     env.erase("SOMLIER_TOKEN");
@@ -341,9 +342,9 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
         fmt::format("max_parallel {} is not between 1 and {}", r.max_parallel, kMaxParallel));
   }
   if (r.timeout.count() < 0 || r.timeout > kMaxTimeout) {
-    return InvalidArgument(fmt::format(
-        "timeout {} must be 0 (none) or a number of seconds up to {} (30 days)",
-        r.timeout.count(), kMaxTimeout.count()));
+    return InvalidArgument(
+        fmt::format("timeout {} must be 0 (none) or a number of seconds up to {} (30 days)",
+                    r.timeout.count(), kMaxTimeout.count()));
   }
   for (const ParamSpec& p : r.params) SOMLIER_RETURN_IF_ERROR(ValidateKey("parameter", p.name));
   SOMLIER_ASSIGN_OR_RETURN(std::vector<ParamCombination> grid, ExpandParamGrid(r.params));
@@ -394,9 +395,8 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
   } else if (std::error_code ec; fs::is_regular_file(s.spec.RequirementsPath(), ec)) {
     s.env_request.requirements_file = s.spec.RequirementsPath();
   }
-  s.env_request.manager =
-      r.env_manager.value_or(s.env_request.requirements_file.empty() ? EnvManager::kLocal
-                                                                     : EnvManager::kVirtualenv);
+  s.env_request.manager = r.env_manager.value_or(
+      s.env_request.requirements_file.empty() ? EnvManager::kLocal : EnvManager::kVirtualenv);
   if (auto package = PythonPackageDir(config_.env); package.ok()) {
     s.python_package = package->string();
   } else {
@@ -427,16 +427,12 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
     create.source = {stored_uri, r.project_ref, s.commit, project_path, r.entrypoint};
     create.executor = ThisProcessIdentity();
     for (const auto& [name, value] : combination) create.params.push_back({name, value});
-    create.tags = {{"mlflow.source.type", "PROJECT"},
-                   {"mlflow.source.name", stored_uri},
-                   {"mlflow.source.git.commit", s.commit},
-                   {"mlflow.source.git.repoURL", stored_uri},
-                   {"mlflow.gitRepoURL", stored_uri},
-                   {"mlflow.project.entryPoint", r.entrypoint},
-                   {"mlflow.project.env", env_name},
-                   {"mlflow.project.backend", "local"},
-                   {"somlier.project_ref", r.project_ref},
-                   {"somlier.train_id", train_id}};
+    create.tags = {
+        {"mlflow.source.type", "PROJECT"},      {"mlflow.source.name", stored_uri},
+        {"mlflow.source.git.commit", s.commit}, {"mlflow.source.git.repoURL", stored_uri},
+        {"mlflow.gitRepoURL", stored_uri},      {"mlflow.project.entryPoint", r.entrypoint},
+        {"mlflow.project.env", env_name},       {"mlflow.project.backend", "local"},
+        {"somlier.project_ref", r.project_ref}, {"somlier.train_id", train_id}};
     if (!r.user.empty()) create.tags.push_back({"mlflow.user", r.user});
     Result<Run> created = tracking_.CreateRun(create);
     if (!created.ok()) {
@@ -451,9 +447,8 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
     job->runs_.push_back({created->info.run_id, created->info.run_name, combination});
   }
   for (const std::string& warning : job->warnings_) LogWarning("train: {}", warning);
-  LogDebug("train {}: {} run(s) of {} at {} ({}) in experiment {}", train_id,
-              job->runs_.size(), experiment_name, r.project_ref, s.commit.substr(0, 12),
-              job->experiment_id_);
+  LogDebug("train {}: {} run(s) of {} at {} ({}) in experiment {}", train_id, job->runs_.size(),
+           experiment_name, r.project_ref, s.commit.substr(0, 12), job->experiment_id_);
 
   // ---- Execution ----
   std::vector<ExecutorTask> tasks;
@@ -506,10 +501,10 @@ Status TrainService::KillRun(const std::string& run_id, const std::string& reaso
         "run '{}' was not started by `somlier train`: there is no process to kill", run_id));
   }
   if (CheckProcess(info.executor) == ProcessState::kUnknown) {
-    return FailedPrecondition(fmt::format(
-        "run '{}' is executed on another machine ({}); kill it through the server that "
-        "executes it (SOMLIER_SERVER)",
-        run_id, info.executor));
+    return FailedPrecondition(
+        fmt::format("run '{}' is executed on another machine ({}); kill it through the server that "
+                    "executes it (SOMLIER_SERVER)",
+                    run_id, info.executor));
   }
   // The executor sees the status when the process ends, keeps it and releases the run.
   SOMLIER_RETURN_IF_ERROR(

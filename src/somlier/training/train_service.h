@@ -55,10 +55,10 @@ struct TrainRequest {
   std::string project_ref;   // branch, tag or commit
   std::string github_uri;    // empty: the configured default repository
   std::string entrypoint = "main";
-  std::vector<ParamSpec> params;           // NAME -> SPEC, in the order given
-  std::optional<EnvManager> env_manager;   // empty: virtualenv when the project has requirements
-  int max_parallel = 0;                    // 0: the number of cores
-  std::chrono::seconds timeout{0};         // per run; 0: none
+  std::vector<ParamSpec> params;          // NAME -> SPEC, in the order given
+  std::optional<EnvManager> env_manager;  // empty: virtualenv when the project has requirements
+  int max_parallel = 0;                   // 0: the number of cores
+  std::chrono::seconds timeout{0};        // per run; 0: none
   bool use_k8s_job = false;
   bool use_gpu = false;
   std::string user;  // who asked (recorded on the runs), or empty
@@ -84,8 +84,7 @@ struct TrainRun {
 struct TrainEvents {
   std::function<void(std::string_view note)> on_note;  // slow steps and warnings
   // A run started (RUNNING) or ended; `message` says why it failed or was killed.
-  std::function<void(const TrainRun& run, RunStatus status, const std::string& message)>
-      on_status;
+  std::function<void(const TrainRun& run, RunStatus status, const std::string& message)> on_status;
   std::function<void(const TrainRun& run, OutputStream stream, std::string_view line)> on_line;
   // Polled during slow steps (git fetch, creating the environment); true stops them — the
   // caller was interrupted.
@@ -135,7 +134,7 @@ class TrainService {
   TrackingService& tracking_;
   TrainServiceConfig config_;
   std::mutex mutex_;
-  TrackingServer server_;                      // guarded by mutex_
+  TrackingServer server_;                        // guarded by mutex_
   std::vector<std::shared_ptr<TrainJob>> jobs_;  // guarded by mutex_
 
   std::mutex watch_mutex_;

@@ -38,9 +38,7 @@ std::string BytesToHex(const std::string& bytes) {
 }
 
 std::string HexToBytes(const char* text, size_t length) {
-  auto nibble = [](char c) {
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-  };
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
   std::string out;
   if (length < 2 || text[0] != '\\' || text[1] != 'x') return out;
   out.reserve((length - 2) / 2);
@@ -71,9 +69,9 @@ Status StatusFromResult(PGconn* conn, const PGresult* res, std::string_view sql)
   if (PQstatus(conn) != CONNECTION_OK) return Unavailable(message);
   if (state == nullptr) return Internal(message);
   std::string_view code(state);
-  if (code == "23505") return AlreadyExists(message);                     // unique_violation
-  if (code == "23503") return FailedPrecondition(message);                // foreign_key_violation
-  if (code == "40001" || code == "40P01") return Unavailable(message);    // retry-able
+  if (code == "23505") return AlreadyExists(message);                   // unique_violation
+  if (code == "23503") return FailedPrecondition(message);              // foreign_key_violation
+  if (code == "40001" || code == "40P01") return Unavailable(message);  // retry-able
   if (code.starts_with("08") || code == "57P01") return Unavailable(message);  // connection
   if (code.starts_with("22") || code.starts_with("23")) return InvalidArgument(message);
   LogDebug("postgres error in: {}", sql);
@@ -142,7 +140,8 @@ class PostgresConnection final : public Connection {
             row.emplace_back(static_cast<int64_t>(text[0] == 't' ? 1 : 0));
             break;
           case kByteaOid:
-            row.emplace_back(SqlBlob{HexToBytes(text, static_cast<size_t>(PQgetlength(res, r, c)))});
+            row.emplace_back(
+                SqlBlob{HexToBytes(text, static_cast<size_t>(PQgetlength(res, r, c)))});
             break;
           default:
             row.emplace_back(std::string(text, static_cast<size_t>(PQgetlength(res, r, c))));
@@ -245,13 +244,13 @@ Result<std::unique_ptr<Connection>> OpenPostgresConnection(const std::string& ur
       message.pop_back();
     }
     PQfinish(conn);
-    return Unavailable(fmt::format("cannot connect to PostgreSQL at '{}': {}",
-                                   RedactUrlPassword(url), message));
+    return Unavailable(
+        fmt::format("cannot connect to PostgreSQL at '{}': {}", RedactUrlPassword(url), message));
   }
   PQsetNoticeProcessor(conn, IgnoreNotice, nullptr);
   auto connection = std::make_unique<PostgresConnection>(conn);
-  SOMLIER_RETURN_IF_ERROR(connection->ExecuteScript(
-      "SET client_min_messages = warning; SET TIME ZONE 'UTC'"));
+  SOMLIER_RETURN_IF_ERROR(
+      connection->ExecuteScript("SET client_min_messages = warning; SET TIME ZONE 'UTC'"));
   return std::unique_ptr<Connection>(std::move(connection));
 }
 

@@ -12,7 +12,8 @@ namespace somlier {
 namespace {
 
 Status MapError(sqlite3* db, int rc, std::string_view what) {
-  std::string message = fmt::format("sqlite: {}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  std::string message =
+      fmt::format("sqlite: {}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   switch (rc & 0xff) {
     case SQLITE_CONSTRAINT:
       if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
@@ -62,8 +63,7 @@ class SqliteConnection final : public Connection {
         rc = sqlite3_bind_double(stmt, i + 1, *d);
       } else if (auto* s = std::get_if<std::string>(&v)) {
         // The caller's values outlive the statement's use (reset on every exit path).
-        rc = sqlite3_bind_text(stmt, i + 1, s->data(), static_cast<int>(s->size()),
-                               SQLITE_STATIC);
+        rc = sqlite3_bind_text(stmt, i + 1, s->data(), static_cast<int>(s->size()), SQLITE_STATIC);
       } else if (auto* b = std::get_if<SqlBlob>(&v)) {
         rc = sqlite3_bind_blob(stmt, i + 1, b->bytes.data(), static_cast<int>(b->bytes.size()),
                                SQLITE_STATIC);
@@ -94,8 +94,8 @@ class SqliteConnection final : public Connection {
             break;
           case SQLITE_BLOB: {
             const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, c));
-            row.emplace_back(SqlBlob{std::string(data ? data : "",
-                                                 static_cast<size_t>(sqlite3_column_bytes(stmt, c)))});
+            row.emplace_back(SqlBlob{
+                std::string(data ? data : "", static_cast<size_t>(sqlite3_column_bytes(stmt, c)))});
             break;
           }
           default: {
@@ -194,9 +194,9 @@ Result<std::unique_ptr<Connection>> OpenSqliteConnection(const SqliteOptions& op
     }
   }
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(options.path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(options.path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
@@ -206,12 +206,14 @@ Result<std::unique_ptr<Connection>> OpenSqliteConnection(const SqliteOptions& op
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   auto connection = std::make_unique<SqliteConnection>(db);
   // WAL lets readers proceed while one writer commits; the mode is stored in the file.
-  SOMLIER_RETURN_IF_ERROR(connection->ExecuteScript(
-      fmt::format("PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA foreign_keys=ON; "
-                  "PRAGMA case_sensitive_like=ON; PRAGMA mmap_size=1073741824; "
-                  "PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;",
-                  options.synchronous))
-                              .WithContext(fmt::format("opening '{}'", options.path)));
+  SOMLIER_RETURN_IF_ERROR(
+      connection
+          ->ExecuteScript(
+              fmt::format("PRAGMA journal_mode=WAL; PRAGMA synchronous={}; PRAGMA foreign_keys=ON; "
+                          "PRAGMA case_sensitive_like=ON; PRAGMA mmap_size=1073741824; "
+                          "PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY;",
+                          options.synchronous))
+          .WithContext(fmt::format("opening '{}'", options.path)));
   return std::unique_ptr<Connection>(std::move(connection));
 }
 
