@@ -15,7 +15,8 @@ their flavors.
 """
 from . import pytorch, sklearn  # noqa: F401  (submodules: somlier.sklearn.log_model, ...)
 from ._client import SomlierException, get_tracking_uri, set_tracking_uri
-from ._models import load_model, register_model
+from ._flavors import load_model
+from ._models import register_model
 from ._tracking import (active_run, end_run, flush, log_artifact, log_artifacts, log_metric,
                         log_metrics, log_param, log_params, set_experiment, set_tag, set_tags,
                         start_run)

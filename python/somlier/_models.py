@@ -1,5 +1,6 @@
-"""Models in the MLflow model format: writing a model directory, logging it to a run,
-resolving model URIs and loading models back.
+"""Models in the MLflow model format: writing and reading a model directory's MLmodel, logging
+it to a run, registering it and resolving and downloading model URIs. Loading a model is the
+flavor table's (`_flavors`), which builds on this module; this module imports no flavor.
 
 A model directory holds `MLmodel` (YAML: flavors, run_id, utc_time_created, model_uuid,
 artifact_path), the flavor's files, and conda.yaml / python_env.yaml / requirements.txt.
@@ -14,8 +15,17 @@ import shutil
 import tempfile
 import uuid
 
-from . import _client, _yaml
+from . import _client, _tracking, _yaml
 from ._client import SomlierException
+
+
+class ImportFailure(Exception):
+    """A model file from outside SoMLier that does not load as its flavor (register_v2, see
+    `_import_model`); `kind` is the error it reports, e.g. not_sklearn or weights_mismatch."""
+
+    def __init__(self, kind, message):
+        super().__init__(message)
+        self.kind = kind
 
 
 def python_version():
@@ -89,7 +99,6 @@ def log_model(save, artifact_path, registered_model_name=None, **save_kwargs):
     """Saves a model with `save(path, run_id=..., artifact_path=...)` into the active run's
     artifacts under `artifact_path`, records it (runs/log-model) and optionally registers it.
     Returns {"model_uri", "run_id", "artifact_path", "registered_model_version"}."""
-    from . import _tracking
     run = _tracking.active_run_or_start()
     with tempfile.TemporaryDirectory(prefix="somlier-model-") as tmp:
         local = os.path.join(tmp, "model")
@@ -170,27 +179,3 @@ def download_model(model_uri, destination=None):
     _client.download_tree(_client.artifact_path_of(artifact_uri), destination)
     return destination
 
-
-def load_model(model_uri):
-    """Loads a model logged by SoMLier or MLflow: the scikit-learn estimator, the PyTorch
-    module, or (for other python_function models) what its loader module returns."""
-    path = download_model(model_uri)
-    model = read_mlmodel(path)
-    flavors = model["flavors"]
-    if "sklearn" in flavors:
-        from . import sklearn
-        return sklearn.load_model(path)
-    if "pytorch" in flavors:
-        from . import pytorch
-        return pytorch.load_model(path)
-    pyfunc = flavors.get("python_function")
-    if pyfunc and pyfunc.get("loader_module"):
-        import importlib
-        import sys
-        code = pyfunc.get("code")
-        if code:
-            sys.path.insert(0, os.path.join(path, code))
-        data = os.path.join(path, pyfunc["data"]) if pyfunc.get("data") else path
-        return importlib.import_module(pyfunc["loader_module"])._load_pyfunc(data)
-    raise SomlierException(f"the model at {model_uri} has no flavor SoMLier can load "
-                           f"({', '.join(flavors)})", "INVALID_PARAMETER_VALUE")

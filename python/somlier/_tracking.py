@@ -6,6 +6,10 @@ creates one in the experiment chosen by `set_experiment`, SOMLIER_EXPERIMENT_ID 
 MLFLOW_EXPERIMENT_ID / MLFLOW_EXPERIMENT_NAME, or the default experiment "0". Metrics are
 buffered and sent as log-batch requests of up to 1000 points: when the buffer is full, a
 second after the last send, on `flush()`, and when the run ends (also at interpreter exit).
+
+The run `start_run` returns is like MLflow's ActiveRun: `run.info` has RunInfo's attributes
+(run_id, experiment_id, status, artifact_uri, ...) and `run.data` RunData's (params, metrics
+and tags dicts), both as the server answered when the run started.
 """
 import atexit
 import getpass
@@ -30,14 +34,79 @@ _metrics = []
 _last_flush = time.monotonic()
 
 
-class Run:
-    """The active run: its id, experiment and artifact location."""
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _number(value):
+    try:
+        return float(value)  # also "NaN", "Infinity" and "-Infinity", as the server sends them
+    except (TypeError, ValueError):
+        return value
+
+
+class _Entity:
+    """Attributes listed in `_FIELDS`; dict(entity) gives them as a dict, as MLflow's do."""
+
+    _FIELDS = ()
+
+    def __iter__(self):
+        return ((name, getattr(self, name)) for name in self._FIELDS)
+
+    def __repr__(self):
+        fields = ", ".join(f"{name}={value!r}" for name, value in self)
+        return f"<{type(self).__name__}: {fields}>"
+
+
+class RunInfo(_Entity):
+    """A run's metadata, with the attributes of MLflow's RunInfo (times in milliseconds since
+    the epoch; end_time is None while the run has not ended)."""
+
+    _FIELDS = ("artifact_uri", "end_time", "experiment_id", "lifecycle_stage", "run_id",
+               "run_name", "run_uuid", "start_time", "status", "user_id")
 
     def __init__(self, info):
-        self.info = info
         self.run_id = info["run_id"]
+        self.run_uuid = info.get("run_uuid") or self.run_id
         self.experiment_id = info["experiment_id"]
+        self.run_name = info.get("run_name")
+        self.user_id = info.get("user_id")
+        self.status = info.get("status")
+        self.start_time = _int_or_none(info.get("start_time"))
+        self.end_time = _int_or_none(info.get("end_time"))
         self.artifact_uri = info.get("artifact_uri", "")
+        self.lifecycle_stage = info.get("lifecycle_stage")
+
+
+class RunData(_Entity):
+    """A run's params, metrics (the latest value of each) and tags as dicts, like MLflow's
+    RunData."""
+
+    _FIELDS = ("metrics", "params", "tags")
+
+    def __init__(self, data=None):
+        data = data or {}
+        self.params = {p["key"]: p.get("value") for p in data.get("params") or []}
+        self.metrics = {m["key"]: _number(m.get("value")) for m in data.get("metrics") or []}
+        self.tags = {t["key"]: t.get("value") for t in data.get("tags") or []}
+
+
+class Run:
+    """The active run, like MLflow's ActiveRun: `info` (a RunInfo) and `data` (a RunData) as
+    the server answered when the run started; also run_id, experiment_id, artifact_uri."""
+
+    def __init__(self, info, data=None):
+        self.info = RunInfo(info)
+        self.data = RunData(data)
+        self.run_id = self.info.run_id
+        self.experiment_id = self.info.experiment_id
+        self.artifact_uri = self.info.artifact_uri
+
+    def __repr__(self):
+        return f"<Run: info={self.info!r}, data={self.data!r}>"
 
     def __enter__(self):
         return self
@@ -116,13 +185,15 @@ def start_run(run_id=None, experiment_id=None, run_name=None, tags=None):
                 "INVALID_PARAMETER_VALUE")
         run_id = run_id or os.environ.get("SOMLIER_RUN_ID") or os.environ.get("MLFLOW_RUN_ID")
         if run_id:
-            info = _client.call("GET", "runs/get", {"run_id": run_id})["run"]["info"]
+            run = _client.call("GET", "runs/get", {"run_id": run_id})["run"]
+            info = run["info"]
             if info.get("status") != "RUNNING":
                 info = _client.call("POST", "runs/update",
                                     {"run_id": run_id, "status": "RUNNING"})["run_info"]
-            _active = Run(info)
+            _active = Run(info, run.get("data"))
             if tags:
                 set_tags(tags)
+                _active.data.tags.update((k, str(v)) for k, v in tags.items())
         else:
             try:
                 user = getpass.getuser()
@@ -136,7 +207,8 @@ def start_run(run_id=None, experiment_id=None, run_name=None, tags=None):
                     "tags": [{"key": k, "value": str(v)} for k, v in all_tags.items()]}
             if run_name:
                 body["run_name"] = run_name
-            _active = Run(_client.call("POST", "runs/create", body)["run"]["info"])
+            run = _client.call("POST", "runs/create", body)["run"]
+            _active = Run(run["info"], run.get("data"))
         return _active
 
 

@@ -22,7 +22,7 @@ import struct
 import sys
 import warnings
 
-from . import _models
+from . import _flavors, _models
 
 _DATATYPES = {"b": "BOOL", "i": "INT64", "u": "UINT64", "f": "FP64"}
 
@@ -68,56 +68,27 @@ def _signature_columns(mlmodel):
 
 
 class _Model:
-    """The loaded model and how to call it on a float64 matrix."""
+    """The loaded model and how to call it on a float64 matrix; which flavor loads it and how
+    it is called is the flavor table's (_flavors)."""
 
     def __init__(self, path):
         mlmodel = _models.read_mlmodel(path)
         flavors = mlmodel.get("flavors", {})
         self.feature_names = _signature_columns(mlmodel)
-        self.n_features = None
-        if "sklearn" in flavors:
-            from . import sklearn
-            self.flavor = "sklearn"
-            self.model = sklearn.load_model(path)
-            names = getattr(self.model, "feature_names_in_", None)
-            if names is not None:
-                self.feature_names = [str(n) for n in names]
-            n = getattr(self.model, "n_features_in_", None)
-            self.n_features = int(n) if n is not None else None
-            # Fitted on a DataFrame, a model must get one (a pipeline may select by name).
-            self._frame = names is not None
-            fn = flavors.get("python_function", {}).get("predict_fn", "predict")
-            self._predict = getattr(self.model, fn)
-        elif "pytorch" in flavors:
-            import torch
-            from . import pytorch
-            self.flavor = "pytorch"
-            self.model = pytorch.load_model(path)
-            self._torch = torch
-            threads = os.environ.get("SOMLIER_WORKER_THREADS")
-            if threads:
-                torch.set_num_threads(int(threads))
-            for module in self.model.modules():
-                if isinstance(module, torch.nn.Linear):
-                    self.n_features = int(module.in_features)
-                    break
-        else:
-            self.flavor = "python_function"
-            self.model = _models.load_model(path)
-            self._frame = True
-            self._predict = self.model.predict
+        flavor = _flavors.choose(flavors, path)
+        self.flavor = flavor.name
+        self.model = flavor.load(path)
+        serving = flavor.serving(self.model, mlmodel)
+        self._predict = serving["predict"]
+        self._frame = serving["frame"]
+        if serving["feature_names"] is not None:
+            self.feature_names = serving["feature_names"]
+        self.n_features = serving["n_features"]
         if self.feature_names and self.n_features is None:
             self.n_features = len(self.feature_names)
 
     def predict(self, matrix, columns):
         import numpy as np
-        if self.flavor == "pytorch":
-            torch = self._torch
-            with torch.no_grad():
-                out = self.model(torch.from_numpy(matrix.astype(np.float32)))
-            if isinstance(out, (tuple, list)):
-                out = out[0]
-            return out.detach().cpu().numpy()
         if self._frame:
             import pandas as pd
             names = self.feature_names or columns or None

@@ -8,6 +8,7 @@ value (cloudpickle), as MLflow does; the pickle module is recorded as MLflow's,
 `mlflow.pytorch.pickle_module`, so MLflow loads these models unchanged.
 """
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -80,3 +81,92 @@ def load_model(model_uri, map_location="cpu"):
                        pickle_module=pickle_module)
     model.eval()
     return model
+
+
+def _serving(model, mlmodel):
+    """How a model server calls the module (see _flavors): float32 rows in, the first output
+    out, without gradients; SOMLIER_WORKER_THREADS caps torch's threads."""
+    import numpy as np
+    import torch
+    threads = os.environ.get("SOMLIER_WORKER_THREADS")
+    if threads:
+        torch.set_num_threads(int(threads))
+    n_features = None
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            n_features = int(module.in_features)
+            break
+
+    def predict(matrix):
+        with torch.no_grad():
+            out = model(torch.from_numpy(matrix.astype(np.float32)))
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        return out.detach().cpu().numpy()
+
+    return {"predict": predict, "frame": False, "feature_names": None, "n_features": n_features}
+
+
+def _load_class(module_file, class_name):
+    if not os.path.isfile(module_file):
+        raise _models.ImportFailure("module_not_found", f"module file {module_file} does not "
+                                    "exist")
+    name = os.path.splitext(os.path.basename(module_file))[0]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(module_file)))
+    spec = importlib.util.spec_from_file_location(name, module_file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # so the saved model pickles the class by this module's name
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # noqa: BLE001
+        raise _models.ImportFailure(
+            "module_not_found", f"module {os.path.basename(module_file)} cannot be imported: "
+            f"{type(error).__name__}: {error}") from None
+    cls = getattr(module, class_name, None)
+    if cls is None or not isinstance(cls, type):
+        defined = sorted(n for n, v in vars(module).items()
+                         if isinstance(v, type) and v.__module__ == name)
+        raise _models.ImportFailure(
+            "class_not_found", f"class {class_name} is not defined in "
+            f"{os.path.basename(module_file)} (it defines: {', '.join(defined) or 'no classes'})")
+    return cls
+
+
+def _read_file(path, module_file, class_name):
+    """An instance of `class_name` (defined by `module_file`) with the weights in `path`, a
+    state dict or whole module from outside SoMLier (register_v2); in eval mode."""
+    import torch
+    cls = _load_class(module_file, class_name)
+    try:
+        model = cls()
+    except Exception as error:  # noqa: BLE001
+        raise _models.ImportFailure("class_not_found", f"{class_name}() cannot be created "
+                                    f"without arguments: {type(error).__name__}: {error}") from None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # noqa: BLE001 - its text can quote the file: the type only
+        raise _models.ImportFailure("unreadable", "the file is not a PyTorch state dict saved "
+                                    f"with torch.save ({type(error).__name__})") from None
+    if isinstance(state, torch.nn.Module):
+        state = state.state_dict()
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise _models.ImportFailure("unreadable", f"the file holds a {type(state).__name__}, "
+                                    "not a PyTorch state dict")
+    try:
+        model.load_state_dict(state, strict=True)
+    except Exception as error:  # noqa: BLE001
+        text = str(error).strip().replace("\n\t", " ").replace("\n", " ")
+        raise _models.ImportFailure("weights_mismatch", f"the weights do not fit {class_name}: "
+                                    f"{text}") from None
+    model.eval()
+    return model
+
+
+def _import_file(path, out_dir, module_file, class_name):
+    """register_v2 (see _flavors): writes `class_name` with the weights in `path` as a model
+    directory at `out_dir`, with `module_file` in its code/; describes the model."""
+    model = _read_file(path, module_file, class_name)
+    save_model(model, out_dir, code_paths=[module_file])
+    return f"{class_name} with {sum(p.numel() for p in model.parameters())} parameters"

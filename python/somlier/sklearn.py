@@ -65,3 +65,58 @@ def load_model(model_uri):
             raise _models.SomlierException(f"serialization format {fmt!r} is not supported",
                                            "INVALID_PARAMETER_VALUE")
         return pickle.load(f)
+
+
+def _serving(model, mlmodel):
+    """How a model server calls the estimator (see _flavors): the pyfunc flavor's predict_fn;
+    a model fitted on a DataFrame gets one (a pipeline may select columns by name)."""
+    names = getattr(model, "feature_names_in_", None)
+    n_features = getattr(model, "n_features_in_", None)
+    fn = mlmodel.get("flavors", {}).get("python_function", {}).get("predict_fn", "predict")
+    return {
+        "predict": getattr(model, fn),
+        "frame": names is not None,
+        "feature_names": [str(name) for name in names] if names is not None else None,
+        "n_features": int(n_features) if n_features is not None else None,
+    }
+
+
+def _read_file(path):
+    """The estimator in a joblib or pickle file from outside SoMLier (register_v2)."""
+    try:
+        import joblib
+        model = joblib.load(path)
+    except Exception as joblib_error:  # noqa: BLE001 - not a joblib file: try plain pickle
+        try:
+            with open(path, "rb") as f:
+                model = pickle.load(f)
+        except Exception:  # noqa: BLE001
+            # Only the exception's type: its text can quote the file (pickle's "invalid load
+            # key", joblib's KeyError of the first byte), which may not be the caller's to read.
+            raise _models.ImportFailure(
+                "not_sklearn", "the file is not a scikit-learn model saved with "
+                f"joblib or pickle ({type(joblib_error).__name__})") from None
+    module = type(model).__module__ or ""
+    if not module.startswith("sklearn") and not _is_sklearn_estimator(model):
+        raise _models.ImportFailure("not_sklearn", f"the file holds a {module}."
+                                    f"{type(model).__name__}, not a scikit-learn model")
+    if not hasattr(model, "predict"):
+        raise _models.ImportFailure("not_sklearn", f"the {type(model).__name__} in the file "
+                                    "has no predict() method")
+    return model
+
+
+def _is_sklearn_estimator(model):
+    try:
+        from sklearn.base import BaseEstimator
+    except ImportError:
+        return False
+    return isinstance(model, BaseEstimator)
+
+
+def _import_file(path, out_dir):
+    """register_v2 (see _flavors): writes the estimator in `path` as a model directory at
+    `out_dir`; returns its class name."""
+    model = _read_file(path)
+    save_model(model, out_dir)
+    return type(model).__name__

@@ -90,6 +90,151 @@ class PythonClientTest(SomlierTestCase):
         self.assertEqual(sorted(m["key"] for m in data["metrics"]),
                          ["from_mlflow_run_id", "from_somlier_run_id"])
 
+    def test_run_info_and_data_are_objects_like_mlflows(self):
+        out = self.python("""
+            import json, somlier
+            exp = somlier.set_experiment("info-test")
+            with somlier.start_run(run_name="attrs", tags={"team": "ml"}) as run:
+                info = run.info
+                assert info.run_id == run.run_id == info.run_uuid, info
+                assert info.experiment_id == run.experiment_id == exp, info
+                assert info.status == "RUNNING", info
+                assert (info.run_name, info.lifecycle_stage) == ("attrs", "active"), info
+                assert isinstance(info.start_time, int) and info.end_time is None, info
+                assert info.artifact_uri == run.artifact_uri and info.run_id in info.artifact_uri
+                assert sorted(dict(info)) == ["artifact_uri", "end_time", "experiment_id",
+                                              "lifecycle_stage", "run_id", "run_name", "run_uuid",
+                                              "start_time", "status", "user_id"], dict(info)
+                assert run.data.tags["team"] == "ml", run.data
+                assert (run.data.params, run.data.metrics) == ({}, {}), run.data
+                assert somlier.active_run().info.run_id == info.run_id
+                somlier.log_param("alpha", 1)
+            print(json.dumps({"run_id": run.info.run_id, "experiment_id": run.info.experiment_id}))
+        """).stdout
+        ids = json.loads(out)
+        run = self.api("GET", "runs/get", {"run_id": ids["run_id"]})["run"]
+        self.assertEqual(run["info"]["status"], "FINISHED")
+        self.assertEqual(run["info"]["experiment_id"], ids["experiment_id"])
+        # Attached to an existing run: its info and data as they were when the run started.
+        exp = self.api("POST", "experiments/create", {"name": "info-attach"})["experiment_id"]
+        run_id = self.api("POST", "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
+        self.api("POST", "runs/log-batch", {
+            "run_id": run_id, "params": [{"key": "p", "value": "1"}],
+            "metrics": [{"key": "m", "value": 2.5, "timestamp": 1, "step": 0},
+                        {"key": "nan", "value": "NaN", "timestamp": 1, "step": 0}]})
+        self.python(f"""
+            import math, somlier
+            with somlier.start_run(tags={{"k": "v"}}) as run:
+                assert run.info.run_id == {run_id!r} and run.info.experiment_id == {exp!r}
+                assert run.info.status == "RUNNING", run.info
+                assert run.data.params == {{"p": "1"}}, run.data
+                assert run.data.metrics["m"] == 2.5 and math.isnan(run.data.metrics["nan"])
+                assert run.data.tags["k"] == "v", run.data
+        """, env=dict(self.env, MLFLOW_RUN_ID=run_id))
+
+    def test_package_modules_import_in_any_order_without_a_cycle(self):
+        self.python("""
+            import ast, itertools, os, subprocess, sys
+            package = os.path.join(os.environ["PYTHONPATH"], "somlier")
+            # A bare `somlier` package: submodules import without __init__.py importing all.
+            bare = ("import sys, types; package = types.ModuleType('somlier'); "
+                    f"package.__path__ = [{package!r}]; sys.modules['somlier'] = package; ")
+            check = ("import somlier._flavors as f; "
+                     "assert f.names() == ['sklearn', 'pytorch', 'python_function']; "
+                     "assert f.get('sklearn').load is sys.modules['somlier.sklearn'].load_model; "
+                     "assert f.get('pytorch').load is sys.modules['somlier.pytorch'].load_model")
+            modules = ["somlier.sklearn", "somlier.pytorch", "somlier._models", "somlier._flavors"]
+            for order in itertools.permutations(modules):
+                for prefix in ("import sys; ", bare):
+                    code = prefix + "".join(f"import {m}; " for m in order) + check
+                    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                            text=True)
+                    assert result.returncode == 0, (order, prefix, result.stderr)
+            # _models imports no flavor and not the table, not even inside a function.
+            code = bare + ("import somlier._models; "
+                           "print(sorted(m for m in sys.modules if m.startswith('somlier.')))")
+            loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                    check=True).stdout
+            for name in ("somlier.sklearn", "somlier.pytorch", "somlier._flavors"):
+                assert repr(name) not in loaded, loaded
+            def imported(path):
+                names = set()
+                for node in ast.walk(ast.parse(open(path).read())):
+                    if isinstance(node, ast.ImportFrom):
+                        names.add(node.module or "")
+                        names.update(alias.name for alias in node.names)
+                    elif isinstance(node, ast.Import):
+                        names.update(alias.name for alias in node.names)
+                return names
+            models = imported(os.path.join(package, "_models.py"))
+            assert not models & {"sklearn", "pytorch", "_flavors"}, models
+            for flavor in ("sklearn.py", "pytorch.py"):
+                assert "_flavors" not in imported(os.path.join(package, flavor)), flavor
+        """)
+
+    def test_flavor_table_is_the_one_source_of_loaders(self):
+        self.write("tiny.py", """
+            import torch
+
+            class Tiny(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.linear = torch.nn.Linear(3, 2)
+
+                def forward(self, x):
+                    return self.linear(x)
+        """)
+        self.python("""
+            import numpy as np, torch, somlier
+            from sklearn.linear_model import LinearRegression
+            from somlier import _flavors, _models, _worker
+            from tiny import Tiny
+            X = np.arange(12.0).reshape(4, 3)
+            sk = LinearRegression().fit(X, X @ [1.0, 2.0, 3.0])
+            torch.manual_seed(0)
+            net = Tiny()
+            x = torch.from_numpy(X).float()
+            somlier.set_experiment("flavors")
+            with somlier.start_run() as run:
+                somlier.sklearn.log_model(sk, "sk")
+                somlier.pytorch.log_model(net, "net", code_paths=["tiny.py"])
+            sk_uri, net_uri = f"runs:/{run.info.run_id}/sk", f"runs:/{run.info.run_id}/net"
+            calls = []
+            for flavor in _flavors.FLAVORS:
+                def load(path, load=flavor.load, name=flavor.name):
+                    calls.append(name)
+                    return load(path)
+                flavor.load = load
+            # somlier.load_model and the model server's worker both load through the table.
+            np.testing.assert_allclose(somlier.load_model(sk_uri).predict(X), sk.predict(X))
+            assert torch.allclose(somlier.load_model(net_uri)(x), net(x))
+            served = [_worker._Model(_models.download_model(uri)) for uri in (sk_uri, net_uri)]
+            assert calls == ["sklearn", "pytorch", "sklearn", "pytorch"], calls
+            assert [m.flavor for m in served] == ["sklearn", "pytorch"]
+            assert [m.n_features for m in served] == [3, 3]
+            np.testing.assert_allclose(served[0].predict(X, None), sk.predict(X))
+            np.testing.assert_allclose(served[1].predict(X, None), net(x).detach().numpy(),
+                                       rtol=1e-6)
+            # The flavor modules' own loaders give the same models.
+            np.testing.assert_allclose(somlier.sklearn.load_model(sk_uri).predict(X), sk.predict(X))
+            assert torch.allclose(somlier.pytorch.load_model(net_uri)(x), net(x))
+        """)
+        # register_v2's import goes through the table too: its entry, its arguments.
+        answers = []
+        for args in (["sklearn", "model.joblib", "out"], ["pytorch", "w.pt", "out"],
+                     ["python_function", "model", "out"]):
+            result = self.python(f"""
+                import sys
+                from somlier import _flavors, _import_model
+                _flavors.get("sklearn").import_file = lambda path, out: f"table: {{path}} {{out}}"
+                sys.exit(_import_model.main({args!r}))
+            """, check=False)
+            answers.append((result.returncode, json.loads(result.stdout.splitlines()[-1])))
+        self.assertEqual(answers[0], (0, {"ok": True, "flavor": "sklearn",
+                                          "detail": "table: model.joblib out"}))
+        self.assertEqual([(code, answer["error"]) for code, answer in answers[1:]],
+                         [(2, "usage"), (2, "usage")])
+
     def test_sklearn_model_round_trip(self):
         out = self.python("""
             import json, numpy as np, somlier
