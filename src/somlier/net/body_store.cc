@@ -11,35 +11,47 @@
 
 namespace somlier {
 
+namespace {
+
+// Takes `n` bytes of a budget shared by threads; false (taking nothing) when they do not fit.
+bool Reserve(std::atomic<size_t>& used, size_t n, size_t budget) {
+  if (used.fetch_add(n) + n <= budget) return true;
+  used.fetch_sub(n);
+  return false;
+}
+
+}  // namespace
+
 std::optional<HttpRefusal> BodyStore::Append(Connection& c, std::string_view data) {
   const size_t n = data.size();
   if (c.received + n > c.limit) {
     return HttpRefusal{413, fmt::format("request bodies of {} {} are limited to {} bytes", c.method,
                                         c.path, c.limit)};
   }
-  if (c.spool_fd < 0 &&
-      (c.body.size() + n > memory_body_bytes_ || memory_used_ + n > memory_budget_bytes_)) {
+  if (c.spool_fd < 0) {
+    if (c.body.size() + n <= memory_body_bytes_ && Reserve(memory_used_, n, memory_budget_bytes_)) {
+      c.received += n;
+      c.body.append(data);
+      c.memory_accounted += n;
+      return std::nullopt;
+    }
     if (auto refused = Spool(c)) return refused;
   }
-  c.received += n;
-  if (c.spool_fd < 0) {
-    c.body.append(data);
-    c.memory_accounted += n;
-    memory_used_ += n;
-    return std::nullopt;
-  }
-  if (spool_used_ + n > spool_budget_bytes_) {
+  if (!Reserve(spool_used_, n, spool_budget_bytes_)) {
     return HttpRefusal{503, "the server is buffering too many request bodies; try again shortly"};
   }
   for (size_t done = 0; done < n;) {
     const ssize_t w =
         ::pwrite(c.spool_fd, data.data() + done, n - done, static_cast<off_t>(c.spool_size + done));
     if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return HttpRefusal{503, "the server cannot buffer the request body (disk full?)"};
+    if (w <= 0) {
+      spool_used_ -= n;
+      return HttpRefusal{503, "the server cannot buffer the request body (disk full?)"};
+    }
     done += static_cast<size_t>(w);
   }
+  c.received += n;
   c.spool_size += n;
-  spool_used_ += n;
   return std::nullopt;
 }
 

@@ -3,8 +3,9 @@
 // temporary file (a "spool") up to a budget of its own — so that memory stays bounded
 // whatever clients send. Internal to src/somlier/net.
 //
-// Thread safety: the budgets are atomic counters; each Connection is used by one thread
-// at a time (see net/connection.h), which may call Release for it.
+// Thread safety: the budgets are shared by every thread — taken before the bytes are kept,
+// and given back at once when they do not fit, so they are never exceeded; each Connection
+// is used by one thread at a time (see net/connection.h), which may call Release for it.
 #pragma once
 
 #include <atomic>

@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <vector>
 
 #include "somlier/net/body_store.h"
 
@@ -17,9 +16,9 @@ ConnectionTable::ConnectionTable(BodyStore& bodies, size_t max_connections, size
     : bodies_(bodies), max_connections_(max_connections), max_per_address_(max_per_address) {}
 
 ConnectionTable::~ConnectionTable() {
-  std::vector<Connection*> left;
-  for (auto& [serial, c] : connections_) left.push_back(c.get());
-  for (Connection* c : left) CloseLocked(*c);
+  Dead dead;
+  for (auto& [serial, c] : connections_) dead.push_back(std::move(c));
+  Bury(dead);
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
@@ -35,26 +34,29 @@ Status ConnectionTable::Open(int wake_fd) {
 }
 
 bool ConnectionTable::Add(std::unique_ptr<Connection> c) {
-  std::lock_guard lock(mutex_);
-  const auto known = per_address_.find(c->peer);
-  if ((known != per_address_.end() && known->second >= max_per_address_) ||
-      (connections_.size() >= max_connections_ && !EvictLocked())) {
-    ::close(c->fd);
-    return false;
+  Dead dead;
+  bool added = false;
+  {
+    std::lock_guard lock(mutex_);
+    const auto known = per_address_.find(c->peer);
+    if ((known == per_address_.end() || known->second < max_per_address_) &&
+        (connections_.size() < max_connections_ || EvictLocked(dead))) {
+      ++per_address_[c->peer];  // looked up again: eviction may have erased the entry
+      c->serial = ++next_serial_;
+      c->claimed = false;
+      epoll_event e{};
+      e.events = EPOLLIN | EPOLLONESHOT;
+      e.data.u64 = c->serial;
+      Connection& ref = *c;
+      connections_.emplace(c->serial, std::move(c));
+      added = ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ref.fd, &e) == 0;
+      if (!added) CloseLocked(ref, dead);
+    } else {
+      dead.push_back(std::move(c));
+    }
   }
-  ++per_address_[c->peer];  // looked up again: eviction may have erased the entry
-  c->serial = ++next_serial_;
-  c->claimed = false;
-  epoll_event e{};
-  e.events = EPOLLIN | EPOLLONESHOT;
-  e.data.u64 = c->serial;
-  Connection& ref = *c;
-  connections_.emplace(c->serial, std::move(c));
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ref.fd, &e) != 0) {
-    CloseLocked(ref);
-    return false;
-  }
-  return true;
+  Bury(dead);
+  return added;
 }
 
 Connection* ConnectionTable::Claim(uint64_t serial) {
@@ -66,26 +68,41 @@ Connection* ConnectionTable::Claim(uint64_t serial) {
 }
 
 void ConnectionTable::Rearm(Connection& c, uint32_t events) {
-  std::lock_guard lock(mutex_);
-  c.claimed = false;
-  epoll_event e{};
-  e.events = events | EPOLLONESHOT;
-  e.data.u64 = c.serial;
-  // Under the mutex: a thread that receives the event claims it only after this returns.
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &e) != 0) CloseLocked(c);
+  Dead dead;
+  {
+    std::lock_guard lock(mutex_);
+    c.claimed = false;
+    epoll_event e{};
+    e.events = events | EPOLLONESHOT;
+    e.data.u64 = c.serial;
+    // Under the mutex: a thread that receives the event claims it only after this returns,
+    // and the descriptor cannot have been closed and reused meanwhile.
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &e) != 0) CloseLocked(c, dead);
+  }
+  Bury(dead);
 }
 
 void ConnectionTable::Close(Connection& c) {
-  std::lock_guard lock(mutex_);
-  CloseLocked(c);
+  Dead dead;
+  {
+    std::lock_guard lock(mutex_);
+    CloseLocked(c, dead);
+  }
+  Bury(dead);
 }
 
 bool ConnectionTable::Evict() {
-  std::lock_guard lock(mutex_);
-  return EvictLocked();
+  Dead dead;
+  bool evicted;
+  {
+    std::lock_guard lock(mutex_);
+    evicted = EvictLocked(dead);
+  }
+  Bury(dead);
+  return evicted;
 }
 
-bool ConnectionTable::EvictLocked() {
+bool ConnectionTable::EvictLocked(Dead& dead) {
   using TimePoint = std::chrono::steady_clock::time_point;
   auto older = [](TimePoint a, const Connection& ca, TimePoint b, const Connection& cb) {
     return a < b || (a == b && ca.serial < cb.serial);
@@ -95,7 +112,7 @@ bool ConnectionTable::EvictLocked() {
   for (auto& [serial, cp] : connections_) {
     const Connection& c = *cp;
     if (c.claimed) continue;
-    if (c.state == ConnState::kIdle &&
+    if (c.state == ConnState::kIdle && c.in.empty() &&
         (idle == nullptr || older(c.last_active, c, idle->last_active, *idle))) {
       idle = cp.get();
     } else if (c.state == ConnState::kHead &&
@@ -105,17 +122,21 @@ bool ConnectionTable::EvictLocked() {
   }
   Connection* victim = idle != nullptr ? idle : head;
   if (victim == nullptr) return false;
-  CloseLocked(*victim);
+  CloseLocked(*victim, dead);
   return true;
 }
 
 void ConnectionTable::CloseUnclaimedIf(const std::function<bool(const Connection&)>& doomed) {
-  std::lock_guard lock(mutex_);
-  std::vector<Connection*> closing;
-  for (auto& [serial, c] : connections_) {
-    if (!c->claimed && doomed(*c)) closing.push_back(c.get());
+  Dead dead;
+  {
+    std::lock_guard lock(mutex_);
+    std::vector<Connection*> closing;
+    for (auto& [serial, c] : connections_) {
+      if (!c->claimed && doomed(*c)) closing.push_back(c.get());
+    }
+    for (Connection* c : closing) CloseLocked(*c, dead);
   }
-  for (Connection* c : closing) CloseLocked(*c);
+  Bury(dead);
 }
 
 void ConnectionTable::ShutdownAll() {
@@ -128,14 +149,23 @@ size_t ConnectionTable::size() {
   return connections_.size();
 }
 
-void ConnectionTable::CloseLocked(Connection& c) {
+void ConnectionTable::CloseLocked(Connection& c, Dead& dead) {
+  // Out of the epoll set now; the descriptor itself is closed by Bury, after the mutex is
+  // released (closing a large spool file can take a while), and cannot be reused before.
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
-  bodies_.Release(c);
-  ::close(c.fd);
   if (auto it = per_address_.find(c.peer); it != per_address_.end() && --it->second == 0) {
     per_address_.erase(it);
   }
-  connections_.erase(c.serial);  // destroys c
+  auto node = connections_.extract(c.serial);
+  dead.push_back(std::move(node.mapped()));
+}
+
+void ConnectionTable::Bury(Dead& dead) {
+  for (auto& c : dead) {
+    bodies_.Release(*c);
+    ::close(c->fd);
+  }
+  dead.clear();
 }
 
 }  // namespace somlier

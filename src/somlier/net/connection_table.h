@@ -11,7 +11,9 @@
 // serial, never its descriptor or address: an event that arrives after its connection was
 // closed (and the descriptor reused) finds nothing and is dropped.
 //
-// Thread safety: every method may be called from any thread.
+// Thread safety: every method may be called from any thread, Rearm and Close only by the
+// thread that claimed the connection. The mutex is held for bookkeeping only: sockets and
+// spool files are closed after it is released.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +23,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "somlier/core/status.h"
 #include "somlier/net/connection.h"
@@ -45,7 +48,7 @@ class ConnectionTable {
 
   // Takes an accepted connection, unclaimed and watched for input. When the table is full
   // the connection least worth keeping makes room (see Evict). False, with the socket
-  // closed, when its address has its cap or nothing could make room.
+  // closed, when its address has its cap, nothing could make room, or epoll refused it.
   bool Add(std::unique_ptr<Connection> c);
 
   // The connection an event tagged `serial` belongs to, now claimed by the caller; null
@@ -58,8 +61,9 @@ class ConnectionTable {
   // Closes a claimed connection: its socket, its body, its place in the caps.
   void Close(Connection& c);
 
-  // Closes the unclaimed connection least worth keeping: the longest-idle keep-alive one,
-  // else the oldest incomplete request head. False when every one is doing real work.
+  // Closes the unclaimed connection least worth keeping: the longest-idle keep-alive one
+  // (with no request waiting in its input), else the oldest incomplete request head. False
+  // when every one is doing real work.
   bool Evict();
 
   // Closes every unclaimed connection for which `doomed` is true.
@@ -71,8 +75,10 @@ class ConnectionTable {
   size_t size();
 
  private:
-  bool EvictLocked();
-  void CloseLocked(Connection& c);
+  using Dead = std::vector<std::unique_ptr<Connection>>;  // closed, descriptors still open
+  bool EvictLocked(Dead& dead);
+  void CloseLocked(Connection& c, Dead& dead);
+  void Bury(Dead& dead);  // closes their descriptors and frees their bodies; no lock held
 
   BodyStore& bodies_;
   const size_t max_connections_;

@@ -30,7 +30,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kReadChunk = 64 * 1024;
-constexpr size_t kReadsPerEvent = 4;               // fairness: at most 256 KiB per wake-up
+constexpr size_t kReadsPerEvent = 4;               // at most 256 KiB read per wake-up
+constexpr int kRequestsPerTurn = 16;               // pipelined requests run per wake-up, at most
 constexpr auto kLinger = std::chrono::seconds(2);  // reading after a refusal, before close
 constexpr auto kSweepEvery = std::chrono::milliseconds(200);
 
@@ -72,22 +73,30 @@ class HttpListener::Loop {
           fmt::format("cannot set up the HTTP event loop: {}", std::strerror(errno)));
     }
     SOMLIER_RETURN_IF_ERROR(table_.Open(wake_fd_));
-    for (int i = 0; i < std::max(options_.threads, 1); ++i) {
-      workers_.emplace_back([this] { Work(); });
+    try {
+      for (int i = 0; i < std::max(options_.threads, 1); ++i) {
+        workers_.emplace_back([this] { Work(); });
+      }
+      thread_ = std::thread([this] { Run(); });
+    } catch (const std::system_error& e) {  // out of threads: undo what started
+      Stop();
+      return Unavailable(
+          fmt::format("cannot start the HTTP server's {} threads: {}", options_.threads, e.what()));
     }
-    thread_ = std::thread([this] { Run(); });
     return OkStatus();
   }
 
+  // Idempotent; also undoes a Start that failed halfway.
   void Stop() {
-    if (!thread_.joinable()) return;
     stop_.store(true);
-    Signal(stop_fd_);
-    thread_.join();
+    if (thread_.joinable()) {
+      Signal(stop_fd_);
+      thread_.join();
+    }
     // The wake-up descriptor is never read: it stays readable, so every worker's
     // epoll_wait returns, sees workers_stop_ and ends.
     workers_stop_.store(true);
-    Signal(wake_fd_);
+    if (!workers_.empty()) Signal(wake_fd_);
     for (auto& w : workers_) w.join();
     workers_.clear();
   }
@@ -116,6 +125,7 @@ class HttpListener::Loop {
     const auto deadline = Clock::now() + std::chrono::seconds(60);
     while (true) {
       table_.CloseUnclaimedIf([](const Connection& c) { return c.state != ConnState::kWriting; });
+      Sweep(Clock::now());  // an answer nobody reads still times out
       if (table_.size() == 0) break;
       if (Clock::now() > deadline) {
         // Handlers still blocked on a client: make their reads and writes fail so that
@@ -158,24 +168,40 @@ class HttpListener::Loop {
     }
   }
 
+  // Closes the connections whose client is late. A connection past its time whose socket
+  // holds input no worker has read, or can take the rest of its answer, is waiting for a
+  // free worker, not for its client: it is kept.
   void Sweep(Clock::time_point now) {
     table_.CloseUnclaimedIf([&](const Connection& c) {
-      switch (c.state) {
-        case ConnState::kIdle:
-          return now - c.last_active > options_.idle_timeout;
-        case ConnState::kHead:
-          return now - c.head_started > options_.head_timeout;
-        case ConnState::kBody:
-          return now - c.last_active > options_.body_timeout;
-        case ConnState::kWriting:
-          return now - c.last_active > options_.write_timeout;
-        case ConnState::kClosing:
-          return now > c.linger_until;
-        case ConnState::kHandling:
-          return false;
-      }
-      return false;
+      const auto late = [&] {
+        switch (c.state) {
+          case ConnState::kIdle:
+            return now - c.last_active > options_.idle_timeout;
+          case ConnState::kHead:
+            return now - c.head_started > options_.head_timeout;
+          case ConnState::kBody:
+            return now - c.last_active > options_.body_timeout;
+          case ConnState::kWriting:
+            return now - c.last_active > options_.write_timeout;
+          case ConnState::kClosing:
+            return now > c.linger_until;
+          case ConnState::kHandling:
+            return false;
+        }
+        return false;
+      };
+      if (!late()) return false;
+      if (c.state == ConnState::kClosing) return true;
+      if (c.state == ConnState::kWriting) return !SocketReady(c.fd, POLLOUT);
+      if (c.state == ConnState::kIdle && !c.in.empty()) return false;  // a yielded turn
+      return !SocketReady(c.fd, POLLIN) || stop_.load();
     });
+  }
+
+  // Whether `fd` is ready for `events` now (a hang-up or error counts as not ready).
+  static bool SocketReady(int fd, short events) {
+    pollfd p{fd, events, 0};
+    return ::poll(&p, 1, 0) == 1 && (p.revents & events) && !(p.revents & (POLLERR | POLLHUP));
   }
 
   static void Signal(int fd) {
@@ -189,37 +215,53 @@ class HttpListener::Loop {
     while (!workers_stop_.load()) {
       epoll_event event{};
       const int n = ::epoll_wait(table_.epoll_fd(), &event, 1, -1);
-      if (n <= 0 || event.data.u64 == ConnectionTable::kWakeTag) continue;
+      if (n <= 0 || event.data.u64 == ConnectionTable::kWakeTag || workers_stop_.load()) {
+        continue;
+      }
       if (Connection* c = table_.Claim(event.data.u64)) Serve(*c, event.events);
     }
   }
 
   // Does what the event calls for — reads, advances the request, runs it on this thread
-  // (and any request pipelined behind it), writes — then gives the connection back to the
-  // table, watched for what it waits for next, or closes it.
+  // (and up to kRequestsPerTurn - 1 requests pipelined behind it), writes — then gives the
+  // connection back to the table, watched for what it waits for next, or closes it.
   void Serve(Connection& c, uint32_t events) {
     auto now = Clock::now();
-    bool open;
+    bool open = true;
     if (c.state == ConnState::kWriting) {
       open = (events & EPOLLOUT) && SendSome(c);  // an error or hang-up alone: gone
       if (open) {
         c.last_active = now;
         if (c.out.empty()) AfterAnswer(c, now);
       }
-    } else {
+    } else if (events & EPOLLIN) {
       open = Read(c, now);
+    } else if (!(events & EPOLLOUT)) {  // EPOLLOUT alone: a turn yielded with input to take
+      open = false;                     // an error or hang-up
     }
-    while (open && c.state != ConnState::kWriting && c.state != ConnState::kClosing) {
+    bool yielded = false;
+    for (int served = 0;
+         open && c.state != ConnState::kWriting && c.state != ConnState::kClosing;) {
+      if (c.state == ConnState::kIdle && (c.in.empty() || stop_.load())) {
+        open = !stop_.load();  // stopping: no new request starts
+        break;
+      }
+      if (served == kRequestsPerTurn) {  // fairness: the rest after other connections' turns
+        yielded = true;
+        break;
+      }
       Advance(c, now);
       if (c.state != ConnState::kHandling) break;
       open = RunRequest(c);
+      ++served;
       now = Clock::now();
-      if (c.state != ConnState::kIdle || c.in.empty()) break;
     }
     // A client that half-closed gets its answer, then the connection goes.
-    if (open && c.peer_closed && c.state != ConnState::kWriting) open = false;
+    if (open && c.peer_closed && c.state != ConnState::kWriting && !yielded) open = false;
     if (!open) return table_.Close(c);
-    table_.Rearm(c, c.state == ConnState::kWriting ? EPOLLOUT : EPOLLIN);
+    // A yielded turn comes back at once (the socket is writable), behind the events already
+    // waiting; a request that waits for input is watched for it.
+    table_.Rearm(c, c.state == ConnState::kWriting || yielded ? EPOLLOUT : EPOLLIN);
   }
 
   // Reads what the socket holds (a bounded amount). False when the connection is done: the

@@ -85,6 +85,7 @@ struct HttpListenerOptions {
   size_t memory_body_bytes = 1 << 20;              // larger bodies are spooled to disk
   size_t memory_budget_bytes = size_t{256} << 20;  // bodies held in memory, all connections
   size_t spool_budget_bytes = size_t{4} << 30;     // bodies spooled to disk, all connections
+  // Both functions below are called from every worker thread at once.
   std::function<BodyPolicy(std::string_view method, std::string_view path)> body_policy;
   // The body and content type of an answer the listener gives itself (400, 408, 411, 413,
   // 431, 501, 503); JSON {"error_code", "message"} when unset.

@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -352,6 +354,38 @@ TEST_F(HttpListenerTest, WhileEveryWorkerIsBusyTimeoutsStillHoldAndConnectionsQu
   release.store(true);
   EXPECT_NE(busy.ReadAnswers(1).find("was busy"), std::string::npos);
   EXPECT_NE(next.ReadAnswers(1).find("hello from 127.0.0.1"), std::string::npos);
+}
+
+TEST_F(HttpListenerTest, OneClientsPipelinedRequestsDoNotHoldAWorkerFromOthers) {
+  std::mutex mutex;
+  std::vector<std::string> order;  // who was served, in order
+  std::atomic<bool> first_started{false};
+  routes_.Get("/work", [&](const httplib::Request& request, httplib::Response& response) {
+    {
+      std::lock_guard lock(mutex);
+      order.push_back(request.get_param_value("who"));
+    }
+    first_started = true;
+    std::this_thread::sleep_for(milliseconds(5));
+    response.set_content("done", "text/plain");
+  });
+  HttpListenerOptions options;
+  options.threads = 1;
+  Start(options);
+  RawClient greedy(port()), other(port());
+  std::string burst;
+  for (int i = 0; i < 100; ++i) burst += "GET /work?who=greedy HTTP/1.1\r\nHost: x\r\n\r\n";
+  greedy.Send(burst);
+  for (int i = 0; i < 200 && !first_started; ++i) std::this_thread::sleep_for(milliseconds(5));
+  other.Send("GET /work?who=other HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(other.ReadAnswers(1).find("done"), std::string::npos);
+  const std::string answers = greedy.ReadAnswers(100, milliseconds(5000));
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(order.size(), 101u);
+  const auto at = std::find(order.begin(), order.end(), "other") - order.begin();
+  // The one worker yields after a turn's worth of pipelined requests (16), so the other
+  // client's request runs long before the greedy burst is over.
+  EXPECT_LT(at, 40) << "the other client waited for " << at << " pipelined requests";
 }
 
 TEST_F(HttpListenerTest, RequestsOnDifferentConnectionsRunInParallel) {
