@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
 
   somlier::ApiServerOptions options;
   options.port = 0;
-  auto server = somlier::ApiServer::Create(tracking, registry, options);
+  auto server = somlier::ApiServer::Create({.tracking = &tracking, .registry = &registry}, options);
   if (!server.ok()) Die(server.status().ToString());
   if (auto s = (*server)->Start(); !s.ok()) Die(s.ToString());
   auto client_ptr = std::make_unique<httplib::Client>((*server)->url());

@@ -375,6 +375,35 @@ class EveryEndpointTest(SomlierTestCase):
 
         self.attack(server.url, routes, alive)
 
+    def test_unknown_fields_are_refused_by_somlier_and_ignored_by_mlflow(self):
+        """SoMLier's own endpoints (the seed's and ours) refuse a field they do not know with
+        422 naming it and the accepted ones; MLflow's routes ignore it, as MLflow does."""
+        routes = route_table(self, "server", "--port", "0")
+        server = ServerProcess(self.env)
+        self.addCleanup(server.stop)
+        json_type = {"Content-Type": "application/json"}
+        own = [r for r in routes if r["method"] == "POST" and "mlflow" not in r["path"]]
+        self.assertIn("/train", {r["path"] for r in own})
+        self.assertIn("/online/deploy", {r["path"] for r in own})
+        for route in own:
+            with self.subTest(path=route["path"]):
+                status, answer = raw_request(server.url, "POST", route["path"],
+                                             b'{"bogus_field": 1}', json_type)
+                self.assertEqual(status, 422, answer)
+                self.assertEqual(answer["status_code"], 422)
+                self.assertIn("unknown field 'bogus_field' (accepted: ", answer["detail"])
+        mlflow = [r for r in routes if r["method"] in ("POST", "PATCH")
+                  and "/api/2.0/mlflow/" in r["path"] and not r["path"].endswith("log-batch")]
+        self.assertGreater(len(mlflow), 10)
+        for route in mlflow:
+            with self.subTest(path=route["path"]):
+                status, answer = raw_request(server.url, route["method"], route["path"],
+                                             b'{"bogus_field": 1}', json_type)
+                self.assertNotIn("bogus_field", json.dumps(answer))
+        created = request_json("POST", server.url + "/api/2.0/mlflow/experiments/create",
+                               {"name": "with-a-newer-client", "bogus_field": 1})
+        self.assertTrue(created["experiment_id"])
+
     def test_every_model_server_endpoint(self):
         from test_serving import ModelServer
         routes = route_table(self, "serve-model", str(MODELS / "lr"), "--port", "0")

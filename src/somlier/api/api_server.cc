@@ -2,8 +2,10 @@
 
 #include <fmt/core.h>
 
-#include "somlier/api/http_util.h"
+#include "somlier/api/error_answers.h"
+#include "somlier/api/mlflow_router.h"
 #include "somlier/api/routes.h"
+#include "somlier/api/use_cases.h"
 #include "somlier/core/base64.h"
 #include "somlier/core/log.h"
 #include "somlier/core/secrets.h"
@@ -50,10 +52,13 @@ ApiServer::ApiServer(ApiServerOptions options)
 
 ApiServer::~ApiServer() { Stop(); }
 
-Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
-                                                     RegistryService& registry,
-                                                     ApiServerOptions options,
-                                                     ApiUseCases use_cases) {
+Result<std::unique_ptr<ApiServer>> ApiServer::Create(api::UseCaseServices services,
+                                                     ApiServerOptions options) {
+  if (services.tracking == nullptr || services.registry == nullptr) {
+    return InvalidArgument("an API server needs the tracking and registry services");
+  }
+  TrackingService& tracking = *services.tracking;
+  RegistryService& registry = *services.registry;
   if (!IsLoopbackHost(options.host) && options.token.empty() && !options.insecure) {
     return InvalidArgument(fmt::format(
         "refusing to listen on '{}' without a token: anyone who can reach it could read and "
@@ -138,9 +143,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(TrackingService& tracking,
   api::AddRegistryRoutes(*api->router_, registry);
   api->router_->Install(s);
   api::AddArtifactRoutes(s, tracking);
-  api::AddSeedRoutes(s, tracking, registry, use_cases.model_import);
-  if (use_cases.train) api::AddTrainRoutes(s, tracking, *use_cases.train);
-  if (use_cases.deployments) api::AddDeployRoutes(s, *use_cases.deployments);
+  api::AddUseCaseRoutes(s, services);
   return api;
 }
 

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "somlier/api/use_cases.h"
 #include "somlier/core/result.h"
 #include "somlier/net/http_listener.h"
 
@@ -52,22 +53,14 @@ struct ApiServerOptions {
   std::vector<std::string> allowed_hosts;
 };
 
-// The use cases beyond tracking and the registry that a server may offer; each is served
-// only when given (and must outlive the server).
-struct ApiUseCases {
-  TrainService* train = nullptr;            // POST /train, /runs/...
-  LocalDeployments* deployments = nullptr;  // POST /deploy, /deployments/...
-  ModelImport* model_import = nullptr;      // POST /register_v2
-};
-
 class ApiServer {
  public:
   // Errors: InvalidArgument for a non-loopback host without a token (and not insecure), or
   // bad option values.
-  static Result<std::unique_ptr<ApiServer>> Create(TrackingService& tracking,
-                                                   RegistryService& registry,
-                                                   ApiServerOptions options,
-                                                   ApiUseCases use_cases = {});
+  // `services` needs tracking and the registry; the use cases of the others are served
+  // only when they are given (api/use_cases.h). They must outlive the server.
+  static Result<std::unique_ptr<ApiServer>> Create(api::UseCaseServices services,
+                                                   ApiServerOptions options);
   ~ApiServer();
 
   // Binds the listening socket and serves on a background thread. Errors: InvalidArgument

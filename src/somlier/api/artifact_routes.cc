@@ -5,8 +5,11 @@
 #include <cstdio>
 #include <memory>
 
+#include "somlier/api/error_answers.h"
 #include "somlier/api/http_util.h"
+#include "somlier/api/mlflow_router.h"
 #include "somlier/api/routes.h"
+#include "somlier/net/http_routes.h"
 #include "somlier/tracking/tracking_service.h"
 
 namespace somlier::api {

@@ -1,6 +1,6 @@
-// DeployApi: the seed's `deploy` and SoMLier's `deployments list|stop|logs` as JSON request
-// -> JSON response, shared by POST /deploy (also /online/deploy), POST /deployments/...,
-// and the CLI in-process or against a remote server (api/seed_api.h explains why).
+// DeployApi: the seed's `deploy` and SoMLier's `deployments list|stop|logs` as request
+// fields -> JSON response: rows of the use-case table (api/use_cases.h), which checks the
+// fields they accept. Internal to src/somlier/api.
 //
 //   deploy:             {project_name, model_name, model_version, use_k8s_job?, istio_enabled?,
 //                        workers?} -> {status, message, name, url}
@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "somlier/api/fields.h"
 #include "somlier/core/result.h"
 
 namespace somlier {
@@ -20,12 +21,9 @@ class LocalDeployments;
 
 namespace somlier::api {
 
-Result<nlohmann::json> SeedDeploy(LocalDeployments& deployments, const nlohmann::json& request);
-Result<nlohmann::json> DeploymentsList(LocalDeployments& deployments,
-                                       const nlohmann::json& request);
-Result<nlohmann::json> DeploymentsStop(LocalDeployments& deployments,
-                                       const nlohmann::json& request);
-Result<nlohmann::json> DeploymentsLogs(LocalDeployments& deployments,
-                                       const nlohmann::json& request);
+Result<nlohmann::json> SeedDeploy(LocalDeployments& deployments, const Fields& request);
+Result<nlohmann::json> DeploymentsList(LocalDeployments& deployments, const Fields& request);
+Result<nlohmann::json> DeploymentsStop(LocalDeployments& deployments, const Fields& request);
+Result<nlohmann::json> DeploymentsLogs(LocalDeployments& deployments, const Fields& request);
 
 }  // namespace somlier::api

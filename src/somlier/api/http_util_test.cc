@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include "somlier/api/fields.h"
 #include "somlier/api/log_batch_parser.h"
 #include "somlier/api/train_api.h"
+#include "somlier/api/use_cases.h"
 
 namespace somlier::api {
 namespace {
@@ -78,8 +80,10 @@ TEST(LogBatchParser, IntegersAreRangeCheckedBeforeConversion) {
 
 TEST(TrainRequest, IntegersAreRangeCheckedBeforeConversion) {
   auto train = [](std::string_view extra) {
-    return TrainRequestFromJson(R"({"project_name": "p", "project_ref": "main", )" +
-                                std::string(extra) + "}");
+    auto fields = Fields::FromJsonBody(R"({"project_name": "p", "project_ref": "main", )" +
+                                       std::string(extra) + "}");
+    EXPECT_TRUE(fields.ok());
+    return TrainRequestFromFields(*fields);
   };
   EXPECT_EQ(train(R"("max_parallel": 4, "timeout": 60)")->max_parallel, 4);
   EXPECT_EQ(train(R"("max_parallel": 4, "timeout": 60)")->timeout.count(), 60);
@@ -92,6 +96,32 @@ TEST(TrainRequest, IntegersAreRangeCheckedBeforeConversion) {
                        "'timeout' is 18446744073709551615, out of range"));
   EXPECT_TRUE(Contains(train(R"("timeout": -1)").status(), "'timeout' is -1, out of range"));
   EXPECT_TRUE(Contains(train(R"("max_parallel": 1.5)").status(), "not a whole number"));
+}
+
+TEST(UseCases, EveryUseCaseRefusesAnUnknownFieldNamingItAndTheAcceptedOnes) {
+  auto fields = Fields::FromJsonBody(R"({"bogus_field": 1})");
+  ASSERT_TRUE(fields.ok());
+  ASSERT_FALSE(AllUseCases().empty());
+  for (const UseCase& use_case : AllUseCases()) {
+    // The fields are checked before anything runs: no service is needed to refuse them.
+    Result<nlohmann::json> answer = RunUseCase(use_case, UseCaseServices{}, *fields);
+    ASSERT_FALSE(answer.ok()) << use_case.path;
+    EXPECT_EQ(answer.status().http_status(), 422) << use_case.path;
+    EXPECT_TRUE(Contains(answer.status(), "unknown field 'bogus_field' (accepted: "))
+        << use_case.path << ": " << answer.status().message();
+    for (std::string_view accepted : use_case.fields) {
+      EXPECT_TRUE(Contains(answer.status(), accepted)) << use_case.path << " lists " << accepted;
+    }
+  }
+  EXPECT_EQ(FindUseCase("/train")->fields.size(), std::size(kTrainFields));
+  EXPECT_EQ(FindUseCase("/nope"), nullptr);
+}
+
+TEST(UseCases, AUseCaseWhoseServiceIsAbsentIsNotOffered) {
+  auto empty = Fields::FromJsonBody("{}");
+  ASSERT_TRUE(empty.ok());
+  Result<nlohmann::json> answer = RunUseCase(*FindUseCase("/deployments/list"), {}, *empty);
+  EXPECT_EQ(answer.status().code(), StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

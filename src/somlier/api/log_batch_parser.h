@@ -1,7 +1,7 @@
 // LogBatchParser: the body of MLflow's runs/log-batch, parsed with simdjson — the hot path
 // of metric ingest, where a DOM parser's allocations cost more than the database.
 //
-// Accepts what the generic field reader accepts (api/http_util.h): `run_id` (or the
+// Accepts what the generic field reader accepts (api/fields.h): `run_id` (or the
 // deprecated `run_uuid`), `metrics` [{key, value, timestamp, step?}] with values as numbers
 // or "NaN"/"Infinity"/"-Infinity" and integers as numbers or decimal strings, `params` and
 // `tags` [{key, value?}]; unknown fields are ignored. Errors are InvalidArgument naming the

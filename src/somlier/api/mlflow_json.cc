@@ -27,19 +27,6 @@ json DoubleToJson(double value) {
   return value;
 }
 
-std::optional<double> DoubleFromJson(const json& value) {
-  if (value.is_number()) return value.get<double>();
-  if (!value.is_string()) return std::nullopt;
-  const std::string& s = value.get_ref<const std::string&>();
-  if (s == "NaN" || s == "nan") return std::nan("");
-  if (s == "Infinity" || s == "inf") return HUGE_VAL;
-  if (s == "-Infinity" || s == "-inf") return -HUGE_VAL;
-  char* end = nullptr;
-  const double d = std::strtod(s.c_str(), &end);
-  if (s.empty() || end != s.c_str() + s.size()) return std::nullopt;
-  return d;
-}
-
 json ToJson(const Experiment& e) {
   json out = {{"experiment_id", std::to_string(e.experiment_id)},
               {"name", e.name},

@@ -23,9 +23,6 @@ nlohmann::json ToJson(const ArtifactFile& f);
 // A double as protobuf JSON writes it: a number, or "NaN" / "Infinity" / "-Infinity".
 nlohmann::json DoubleToJson(double value);
 
-// A double from a JSON number or one of those strings; nullopt for anything else.
-std::optional<double> DoubleFromJson(const nlohmann::json& value);
-
 template <typename T>
 nlohmann::json ToJsonArray(const std::vector<T>& items) {
   nlohmann::json out = nlohmann::json::array();

@@ -1,6 +1,7 @@
 // MLflow's model registry endpoints (model_registry.proto), on RegistryService.
-#include "somlier/api/http_util.h"
+#include "somlier/api/error_answers.h"
 #include "somlier/api/mlflow_json.h"
+#include "somlier/api/mlflow_router.h"
 #include "somlier/api/routes.h"
 #include "somlier/registry/registry_service.h"
 

@@ -25,15 +25,7 @@ void AddRegistryRoutes(MlflowRouter& router, RegistryService& registry);
 // MLflow's proxied artifact API (/api/2.0/mlflow-artifacts/artifacts/...).
 void AddArtifactRoutes(HttpRoutes& server, TrackingService& tracking);
 
-// The seed's POST /search and /register, and /register_v2 when `model_import` is given
-// (all also under /online/).
-void AddSeedRoutes(HttpRoutes& server, TrackingService& tracking, RegistryService& registry,
-                   ModelImport* model_import);
-
-// POST /train (also /online/train) and /runs/{list,show,logs,kill}.
-void AddTrainRoutes(HttpRoutes& server, TrackingService& tracking, TrainService& train);
-
-// POST /deploy (also /online/deploy) and /deployments/{list,stop,logs}.
-void AddDeployRoutes(HttpRoutes& server, LocalDeployments& deployments);
+// SoMLier's own use cases (the seed's /train, /search, ... and /runs/..., /deployments/...)
+// are served from their table: api/use_cases.h.
 
 }  // namespace somlier::api

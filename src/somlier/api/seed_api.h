@@ -1,9 +1,6 @@
-// SeedApi: the seed's `search` and `register` use cases as JSON request -> JSON response,
-// exactly as POST /search and POST /register answer them.
-//
-// One implementation serves three doors: the REST endpoints (api/seed_routes.cc), the
-// in-process CLI, and the CLI against a remote server (which receives the same JSON over
-// HTTP) — so all three print and answer the same thing.
+// SeedApi: the seed's `search`, `register` and `register_v2` use cases as request fields ->
+// JSON response: rows of the use-case table (api/use_cases.h), which serves them to the REST
+// endpoints and the CLI alike and checks the fields they accept. Internal to src/somlier/api.
 //
 //   search:   {project_name, standard_metric, order_by[, top]}
 //             -> {run_id, metric_value[, runs: [{run_id, run_name, status, metric_value,
@@ -15,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "somlier/api/fields.h"
 #include "somlier/core/result.h"
 
 namespace somlier {
@@ -25,8 +23,8 @@ class ModelImport;
 
 namespace somlier::api {
 
-Result<nlohmann::json> SeedSearch(TrackingService& tracking, const nlohmann::json& request);
-Result<nlohmann::json> SeedRegister(RegistryService& registry, const nlohmann::json& request);
-Result<nlohmann::json> SeedRegisterV2(ModelImport& model_import, const nlohmann::json& request);
+Result<nlohmann::json> SeedSearch(TrackingService& tracking, const Fields& request);
+Result<nlohmann::json> SeedRegister(RegistryService& registry, const Fields& request);
+Result<nlohmann::json> SeedRegisterV2(ModelImport& model_import, const Fields& request);
 
 }  // namespace somlier::api

@@ -1,9 +1,10 @@
 // MLflow's tracking endpoints (service.proto), on TrackingService.
 #include <fmt/core.h>
 
-#include "somlier/api/http_util.h"
+#include "somlier/api/error_answers.h"
 #include "somlier/api/log_batch_parser.h"
 #include "somlier/api/mlflow_json.h"
+#include "somlier/api/mlflow_router.h"
 #include "somlier/api/routes.h"
 #include "somlier/core/strings.h"
 #include "somlier/core/time.h"

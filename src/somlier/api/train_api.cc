@@ -3,10 +3,10 @@
 #include <fmt/core.h>
 
 #include <fstream>
+#include <limits>
 #include <set>
 #include <thread>
 
-#include "somlier/api/http_util.h"
 #include "somlier/api/mlflow_json.h"
 #include "somlier/core/json_number.h"
 #include "somlier/core/json_parse.h"
@@ -43,23 +43,6 @@ Result<std::string> SpecText(const std::string& name, const ordered_json& value)
       name, JsonPreview(value)));
 }
 
-Result<std::string> OptionalString(const ordered_json& body, const char* name) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return std::string();
-  if (!it->is_string()) {
-    return InvalidArgument(fmt::format("'{}' must be a string, not {}", name, JsonPreview(*it)));
-  }
-  return it->get<std::string>();
-}
-
-// An optional integer field (0 when absent), in `range` and converted to T only then.
-template <typename T, typename Json>
-Result<T> OptionalInt(const Json& body, const char* name, IntRange range) {
-  auto it = body.find(name);
-  if (it == body.end() || it->is_null()) return T{0};
-  return IntFromJsonAs<T>(name, *it, range);
-}
-
 // Ended and released by its executor: all its output is written.
 bool Ended(const RunInfo& info) { return IsTerminal(info.status) && info.executor.empty(); }
 
@@ -83,47 +66,36 @@ json RunSummary(const Run& run) {
 
 }  // namespace
 
-Result<TrainRequest> TrainRequestFromJson(std::string_view body) {
-  SOMLIER_ASSIGN_OR_RETURN(ordered_json j, ParseJson<ordered_json>(body, "the request body"));
-  if (!j.is_object()) return InvalidArgument("the request body must be a JSON object");
-  static const std::set<std::string> kFields = {
-      "project_name", "project_ref", "github_uri",  "entrypoint", "params", "env_manager",
-      "max_parallel", "timeout",     "use_k8s_job", "use_gpu",    "user"};
-  for (const auto& [key, value] : j.items()) {
-    if (!kFields.count(key)) {
-      return InvalidArgument(
-          fmt::format("unknown field '{}' (expected {})", key,
-                      Join(std::vector<std::string>(kFields.begin(), kFields.end()), ", ")));
-    }
-  }
+Result<TrainRequest> TrainRequestFromFields(const Fields& request) {
+  SOMLIER_RETURN_IF_ERROR(request.OnlyKnown(kTrainFields));
   TrainRequest r;
-  SOMLIER_ASSIGN_OR_RETURN(r.project_name, OptionalString(j, "project_name"));
-  SOMLIER_ASSIGN_OR_RETURN(r.project_ref, OptionalString(j, "project_ref"));
-  if (r.project_name.empty()) return InvalidArgument("'project_name' is required");
-  if (r.project_ref.empty()) return InvalidArgument("'project_ref' is required");
-  SOMLIER_ASSIGN_OR_RETURN(r.github_uri, OptionalString(j, "github_uri"));
-  SOMLIER_ASSIGN_OR_RETURN(std::string entrypoint, OptionalString(j, "entrypoint"));
+  SOMLIER_ASSIGN_OR_RETURN(r.project_name, request.RequiredString("project_name"));
+  SOMLIER_ASSIGN_OR_RETURN(r.project_ref, request.RequiredString("project_ref"));
+  SOMLIER_ASSIGN_OR_RETURN(r.github_uri, request.String("github_uri"));
+  SOMLIER_ASSIGN_OR_RETURN(std::string entrypoint, request.String("entrypoint"));
   if (!entrypoint.empty()) r.entrypoint = entrypoint;
-  SOMLIER_ASSIGN_OR_RETURN(std::string env_manager, OptionalString(j, "env_manager"));
+  SOMLIER_ASSIGN_OR_RETURN(std::string env_manager, request.String("env_manager"));
   if (!env_manager.empty()) {
     SOMLIER_ASSIGN_OR_RETURN(r.env_manager, ParseEnvManager(env_manager));
   }
   // 0 means "the default" for both; TrainService checks the upper bounds.
-  SOMLIER_ASSIGN_OR_RETURN(r.max_parallel, OptionalInt<int>(j, "max_parallel", kNonNegative));
-  SOMLIER_ASSIGN_OR_RETURN(int64_t timeout, OptionalInt<int64_t>(j, "timeout", kNonNegative));
-  r.timeout = std::chrono::seconds(timeout);
-  SOMLIER_ASSIGN_OR_RETURN(auto use_k8s_job, JsonBool(j, "use_k8s_job"));
-  SOMLIER_ASSIGN_OR_RETURN(auto use_gpu, JsonBool(j, "use_gpu"));
+  SOMLIER_ASSIGN_OR_RETURN(auto max_parallel,
+                           request.Int("max_parallel", {0, std::numeric_limits<int>::max()}));
+  r.max_parallel = static_cast<int>(max_parallel.value_or(0));
+  SOMLIER_ASSIGN_OR_RETURN(auto timeout, request.Int("timeout", kNonNegative));
+  r.timeout = std::chrono::seconds(timeout.value_or(0));
+  SOMLIER_ASSIGN_OR_RETURN(auto use_k8s_job, request.Bool("use_k8s_job"));
+  SOMLIER_ASSIGN_OR_RETURN(auto use_gpu, request.Bool("use_gpu"));
   r.use_k8s_job = use_k8s_job.value_or(false);
   r.use_gpu = use_gpu.value_or(false);
-  SOMLIER_ASSIGN_OR_RETURN(r.user, OptionalString(j, "user"));
-  if (auto it = j.find("params"); it != j.end() && !it->is_null()) {
-    if (!it->is_object()) {
+  SOMLIER_ASSIGN_OR_RETURN(r.user, request.String("user"));
+  if (const ordered_json* params = request.Raw("params")) {
+    if (!params->is_object()) {
       return InvalidArgument(fmt::format(
           "'params' must be an object of NAME: SPEC (e.g. {{\"batch_size\": \"64,128\"}}), not {}",
-          JsonPreview(*it)));
+          JsonPreview(*params)));
     }
-    for (const auto& [name, value] : it->items()) {
+    for (const auto& [name, value] : params->items()) {
       SOMLIER_ASSIGN_OR_RETURN(std::string spec, SpecText(name, value));
       r.params.push_back({name, spec});
     }
@@ -146,16 +118,13 @@ Result<json> TrainAnswer(TrackingService& tracking, const TrainJob& job) {
   return answer;
 }
 
-Result<json> RunsList(TrackingService& tracking, const json& request) {
-  SOMLIER_ASSIGN_OR_RETURN(std::string project, RequiredJsonString(request, "project_name"));
+Result<json> RunsList(TrackingService& tracking, const Fields& request) {
+  SOMLIER_ASSIGN_OR_RETURN(std::string project, request.RequiredString("project_name"));
   // The experiment is the project's path as train normalised it ("./a/b/" is "a/b").
   if (auto normal = NormalizeProjectPath(project); normal.ok() && !normal->empty()) {
     project = *normal;
   }
-  int64_t max_results = 100;
-  if (auto it = request.find("max_results"); it != request.end() && !it->is_null()) {
-    SOMLIER_ASSIGN_OR_RETURN(max_results, IntFromJson("max_results", *it, {1, 1000}));
-  }
+  SOMLIER_ASSIGN_OR_RETURN(auto max_results, request.Int("max_results", {1, 1000}));
   auto experiment = tracking.GetExperimentByName(project);
   if (!experiment.ok()) {
     if (experiment.status().code() == StatusCode::kNotFound) {
@@ -166,7 +135,7 @@ Result<json> RunsList(TrackingService& tracking, const json& request) {
   }
   SearchRequest search;
   search.order_by = {"attributes.start_time DESC"};
-  search.max_results = max_results;
+  search.max_results = max_results.value_or(100);
   SOMLIER_ASSIGN_OR_RETURN(Page<Run> page,
                            tracking.SearchRuns({experiment->experiment_id}, search));
   json runs = json::array();
@@ -175,8 +144,8 @@ Result<json> RunsList(TrackingService& tracking, const json& request) {
               {"runs", std::move(runs)}};
 }
 
-Result<json> RunsShow(TrackingService& tracking, const json& request) {
-  SOMLIER_ASSIGN_OR_RETURN(std::string run_id, RequiredJsonString(request, "run_id"));
+Result<json> RunsShow(TrackingService& tracking, const Fields& request) {
+  SOMLIER_ASSIGN_OR_RETURN(std::string run_id, request.RequiredString("run_id"));
   SOMLIER_ASSIGN_OR_RETURN(Run run, tracking.GetRun(run_id));
   json out = RunSummary(run);
   const RunInfo& info = run.info;
@@ -196,12 +165,10 @@ Result<json> RunsShow(TrackingService& tracking, const json& request) {
   return out;
 }
 
-Result<json> RunsLogs(TrackingService& tracking, const json& request) {
-  SOMLIER_ASSIGN_OR_RETURN(std::string run_id, RequiredJsonString(request, "run_id"));
-  int64_t offset = 0;  // a byte offset into the log
-  if (auto it = request.find("offset"); it != request.end() && !it->is_null()) {
-    SOMLIER_ASSIGN_OR_RETURN(offset, IntFromJson("offset", *it, kNonNegative));
-  }
+Result<json> RunsLogs(TrackingService& tracking, const Fields& request) {
+  SOMLIER_ASSIGN_OR_RETURN(std::string run_id, request.RequiredString("run_id"));
+  SOMLIER_ASSIGN_OR_RETURN(auto given_offset, request.Int("offset", kNonNegative));
+  const int64_t offset = given_offset.value_or(0);  // a byte offset into the log
   // The status first: a run seen ended has written all its output.
   SOMLIER_ASSIGN_OR_RETURN(Run run, tracking.GetRun(run_id));
   SOMLIER_ASSIGN_OR_RETURN(std::string dir, tracking.RunArtifactDirectory(run.info));
@@ -236,14 +203,10 @@ Result<json> RunsLogs(TrackingService& tracking, const json& request) {
               {"ended", Ended(run.info) && at_end}};
 }
 
-Result<json> RunsKill(TrainService& train, TrackingService& tracking, const json& request) {
-  SOMLIER_ASSIGN_OR_RETURN(std::string run_id, RequiredJsonString(request, "run_id"));
-  bool wait = true;
-  if (auto it = request.find("wait"); it != request.end() && !it->is_null()) {
-    if (!it->is_boolean())
-      return InvalidArgument(fmt::format("'wait' must be true or false, not {}", JsonPreview(*it)));
-    wait = it->get<bool>();
-  }
+Result<json> RunsKill(TrainService& train, TrackingService& tracking, const Fields& request) {
+  SOMLIER_ASSIGN_OR_RETURN(std::string run_id, request.RequiredString("run_id"));
+  SOMLIER_ASSIGN_OR_RETURN(auto given_wait, request.Bool("wait"));
+  const bool wait = given_wait.value_or(true);
   SOMLIER_RETURN_IF_ERROR(train.KillRun(run_id, "killed by `somlier runs kill`"));
   // The executor records the end once the process group is gone (SIGKILL after its grace).
   for (int i = 0; wait && i < 300; ++i) {

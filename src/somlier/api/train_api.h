@@ -1,8 +1,8 @@
-// TrainApi: the seed's `train` and SoMLier's `runs` commands as JSON request -> JSON
-// response, exactly as POST /train and POST /runs/{list,show,logs,kill} answer them.
-//
-// One implementation for three doors, like api/seed_api.h: the REST endpoints
-// (api/train_routes.cc), the in-process CLI and the CLI against a remote server.
+// TrainApi: the seed's `train` and SoMLier's `runs` commands as request fields -> JSON
+// response: rows of the use-case table (api/use_cases.h), exactly as POST /train and POST
+// /runs/{list,show,logs,kill} answer them. The CLI's in-process `train` also reads its
+// request with TrainRequestFromFields and answers with TrainAnswer, following the runs
+// itself.
 //
 //   train: {project_name, project_ref, github_uri?, entrypoint?, params?: {NAME: SPEC},
 //           env_manager?, max_parallel?, timeout?, use_k8s_job?, use_gpu?}
@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "somlier/api/fields.h"
 #include "somlier/core/result.h"
 #include "somlier/training/train_service.h"
 
@@ -31,16 +32,22 @@ class TrackingService;
 
 namespace somlier::api {
 
-// The request of POST /train; params keep the order they have in the body.
-Result<TrainRequest> TrainRequestFromJson(std::string_view body);
+// The fields a train request accepts.
+inline constexpr std::string_view kTrainFields[] = {
+    "project_name", "project_ref", "github_uri",  "entrypoint", "params", "env_manager",
+    "max_parallel", "timeout",     "use_k8s_job", "use_gpu",    "user"};
+
+// The request of POST /train; params keep the order they have in the body. Errors:
+// InvalidArgument for an unknown field (listing kTrainFields) or a bad value.
+Result<TrainRequest> TrainRequestFromFields(const Fields& request);
 
 // The answer to a train request that made `job`.
 Result<nlohmann::json> TrainAnswer(TrackingService& tracking, const TrainJob& job);
 
-Result<nlohmann::json> RunsList(TrackingService& tracking, const nlohmann::json& request);
-Result<nlohmann::json> RunsShow(TrackingService& tracking, const nlohmann::json& request);
-Result<nlohmann::json> RunsLogs(TrackingService& tracking, const nlohmann::json& request);
+Result<nlohmann::json> RunsList(TrackingService& tracking, const Fields& request);
+Result<nlohmann::json> RunsShow(TrackingService& tracking, const Fields& request);
+Result<nlohmann::json> RunsLogs(TrackingService& tracking, const Fields& request);
 Result<nlohmann::json> RunsKill(TrainService& train, TrackingService& tracking,
-                                const nlohmann::json& request);
+                                const Fields& request);
 
 }  // namespace somlier::api

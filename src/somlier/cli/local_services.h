@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "somlier/api/use_cases.h"
 #include "somlier/artifacts/artifact_store.h"
 #include "somlier/artifacts/fetch_policy.h"
 #include "somlier/core/result.h"
@@ -39,6 +40,11 @@ struct LocalServices {
   static Result<std::unique_ptr<LocalServices>> Open(const Settings& settings,
                                                      const Environment& env,
                                                      LocalServicesOptions options = {});
+
+  // All of them, for the use-case table (api/use_cases.h).
+  api::UseCaseServices UseCases() const {
+    return {tracking.get(), registry.get(), train.get(), deployments.get(), model_import.get()};
+  }
 };
 
 }  // namespace somlier::cli

@@ -71,10 +71,7 @@ Result<int> Serve(const Context& ctx, ServerCommandOptions o) {
   // in-process `somlier online train` killed with SIGKILL): their runs are FAILED within
   // this period, for every client that reads them.
   services->train->WatchForOrphanedRuns(kOrphanWatchPeriod);
-  SOMLIER_ASSIGN_OR_RETURN(auto server,
-                           ApiServer::Create(*services->tracking, *services->registry, o.server,
-                                             {services->train.get(), services->deployments.get(),
-                                              services->model_import.get()}));
+  SOMLIER_ASSIGN_OR_RETURN(auto server, ApiServer::Create(services->UseCases(), o.server));
   if (o.print_routes) {
     PrintRoutes(server->routes());
     return 0;

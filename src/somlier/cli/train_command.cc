@@ -299,7 +299,8 @@ Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std:
         "`somlier server` and set SOMLIER_SERVER (in-process, train runs its grid and waits)");
   }
   StopSignals stop;  // before any thread starts
-  SOMLIER_ASSIGN_OR_RETURN(TrainRequest request, api::TrainRequestFromJson(body));
+  SOMLIER_ASSIGN_OR_RETURN(api::Fields fields, api::Fields::FromJsonBody(body));
+  SOMLIER_ASSIGN_OR_RETURN(TrainRequest request, api::TrainRequestFromFields(fields));
   TrainProgress progress(o.quiet || o.output == "json");
   SOMLIER_ASSIGN_OR_RETURN(auto cases, UseCases::Open(ctx));
   LocalServices& services = *cases->local();
@@ -310,9 +311,10 @@ Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std:
   server_options.host = "127.0.0.1";
   server_options.port = 0;
   server_options.token = NewRunId();
-  SOMLIER_ASSIGN_OR_RETURN(auto server,
-                           ApiServer::Create(*services.tracking, *services.registry, server_options,
-                                             {.train = services.train.get()}));
+  SOMLIER_ASSIGN_OR_RETURN(auto server, ApiServer::Create({.tracking = services.tracking.get(),
+                                                           .registry = services.registry.get(),
+                                                           .train = services.train.get()},
+                                                          server_options));
   SOMLIER_RETURN_IF_ERROR(server->Start());
   services.train->SetTrackingServer(server->url(), server_options.token);
 

@@ -2,10 +2,9 @@
 // (SOMLIER_SERVER=http://host:port), sending the token when one is set.
 //
 // Error answers in either of the server's dialects — MLflow's {"error_code", "message"}
-// and the seed's {"status_code", "title", "detail"} — come back as a Status whose code
-// follows the HTTP status (400/422 InvalidArgument, 404 NotFound, 409 AlreadyExists,
-// 401/403/412 FailedPrecondition, 501 Unimplemented, 503 and connection failures
-// Unavailable, others Internal), with the server's message. One object per thread.
+// and the seed's {"status_code", "title", "detail"} — come back as a Status whose code the
+// status table reads from the HTTP status (core/status.h, StatusCodeForHttp; a connection
+// failure is Unavailable), with the server's message. One object per thread.
 #pragma once
 
 #include <memory>
@@ -18,7 +17,7 @@ namespace httplib {
 class Client;
 }  // namespace httplib
 
-namespace somlier::api {
+namespace somlier::cli {
 
 class ApiClient {
  public:
@@ -38,4 +37,4 @@ class ApiClient {
   std::unique_ptr<httplib::Client> client_;
 };
 
-}  // namespace somlier::api
+}  // namespace somlier::cli

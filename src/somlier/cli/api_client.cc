@@ -1,11 +1,11 @@
-#include "somlier/api/api_client.h"
+#include "somlier/cli/api_client.h"
 
 #include <fmt/core.h>
 #include <httplib.h>
 
 #include "somlier/core/json_parse.h"
 
-namespace somlier::api {
+namespace somlier::cli {
 namespace {
 
 using nlohmann::json;
@@ -75,4 +75,4 @@ Result<json> ApiClient::GetJson(const std::string& path) {
   return Decode(base_url_, client_->Get(path));
 }
 
-}  // namespace somlier::api
+}  // namespace somlier::cli

@@ -1,0 +1,61 @@
+// Fields: the one reader of a request's fields — typed accessors that name the field and
+// the expected type in their errors, and the unknown-field check of SoMLier's own
+// endpoints. Used by the MLflow routes, the use-case table (api/use_cases.h) and, through
+// it, the in-process CLI. A value type; not synchronised.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "somlier/core/json_number.h"
+#include "somlier/core/result.h"
+#include "somlier/store/entities.h"
+
+namespace httplib {
+struct Request;
+}  // namespace httplib
+
+namespace somlier::api {
+
+// The fields of a request: the JSON body (an object; empty means {}) for POST, PATCH and
+// DELETE, and the query string for GET (repeated keys make a list), in the order given.
+// Accessors check types and name the field in their errors ("Missing value for required
+// parameter 'name'"). The one reader of request fields for every endpoint, MLflow's and
+// SoMLier's own.
+class Fields {
+ public:
+  static Result<Fields> From(const httplib::Request& request);
+  static Result<Fields> FromJsonBody(std::string_view body);
+  // A request the CLI made in-process. Errors: InvalidArgument when it is not an object.
+  static Result<Fields> FromJson(const nlohmann::json& request);
+
+  bool Has(std::string_view name) const;
+  // Strings; numbers are accepted and spelled in decimal (legacy clients send ids as ints).
+  Result<std::string> RequiredString(std::string_view name) const;
+  Result<std::string> String(std::string_view name, std::string fallback = "") const;
+  // A JSON number or a decimal string (protobuf JSON's int64), checked against `range`
+  // before conversion (core/json_number.h).
+  Result<std::optional<int64_t>> Int(std::string_view name, IntRange range = {}) const;
+  Result<std::optional<double>> Double(std::string_view name) const;
+  Result<std::optional<bool>> Bool(std::string_view name) const;
+  Result<std::vector<std::string>> StringList(std::string_view name) const;
+  // A list of {"key", "value"} objects.
+  Result<std::vector<Tag>> TagList(std::string_view name) const;
+  const nlohmann::ordered_json* Raw(std::string_view name) const;
+
+  // OK when every field is one of `accepted`; else InvalidArgument naming the first other
+  // one and listing the accepted ones. SoMLier's own endpoints refuse unknown fields; the
+  // MLflow routes ignore them, as MLflow does (newer clients send fields older servers
+  // do not know).
+  Status OnlyKnown(std::span<const std::string_view> accepted) const;
+
+ private:
+  explicit Fields(nlohmann::ordered_json json) : json_(std::move(json)) {}
+  nlohmann::ordered_json json_;
+};
+
+}  // namespace somlier::api
