@@ -12,10 +12,10 @@
 // ENDPOINT_NOT_FOUND; a handler that throws answers 500 INTERNAL_ERROR and the server keeps
 // serving.
 //
-// Connections are held by an event loop (net/http_listener.h: head and idle deadlines,
-// connection caps, bounded and chunked bodies); `threads` handler threads run the routes on
-// complete requests. Start()/Stop() are called from one thread; the services must outlive
-// the server.
+// Connections are held by the event-driven listener (net/http_listener.h: head and idle
+// deadlines, connection caps, bounded and chunked bodies); `threads` worker threads run
+// the routes of complete requests, as many at once. Start()/Stop() are called from one thread; the
+// services must outlive the server.
 #pragma once
 
 #include <cstddef>

@@ -123,7 +123,7 @@ void AddServerCommands(CLI::App& app, Context& ctx) {
                    "loopback, private and link-local addresses (for trusted callers only)");
   server
       ->add_option("--threads", options->server.threads,
-                   "Connection threads (one per concurrent keep-alive client)")
+                   "Worker threads: requests handled at once (connections need none of their own)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   server->add_flag("--print_routes", options->print_routes,

@@ -1,7 +1,7 @@
 // HttpRoutes: the routes and handlers of a SoMLier HTTP server — cpp-httplib's Server used
 // for routing, handler dispatch and response writing only. It never listens itself:
 // HttpListener (net/http_listener.h) owns the sockets and calls process_request for each
-// complete request on one of its handler threads.
+// complete request on one of its worker threads.
 //
 // It also keeps the table of its routes (method and a path that reaches each), which
 // `somlier server --print_routes` and `serve-model --print_routes` print, so the

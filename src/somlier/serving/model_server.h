@@ -43,7 +43,8 @@ struct ModelServerOptions {
   std::string host = "127.0.0.1";
   int port = 5000;  // 0: any free port
   int workers = 1;
-  int http_threads = 0;  // 0: enough for a few hundred keep-alive connections
+  int http_threads = 0;  // requests handled at once (each waits for its batch on one); 0: max_queue
+                         // / 4, at least 256
   DynamicBatcher::Options batching;
   size_t max_body_bytes = kDefaultMaxBodyBytes;
   std::chrono::milliseconds request_timeout{std::chrono::seconds(60)};
