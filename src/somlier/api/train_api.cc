@@ -2,7 +2,6 @@
 
 #include <fmt/core.h>
 
-#include <fstream>
 #include <limits>
 #include <set>
 #include <thread>
@@ -19,8 +18,6 @@ namespace {
 
 using nlohmann::json;
 using nlohmann::ordered_json;
-
-constexpr size_t kMaxLogChunk = 1 << 20;
 
 // A field of a train request: a string, or a number spelled as JSON spells it.
 Result<std::string> SpecText(const std::string& name, const ordered_json& value) {
@@ -42,9 +39,6 @@ Result<std::string> SpecText(const std::string& name, const ordered_json& value)
       "list, not {}",
       name, JsonPreview(value)));
 }
-
-// Ended and released by its executor: all its output is written.
-bool Ended(const RunInfo& info) { return IsTerminal(info.status) && info.executor.empty(); }
 
 json RunSummary(const Run& run) {
   const RunInfo& info = run.info;
@@ -167,51 +161,24 @@ Result<json> RunsShow(TrackingService& tracking, const Fields& request) {
 
 Result<json> RunsLogs(TrackingService& tracking, const Fields& request) {
   SOMLIER_ASSIGN_OR_RETURN(std::string run_id, request.RequiredString("run_id"));
-  SOMLIER_ASSIGN_OR_RETURN(auto given_offset, request.Int("offset", kNonNegative));
-  const int64_t offset = given_offset.value_or(0);  // a byte offset into the log
-  // The status first: a run seen ended has written all its output.
-  SOMLIER_ASSIGN_OR_RETURN(Run run, tracking.GetRun(run_id));
-  SOMLIER_ASSIGN_OR_RETURN(std::string dir, tracking.RunArtifactDirectory(run.info));
-  SOMLIER_ASSIGN_OR_RETURN(auto path, tracking.artifacts().Resolve(dir + "/logs/output.log"));
-  std::string text;
-  bool at_end = true;
-  std::ifstream in(path, std::ios::binary);
-  if (in) {
-    in.seekg(0, std::ios::end);
-    const int64_t size = in.tellg();
-    if (offset < size) {
-      const size_t want = static_cast<size_t>(std::min<int64_t>(size - offset, kMaxLogChunk));
-      text.resize(want);
-      in.seekg(offset);
-      in.read(text.data(), static_cast<std::streamsize>(want));
-      text.resize(static_cast<size_t>(in.gcount()));
-      // Whole lines only, unless one line fills the chunk; the rest comes next time.
-      const auto last = text.rfind('\n');
-      if (last != std::string::npos) {
-        text.resize(last + 1);
-      } else if (text.size() < kMaxLogChunk && !Ended(run.info)) {
-        text.clear();
-      }
-      at_end = offset + static_cast<int64_t>(text.size()) >= size;
-    }
-  }
-  const int64_t next = offset + static_cast<int64_t>(text.size());
+  SOMLIER_ASSIGN_OR_RETURN(auto offset, request.Int("offset", kNonNegative));
+  SOMLIER_ASSIGN_OR_RETURN(RunLog log, tracking.lifecycle().ReadLog(run_id, offset.value_or(0)));
   return json{{"run_id", run_id},
-              {"status", std::string(ToString(run.info.status))},
-              {"offset", next},
-              {"text", std::move(text)},
-              {"ended", Ended(run.info) && at_end}};
+              {"status", std::string(ToString(log.status))},
+              {"offset", log.next_offset},
+              {"text", std::move(log.text)},
+              {"ended", log.ended}};
 }
 
-Result<json> RunsKill(TrainService& train, TrackingService& tracking, const Fields& request) {
+Result<json> RunsKill(TrackingService& tracking, const Fields& request) {
   SOMLIER_ASSIGN_OR_RETURN(std::string run_id, request.RequiredString("run_id"));
   SOMLIER_ASSIGN_OR_RETURN(auto given_wait, request.Bool("wait"));
   const bool wait = given_wait.value_or(true);
-  SOMLIER_RETURN_IF_ERROR(train.KillRun(run_id, "killed by `somlier runs kill`"));
+  SOMLIER_RETURN_IF_ERROR(tracking.lifecycle().Kill(run_id, "killed by `somlier runs kill`"));
   // The executor records the end once the process group is gone (SIGKILL after its grace).
   for (int i = 0; wait && i < 300; ++i) {
     SOMLIER_ASSIGN_OR_RETURN(Run run, tracking.GetRun(run_id));
-    if (Ended(run.info)) return RunSummary(run);
+    if (RunLifecycle::Ended(run.info)) return RunSummary(run);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   SOMLIER_ASSIGN_OR_RETURN(Run run, tracking.GetRun(run_id));

@@ -47,7 +47,6 @@ Result<nlohmann::json> TrainAnswer(TrackingService& tracking, const TrainJob& jo
 Result<nlohmann::json> RunsList(TrackingService& tracking, const Fields& request);
 Result<nlohmann::json> RunsShow(TrackingService& tracking, const Fields& request);
 Result<nlohmann::json> RunsLogs(TrackingService& tracking, const Fields& request);
-Result<nlohmann::json> RunsKill(TrainService& train, TrackingService& tracking,
-                                const Fields& request);
+Result<nlohmann::json> RunsKill(TrackingService& tracking, const Fields& request);
 
 }  // namespace somlier::api

@@ -66,7 +66,7 @@ const UseCase kUseCases[] = {
     {"/runs/logs", false, kRunsLogsFields, Always,
      [](const Services& s, const Fields& f) { return RunsLogs(*s.tracking, f); }},
     {"/runs/kill", false, kRunsKillFields, WithTrain,
-     [](const Services& s, const Fields& f) { return RunsKill(*s.train, *s.tracking, f); }},
+     [](const Services& s, const Fields& f) { return RunsKill(*s.tracking, f); }},
     {"/deploy", true, kDeployFields, WithDeployments,
      [](const Services& s, const Fields& f) { return SeedDeploy(*s.deployments, f); }},
     {"/deployments/list", false, kNoFields, WithDeployments,

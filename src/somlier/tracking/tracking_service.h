@@ -17,6 +17,7 @@
 #include "somlier/core/result.h"
 #include "somlier/store/store.h"
 #include "somlier/tracking/paging.h"
+#include "somlier/tracking/run_lifecycle.h"
 #include "somlier/tracking/search_syntax.h"
 
 namespace somlier {
@@ -47,9 +48,11 @@ struct RankedRun {
 
 class TrackingService {
  public:
-  TrackingService(Store& store, ArtifactStore& artifacts) : store_(store), artifacts_(artifacts) {}
+  TrackingService(Store& store, ArtifactStore& artifacts)
+      : store_(store), artifacts_(artifacts), lifecycle_(store, artifacts, *this) {}
 
-  Store& store() { return store_; }
+  // The runs SoMLier executes: their transitions, logs and kills.
+  RunLifecycle& lifecycle() { return lifecycle_; }
   ArtifactStore& artifacts() { return artifacts_; }
 
   // Creates MLflow's default experiment (id 0, "Default") when missing.
@@ -73,7 +76,8 @@ class TrackingService {
   Result<Run> CreateRun(const CreateRunRequest& request);
   Result<Run> GetRun(const std::string& run_id);
   // A run that SoMLier executes (train) ends when its process ends: while it is SCHEDULED or
-  // RUNNING with an executor, clients' status and end time changes are not applied.
+  // RUNNING with an executor, clients' status and end time changes are not applied (its
+  // transitions are the RunLifecycle's).
   Result<RunInfo> UpdateRun(const std::string& run_id, const RunUpdateRequest& request);
   Status DeleteRun(const std::string& run_id);
   Status RestoreRun(const std::string& run_id);
@@ -108,6 +112,7 @@ class TrackingService {
 
   Store& store_;
   ArtifactStore& artifacts_;
+  RunLifecycle lifecycle_;
 };
 
 }  // namespace somlier

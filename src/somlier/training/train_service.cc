@@ -45,15 +45,6 @@ class RemoveOnExit {
   fs::path dir_;
 };
 
-std::string ExitMessage(int exit_code) {
-  if (exit_code > 128 && exit_code < 128 + 65) {
-    const int signal = exit_code - 128;
-    const char* name = sigabbrev_np(signal);
-    return fmt::format("ended by signal {} (SIG{})", signal, name ? name : "?");
-  }
-  return fmt::format("exited with code {}", exit_code);
-}
-
 std::string RepositoryName(const std::string& uri) {
   std::string name = uri;
   while (name.ends_with("/")) name.pop_back();
@@ -67,18 +58,6 @@ std::string RepositoryName(const std::string& uri) {
 Status InRepository(const Status& status, const fs::path& copy, const std::string& name) {
   if (status.ok()) return status;
   return Status(status.code(), ReplaceAll(status.message(), copy.string(), name));
-}
-
-// The update that ends a run still SCHEDULED or RUNNING; `release` also clears its
-// executor (it is no longer executing anywhere).
-RunUpdate EndRun(RunStatus status, const std::string& message, bool release) {
-  RunUpdate update;
-  update.status = status;
-  update.end_time = NowMillis();
-  update.status_message = message;
-  if (release) update.executor = "";
-  update.only_from = {RunStatus::kScheduled, RunStatus::kRunning};
-  return update;
 }
 
 }  // namespace
@@ -190,20 +169,13 @@ Result<ProcessLaunch> TrainJob::State::PrepareRun(size_t i) {
   launch.spawn.argv = WithInterpreter(argvs[i], python.python, env);
   launch.spawn.working_dir = dir.string();
   launch.spawn.env = std::move(env);
-  SOMLIER_ASSIGN_OR_RETURN(std::string artifacts, tracking->RunArtifactDirectory(current.info));
-  SOMLIER_ASSIGN_OR_RETURN(launch.log_file,
-                           tracking->artifacts().Resolve(artifacts + "/logs/output.log"));
+  SOMLIER_ASSIGN_OR_RETURN(launch.log_file, tracking->lifecycle().LogFile(current.info));
   return launch;
 }
 
 void TrainJob::State::OnStart(size_t i, pid_t pid) {
   const TrainRun& run = (*runs)[i];
-  RunUpdate update;
-  update.status = RunStatus::kRunning;
-  update.start_time = NowMillis();
-  update.pid = pid;
-  update.only_from = {RunStatus::kScheduled, RunStatus::kRunning};  // its client may be first
-  Status started = tracking->store().UpdateRun(run.run_id, update);
+  Status started = tracking->lifecycle().Start(run.run_id, pid);
   if (!started.ok()) {
     // Killed between its preparation and now: stop it; OnEnd keeps the status it has.
     if (started.code() == StatusCode::kFailedPrecondition) {
@@ -217,46 +189,29 @@ void TrainJob::State::OnStart(size_t i, pid_t pid) {
 
 void TrainJob::State::OnEnd(size_t i, const TaskResult& result) {
   const TrainRun& run = (*runs)[i];
-  RunUpdate update;
-  update.end_time = NowMillis();
-  if (result.exit_code >= 0) update.exit_code = result.exit_code;
-  RunStatus status = RunStatus::kFailed;
-  std::string message = result.message;
+  RunEnd end;
   switch (result.end) {
     case TaskEnd::kExited:
-      status = result.exit_code == 0 ? RunStatus::kFinished : RunStatus::kFailed;
-      if (result.exit_code != 0 && message.empty()) message = ExitMessage(result.exit_code);
+      end.kind = RunEnd::Kind::kExited;
       break;
     case TaskEnd::kKilled:
-      status = RunStatus::kKilled;
+      end.kind = RunEnd::Kind::kKilled;
       break;
     case TaskEnd::kFailedToStart:
-      status = RunStatus::kFailed;
+      end.kind = RunEnd::Kind::kFailedToStart;
       break;
   }
-  update.status = status;
-  update.status_message = message;
-  update.executor = "";  // no longer executing: from now on its clients may change it
-  // The process's end decides (clients cannot end an executing run: TrackingService).
-  update.only_from = {RunStatus::kScheduled, RunStatus::kRunning};
-  Status ended = tracking->store().UpdateRun(run.run_id, update);
-  if (ended.code() == StatusCode::kFailedPrecondition) {
-    // Ended otherwise first (`runs kill` from another process): keep that status.
-    auto current = tracking->store().GetRun(run.run_id);
-    if (current.ok()) {
-      status = current->info.status;
-      message = current->info.status_message;
-      RunUpdate times;
-      if (!current->info.end_time) times.end_time = update.end_time;
-      times.exit_code = update.exit_code;
-      times.executor = "";
-      ended = tracking->store().UpdateRun(run.run_id, times);
-    }
+  if (result.exit_code >= 0) end.exit_code = result.exit_code;
+  end.message = result.message;
+  RunOutcome outcome{RunStatus::kFailed, result.message};
+  if (auto finished = tracking->lifecycle().Finish(run.run_id, end); finished.ok()) {
+    outcome = *finished;
+  } else {
+    LogError("run {}: recording its end failed: {}", run.run_id, finished.status().message());
   }
-  if (!ended.ok()) LogError("run {}: recording its end failed: {}", run.run_id, ended.message());
   std::error_code ec;
   fs::remove_all(WorkDir(run.run_id), ec);
-  if (events.on_status) events.on_status(run, status, message);
+  if (events.on_status) events.on_status(run, outcome.status, outcome.message);
 }
 
 TrainJob::~TrainJob() {
@@ -271,8 +226,10 @@ void TrainJob::KillAll(const std::string& reason) {
   state_->executor->KillAll(reason);
 }
 
+bool TrainJob::Has(const std::string& run_id) const { return state_->index.count(run_id) > 0; }
+
 bool TrainJob::Kill(const std::string& run_id, const std::string& reason) {
-  if (!state_->index.count(run_id)) return false;
+  if (!Has(run_id)) return false;
   return state_->executor->Kill(run_id, reason);
 }
 
@@ -285,9 +242,12 @@ bool TrainJob::WaitFor(std::chrono::milliseconds timeout) {
 bool TrainJob::Done() { return WaitFor(std::chrono::milliseconds(0)); }
 
 TrainService::TrainService(TrackingService& tracking, TrainServiceConfig config)
-    : tracking_(tracking), config_(std::move(config)) {}
+    : tracking_(tracking), config_(std::move(config)) {
+  tracking_.lifecycle().SetStopper(this);
+}
 
 TrainService::~TrainService() {
+  tracking_.lifecycle().ClearStopper(this);
   {
     std::lock_guard lock(watch_mutex_);
     watch_stop_ = true;
@@ -423,7 +383,6 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
     CreateRunRequest create;
     create.experiment_id = job->experiment_id_;
     create.user_id = r.user;
-    create.status = RunStatus::kScheduled;
     create.source = {stored_uri, r.project_ref, s.commit, project_path, r.entrypoint};
     create.executor = ThisProcessIdentity();
     for (const auto& [name, value] : combination) create.params.push_back({name, value});
@@ -434,12 +393,12 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
         {"mlflow.project.env", env_name},       {"mlflow.project.backend", "local"},
         {"somlier.project_ref", r.project_ref}, {"somlier.train_id", train_id}};
     if (!r.user.empty()) create.tags.push_back({"mlflow.user", r.user});
-    Result<Run> created = tracking_.CreateRun(create);
+    Result<Run> created = tracking_.lifecycle().Schedule(create);
     if (!created.ok()) {
       // Not the user's input (that was checked above): end what was made, say why.
       const std::string why = "creating the grid's runs failed: " + created.status().message();
       for (const TrainRun& made : job->runs_) {
-        (void)tracking_.store().UpdateRun(made.run_id, EndRun(RunStatus::kFailed, why, true));
+        (void)tracking_.lifecycle().Abandon(made.run_id, why);
       }
       return created.status();
     }
@@ -478,8 +437,23 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
   return job;
 }
 
-Status TrainService::KillRun(const std::string& run_id, const std::string& reason) {
-  SOMLIER_RETURN_IF_ERROR(ValidateRunId(run_id));
+Status TrainService::CanStop(const RunInfo& run) {
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& job : jobs_) {
+      if (job->Has(run.run_id)) return OkStatus();
+    }
+  }
+  if (CheckProcess(run.executor) == ProcessState::kUnknown) {
+    return FailedPrecondition(
+        fmt::format("run '{}' is executed on another machine ({}); kill it through the server that "
+                    "executes it (SOMLIER_SERVER)",
+                    run.run_id, run.executor));
+  }
+  return OkStatus();
+}
+
+void TrainService::Stop(const RunInfo& run, const std::string& reason) {
   std::vector<std::shared_ptr<TrainJob>> jobs;
   {
     std::lock_guard lock(mutex_);
@@ -487,37 +461,18 @@ Status TrainService::KillRun(const std::string& run_id, const std::string& reaso
     jobs = jobs_;
   }
   for (auto& job : jobs) {
-    if (job->Kill(run_id, reason)) return OkStatus();
+    if (job->Kill(run.run_id, reason)) return;
   }
-  // Not ours: executed by another process on this host, or by nobody any more.
-  SOMLIER_ASSIGN_OR_RETURN(Run run, tracking_.GetRun(run_id));
-  const RunInfo& info = run.info;
-  if (info.status != RunStatus::kScheduled && info.status != RunStatus::kRunning) {
-    return FailedPrecondition(
-        fmt::format("run '{}' has already ended ({})", run_id, ToString(info.status)));
-  }
-  if (info.executor.empty()) {
-    return FailedPrecondition(fmt::format(
-        "run '{}' was not started by `somlier train`: there is no process to kill", run_id));
-  }
-  if (CheckProcess(info.executor) == ProcessState::kUnknown) {
-    return FailedPrecondition(
-        fmt::format("run '{}' is executed on another machine ({}); kill it through the server that "
-                    "executes it (SOMLIER_SERVER)",
-                    run_id, info.executor));
-  }
-  // The executor sees the status when the process ends, keeps it and releases the run.
-  SOMLIER_RETURN_IF_ERROR(
-      tracking_.store().UpdateRun(run_id, EndRun(RunStatus::kKilled, reason, /*release=*/false)));
-  if (info.pid) {
-    TerminateProcessGroup(static_cast<pid_t>(*info.pid), "MLFLOW_RUN_ID", run_id,
+  // Not ours: executed by another process on this host, which sees the status when the
+  // process ends, keeps it and releases the run.
+  if (run.pid) {
+    TerminateProcessGroup(static_cast<pid_t>(*run.pid), "MLFLOW_RUN_ID", run.run_id,
                           config_.kill_grace);
   }
-  return OkStatus();
 }
 
 Result<int> TrainService::RecoverOrphanedRuns() {
-  SOMLIER_ASSIGN_OR_RETURN(std::vector<RunInfo> executing, tracking_.store().ListExecutingRuns());
+  SOMLIER_ASSIGN_OR_RETURN(std::vector<RunInfo> executing, tracking_.lifecycle().Executing());
   int recovered = 0;
   for (const RunInfo& info : executing) {
     if (CheckProcess(info.executor) != ProcessState::kGone) continue;
@@ -527,7 +482,7 @@ Result<int> TrainService::RecoverOrphanedRuns() {
     }
     const std::string why = fmt::format(
         "the SoMLier process that executed it ({}) ended before the run did", info.executor);
-    if (tracking_.store().UpdateRun(info.run_id, EndRun(RunStatus::kFailed, why, true)).ok()) {
+    if (tracking_.lifecycle().Abandon(info.run_id, why).ok()) {
       LogWarning("run {}: {}; marked FAILED", info.run_id, why);
       ++recovered;
     }

@@ -44,6 +44,7 @@
 #include "somlier/execution/line_pump.h"
 #include "somlier/projects/python_env.h"
 #include "somlier/store/entities.h"
+#include "somlier/tracking/run_lifecycle.h"
 
 namespace somlier {
 
@@ -91,7 +92,10 @@ struct TrainEvents {
   std::function<bool()> cancelled;
 };
 
-class TrainService {
+// Also the RunStopper of the tracking layer's run lifecycle (tracking/run_lifecycle.h):
+// `RunLifecycle::Kill` stops a run of this service's jobs, or one another process on this
+// host executes (its process group is signalled).
+class TrainService : public RunStopper {
  public:
   TrainService(TrackingService& tracking, TrainServiceConfig config);
   ~TrainService();
@@ -108,12 +112,6 @@ class TrainService {
   // a missing directory) or entrypoint; Unimplemented for use_k8s_job.
   Result<std::shared_ptr<TrainJob>> Submit(const TrainRequest& request, TrainEvents events = {});
 
-  // Kills a SCHEDULED or RUNNING run: one of this service's, or one another process on this
-  // host executes (its status is set to KILLED, then its process group is signalled).
-  // Errors: NotFound; FailedPrecondition when it has ended, was not started by train, or
-  // runs on another host.
-  Status KillRun(const std::string& run_id, const std::string& reason);
-
   // Marks FAILED (with the reason) every SCHEDULED or RUNNING run whose executing process
   // on this host is gone, killing what is left of its process. Returns how many.
   Result<int> RecoverOrphanedRuns();
@@ -125,6 +123,9 @@ class TrainService {
   void WatchForOrphanedRuns(std::chrono::milliseconds period);
 
  private:
+  Status CanStop(const RunInfo& run) override;
+  void Stop(const RunInfo& run, const std::string& reason) override;
+
   struct TrackingServer {
     std::string uri;
     std::string token;
@@ -156,6 +157,7 @@ class TrainJob {
   // Kills every run not yet ended (and stops preparing their environment); queued runs
   // never start.
   void KillAll(const std::string& reason);
+  bool Has(const std::string& run_id) const;
   // False when the run is not part of this job or has ended.
   bool Kill(const std::string& run_id, const std::string& reason);
   void Wait();
