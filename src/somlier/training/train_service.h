@@ -1,29 +1,27 @@
 // TrainService: SoMLier's core job (`somlier online train`, POST /train) — a project at a
 // git ref, run once per combination of a parameter grid, in parallel, each run tracked.
 //
-// Submit() checks everything the user gave before any run exists: the request's fields,
-// the parameter grid (core/param_grid.h), the repository and ref (fetched into the git
+// Submit() checks everything the user gave before any run exists: the request
+// (CheckTrainRequest, training/grid_plan.h), the repository and ref (fetched into the git
 // cache), the project directory and its spec (somlier.yaml or MLproject), the entrypoint,
-// and the argv of every combination. Only then does it create the project's experiment
-// (named PROJECT_NAME) when missing and one SCHEDULED run per combination, its params
-// logged and its source recorded, and start executing them on a LocalExecutor in the
-// background. A run gets its own fresh copy of the project directory, the project's Python
-// environment (projects/python_env.h; one virtualenv shared by the grid), and
-// MLFLOW_TRACKING_URI / MLFLOW_RUN_ID / MLFLOW_EXPERIMENT_ID / MLFLOW_TRACKING_TOKEN, their
-// SOMLIER_* twins and the somlier Python package on PYTHONPATH, so that `mlflow` and
-// `somlier` clients log into it. It goes RUNNING when its process starts and FINISHED,
-// FAILED or KILLED when it ends, with its exit code and the reason; its output is kept in
-// its artifacts at logs/output.log.
+// and the command of every combination (PlanGridRuns). Only then does it create the
+// project's experiment when missing and schedule one run per combination through the run
+// lifecycle (tracking/run_lifecycle.h: params logged, source recorded, held by the
+// executor), and hand the grid to its RunExecutor (training/run_executor.h; the local one,
+// training/local_run_executor.h, unless another is given). It records what the executor
+// reports — a run goes RUNNING when its process starts and FINISHED, FAILED or KILLED when
+// it ends, with its exit code and the reason; its output is kept in its artifacts at
+// logs/output.log.
 //
-// Runs record the process executing them (execution/process_identity.h) until they end,
-// and status changes are compare-and-set, so `runs kill` from another process and an
-// executor agree. Credentials in the repository URI are not stored on runs.
-// RecoverOrphanedRuns() fails the runs whose executor has died, so none stays RUNNING
-// forever: a CLI command calls it once, a server at its start and then every few seconds
-// (WatchForOrphanedRuns), because an executor can die while a server keeps answering for
-// its runs — another server on the same store, or an in-process `somlier online train`,
-// killed with SIGKILL. Thread-safe. The TrackingService must outlive the service; destroying
-// the service stops that watch, kills the runs it still executes and waits for them.
+// It is the lifecycle's RunStopper: `RunLifecycle::Kill` stops a run of this service's jobs,
+// or (through the executor) one another process of this host executes. Credentials in the
+// repository URI are not stored on runs. RecoverOrphanedRuns() fails the runs whose executor
+// is gone, so none stays RUNNING forever: a CLI command calls it once, a server at its start
+// and then every few seconds (WatchForOrphanedRuns), because an executor can die while a
+// server keeps answering for its runs — another server on the same store, or an in-process
+// `somlier online train`, killed with SIGKILL. Thread-safe. The TrackingService must outlive
+// the service; destroying the service stops that watch, kills the runs it still executes
+// and waits for them.
 #pragma once
 
 #include <chrono>
@@ -45,25 +43,14 @@
 #include "somlier/projects/python_env.h"
 #include "somlier/store/entities.h"
 #include "somlier/tracking/run_lifecycle.h"
+#include "somlier/training/run_executor.h"
+#include "somlier/training/train_request.h"
 
 namespace somlier {
 
+class RunExecutor;
 class TrackingService;
 class TrainJob;
-
-struct TrainRequest {
-  std::string project_name;  // a directory inside the repository; also the experiment name
-  std::string project_ref;   // branch, tag or commit
-  std::string github_uri;    // empty: the configured default repository
-  std::string entrypoint = "main";
-  std::vector<ParamSpec> params;          // NAME -> SPEC, in the order given
-  std::optional<EnvManager> env_manager;  // empty: virtualenv when the project has requirements
-  int max_parallel = 0;                   // 0: the number of cores
-  std::chrono::seconds timeout{0};        // per run; 0: none
-  bool use_k8s_job = false;
-  bool use_gpu = false;
-  std::string user;  // who asked (recorded on the runs), or empty
-};
 
 struct TrainServiceConfig {
   std::filesystem::path home;  // git mirrors in repos/, virtualenvs in envs/, copies in work/
@@ -97,7 +84,9 @@ struct TrainEvents {
 // host executes (its process group is signalled).
 class TrainService : public RunStopper {
  public:
-  TrainService(TrackingService& tracking, TrainServiceConfig config);
+  // `executor`: where runs execute (null: a LocalRunExecutor over `config`).
+  TrainService(TrackingService& tracking, TrainServiceConfig config,
+               std::unique_ptr<RunExecutor> executor = nullptr);
   ~TrainService();
   TrainService(const TrainService&) = delete;
   TrainService& operator=(const TrainService&) = delete;
@@ -106,14 +95,14 @@ class TrainService : public RunStopper {
   // Submit() refuses to start runs until it is set.
   void SetTrackingServer(const std::string& uri, const std::string& token);
 
-  // Errors, all before any run exists: InvalidArgument for a bad field, parameter spec or
-  // combination the entrypoint cannot take; NotFound for an unknown repository ("the
-  // project's version does not exist" for an unknown ref, "the project does not exist" for
-  // a missing directory) or entrypoint; Unimplemented for use_k8s_job.
+  // Errors, all before any run exists: those of CheckTrainRequest and PlanGridRuns
+  // (InvalidArgument, Unimplemented for use_k8s_job); NotFound for an unknown repository
+  // ("the project's version does not exist" for an unknown ref, "the project does not
+  // exist" for a missing directory) or entrypoint.
   Result<std::shared_ptr<TrainJob>> Submit(const TrainRequest& request, TrainEvents events = {});
 
-  // Marks FAILED (with the reason) every SCHEDULED or RUNNING run whose executing process
-  // on this host is gone, killing what is left of its process. Returns how many.
+  // Abandons (FAILED, with the reason) every SCHEDULED or RUNNING run whose executor is gone,
+  // stopping what is left of it. Returns how many.
   Result<int> RecoverOrphanedRuns();
 
   // Calls RecoverOrphanedRuns() every `period` on a thread of its own until the service is
@@ -134,6 +123,7 @@ class TrainService : public RunStopper {
 
   TrackingService& tracking_;
   TrainServiceConfig config_;
+  std::unique_ptr<RunExecutor> executor_;
   std::mutex mutex_;
   TrackingServer server_;                        // guarded by mutex_
   std::vector<std::shared_ptr<TrainJob>> jobs_;  // guarded by mutex_
@@ -166,14 +156,16 @@ class TrainJob {
 
  private:
   friend class TrainService;
-  struct State;
+  class Observer;  // records what the executor reports (train_service.cc)
   TrainJob() = default;
 
   std::string experiment_id_;
   std::string commit_;
   std::vector<TrainRun> runs_;
   std::vector<std::string> warnings_;
-  std::unique_ptr<State> state_;
+  std::filesystem::path spec_dir_;  // the exported copy the spec was read from
+  std::unique_ptr<Observer> observer_;
+  std::unique_ptr<Execution> execution_;  // declared last: destroyed first
 };
 
 }  // namespace somlier
