@@ -76,4 +76,10 @@ Status AtomicFile::Commit() {
   return OkStatus();
 }
 
+Status WriteFileAtomically(const std::filesystem::path& target, std::string_view text) {
+  SOMLIER_ASSIGN_OR_RETURN(std::unique_ptr<AtomicFile> file, AtomicFile::Create(target));
+  SOMLIER_RETURN_IF_ERROR(file->Append(text));
+  return file->Commit();
+}
+
 }  // namespace somlier

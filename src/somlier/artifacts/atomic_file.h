@@ -37,4 +37,7 @@ class AtomicFile {
   std::filesystem::path target_;
 };
 
+// Writes `text` to `target` through an AtomicFile. Errors: Internal naming the file.
+Status WriteFileAtomically(const std::filesystem::path& target, std::string_view text);
+
 }  // namespace somlier

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "somlier/core/base64.h"
@@ -111,18 +112,28 @@ Result<std::string> GcsAccessToken(const Environment& env) {
     }
     std::stringstream text;
     text << in.rdbuf();
-    json key = ParseJsonOrNull(text.str());
-    if (!key.is_object() || key.value("type", "") != "service_account" ||
-        !key.contains("client_email") || !key.contains("private_key")) {
+    const json key = ParseJsonOrNull(text.str());
+    // A field of the key file when it is a string; a key file of another shape is refused,
+    // never read with a throwing accessor.
+    auto field = [&key](const char* name) -> std::optional<std::string> {
+      if (!key.is_object()) return std::nullopt;
+      const auto it = key.find(name);
+      if (it == key.end() || !it->is_string()) return std::nullopt;
+      return it->get<std::string>();
+    };
+    const auto client_email = field("client_email");
+    const auto private_key = field("private_key");
+    if (field("type") != "service_account" || !client_email || !private_key ||
+        (key.contains("token_uri") && !field("token_uri"))) {
       return FailedPrecondition(fmt::format(
           "'{}' (GOOGLE_APPLICATION_CREDENTIALS) is not a service-account key file (JSON with "
-          "type service_account, client_email and private_key)",
+          "type service_account, and client_email, private_key and any token_uri as strings)",
           key_file));
     }
-    const std::string token_uri = key.value("token_uri", "https://oauth2.googleapis.com/token");
+    const std::string token_uri =
+        field("token_uri").value_or("https://oauth2.googleapis.com/token");
     SOMLIER_ASSIGN_OR_RETURN(
-        std::string jwt, ServiceAccountJwt(key["client_email"].get<std::string>(),
-                                           key["private_key"].get<std::string>(), token_uri,
+        std::string jwt, ServiceAccountJwt(*client_email, *private_key, token_uri,
                                            "https://www.googleapis.com/auth/devstorage.read_only",
                                            static_cast<int64_t>(std::time(nullptr))));
     SOMLIER_ASSIGN_OR_RETURN(

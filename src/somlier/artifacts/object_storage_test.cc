@@ -5,10 +5,12 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "somlier/core/base64.h"
+#include "temp_dir.h"
 
 namespace somlier {
 namespace {
@@ -74,6 +76,24 @@ TEST(GcsGetRequest, UsesTheEmulatorWithoutCredentialsAndEncodesTheObjectName) {
   ASSERT_TRUE(get.ok()) << get.status().message();
   EXPECT_EQ(get->url, "http://localhost:4443/storage/v1/b/bkt/o/dir%2Fm%201.pth?alt=media");
   EXPECT_TRUE(get->headers.empty());
+}
+
+TEST(GcsGetRequest, AKeyFileOfAnotherShapeIsRefusedByName) {
+  testing::TempDir dir;
+  for (const char* key :
+       {R"({"type": 7, "client_email": "a@b", "private_key": "k"})",
+        R"({"type": "service_account", "client_email": ["a"], "private_key": "k"})",
+        R"({"type": "service_account", "client_email": "a", "private_key": "k",
+                              "token_uri": 5})",
+        R"(["not", "an", "object"])"}) {
+    const std::string file = dir.file("key.json");
+    std::ofstream(file) << key;
+    auto get = GcsGetRequest({"bkt", "m"}, {{"GOOGLE_APPLICATION_CREDENTIALS", file}});
+    ASSERT_FALSE(get.ok()) << key;
+    EXPECT_EQ(get.status().code(), StatusCode::kFailedPrecondition) << key;
+    EXPECT_NE(get.status().message().find("is not a service-account key file"), std::string::npos)
+        << get.status().message();
+  }
 }
 
 std::string Base64UrlDecode(std::string text) {

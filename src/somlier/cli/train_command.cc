@@ -310,7 +310,7 @@ Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std:
   ApiServerOptions server_options;
   server_options.host = "127.0.0.1";
   server_options.port = 0;
-  server_options.token = NewRunId();
+  server_options.token = NewSecretToken();
   SOMLIER_ASSIGN_OR_RETURN(auto server, ApiServer::Create({.tracking = services.tracking.get(),
                                                            .registry = services.registry.get(),
                                                            .train = services.train.get()},

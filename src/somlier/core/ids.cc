@@ -1,32 +1,47 @@
 #include "somlier/core/ids.h"
 
-#include <array>
-#include <mutex>
-#include <random>
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "somlier/core/log.h"
 
 namespace somlier {
+namespace {
 
-std::string NewRunId() {
-  static std::mutex mu;
-  static std::mt19937_64 engine = [] {
-    std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device(), device(), device()};
-    return std::mt19937_64(seed);
-  }();
-  uint64_t hi, lo;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    hi = engine();
-    lo = engine();
+// `n` random bytes as hex, from getrandom(2) (which blocks only until the kernel's pool is
+// first initialised, at boot). A failure is not recoverable: ids and tokens must never be
+// guessable, so the process stops rather than make a weak one.
+std::string RandomHex(size_t n) {
+  unsigned char bytes[64];
+  if (n > sizeof bytes) std::abort();
+  for (size_t done = 0; done < n;) {
+    const ssize_t got = ::getrandom(bytes + done, n - done, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      LogError("the kernel's random generator failed: {}", std::strerror(errno));
+      std::abort();
+    }
+    done += static_cast<size_t>(got);
   }
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(32, '0');
-  for (int i = 0; i < 16; ++i) {
-    id[15 - i] = kHex[(hi >> (4 * i)) & 0xf];
-    id[31 - i] = kHex[(lo >> (4 * i)) & 0xf];
+  std::string out(2 * n, '0');
+  for (size_t i = 0; i < n; ++i) {
+    out[2 * i] = kHex[bytes[i] >> 4];
+    out[2 * i + 1] = kHex[bytes[i] & 0xf];
   }
-  return id;
+  return out;
 }
+
+}  // namespace
+
+std::string NewRunId() { return RandomHex(16); }
+
+std::string NewSecretToken() { return RandomHex(32); }
 
 bool IsValidRunId(std::string_view id) {
   if (id.size() != 32) return false;

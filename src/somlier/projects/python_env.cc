@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "somlier/artifacts/atomic_file.h"
 #include "somlier/core/file_lock.h"
 #include "somlier/core/strings.h"
 #include "somlier/execution/run_command.h"
@@ -164,7 +165,9 @@ Result<PythonEnv> PythonEnvManager::Prepare(const PythonEnvRequest& request,
                       Tail(installed->stderr_text + installed->stdout_text, 4))));
     }
   }
-  std::ofstream(ready) << requirements;
+  if (Status marked = WriteFileAtomically(ready, requirements); !marked.ok()) {
+    return fail(marked.WithContext("marking the environment ready"));
+  }
   env.created = true;
   return env;
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "somlier/artifacts/atomic_file.h"
 #include "somlier/core/file_lock.h"
 #include "somlier/core/json_parse.h"
 #include "somlier/core/log.h"
@@ -126,7 +127,7 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
                 {"model_uri", model_uri},
                 {"workers", request.workers},
                 {"port", request.port}};
-  std::ofstream(dir / "deployment.json") << asked.dump(2) << "\n";
+  SOMLIER_RETURN_IF_ERROR(WriteFileAtomically(dir / "deployment.json", asked.dump(2) + "\n"));
 
   SpawnOptions spawn;
   spawn.argv = {config_.somlier_binary.string(),
@@ -143,9 +144,11 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
   (*spawn.env)[std::string(kMarker)] = name;
   spawn.output_file = LogFileOf(name).string();
   spawn.new_session = true;
-  std::ofstream(LogFileOf(name), std::ios::app)
-      << fmt::format("--- {} deploying {} (project {})\n", FormatUtcIsoMillis(NowMillis()),
+  std::ofstream log(LogFileOf(name), std::ios::app);
+  log << fmt::format("--- {} deploying {} (project {})\n", FormatUtcIsoMillis(NowMillis()),
                      model_uri, request.project_name);
+  log.close();
+  if (!log) return Internal(fmt::format("cannot write to {}", LogFileOf(name).string()));
   Deployment d;
   d.name = name;
   d.model_name = request.model_name;

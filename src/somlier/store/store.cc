@@ -59,17 +59,29 @@ std::string RunColumns(std::string_view alias) {
   return out;
 }
 
-RunInfo RunInfoFromRow(const SqlRow& row) {
+Status UnknownInDatabase(std::string_view what, const std::string& id, std::string_view field,
+                         const std::string& value) {
+  return Internal(fmt::format(
+      "{} '{}' has the {} '{}' in the database, which this version of SoMLier does not know "
+      "(was the database written by a newer version?)",
+      what, id, field, value));
+}
+
+Result<RunInfo> RunInfoFromRow(const SqlRow& row) {
   RunInfo info;
   info.run_id = AsText(row[0]);
   info.experiment_id = AsInt(row[1]);
   info.run_name = AsText(row[2]);
-  info.status = ParseRunStatus(AsText(row[3])).value_or(RunStatus::kFailed);
+  const std::optional<RunStatus> status = ParseRunStatus(AsText(row[3]));
+  if (!status) return UnknownInDatabase("run", info.run_id, "status", AsText(row[3]));
+  info.status = *status;
   if (!IsNull(row[4])) info.start_time = AsInt(row[4]);
   if (!IsNull(row[5])) info.end_time = AsInt(row[5]);
   info.user_id = AsText(row[6]);
   info.artifact_uri = AsText(row[7]);
-  info.lifecycle_stage = ParseLifecycleStage(AsText(row[8])).value_or(LifecycleStage::kActive);
+  const std::optional<LifecycleStage> stage = ParseLifecycleStage(AsText(row[8]));
+  if (!stage) return UnknownInDatabase("run", info.run_id, "lifecycle stage", AsText(row[8]));
+  info.lifecycle_stage = *stage;
   info.source.git_uri = AsText(row[9]);
   info.source.git_ref = AsText(row[10]);
   info.source.git_commit = AsText(row[11]);
@@ -242,12 +254,17 @@ constexpr store_internal::EntityTable kExperimentTable = {
     "e.experiment_id ASC",
 };
 
-Experiment ExperimentFromRow(const SqlRow& row) {
+Result<Experiment> ExperimentFromRow(const SqlRow& row) {
   Experiment e;
   e.experiment_id = AsInt(row[0]);
   e.name = AsText(row[1]);
   e.artifact_location = AsText(row[2]);
-  e.lifecycle_stage = ParseLifecycleStage(AsText(row[3])).value_or(LifecycleStage::kActive);
+  const std::optional<LifecycleStage> stage = ParseLifecycleStage(AsText(row[3]));
+  if (!stage) {
+    return store_internal::UnknownInDatabase("experiment", std::to_string(e.experiment_id),
+                                             "lifecycle stage", AsText(row[3]));
+  }
+  e.lifecycle_stage = *stage;
   e.creation_time = AsInt(row[4]);
   e.last_update_time = AsInt(row[5]);
   return e;
@@ -272,7 +289,8 @@ Result<Experiment> FindExperiment(Connection& c, std::string_view where, const S
                                             kExperimentTable.from, where),
                                 {key}));
   if (r.rows.empty()) return NotFound(fmt::format("experiment {} does not exist", description));
-  std::vector<Experiment> found = {ExperimentFromRow(r.rows[0])};
+  SOMLIER_ASSIGN_OR_RETURN(Experiment experiment, ExperimentFromRow(r.rows[0]));
+  std::vector<Experiment> found = {std::move(experiment)};
   SOMLIER_RETURN_IF_ERROR(LoadExperimentTags(c, found));
   return std::move(found[0]);
 }
@@ -374,7 +392,10 @@ Result<std::vector<Experiment>> Store::SearchExperiments(const ExperimentQuery& 
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
     out.clear();
     SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c, statement.sql, statement.values));
-    for (const SqlRow& row : r.rows) out.push_back(ExperimentFromRow(row));
+    for (const SqlRow& row : r.rows) {
+      SOMLIER_ASSIGN_OR_RETURN(Experiment experiment, ExperimentFromRow(row));
+      out.push_back(std::move(experiment));
+    }
     return LoadExperimentTags(c, out);
   }));
   return out;

@@ -23,7 +23,9 @@ std::string Placeholders(size_t n);
 // Column list for RunInfoFromRow, qualified with `alias` ("r" -> "r.run_uuid, ...") unless
 // it is empty.
 std::string RunColumns(std::string_view alias);
-RunInfo RunInfoFromRow(const SqlRow& row);
+// Errors: Internal for a status or lifecycle stage this version does not know (never
+// guessed: a run read as FAILED or active that is not would be acted on wrongly).
+Result<RunInfo> RunInfoFromRow(const SqlRow& row);
 
 // Fills metrics (latest), params and tags of `runs`, each sorted by key.
 Status LoadRunData(Connection& c, std::vector<Run>& runs);

@@ -94,7 +94,8 @@ Result<Run> Store::GetRun(const std::string& run_id) {
                                               store_internal::RunColumns("r")),
                                   {run_id}));
     if (r.rows.empty()) return NotFound(fmt::format("run '{}' does not exist", run_id));
-    runs.push_back({store_internal::RunInfoFromRow(r.rows[0]), {}, {}, {}});
+    SOMLIER_ASSIGN_OR_RETURN(RunInfo info, store_internal::RunInfoFromRow(r.rows[0]));
+    runs.push_back({std::move(info), {}, {}, {}});
     return store_internal::LoadRunData(c, runs);
   }));
   return std::move(runs[0]);
@@ -159,7 +160,10 @@ Result<std::vector<RunInfo>> Store::ListExecutingRuns() {
         Exec(c, fmt::format("SELECT {} FROM runs r WHERE r.status IN ('SCHEDULED', 'RUNNING') "
                             "AND r.executor <> ''",
                             store_internal::RunColumns("r"))));
-    for (const SqlRow& row : r.rows) out.push_back(store_internal::RunInfoFromRow(row));
+    for (const SqlRow& row : r.rows) {
+      SOMLIER_ASSIGN_OR_RETURN(RunInfo info, store_internal::RunInfoFromRow(row));
+      out.push_back(std::move(info));
+    }
     return OkStatus();
   }));
   return out;
@@ -195,7 +199,8 @@ Result<std::vector<Run>> Store::SearchRuns(const RunQuery& query) {
     runs.clear();
     SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c, first_part.sql, first_part.values));
     for (const SqlRow& row : r.rows) {
-      runs.push_back({store_internal::RunInfoFromRow(row), {}, {}, {}});
+      SOMLIER_ASSIGN_OR_RETURN(RunInfo info, store_internal::RunInfoFromRow(row));
+      runs.push_back({std::move(info), {}, {}, {}});
     }
     const int64_t missing = query.max_results - static_cast<int64_t>(runs.size());
     if (split && missing > 0) {
@@ -212,7 +217,8 @@ Result<std::vector<Run>> Store::SearchRuns(const RunQuery& query) {
                                store_internal::BuildRunSearch(lacking));
       SOMLIER_ASSIGN_OR_RETURN(QueryResult r2, Exec(c, second_part.sql, second_part.values));
       for (const SqlRow& row : r2.rows) {
-        runs.push_back({store_internal::RunInfoFromRow(row), {}, {}, {}});
+        SOMLIER_ASSIGN_OR_RETURN(RunInfo info, store_internal::RunInfoFromRow(row));
+        runs.push_back({std::move(info), {}, {}, {}});
       }
     }
     return store_internal::LoadRunData(c, runs);

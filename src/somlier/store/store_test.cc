@@ -704,6 +704,24 @@ TEST_P(StoreTest, BestRunByMetricUsesTheIndex) {
   EXPECT_EQ(plan.find("TEMP B-TREE FOR ORDER BY"), std::string::npos) << plan;
 }
 
+TEST_P(StoreTest, AStatusThisVersionDoesNotKnowIsAnErrorNeverAGuess) {
+  auto experiment = store_->CreateExperiment("future", "/artifacts/{experiment_id}");
+  ASSERT_TRUE(experiment.ok());
+  const std::string run_id = NewRun(*experiment);
+  auto db = Database::Open(url_);
+  ASSERT_TRUE(db.ok());
+  const std::vector<SqlValue> id = {run_id};
+  const Status written = (*db)->Transaction(true, [&](Connection& c) -> Status {
+    return c.Execute("UPDATE runs SET status = 'PAUSED' WHERE run_uuid = ?", id).status();
+  });
+  ASSERT_TRUE(written.ok()) << written.ToString();
+  auto run = store_->GetRun(run_id);
+  ASSERT_FALSE(run.ok()) << "read as " << ToString(run->info.status);
+  EXPECT_EQ(run.status().code(), StatusCode::kInternal);
+  EXPECT_NE(run.status().message().find("status 'PAUSED'"), std::string::npos)
+      << run.status().message();
+}
+
 // ---- Registry -------------------------------------------------------------------------
 
 TEST_P(StoreTest, RegisteredModelLifecycle) {

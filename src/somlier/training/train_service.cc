@@ -3,10 +3,10 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
 #include <thread>
 
+#include "somlier/artifacts/atomic_file.h"
 #include "somlier/core/ids.h"
 #include "somlier/core/install_paths.h"
 #include "somlier/core/log.h"
@@ -194,13 +194,9 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
   env_request.configured_python = config_.python;
   if (!grid.spec.pip_dependencies.empty()) {
     env_request.requirements_file = grid.spec_dir / ".somlier-requirements.txt";
-    std::ofstream out(env_request.requirements_file);
-    for (const std::string& line : grid.spec.pip_dependencies) out << line << "\n";
-    out.close();
-    if (!out) {
-      return Internal(fmt::format("cannot write the project's requirements to {}",
-                                  env_request.requirements_file.string()));
-    }
+    std::string requirements;
+    for (const std::string& line : grid.spec.pip_dependencies) requirements += line + "\n";
+    SOMLIER_RETURN_IF_ERROR(WriteFileAtomically(env_request.requirements_file, requirements));
   } else if (std::error_code ec; fs::is_regular_file(grid.spec.RequirementsPath(), ec)) {
     env_request.requirements_file = grid.spec.RequirementsPath();
   }
