@@ -38,7 +38,6 @@ struct RouteInfo;
 class TrackingService;
 class RegistryService;
 class TrainService;
-class LocalDeployments;
 class ModelImport;
 
 struct ApiServerOptions {

@@ -5,7 +5,7 @@
 #include "somlier/core/json_number.h"
 #include "somlier/core/json_parse.h"
 #include "somlier/core/strings.h"
-#include "somlier/serving/local_deployments.h"
+#include "somlier/serving/deployment_target.h"
 
 namespace somlier::api {
 
@@ -17,8 +17,8 @@ json DeploymentJson(const Deployment& d) {
   json out = {{"name", d.name},
               {"model_name", d.model_name},
               {"model_version", d.model_version},
-              {"target", d.target},
-              {"status", d.status},
+              {"target", std::string(ToString(d.target))},
+              {"status", std::string(ToString(d.status))},
               {"url", d.url},
               {"message", d.message},
               {"creation_time", d.creation_time},
@@ -29,7 +29,7 @@ json DeploymentJson(const Deployment& d) {
 
 }  // namespace
 
-Result<json> SeedDeploy(LocalDeployments& deployments, const Fields& request) {
+Result<json> SeedDeploy(DeploymentTarget& deployments, const Fields& request) {
   DeployRequest r;
   SOMLIER_ASSIGN_OR_RETURN(r.project_name, request.RequiredString("project_name"));
   SOMLIER_ASSIGN_OR_RETURN(r.model_name, request.RequiredString("model_name"));
@@ -51,25 +51,25 @@ Result<json> SeedDeploy(LocalDeployments& deployments, const Fields& request) {
               {"url", outcome.url}};
 }
 
-Result<json> DeploymentsList(LocalDeployments& deployments, const Fields&) {
+Result<json> DeploymentsList(DeploymentTarget& deployments, const Fields&) {
   SOMLIER_ASSIGN_OR_RETURN(auto all, deployments.List());
   json list = json::array();
   for (const Deployment& d : all) list.push_back(DeploymentJson(d));
   return json{{"deployments", std::move(list)}};
 }
 
-Result<json> DeploymentsStop(LocalDeployments& deployments, const Fields& request) {
+Result<json> DeploymentsStop(DeploymentTarget& deployments, const Fields& request) {
   SOMLIER_ASSIGN_OR_RETURN(std::string name, request.RequiredString("name"));
   SOMLIER_ASSIGN_OR_RETURN(Deployment d, deployments.Stop(name));
   return DeploymentJson(d);
 }
 
-Result<json> DeploymentsLogs(LocalDeployments& deployments, const Fields& request) {
+Result<json> DeploymentsLogs(DeploymentTarget& deployments, const Fields& request) {
   SOMLIER_ASSIGN_OR_RETURN(std::string name, request.RequiredString("name"));
   SOMLIER_ASSIGN_OR_RETURN(auto tail, request.Int("tail", kNonNegative));
   SOMLIER_ASSIGN_OR_RETURN(std::string log,
                            deployments.ReadLog(name, static_cast<size_t>(tail.value_or(0))));
-  return json{{"name", name}, {"log_file", deployments.LogFileOf(name).string()}, {"log", log}};
+  return json{{"name", name}, {"log_file", deployments.LogLocation(name)}, {"log", log}};
 }
 
 }  // namespace somlier::api

@@ -16,14 +16,14 @@
 #include "somlier/core/result.h"
 
 namespace somlier {
-class LocalDeployments;
+class DeploymentTarget;
 }
 
 namespace somlier::api {
 
-Result<nlohmann::json> SeedDeploy(LocalDeployments& deployments, const Fields& request);
-Result<nlohmann::json> DeploymentsList(LocalDeployments& deployments, const Fields& request);
-Result<nlohmann::json> DeploymentsStop(LocalDeployments& deployments, const Fields& request);
-Result<nlohmann::json> DeploymentsLogs(LocalDeployments& deployments, const Fields& request);
+Result<nlohmann::json> SeedDeploy(DeploymentTarget& deployments, const Fields& request);
+Result<nlohmann::json> DeploymentsList(DeploymentTarget& deployments, const Fields& request);
+Result<nlohmann::json> DeploymentsStop(DeploymentTarget& deployments, const Fields& request);
+Result<nlohmann::json> DeploymentsLogs(DeploymentTarget& deployments, const Fields& request);
 
 }  // namespace somlier::api

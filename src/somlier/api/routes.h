@@ -8,7 +8,6 @@ class HttpRoutes;
 class TrackingService;
 class RegistryService;
 class TrainService;
-class LocalDeployments;
 class ModelImport;
 }  // namespace somlier
 

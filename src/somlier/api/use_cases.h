@@ -29,7 +29,7 @@ class HttpRoutes;
 class TrackingService;
 class RegistryService;
 class TrainService;
-class LocalDeployments;
+class DeploymentTarget;
 class ModelImport;
 }  // namespace somlier
 
@@ -41,7 +41,7 @@ struct UseCaseServices {
   TrackingService* tracking = nullptr;
   RegistryService* registry = nullptr;
   TrainService* train = nullptr;            // /train, /runs/...
-  LocalDeployments* deployments = nullptr;  // /deploy, /deployments/...
+  DeploymentTarget* deployments = nullptr;  // /deploy, /deployments/...
   ModelImport* model_import = nullptr;      // /register_v2
 };
 

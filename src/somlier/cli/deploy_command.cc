@@ -128,12 +128,9 @@ Result<int> Supervise(const Context& ctx, const DeploymentsOptions& o) {
   if (outcome.ok()) return 0;
   LogError("supervisor: {}", outcome.message());
   if (auto services = LocalServices::Open(ctx.settings, ctx.env); services.ok()) {
-    if (auto d = (*services)->store->GetDeployment(o.name); d.ok()) {
-      d->status = "FAILED";
-      d->message = outcome.message();
-      d->pid.reset();
-      d->last_updated_time = NowMillis();
-      (void)(*services)->store->PutDeployment(*d);
+    if (Status marked = (*services)->deployments->MarkFailed(o.name, outcome.message());
+        !marked.ok()) {
+      LogError("supervisor: recording the failure: {}", marked.message());
     }
   }
   return ReportError(outcome);

@@ -111,7 +111,7 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
           existing->model_name, existing->model_version, request.model_name, version));
     }
     SOMLIER_ASSIGN_OR_RETURN(Deployment current, Refresh(*existing));
-    if (current.status == "RUNNING") {
+    if (current.status == DeploymentStatus::kRunning) {
       return DeployOutcome{"already_deployed",
                            fmt::format("{} version {} is already deployed as '{}' at {}",
                                        request.model_name, version, name, current.url),
@@ -150,18 +150,20 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
   log.close();
   if (!log) return Internal(fmt::format("cannot write to {}", LogFileOf(name).string()));
   Deployment d;
+  if (auto existing = store_.GetDeployment(name); existing.ok()) d = std::move(*existing);
   d.name = name;
   d.model_name = request.model_name;
   d.model_version = version;
-  d.target = "local";
-  d.status = "STARTING";
-  d.message = "project " + request.project_name;
-  d.creation_time = d.last_updated_time = NowMillis();
+  d.target = DeploymentTargetKind::kLocal;
+  d.url.clear();
+  d.pid.reset();
+  SOMLIER_RETURN_IF_ERROR(
+      MoveDeployment(d, DeploymentStatus::kStarting, "project " + request.project_name));
   SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));  // recorded before anything runs
   auto supervisor = Subprocess::Spawn(spawn);
   if (!supervisor.ok()) {
-    d.status = "FAILED";
-    d.message = supervisor.status().message();
+    SOMLIER_RETURN_IF_ERROR(
+        MoveDeployment(d, DeploymentStatus::kFailed, supervisor.status().message()));
     (void)store_.PutDeployment(d);
     return supervisor.status();
   }
@@ -182,12 +184,11 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
     const bool alive = ProcessHasEnvironment(pid, kMarker, name);
     if (!alive || Clock::now() > deadline) {
       if (alive) TerminateProcessGroup(pid, kMarker, name, std::chrono::seconds(5));
-      d.status = "FAILED";
       d.pid.reset();
       std::string log = LastLines(LogFileOf(name), 12);
-      d.message = alive ? "the model server did not become ready in time"
-                        : "the model server could not start";
-      d.last_updated_time = NowMillis();
+      SOMLIER_RETURN_IF_ERROR(MoveDeployment(d, DeploymentStatus::kFailed,
+                                             alive ? "the model server did not become ready in time"
+                                                   : "the model server could not start"));
       SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));
       // Named by the deployment, not by the log's path on this machine.
       return FailedPrecondition(fmt::format(
@@ -197,9 +198,8 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  d.status = "RUNNING";
-  d.message = "project " + request.project_name;
-  d.last_updated_time = NowMillis();
+  SOMLIER_RETURN_IF_ERROR(
+      MoveDeployment(d, DeploymentStatus::kRunning, "project " + request.project_name));
   SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));
   return DeployOutcome{"deployed",
                        fmt::format("deployed {} version {} as '{}': serving at {} (POST "
@@ -210,15 +210,16 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
 
 Result<Deployment> LocalDeployments::Refresh(Deployment d) {
   // A deploy records its row a moment before it knows the supervisor's pid.
-  const bool just_recorded =
-      d.status == "STARTING" && !d.pid && NowMillis() - d.last_updated_time < 10'000;
-  if (!just_recorded && (d.status == "RUNNING" || d.status == "STARTING") && d.target == "local" &&
-      !SupervisorAlive(d)) {
-    d.status = "FAILED";
-    d.message = fmt::format("its supervisor (pid {}) is no longer running; see {}",
-                            d.pid.value_or(0), LogFileOf(d.name).string());
+  const bool just_recorded = d.status == DeploymentStatus::kStarting && !d.pid &&
+                             NowMillis() - d.last_updated_time < 10'000;
+  if (!just_recorded &&
+      (d.status == DeploymentStatus::kRunning || d.status == DeploymentStatus::kStarting) &&
+      d.target == DeploymentTargetKind::kLocal && !SupervisorAlive(d)) {
+    SOMLIER_RETURN_IF_ERROR(
+        MoveDeployment(d, DeploymentStatus::kFailed,
+                       fmt::format("its supervisor (pid {}) is no longer running; see {}",
+                                   d.pid.value_or(0), LogFileOf(d.name).string())));
     d.pid.reset();
-    d.last_updated_time = NowMillis();
     SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));
   }
   return d;
@@ -245,11 +246,20 @@ Result<Deployment> LocalDeployments::Stop(const std::string& name) {
   }
   std::error_code ec;
   fs::remove(DirectoryOf(name) / "ready.json", ec);
-  d.status = "STOPPED";
+  SOMLIER_RETURN_IF_ERROR(MoveDeployment(d, DeploymentStatus::kStopped, d.message));
   d.pid.reset();
-  d.last_updated_time = NowMillis();
   SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));
   return d;
+}
+
+Status LocalDeployments::MarkFailed(const std::string& name, const std::string& why) {
+  SOMLIER_ASSIGN_OR_RETURN(Deployment d, store_.GetDeployment(name));
+  if (d.status == DeploymentStatus::kStopped || d.status == DeploymentStatus::kFailed) {
+    return OkStatus();  // stopped (or found dead) meanwhile: that stands
+  }
+  SOMLIER_RETURN_IF_ERROR(MoveDeployment(d, DeploymentStatus::kFailed, why));
+  d.pid.reset();
+  return store_.PutDeployment(d);
 }
 
 Result<std::string> LocalDeployments::ReadLog(const std::string& name, size_t tail) {

@@ -9,6 +9,18 @@ namespace {
 
 constexpr std::array<std::string_view, 5> kRunStatusNames = {"SCHEDULED", "RUNNING", "FINISHED",
                                                              "FAILED", "KILLED"};
+constexpr std::array<std::string_view, 2> kTargetNames = {"local", "kubernetes"};
+constexpr std::array<std::string_view, 4> kDeploymentStatusNames = {"STARTING", "RUNNING",
+                                                                    "STOPPED", "FAILED"};
+
+// The enumerator whose name is `text` in `names` (indexed by the enumerator's value).
+template <typename Enum, size_t N>
+std::optional<Enum> ParseName(const std::array<std::string_view, N>& names, std::string_view text) {
+  for (size_t i = 0; i < N; ++i) {
+    if (names[i] == text) return static_cast<Enum>(i);
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -25,10 +37,23 @@ std::optional<LifecycleStage> ParseLifecycleStage(std::string_view text) {
 std::string_view ToString(RunStatus status) { return kRunStatusNames[static_cast<size_t>(status)]; }
 
 std::optional<RunStatus> ParseRunStatus(std::string_view text) {
-  for (size_t i = 0; i < kRunStatusNames.size(); ++i) {
-    if (kRunStatusNames[i] == text) return static_cast<RunStatus>(i);
-  }
-  return std::nullopt;
+  return ParseName<RunStatus>(kRunStatusNames, text);
+}
+
+std::string_view ToString(DeploymentTargetKind target) {
+  return kTargetNames[static_cast<size_t>(target)];
+}
+
+std::optional<DeploymentTargetKind> ParseDeploymentTargetKind(std::string_view text) {
+  return ParseName<DeploymentTargetKind>(kTargetNames, text);
+}
+
+std::string_view ToString(DeploymentStatus status) {
+  return kDeploymentStatusNames[static_cast<size_t>(status)];
+}
+
+std::optional<DeploymentStatus> ParseDeploymentStatus(std::string_view text) {
+  return ParseName<DeploymentStatus>(kDeploymentStatusNames, text);
 }
 
 bool IsTerminal(RunStatus status) {

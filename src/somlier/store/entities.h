@@ -133,13 +133,23 @@ struct RegisteredModel {
   std::vector<ModelVersion> latest_versions;
 };
 
+// Where a deployment runs (serving/deployment_target.h).
+enum class DeploymentTargetKind { kLocal, kKubernetes };
+std::string_view ToString(DeploymentTargetKind target);  // "local" | "kubernetes"
+std::optional<DeploymentTargetKind> ParseDeploymentTargetKind(std::string_view text);
+
+// A deployment's state; the transitions are documented in serving/deployment_target.h.
+enum class DeploymentStatus { kStarting, kRunning, kStopped, kFailed };
+std::string_view ToString(DeploymentStatus status);  // "STARTING" | "RUNNING" | ...
+std::optional<DeploymentStatus> ParseDeploymentStatus(std::string_view text);
+
 struct Deployment {
   std::string name;
   std::string model_name;
   std::string model_version;
-  std::string target;  // "local" | "kubernetes"
+  DeploymentTargetKind target = DeploymentTargetKind::kLocal;
   std::string url;
-  std::string status;  // e.g. "STARTING" | "RUNNING" | "STOPPED" | "FAILED"
+  DeploymentStatus status = DeploymentStatus::kStarting;
   std::optional<int64_t> pid;
   std::string message;
   int64_t creation_time = 0;

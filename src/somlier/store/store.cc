@@ -463,14 +463,20 @@ constexpr std::string_view kDeploymentColumns =
     "name, model_name, model_version, target, url, status, pid, message, creation_time, "
     "last_updated_time";
 
-Deployment DeploymentFromRow(const SqlRow& row) {
+Result<Deployment> DeploymentFromRow(const SqlRow& row) {
   Deployment d;
   d.name = AsText(row[0]);
   d.model_name = AsText(row[1]);
   d.model_version = AsText(row[2]);
-  d.target = AsText(row[3]);
+  const auto target = ParseDeploymentTargetKind(AsText(row[3]));
+  if (!target)
+    return store_internal::UnknownInDatabase("deployment", d.name, "target", AsText(row[3]));
+  d.target = *target;
   d.url = AsText(row[4]);
-  d.status = AsText(row[5]);
+  const auto status = ParseDeploymentStatus(AsText(row[5]));
+  if (!status)
+    return store_internal::UnknownInDatabase("deployment", d.name, "status", AsText(row[5]));
+  d.status = *status;
   if (!IsNull(row[6])) d.pid = AsInt(row[6]);
   d.message = AsText(row[7]);
   d.creation_time = AsInt(row[8]);
@@ -492,7 +498,8 @@ Status Store::PutDeployment(const Deployment& d) {
                             "status = excluded.status, pid = excluded.pid, message = "
                             "excluded.message, last_updated_time = excluded.last_updated_time",
                             kDeploymentColumns, store_internal::Placeholders(10)),
-                {d.name, d.model_name, d.model_version, d.target, d.url, d.status, pid, d.message,
+                {d.name, d.model_name, d.model_version, std::string(ToString(d.target)), d.url,
+                 std::string(ToString(d.status)), pid, d.message,
                  d.creation_time ? d.creation_time : now, now})
         .status();
   });
@@ -506,7 +513,7 @@ Result<Deployment> Store::GetDeployment(const std::string& name) {
         Exec(c, fmt::format("SELECT {} FROM deployments WHERE name = ?", kDeploymentColumns),
              {name}));
     if (r.rows.empty()) return NotFound(fmt::format("deployment '{}' does not exist", name));
-    out = DeploymentFromRow(r.rows[0]);
+    SOMLIER_ASSIGN_OR_RETURN(out, DeploymentFromRow(r.rows[0]));
     return OkStatus();
   }));
   return std::move(*out);
@@ -518,7 +525,10 @@ Result<std::vector<Deployment>> Store::ListDeployments() {
     SOMLIER_ASSIGN_OR_RETURN(
         QueryResult r,
         Exec(c, fmt::format("SELECT {} FROM deployments ORDER BY name", kDeploymentColumns)));
-    for (const SqlRow& row : r.rows) out.push_back(DeploymentFromRow(row));
+    for (const SqlRow& row : r.rows) {
+      SOMLIER_ASSIGN_OR_RETURN(Deployment d, DeploymentFromRow(row));
+      out.push_back(std::move(d));
+    }
     return OkStatus();
   }));
   return out;

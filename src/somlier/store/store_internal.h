@@ -23,6 +23,11 @@ std::string Placeholders(size_t n);
 // Column list for RunInfoFromRow, qualified with `alias` ("r" -> "r.run_uuid, ...") unless
 // it is empty.
 std::string RunColumns(std::string_view alias);
+// Internal: an enumeration's value in the database that this version does not know (a
+// newer version wrote it?) — refused, never guessed.
+Status UnknownInDatabase(std::string_view what, const std::string& id, std::string_view field,
+                         const std::string& value);
+
 // Errors: Internal for a status or lifecycle stage this version does not know (never
 // guessed: a run read as FAILED or active that is not would be acted on wrongly).
 Result<RunInfo> RunInfoFromRow(const SqlRow& row);

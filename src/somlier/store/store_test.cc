@@ -917,9 +917,9 @@ TEST_P(StoreTest, Deployments) {
   d.name = "price-1";
   d.model_name = "price";
   d.model_version = "1";
-  d.target = "local";
+  d.target = DeploymentTargetKind::kLocal;
   d.url = "http://127.0.0.1:5001";
-  d.status = "RUNNING";
+  d.status = DeploymentStatus::kRunning;
   d.pid = 4321;
   ASSERT_TRUE(store_->PutDeployment(d).ok());
   auto got = store_->GetDeployment("price-1");
@@ -928,11 +928,11 @@ TEST_P(StoreTest, Deployments) {
   EXPECT_EQ(got->pid, 4321);
   const int64_t created = got->creation_time;
 
-  d.status = "STOPPED";
+  d.status = DeploymentStatus::kStopped;
   d.pid.reset();
   ASSERT_TRUE(store_->PutDeployment(d).ok());
   got = store_->GetDeployment("price-1");
-  EXPECT_EQ(got->status, "STOPPED");
+  EXPECT_EQ(got->status, DeploymentStatus::kStopped);
   EXPECT_FALSE(got->pid.has_value());
   EXPECT_EQ(got->creation_time, created);
 
