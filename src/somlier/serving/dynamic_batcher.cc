@@ -4,8 +4,6 @@
 
 namespace somlier::serving {
 
-using Clock = std::chrono::steady_clock;
-
 Result<std::future<Result<Prediction>>> DynamicBatcher::Submit(InputMatrix input) {
   auto request = std::make_unique<PendingRequest>();
   request->input = std::move(input);
@@ -19,7 +17,7 @@ Result<std::future<Result<Prediction>>> DynamicBatcher::Submit(InputMatrix input
           fmt::format("the request queue is full ({} requests waiting)", queue_.size()));
     }
     const bool was_empty = queue_.empty();
-    request->enqueued = Clock::now();
+    request->enqueued = clock_.Now();
     queued_rows_ += request->input.rows;
     queue_.push_back(std::move(request));
     // A waiting worker only needs waking when the queue starts (its deadline is new) or a
@@ -29,19 +27,35 @@ Result<std::future<Result<Prediction>>> DynamicBatcher::Submit(InputMatrix input
   return future;
 }
 
+bool DynamicBatcher::DueLocked(Clock::time_point* deadline) const {
+  if (queue_.empty()) return false;
+  if (shutdown_ || queued_rows_ >= options_.max_batch_size) return true;
+  *deadline = queue_.front()->enqueued + options_.max_delay;
+  return clock_.Now() >= *deadline;
+}
+
 std::vector<std::unique_ptr<PendingRequest>> DynamicBatcher::NextBatch() {
   std::unique_lock lock(mutex_);
   while (true) {
+    Clock::time_point deadline;
+    if (DueLocked(&deadline)) return TakeLocked();
     if (queue_.empty()) {
       if (shutdown_) return {};
       changed_.wait(lock);
-      continue;
+    } else {
+      clock_.WaitUntil(changed_, lock, deadline);
     }
-    if (shutdown_ || queued_rows_ >= options_.max_batch_size) break;
-    const auto deadline = queue_.front()->enqueued + options_.max_delay;
-    if (Clock::now() >= deadline) break;
-    changed_.wait_until(lock, deadline);
   }
+}
+
+std::vector<std::unique_ptr<PendingRequest>> DynamicBatcher::TryNextBatch() {
+  std::lock_guard lock(mutex_);
+  Clock::time_point deadline;
+  if (!DueLocked(&deadline)) return {};
+  return TakeLocked();
+}
+
+std::vector<std::unique_ptr<PendingRequest>> DynamicBatcher::TakeLocked() {
   std::vector<std::unique_ptr<PendingRequest>> batch;
   size_t rows = 0;
   while (!queue_.empty()) {

@@ -9,7 +9,9 @@
 // Results always go to the request they belong to: each request owns its promise.
 //
 // Workers call NextBatch() in a loop and complete every request of the batch they took.
-// Shutdown() refuses new requests and lets workers drain what is queued. Thread-safe.
+// Shutdown() refuses new requests and lets workers drain what is queued. Time is read from
+// a Clock (core/clock.h), so tests drive the delays with a fake one and TryNextBatch().
+// Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -21,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "somlier/core/clock.h"
 #include "somlier/core/result.h"
 #include "somlier/serving/model_input.h"
 
@@ -36,7 +39,7 @@ struct Prediction {
 
 struct PendingRequest {
   InputMatrix input;
-  std::chrono::steady_clock::time_point enqueued;
+  Clock::time_point enqueued;
   std::promise<Result<Prediction>> done;
 };
 
@@ -48,7 +51,8 @@ class DynamicBatcher {
     size_t max_queue = 1024;
   };
 
-  explicit DynamicBatcher(Options options) : options_(options) {}
+  explicit DynamicBatcher(Options options, const Clock& clock = SteadyClock())
+      : options_(options), clock_(clock) {}
 
   const Options& options() const { return options_; }
 
@@ -58,6 +62,8 @@ class DynamicBatcher {
 
   // Blocks until a batch is due and takes it; empty once shut down and drained.
   std::vector<std::unique_ptr<PendingRequest>> NextBatch();
+  // The batch that is due now, or none (empty) — without waiting.
+  std::vector<std::unique_ptr<PendingRequest>> TryNextBatch();
 
   // Workers report readiness; when the last ready worker goes, queued requests are failed
   // with `why` (they would otherwise wait for a restart of unknown length).
@@ -69,7 +75,12 @@ class DynamicBatcher {
   size_t queue_depth() const;
 
  private:
+  // Whether a batch is due now; `deadline` says when the oldest request's delay ends.
+  bool DueLocked(Clock::time_point* deadline) const;
+  std::vector<std::unique_ptr<PendingRequest>> TakeLocked();
+
   const Options options_;
+  const Clock& clock_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<std::unique_ptr<PendingRequest>> queue_;

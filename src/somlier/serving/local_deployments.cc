@@ -24,7 +24,7 @@
 namespace somlier {
 namespace fs = std::filesystem;
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using Steady = std::chrono::steady_clock;
 
 namespace {
 
@@ -175,14 +175,14 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
     return recorded;
   }
 
-  const auto deadline = Clock::now() + config_.ready_timeout;
+  const auto deadline = Steady::now() + config_.ready_timeout;
   while (true) {
     if (auto ready = ReadJsonFile(ready_file); ready && ready->contains("url")) {
       d.url = (*ready)["url"].get<std::string>();
       break;
     }
     const bool alive = ProcessHasEnvironment(pid, kMarker, name);
-    if (!alive || Clock::now() > deadline) {
+    if (!alive || Steady::now() > deadline) {
       if (alive) TerminateProcessGroup(pid, kMarker, name, std::chrono::seconds(5));
       d.pid.reset();
       std::string log = LastLines(LogFileOf(name), 12);
@@ -238,8 +238,8 @@ Result<Deployment> LocalDeployments::Stop(const std::string& name) {
   if (SupervisorAlive(d)) {
     const auto pid = static_cast<pid_t>(*d.pid);
     kill(pid, SIGTERM);  // the supervisor drains its server, then exits
-    const auto deadline = Clock::now() + kStopGrace;
-    while (ProcessHasEnvironment(pid, kMarker, name) && Clock::now() < deadline) {
+    const auto deadline = Steady::now() + kStopGrace;
+    while (ProcessHasEnvironment(pid, kMarker, name) && Steady::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     TerminateProcessGroup(pid, kMarker, name, std::chrono::milliseconds(0));
@@ -268,8 +268,10 @@ Result<std::string> LocalDeployments::ReadLog(const std::string& name, size_t ta
 }
 
 Status RunSupervisor(const SupervisorOptions& options) {
+  ProcessRunner& runner = options.runner ? *options.runner : RealProcessRunner();
+  const somlier::Clock& clock = options.clock ? *options.clock : SteadyClock();
   int port = options.port;
-  std::deque<Clock::time_point> crashes;
+  std::deque<somlier::Clock::time_point> crashes;
   auto backoff = std::chrono::milliseconds(500);
   bool ever_ready = false;
   while (true) {
@@ -279,7 +281,7 @@ Status RunSupervisor(const SupervisorOptions& options) {
                                          options.ready_file.string()});
     spawn.new_process_group = false;  // stopping the supervisor's group stops it too
     spawn.capture_stdout = spawn.capture_stderr = false;
-    SOMLIER_ASSIGN_OR_RETURN(auto server, Subprocess::Spawn(spawn));
+    SOMLIER_ASSIGN_OR_RETURN(std::unique_ptr<ChildProcess> server, runner.Spawn(spawn));
     LogInfo("supervisor: model server started (pid {})", server->pid());
     int signal = 0;
     while (!server->HasExited()) {
@@ -293,8 +295,8 @@ Status RunSupervisor(const SupervisorOptions& options) {
     if (signal != 0) {
       LogInfo("supervisor: {} received; draining the model server", strsignal(signal));
       server->Signal(SIGTERM);
-      const auto deadline = Clock::now() + kStopGrace - std::chrono::seconds(5);
-      while (!server->HasExited() && Clock::now() < deadline) {
+      const auto deadline = clock.Now() + kStopGrace - std::chrono::seconds(5);
+      while (!server->HasExited() && clock.Now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       server->Signal(SIGKILL);
@@ -308,7 +310,7 @@ Status RunSupervisor(const SupervisorOptions& options) {
                       "was ready",
                       code));
     }
-    const auto now = Clock::now();
+    const auto now = clock.Now();
     crashes.push_back(now);
     while (!crashes.empty() && now - crashes.front() > std::chrono::minutes(1)) {
       crashes.pop_front();

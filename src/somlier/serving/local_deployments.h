@@ -21,8 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "somlier/core/clock.h"
 #include "somlier/core/result.h"
 #include "somlier/core/settings.h"
+#include "somlier/execution/process_runner.h"
 #include "somlier/registry/registry_service.h"
 #include "somlier/serving/deployment_target.h"
 #include "somlier/store/store.h"
@@ -78,13 +80,20 @@ class LocalDeployments final : public DeploymentTarget {
 };
 
 // The supervisor's loop (`somlier deployments supervise`): runs `server_argv` (a
-// serve-model command that writes `ready_file`) until `stop_requested` says so, restarting it
-// when it dies. Returns the status to record when it gives up, or OK when asked to stop.
+// serve-model command that writes `ready_file`) until `wait_for_stop` reports a signal,
+// restarting it when it dies — on the port it first got, after a backoff that doubles from
+// 0.5 s up to 10 s. It gives up (FailedPrecondition, to record) when the server exits
+// before it was ever ready, or 5 times within a minute; OK when asked to stop (the server
+// is drained with SIGTERM first). Processes and time come through `runner` and `clock`,
+// so the restart policy is unit-tested with fakes.
 struct SupervisorOptions {
   std::vector<std::string> server_argv;  // without --port / --ready_file
   std::filesystem::path ready_file;
   int port = 0;
-  std::function<int(std::chrono::milliseconds)> wait_for_stop;  // a signal number, or 0
+  // Waits up to the given time; a signal number when the supervisor is to stop, else 0.
+  std::function<int(std::chrono::milliseconds)> wait_for_stop;
+  ProcessRunner* runner = nullptr;  // null: RealProcessRunner()
+  const Clock* clock = nullptr;     // null: SteadyClock()
 };
 Status RunSupervisor(const SupervisorOptions& options);
 

@@ -1,11 +1,17 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
+#include <csignal>
+#include <fstream>
 #include <thread>
 
+#include "fake_clock.h"
 #include "somlier/serving/dynamic_batcher.h"
+#include "somlier/serving/local_deployments.h"
 #include "somlier/serving/metrics.h"
 #include "somlier/serving/model_input.h"
+#include "temp_dir.h"
 
 namespace somlier::serving {
 namespace {
@@ -159,20 +165,37 @@ TEST(DynamicBatcher, JoinsRequestsUpToTheMaximumAtOnceWithoutWaitingForTheDelay)
 }
 
 TEST(DynamicBatcher, ABatchIsDueWhenTheOldestHasWaitedTheDelay) {
-  DynamicBatcher batcher({64, 30ms, 100});
+  somlier::testing::FakeClock clock;
+  DynamicBatcher batcher({64, 30ms, 100}, clock);
   batcher.WorkerReady();
-  auto f = batcher.Submit(Rows(1));
-  const auto start = std::chrono::steady_clock::now();
-  auto batch = batcher.NextBatch();
-  const auto waited = std::chrono::steady_clock::now() - start;
-  ASSERT_EQ(batch.size(), 1u);
-  EXPECT_GE(waited, 25ms);
-  EXPECT_LT(waited, 5s);
-  // An oversized request is a batch of its own.
+  auto first = batcher.Submit(Rows(1, 1));
+  clock.Advance(20ms);
+  auto second = batcher.Submit(Rows(1, 2));
+  EXPECT_TRUE(batcher.TryNextBatch().empty()) << "the oldest has waited 20 of 30 ms";
+  clock.Advance(9ms);
+  EXPECT_TRUE(batcher.TryNextBatch().empty());
+  clock.Advance(1ms);  // the oldest's delay is over: it takes the younger one along
+  auto batch = batcher.TryNextBatch();
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[1]->input.values[0], 2.0);
+  EXPECT_TRUE(batcher.TryNextBatch().empty());
+  // An oversized request is a batch of its own, due at once.
   auto big = batcher.Submit(Rows(100));
-  batch = batcher.NextBatch();
+  batch = batcher.TryNextBatch();
   ASSERT_EQ(batch.size(), 1u);
   EXPECT_EQ(batch[0]->input.rows, 100u);
+}
+
+TEST(DynamicBatcher, AWaitingWorkerTakesItsBatchWhenTheClockReachesTheDeadline) {
+  somlier::testing::FakeClock clock;
+  DynamicBatcher batcher({64, 10s, 100}, clock);
+  batcher.WorkerReady();
+  auto f = batcher.Submit(Rows(1));
+  std::atomic<bool> taken{false};
+  std::thread worker([&] { taken = batcher.NextBatch().size() == 1; });
+  clock.Advance(10s);  // no real 10 s pass: the worker wakes on the fake clock
+  worker.join();
+  EXPECT_TRUE(taken.load());
 }
 
 TEST(DynamicBatcher, OnlyRequestsWithTheSameColumnsShareABatch) {
@@ -220,6 +243,99 @@ TEST(ServerMetrics, RendersPrometheusText) {
         "somlier_queue_depth 7", "somlier_workers_ready 1", "somlier_worker_restarts_total 1"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }
+}
+
+// ---- The deployment supervisor's restart policy, with fake processes and a fake clock ----
+
+// Children that run for a few polls, then exit with a code, or on any signal.
+class FakeRunner : public ProcessRunner {
+ public:
+  struct Child : ChildProcess {
+    int polls_left = 0;
+    int exit_code = 1;
+    bool signalled = false;
+    pid_t pid() const override { return 4242; }
+    bool HasExited() override { return signalled || polls_left-- <= 0; }
+    void Signal(int signal) override {
+      signalled = true;
+      exit_code = 128 + signal;
+    }
+    Result<int> Wait() override { return exit_code; }
+  };
+
+  Result<std::unique_ptr<ChildProcess>> Spawn(const SpawnOptions& options) override {
+    argvs.push_back(options.argv);
+    auto child = std::make_unique<Child>();
+    child->polls_left = polls;
+    child->exit_code = exit_code;
+    last = child.get();
+    return std::unique_ptr<ChildProcess>(std::move(child));
+  }
+
+  int polls = 2;
+  int exit_code = 1;
+  std::vector<std::vector<std::string>> argvs;
+  Child* last = nullptr;
+};
+
+class SupervisorTest : public ::testing::Test {
+ protected:
+  SupervisorOptions Options() {
+    SupervisorOptions o;
+    o.server_argv = {"somlier", "serve-model", "models:/m/1"};
+    o.ready_file = dir_.file("ready.json");
+    o.runner = &runner_;
+    o.clock = &clock_;
+    // Time passes only here: each wait moves the fake clock by what was asked.
+    o.wait_for_stop = [this](std::chrono::milliseconds timeout) {
+      waits_.push_back(timeout);
+      clock_.Advance(timeout);
+      return stop_after_spawns_ && runner_.argvs.size() >= stop_after_spawns_ ? SIGTERM : 0;
+    };
+    return o;
+  }
+  void Ready(int port) { std::ofstream(dir_.file("ready.json")) << "{\"port\": " << port << "}"; }
+
+  somlier::testing::TempDir dir_;
+  somlier::testing::FakeClock clock_;
+  FakeRunner runner_;
+  std::vector<std::chrono::milliseconds> waits_;
+  size_t stop_after_spawns_ = 0;
+};
+
+TEST_F(SupervisorTest, GivesUpAfterFiveCrashesWithinAMinuteBackingOffBetween) {
+  Ready(8123);
+  const Status outcome = RunSupervisor(Options());
+  EXPECT_EQ(outcome.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(outcome.message().find("exited 5 times within a minute (last exit code 1)"),
+            std::string::npos)
+      << outcome.message();
+  ASSERT_EQ(runner_.argvs.size(), 5u);
+  // A restarted server keeps the port the first one got.
+  EXPECT_NE(std::find(runner_.argvs[4].begin(), runner_.argvs[4].end(), "8123"),
+            runner_.argvs[4].end());
+  std::vector<std::chrono::milliseconds> backoffs;
+  for (auto w : waits_) {
+    if (w != 200ms) backoffs.push_back(w);  // 200 ms: polling a running server
+  }
+  EXPECT_EQ(backoffs, (std::vector<std::chrono::milliseconds>{500ms, 1000ms, 2000ms, 4000ms}));
+}
+
+TEST_F(SupervisorTest, CrashesSpreadOverMoreThanAMinuteAreRestartedUntilStopped) {
+  Ready(8123);
+  runner_.polls = 400;  // 400 polls of 200 ms: each server runs 80 s before it crashes
+  stop_after_spawns_ = 8;
+  const Status outcome = RunSupervisor(Options());
+  EXPECT_TRUE(outcome.ok()) << outcome.ToString();
+  EXPECT_EQ(runner_.argvs.size(), 8u);
+  EXPECT_TRUE(runner_.last->signalled) << "stopping drains the running server with SIGTERM";
+}
+
+TEST_F(SupervisorTest, AServerThatExitsBeforeEverBeingReadyIsNotRestarted) {
+  const Status outcome = RunSupervisor(Options());  // no ready file is ever written
+  EXPECT_EQ(outcome.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(outcome.message().find("before it was ready"), std::string::npos);
+  EXPECT_EQ(runner_.argvs.size(), 1u);
 }
 
 }  // namespace
