@@ -17,6 +17,10 @@ module claims (CMake would silently not build it), a DIRS entry that does not ex
 directory claimed twice. Exit status: 0 when there is none, 1 when there are, 2 when
 CMakeLists.txt cannot be read as expected. The last line is a one-line summary.
 
+When the tree has docs/architecture.md, its table of layer edges (between the
+`<!-- layer-edges ... -->` markers) must be exactly what --print-edges prints, so the
+document cannot drift from the build.
+
 --root DIR checks another tree (default: the repository that holds this script);
 --print-edges prints each module's direct dependencies and the modules it may include,
 in declaration order, and exits.
@@ -121,13 +125,36 @@ def in_order(names, modules):
     return sorted(names, key=order.index)
 
 
-def print_edges(modules):
+def edges_text(modules):
     width = max(len(name) for name in modules)
-    print("# module -> the modules it links (DEPS); [the modules it may include]")
+    lines = ["# module -> the modules it links (DEPS); [the modules it may include]"]
     for module in modules.values():
         deps = ", ".join(module.deps) or "(none)"
         allowed = ", ".join(in_order(module.allowed, modules))
-        print(f"{module.name:<{width}} -> {deps}  [{allowed}]")
+        lines.append(f"{module.name:<{width}} -> {deps}  [{allowed}]")
+    return "\n".join(lines) + "\n"
+
+
+DOC = pathlib.Path("docs") / "architecture.md"
+DOC_BEGIN = "<!-- layer-edges: the output of scripts/check_layers.py --print-edges -->"
+DOC_END = "<!-- /layer-edges -->"
+
+
+def check_doc(root, modules):
+    """Problems with the architecture document's table of edges (it must say what CMake
+    says); none when the tree has no such document."""
+    doc = root / DOC
+    if not doc.exists():
+        return []
+    text = doc.read_text(encoding="utf-8")
+    begin, end = text.find(DOC_BEGIN), text.find(DOC_END)
+    if begin < 0 or end < begin:
+        return [f"{DOC}: no table of layer edges between '{DOC_BEGIN}' and '{DOC_END}'"]
+    block = text[begin + len(DOC_BEGIN):end].strip().strip("`").strip()
+    if block != edges_text(modules).strip():
+        return [f"{DOC}: its table of layer edges differs from CMakeLists.txt; replace it with "
+                f"the output of scripts/check_layers.py --print-edges"]
+    return []
 
 
 def check(root, modules):
@@ -212,9 +239,10 @@ def main(argv=None):
         print(f"check_layers: {e}", file=sys.stderr)
         return 2
     if args.print_edges:
-        print_edges(modules)
+        print(edges_text(modules), end="")
         return 0
     problems, n_files, n_includes = check(root, modules)
+    problems += check_doc(root, modules)
     for problem in problems:
         print(problem)
     counts = (f"{n_files} files, {n_includes} somlier includes checked against "

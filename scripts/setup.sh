@@ -49,7 +49,7 @@ if [ -z "$build_dir" ]; then
   [ "$sanitize" = 1 ] && build_dir=build-asan
 fi
 
-# Build tools and libraries (DESIGN.md §5), the Python the examples run with, and git.
+# Build tools and libraries, the Python the examples run with, and git.
 packages=(
   cmake ninja-build g++ pkg-config git ca-certificates curl
   libsqlite3-dev libpq-dev libssl-dev zlib1g-dev libbrotli-dev

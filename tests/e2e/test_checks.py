@@ -204,6 +204,24 @@ class CheckLayersTest(ChecksTestCase):
         ])
 
 
+    def test_the_architecture_documents_edges_must_match_the_build(self):
+        edges = self.check_layers("--print-edges").stdout
+        begin = "<!-- layer-edges: the output of scripts/check_layers.py --print-edges -->"
+        self.write("docs/architecture.md",
+                   f"# Architecture\n\n{begin}\n```\n{edges}```\n<!-- /layer-edges -->\n")
+        result = self.check_layers()
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        # The build gains an edge the document does not show: the check fails.
+        cmake = self.root / "CMakeLists.txt"
+        cmake.write_text(cmake.read_text().replace("DEPS somlier_store nlohmann",
+                                                   "DEPS somlier_store somlier_core nlohmann"))
+        self.assert_fails_with(self.check_layers(),
+                               "docs/architecture.md: its table of layer edges differs")
+        # A document without the table fails too.
+        self.write("docs/architecture.md", "# Architecture\n")
+        self.assert_fails_with(self.check_layers(), "no table of layer edges")
+
+
 class CheckFormatTest(ChecksTestCase):
     def setUp(self):
         super().setUp()

@@ -1,5 +1,5 @@
 // BrowserGuard: keeps a web page the user happens to visit from driving a SoMLier server
-// through the user's browser — cross-site request forgery and DNS rebinding (DESIGN §2.5).
+// through the user's browser — cross-site request forgery and DNS rebinding.
 //
 // The rules, checked before a request is routed or its body read:
 //   1. Host. Without a token (loopback-only mode) the Host header must name this machine's

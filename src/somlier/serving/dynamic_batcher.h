@@ -1,5 +1,5 @@
 // DynamicBatcher: the queue between HTTP handlers and model workers, joining the rows of
-// concurrent requests into batches with Triton's semantics (DESIGN §6).
+// concurrent requests into batches with Triton's semantics.
 //
 // A batch is due when its requests hold max_batch_size rows, or when the oldest queued
 // request has waited max_delay (0: at once — whatever is queued when a worker asks). A

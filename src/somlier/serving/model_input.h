@@ -2,7 +2,7 @@
 // server accepts, and checked against what the model expects — all before any of it
 // reaches a Python worker, so that bad input is a 400 with a message, never a worker crash.
 //
-// Accepted (MLflow's scoring protocol and the KServe Open Inference Protocol, DESIGN §6):
+// Accepted (MLflow's scoring protocol and the KServe Open Inference Protocol):
 //   application/json  {"dataframe_split": {"columns"?: [...], "data": [[...], ...]}}
 //                     {"dataframe_records": [{"col": v, ...}, ...]}
 //                     {"instances": [[...], ...] | [{"col": v}, ...] | [v, ...]}
