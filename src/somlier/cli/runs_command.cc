@@ -9,6 +9,7 @@
 
 #include "somlier/cli/cli.h"
 #include "somlier/cli/output.h"
+#include "somlier/cli/run_progress.h"
 #include "somlier/cli/use_cases.h"
 #include "somlier/core/strings.h"
 #include "somlier/core/time.h"
@@ -104,18 +105,13 @@ Result<int> Show(const Context& ctx, const RunsOptions& o) {
 
 Result<int> Logs(const Context& ctx, const RunsOptions& o) {
   SOMLIER_ASSIGN_OR_RETURN(auto cases, UseCases::Open(ctx));
-  int64_t offset = 0;
+  RunLogCursor cursor(*cases, o.run_id);
   while (true) {
-    SOMLIER_ASSIGN_OR_RETURN(json chunk,
-                             cases->Call("/runs/logs", {{"run_id", o.run_id}, {"offset", offset}}));
-    const std::string& text = chunk["text"].get_ref<const std::string&>();
-    std::fwrite(text.data(), 1, text.size(), stdout);
+    SOMLIER_ASSIGN_OR_RETURN(RunLogCursor::Piece piece, cursor.Next());
+    std::fwrite(piece.text.data(), 1, piece.text.size(), stdout);
     std::fflush(stdout);
-    const int64_t next = chunk["offset"].get<int64_t>();
-    const bool progressed = next != offset;
-    offset = next;
-    if (chunk["ended"].get<bool>()) break;  // everything is read
-    if (!progressed) {
+    if (piece.ended) break;  // everything is read
+    if (!piece.progressed) {
       if (!o.follow) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
     }

@@ -20,6 +20,7 @@
 #include "somlier/api/train_api.h"
 #include "somlier/cli/cli.h"
 #include "somlier/cli/output.h"
+#include "somlier/cli/run_progress.h"
 #include "somlier/cli/stop_signals.h"
 #include "somlier/cli/use_cases.h"
 #include "somlier/core/ids.h"
@@ -115,112 +116,6 @@ std::string TrainBody(const TrainOptions& o,
 
 // What the terminal shows while runs execute: their output prefixed by the run's name, their
 // status changes, and on a terminal a live count line at the bottom. Thread-safe.
-class TrainProgress {
- public:
-  explicit TrainProgress(bool quiet) : quiet_(quiet), tty_(isatty(STDERR_FILENO) == 1) {}
-
-  void SetRuns(const json& runs) {
-    std::lock_guard lock(mutex_);
-    for (const json& run : runs) {
-      runs_[run["run_id"]] = {run["run_name"], run["status"], 0};
-      order_.push_back(run["run_id"]);
-    }
-    started_ = NowMillis();
-  }
-
-  void Note(std::string_view note) {
-    std::lock_guard lock(mutex_);
-    Print(std::string(note));
-  }
-
-  void Line(const std::string& run_id, std::string_view line) {
-    if (quiet_) return;
-    std::lock_guard lock(mutex_);
-    if (line.ends_with('\n')) line.remove_suffix(1);
-    Print(fmt::format("[{}] {}", Name(run_id), line));
-  }
-
-  void Status(const std::string& run_id, const std::string& status, const std::string& message) {
-    std::lock_guard lock(mutex_);
-    auto it = runs_.find(run_id);
-    if (it == runs_.end() || it->second.status == status) return;
-    it->second.status = status;
-    std::string text = fmt::format("[{}] {}", it->second.name, status);
-    if (status == "RUNNING") {
-      it->second.running_since = NowMillis();
-    } else if (it->second.running_since) {
-      text += " after " + DurationText(NowMillis() - it->second.running_since);
-    }
-    if (!message.empty()) text += ": " + message;
-    Print(text);
-  }
-
-  std::string StatusOf(const std::string& run_id) {
-    std::lock_guard lock(mutex_);
-    return runs_.at(run_id).status;
-  }
-
-  // Redraws the count line (on a terminal).
-  void Tick() {
-    std::lock_guard lock(mutex_);
-    DrawCounts();
-  }
-
-  void Finish() {
-    std::lock_guard lock(mutex_);
-    if (tty_ && drawn_) Write("\r\033[K");
-    drawn_ = false;
-    std::fflush(stderr);
-  }
-
- private:
-  struct RunState {
-    std::string name;
-    std::string status;
-    int64_t running_since = 0;
-  };
-
-  std::string Name(const std::string& run_id) const {
-    auto it = runs_.find(run_id);
-    return it == runs_.end() ? run_id.substr(0, 8) : it->second.name;
-  }
-
-  // stdio, not fmt::print: a closed terminal must not throw (the output is in the logs).
-  static void Write(const std::string& text) { std::fputs(text.c_str(), stderr); }
-
-  void Print(const std::string& text) {
-    if (tty_ && drawn_) Write("\r\033[K");
-    Write(text + "\n");
-    drawn_ = false;
-    DrawCounts();
-  }
-
-  void DrawCounts() {
-    if (!tty_ || runs_.empty()) {
-      std::fflush(stderr);
-      return;
-    }
-    std::map<std::string, int> count;
-    for (const auto& [id, run] : runs_) ++count[run.status];
-    const int64_t elapsed = (NowMillis() - started_) / 1000;
-    Write(
-        fmt::format("\r\033[K{} runs: {} queued, {} running, {} finished, {} failed, {} killed"
-                    "  {}:{:02}",
-                    runs_.size(), count["SCHEDULED"], count["RUNNING"], count["FINISHED"],
-                    count["FAILED"], count["KILLED"], elapsed / 60, elapsed % 60));
-    std::fflush(stderr);
-    drawn_ = true;
-  }
-
-  std::mutex mutex_;
-  const bool quiet_;
-  const bool tty_;
-  bool drawn_ = false;
-  int64_t started_ = 0;
-  std::map<std::string, RunState> runs_;
-  std::vector<std::string> order_;
-};
-
 bool IsEnded(const std::string& status) {
   const auto parsed = ParseRunStatus(status);
   return parsed && IsTerminal(*parsed);
@@ -365,38 +260,35 @@ Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std:
 // Follows the runs on the server until they end, printing their output.
 Result<json> FollowRemote(UseCases& cases, const json& submitted, TrainProgress& progress,
                           StopSignals& stop, bool* interrupted) {
-  std::map<std::string, int64_t> offsets;
-  std::vector<std::string> pending;
-  for (const json& run : submitted["runs"]) pending.push_back(run["run_id"]);
+  std::vector<RunLogCursor> pending;
+  for (const json& run : submitted["runs"]) pending.emplace_back(cases, run["run_id"]);
   while (!pending.empty()) {
     if (int signal = stop.WaitFor(milliseconds(500)); signal != 0 && !*interrupted) {
       *interrupted = true;
       progress.Note(fmt::format("{}: killing the runs on the server", StopSignals::Name(signal)));
-      for (const std::string& run_id : pending) {
-        auto killed = cases.Call("/runs/kill", {{"run_id", run_id}, {"wait", false}});
+      for (const RunLogCursor& cursor : pending) {
+        auto killed = cases.Call("/runs/kill", {{"run_id", cursor.run_id()}, {"wait", false}});
         if (!killed.ok() && killed.status().code() != StatusCode::kFailedPrecondition) {
-          progress.Note("kill " + run_id + ": " + killed.status().message());
+          progress.Note("kill " + cursor.run_id() + ": " + killed.status().message());
         }
       }
     }
-    std::vector<std::string> still;
-    for (const std::string& run_id : pending) {
-      SOMLIER_ASSIGN_OR_RETURN(
-          json logs, cases.Call("/runs/logs", {{"run_id", run_id}, {"offset", offsets[run_id]}}));
-      offsets[run_id] = logs["offset"].get<int64_t>();
-      for (const std::string& line : Split(logs["text"].get<std::string>(), '\n')) {
+    std::vector<RunLogCursor> still;
+    for (RunLogCursor& cursor : pending) {
+      const std::string& run_id = cursor.run_id();
+      SOMLIER_ASSIGN_OR_RETURN(RunLogCursor::Piece piece, cursor.Next());
+      for (const std::string& line : Split(piece.text, '\n')) {
         if (!line.empty()) progress.Line(run_id, line);
       }
-      const std::string status = logs["status"];
-      if (status != progress.StatusOf(run_id)) {
+      if (piece.status != progress.StatusOf(run_id)) {
         std::string message;
-        if (IsEnded(status)) {
+        if (IsEnded(piece.status)) {
           auto shown = cases.Call("/runs/show", {{"run_id", run_id}});
           if (shown.ok()) message = shown->value("status_message", "");
         }
-        progress.Status(run_id, status, message);
+        progress.Status(run_id, piece.status, message);
       }
-      if (!logs["ended"].get<bool>()) still.push_back(run_id);
+      if (!piece.ended) still.push_back(std::move(cursor));
     }
     pending.swap(still);
     progress.Tick();
