@@ -86,8 +86,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)somlier::ParseJson<nlohmann::ordered_json>(text, "the fuzz input");
   (void)somlier::ParseJsonOrNull(text);
 
-  auto fields = somlier::api::Fields::FromJsonBody(text);
-  if (fields.ok()) ReadFields(*fields);
+  for (auto dialect : {somlier::api::FieldDialect::kMlflow, somlier::api::FieldDialect::kSomlier}) {
+    auto fields = somlier::api::Fields::FromJsonBody(text, dialect);
+    if (fields.ok()) ReadFields(*fields);
+  }
 
   if (size < 4096) ReadQuery(text);
   return 0;

@@ -63,7 +63,7 @@ void CheckNothingDeployed(const somlier::Result<nlohmann::json>& answer) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text = somlier::fuzz::AsText(data, size);
 
-  auto fields = somlier::api::Fields::FromJsonBody(text);
+  auto fields = somlier::api::Fields::FromJsonBody(text, somlier::api::FieldDialect::kSomlier);
   if (!fields.ok()) return 0;
   auto train = somlier::api::TrainRequestFromFields(*fields);
   if (train.ok()) {

@@ -385,7 +385,7 @@ class ServerTrainTest(TrainTestCase):
                   "github_uri": str(self.repo.path)}, 422, "must not start with '-'"),
                 ({"project_name": "example-projects/grid", "project_ref": "main",
                   "github_uri": str(self.repo.path), "use_k8s_job": True}, 501, "use_k8s_job"),
-                ({"project_ref": "main"}, 422, "required parameter 'project_name'"),
+                ({"project_ref": "main"}, 422, "'project_name' is required"),
                 ({"project_name": "x", "project_ref": "main", "github_url": "typo"}, 422,
                  "unknown field 'github_url'")):
             with self.subTest(body=body):

@@ -35,10 +35,6 @@ class MlflowRouter;
 namespace somlier {
 
 struct RouteInfo;
-class TrackingService;
-class RegistryService;
-class TrainService;
-class ModelImport;
 
 struct ApiServerOptions {
   std::string host = "127.0.0.1";

@@ -16,18 +16,29 @@ namespace {
 
 using nlohmann::ordered_json;
 
-Status Missing(std::string_view name) {
+}  // namespace
+
+// The errors of each dialect: MLflow's words on its routes, SoMLier's (the seed's) on its own.
+Status Fields::Missing(std::string_view name) const {
+  if (dialect_ == FieldDialect::kSomlier)
+    return InvalidArgument(fmt::format("'{}' is required", name));
   return InvalidArgument(fmt::format(
       "Missing value for required parameter '{}'. See the API docs for more information about "
       "request parameters.",
       name));
 }
 
-Status WrongType(std::string_view name, const ordered_json& value, std::string_view expected) {
+Status Fields::WrongType(std::string_view name, const ordered_json& value,
+                         std::string_view expected) const {
   const std::string shown = JsonPreview(value);
+  if (dialect_ == FieldDialect::kSomlier) {
+    return InvalidArgument(fmt::format("'{}' must be {}, not {}", name, expected, shown));
+  }
   return InvalidArgument(fmt::format("Invalid value {} for parameter '{}' supplied: expected {}",
                                      shown, name, expected));
 }
+
+namespace {
 
 // A double as protobuf JSON spells it: a number, or "NaN" / "Infinity" / "-Infinity" (and
 // other decimal strings); nullopt for anything else.
@@ -46,9 +57,17 @@ std::optional<double> DoubleFromJson(const ordered_json& value) {
 
 }  // namespace
 
-Result<Fields> Fields::FromJsonBody(std::string_view body) {
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
-    return Fields(ordered_json::object());
+Result<Fields> Fields::FromJsonBody(std::string_view body, FieldDialect dialect) {
+  if (dialect == FieldDialect::kSomlier) {
+    // SoMLier's own endpoints take exactly a JSON object: no empty body, no legacy forms.
+    SOMLIER_ASSIGN_OR_RETURN(ordered_json parsed,
+                             ParseJson<ordered_json>(body, "the request body"));
+    if (!parsed.is_object()) return InvalidArgument("the request body must be a JSON object");
+    return Fields(std::move(parsed), dialect);
+  }
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return Fields(ordered_json::object(), dialect);
+  }
   auto parsed_body = ParseJson<ordered_json>(body, "the request body");
   if (!parsed_body.ok()) {
     return InvalidArgument("Malformed request body: " + parsed_body.status().message());
@@ -58,7 +77,7 @@ Result<Fields> Fields::FromJsonBody(std::string_view body) {
     parsed = ParseJsonOrNull<ordered_json>(parsed.get<std::string>());
   }
   if (!parsed.is_object()) return InvalidArgument("The request body must be a JSON object");
-  return Fields(std::move(parsed));
+  return Fields(std::move(parsed), dialect);
 }
 
 Result<Fields> Fields::From(const httplib::Request& request) {
@@ -74,7 +93,7 @@ Result<Fields> Fields::From(const httplib::Request& request) {
       slot = ordered_json::array({slot, value});
     }
   }
-  return Fields(std::move(object));
+  return Fields(std::move(object), FieldDialect::kMlflow);
 }
 
 bool Fields::Has(std::string_view name) const { return Raw(name) != nullptr; }
@@ -88,9 +107,13 @@ const ordered_json* Fields::Raw(std::string_view name) const {
 Result<std::string> Fields::String(std::string_view name, std::string fallback) const {
   const ordered_json* v = Raw(name);
   if (v == nullptr) return fallback;
-  if (v->is_array() && v->size() == 1) v = &(*v)[0];  // a query key given once per list
   if (v->is_string()) return v->get<std::string>();
-  if (v->is_number_integer()) return v->dump();  // exact, signed or not
+  if (dialect_ == FieldDialect::kMlflow) {
+    if (v->is_array() && v->size() == 1 && (*v)[0].is_string()) {
+      return (*v)[0].get<std::string>();  // a query key given once per list
+    }
+    if (v->is_number_integer()) return v->dump();  // ids sent as numbers, spelled exactly
+  }
   return WrongType(name, *v, "a string");
 }
 
@@ -103,6 +126,10 @@ Result<std::string> Fields::RequiredString(std::string_view name) const {
 Result<std::optional<int64_t>> Fields::Int(std::string_view name, IntRange range) const {
   const ordered_json* v = Raw(name);
   if (v == nullptr) return std::optional<int64_t>();
+  if (dialect_ == FieldDialect::kSomlier) {  // a JSON number, as the seed's API took
+    SOMLIER_ASSIGN_OR_RETURN(int64_t i, IntFromJson(name, *v, range, IntSpelling::kNumber));
+    return std::optional<int64_t>(i);
+  }
   if (v->is_array() && v->size() == 1) v = &(*v)[0];  // a query key given once per list
   SOMLIER_ASSIGN_OR_RETURN(int64_t i, IntFromJson(name, *v, range, IntSpelling::kNumberOrString));
   return std::optional<int64_t>(i);
@@ -172,8 +199,8 @@ Result<std::vector<Tag>> Fields::TagList(std::string_view name) const {
 }
 
 Result<Fields> Fields::FromJson(const nlohmann::json& request) {
-  if (!request.is_object()) return InvalidArgument("The request body must be a JSON object");
-  return Fields(ordered_json(request));
+  if (!request.is_object()) return InvalidArgument("the request body must be a JSON object");
+  return Fields(ordered_json(request), FieldDialect::kSomlier);
 }
 
 Status Fields::OnlyKnown(std::span<const std::string_view> accepted) const {

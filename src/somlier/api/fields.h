@@ -26,11 +26,20 @@ namespace somlier::api {
 // Accessors check types and name the field in their errors ("Missing value for required
 // parameter 'name'"). The one reader of request fields for every endpoint, MLflow's and
 // SoMLier's own.
+// How a request's fields are read and what their errors say: MLflow's routes read
+// MLflow's forms (ids as numbers, int64s as strings, an empty body as {}, a double-encoded
+// body) and answer in MLflow's words; SoMLier's own endpoints take a JSON object with JSON
+// types and answer as the seed's API did ("'project_name' is required").
+enum class FieldDialect { kMlflow, kSomlier };
+
 class Fields {
  public:
   static Result<Fields> From(const httplib::Request& request);
-  static Result<Fields> FromJsonBody(std::string_view body);
-  // A request the CLI made in-process. Errors: InvalidArgument when it is not an object.
+  static Result<Fields> FromJsonBody(std::string_view body,
+                                     FieldDialect dialect = FieldDialect::kMlflow);
+  // A request the CLI made in-process, read as SoMLier's endpoints read theirs (its keys
+  // come sorted: order-sensitive fields are sent as text instead). Errors: InvalidArgument
+  // when it is not an object.
   static Result<Fields> FromJson(const nlohmann::json& request);
 
   bool Has(std::string_view name) const;
@@ -54,8 +63,14 @@ class Fields {
   Status OnlyKnown(std::span<const std::string_view> accepted) const;
 
  private:
-  explicit Fields(nlohmann::ordered_json json) : json_(std::move(json)) {}
+  Fields(nlohmann::ordered_json json, FieldDialect dialect)
+      : json_(std::move(json)), dialect_(dialect) {}
+  Status Missing(std::string_view name) const;
+  Status WrongType(std::string_view name, const nlohmann::ordered_json& value,
+                   std::string_view expected) const;
+
   nlohmann::ordered_json json_;
+  FieldDialect dialect_;
 };
 
 }  // namespace somlier::api

@@ -80,8 +80,9 @@ TEST(LogBatchParser, IntegersAreRangeCheckedBeforeConversion) {
 
 TEST(TrainRequest, IntegersAreRangeCheckedBeforeConversion) {
   auto train = [](std::string_view extra) {
-    auto fields = Fields::FromJsonBody(R"({"project_name": "p", "project_ref": "main", )" +
-                                       std::string(extra) + "}");
+    auto fields = Fields::FromJsonBody(
+        R"({"project_name": "p", "project_ref": "main", )" + std::string(extra) + "}",
+        FieldDialect::kSomlier);
     EXPECT_TRUE(fields.ok());
     return TrainRequestFromFields(*fields);
   };
@@ -98,8 +99,28 @@ TEST(TrainRequest, IntegersAreRangeCheckedBeforeConversion) {
   EXPECT_TRUE(Contains(train(R"("max_parallel": 1.5)").status(), "not a whole number"));
 }
 
+TEST(Fields, EachDialectReadsAndAnswersInItsOwnWords) {
+  const std::string body = R"({"run_id": 123, "top": "5", "name": ""})";
+  auto mlflow = Fields::FromJsonBody(body, FieldDialect::kMlflow);
+  auto somlier = Fields::FromJsonBody(body, FieldDialect::kSomlier);
+  ASSERT_TRUE(mlflow.ok() && somlier.ok());
+  // MLflow's clients send ids as numbers and int64s as strings; the seed's API took JSON types.
+  EXPECT_EQ(*mlflow->String("run_id"), "123");
+  EXPECT_EQ(**mlflow->Int("top"), 5);
+  EXPECT_EQ(somlier->String("run_id").status().message(), "'run_id' must be a string, not 123");
+  EXPECT_TRUE(Contains(somlier->Int("top").status(), "'top' must be an integer"));
+  EXPECT_EQ(somlier->RequiredString("name").status().message(), "'name' is required");
+  EXPECT_TRUE(Contains(mlflow->RequiredString("name").status(),
+                       "Missing value for required parameter 'name'"));
+  // MLflow's routes take an empty body as {}; SoMLier's endpoints want a JSON object.
+  EXPECT_TRUE(Fields::FromJsonBody("", FieldDialect::kMlflow).ok());
+  EXPECT_FALSE(Fields::FromJsonBody("", FieldDialect::kSomlier).ok());
+  EXPECT_EQ(Fields::FromJsonBody("[1]", FieldDialect::kSomlier).status().message(),
+            "the request body must be a JSON object");
+}
+
 TEST(UseCases, EveryUseCaseRefusesAnUnknownFieldNamingItAndTheAcceptedOnes) {
-  auto fields = Fields::FromJsonBody(R"({"bogus_field": 1})");
+  auto fields = Fields::FromJsonBody(R"({"bogus_field": 1})", FieldDialect::kSomlier);
   ASSERT_TRUE(fields.ok());
   ASSERT_FALSE(AllUseCases().empty());
   for (const UseCase& use_case : AllUseCases()) {
@@ -118,7 +139,7 @@ TEST(UseCases, EveryUseCaseRefusesAnUnknownFieldNamingItAndTheAcceptedOnes) {
 }
 
 TEST(UseCases, AUseCaseWhoseServiceIsAbsentIsNotOffered) {
-  auto empty = Fields::FromJsonBody("{}");
+  auto empty = Fields::FromJsonBody("{}", FieldDialect::kSomlier);
   ASSERT_TRUE(empty.ok());
   Result<nlohmann::json> answer = RunUseCase(*FindUseCase("/deployments/list"), {}, *empty);
   EXPECT_EQ(answer.status().code(), StatusCode::kFailedPrecondition);

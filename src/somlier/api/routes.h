@@ -7,8 +7,6 @@ namespace somlier {
 class HttpRoutes;
 class TrackingService;
 class RegistryService;
-class TrainService;
-class ModelImport;
 }  // namespace somlier
 
 namespace somlier::api {

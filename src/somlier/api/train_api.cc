@@ -3,7 +3,6 @@
 #include <fmt/core.h>
 
 #include <limits>
-#include <set>
 #include <thread>
 
 #include "somlier/api/mlflow_json.h"

@@ -5,7 +5,7 @@
 // itself.
 //
 //   train: {project_name, project_ref, github_uri?, entrypoint?, params?: {NAME: SPEC},
-//           env_manager?, max_parallel?, timeout?, use_k8s_job?, use_gpu?}
+//           env_manager?, max_parallel?, timeout?, use_k8s_job?, use_gpu?, user?}
 //          -> {run_id, status, experiment_id, commit, runs: [RunSummary], warnings: [..]}
 //          (run_id and status are the grid's first run, as the seed answered)
 //   runs/list: {project_name, max_results?} -> {experiment_id, runs: [RunSummary]}, newest first

@@ -104,7 +104,8 @@ void AddUseCaseRoutes(HttpRoutes& server, const UseCaseServices& services) {
     auto handler = [&use_case, services](const httplib::Request& request,
                                          httplib::Response& response) {
       Result<json> answer = [&]() -> Result<json> {
-        SOMLIER_ASSIGN_OR_RETURN(Fields fields, Fields::FromJsonBody(request.body));
+        SOMLIER_ASSIGN_OR_RETURN(Fields fields,
+                                 Fields::FromJsonBody(request.body, FieldDialect::kSomlier));
         return RunUseCase(use_case, services, fields);
       }();
       if (!answer.ok()) return SendSeedError(response, answer.status());

@@ -2,7 +2,7 @@
 // register_v2, deploy) and ours (runs/..., deployments/...) — as one table of path, accepted
 // fields and handler. The table is the only list of them: the API server serves a POST
 // route per row (with `/online<path>` too where the seed had it), and the CLI calls rows by
-// path in-process (cli/use_case_client.h) or sends the same JSON to a server, so every door
+// path in-process (cli/use_cases.h) or sends the same JSON to a server, so every door
 // answers alike. A field a row does not accept is refused (InvalidArgument: 422) naming it
 // and listing the accepted ones; errors answer in SoMLier's dialect (api/error_answers.h).
 //

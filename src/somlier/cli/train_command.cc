@@ -114,8 +114,6 @@ std::string TrainBody(const TrainOptions& o,
   return body.dump();
 }
 
-// What the terminal shows while runs execute: their output prefixed by the run's name, their
-// status changes, and on a terminal a live count line at the bottom. Thread-safe.
 bool IsEnded(const std::string& status) {
   const auto parsed = ParseRunStatus(status);
   return parsed && IsTerminal(*parsed);
@@ -194,7 +192,8 @@ Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std:
         "`somlier server` and set SOMLIER_SERVER (in-process, train runs its grid and waits)");
   }
   StopSignals stop;  // before any thread starts
-  SOMLIER_ASSIGN_OR_RETURN(api::Fields fields, api::Fields::FromJsonBody(body));
+  SOMLIER_ASSIGN_OR_RETURN(api::Fields fields,
+                           api::Fields::FromJsonBody(body, api::FieldDialect::kSomlier));
   SOMLIER_ASSIGN_OR_RETURN(TrainRequest request, api::TrainRequestFromFields(fields));
   TrainProgress progress(o.quiet || o.output == "json");
   SOMLIER_ASSIGN_OR_RETURN(auto cases, UseCases::Open(ctx));

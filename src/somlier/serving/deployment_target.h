@@ -57,8 +57,6 @@ class DeploymentTarget {
  public:
   virtual ~DeploymentTarget() = default;
 
-  virtual DeploymentTargetKind kind() const = 0;
-
   // Serves the version and waits until it answers. Errors: InvalidArgument for bad names
   // or versions; NotFound for an unknown model version; AlreadyExists when its name is
   // taken by another model; Unimplemented for what the target cannot do;

@@ -44,7 +44,6 @@ class LocalDeployments final : public DeploymentTarget {
   LocalDeployments(Store& store, RegistryService& registry, LocalDeploymentsConfig config)
       : store_(store), registry_(registry), config_(std::move(config)) {}
 
-  DeploymentTargetKind kind() const override { return DeploymentTargetKind::kLocal; }
   // As DeploymentTarget; Unimplemented for use_k8s_job or istio_enabled true. A name taken
   // by another model differs from this one only in case or punctuation.
   Result<DeployOutcome> Deploy(const DeployRequest& request) override;

@@ -161,6 +161,9 @@ CREATE TABLE deployments (
 ALTER TABLE runs ADD COLUMN executor TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN pid BIGINT;
 )SQL"},
+      {3, "the runs an executor holds are found without reading every run", R"SQL(
+CREATE INDEX runs_held ON runs (executor) WHERE executor <> '';
+)SQL"},
   };
   return kMigrations;
 }

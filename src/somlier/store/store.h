@@ -109,8 +109,9 @@ class Store {
   // it are read in index order first and the others after, so "best by metric" stays an
   // index walk even though runs without the metric are part of the result.
   Result<std::vector<Run>> SearchRuns(const RunQuery& query);
-  // SCHEDULED or RUNNING runs that a SoMLier executor took on (executor not empty).
-  Result<std::vector<RunInfo>> ListExecutingRuns();
+  // The runs an executor holds (executor not empty), whatever their status: SCHEDULED or
+  // RUNNING ones, and ended ones whose executor has not yet seen the end.
+  Result<std::vector<RunInfo>> ListHeldRuns();
   // All or nothing. Tags overwrite; params are write-once (see the file comment).
   // Concurrent calls are committed together (store/group_commit.h); each returns once its
   // own batch is committed.

@@ -151,14 +151,13 @@ Status Store::SetRunLifecycle(const std::string& run_id, LifecycleStage stage) {
   });
 }
 
-Result<std::vector<RunInfo>> Store::ListExecutingRuns() {
+Result<std::vector<RunInfo>> Store::ListHeldRuns() {
   std::vector<RunInfo> out;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
     out.clear();
     SOMLIER_ASSIGN_OR_RETURN(
         QueryResult r,
-        Exec(c, fmt::format("SELECT {} FROM runs r WHERE r.status IN ('SCHEDULED', 'RUNNING') "
-                            "AND r.executor <> ''",
+        Exec(c, fmt::format("SELECT {} FROM runs r WHERE r.executor <> ''",  // runs_held
                             store_internal::RunColumns("r"))));
     for (const SqlRow& row : r.rows) {
       SOMLIER_ASSIGN_OR_RETURN(RunInfo info, store_internal::RunInfoFromRow(row));

@@ -270,7 +270,7 @@ TEST_P(StoreTest, ExecutedRunsAreListedAndUpdatedByCompareAndSet) {
   unowned.executor = "";
   ASSERT_TRUE(store_->CreateRun(unowned).ok());  // a client's run: no executor
 
-  auto executing = store_->ListExecutingRuns();
+  auto executing = store_->ListHeldRuns();
   ASSERT_TRUE(executing.ok());
   ASSERT_EQ(executing->size(), 1u);
   EXPECT_EQ((*executing)[0].run_id, info.run_id);
@@ -295,7 +295,11 @@ TEST_P(StoreTest, ExecutedRunsAreListedAndUpdatedByCompareAndSet) {
   end.status = RunStatus::kFinished;
   end.only_from = {RunStatus::kScheduled, RunStatus::kRunning};
   ASSERT_TRUE(store_->UpdateRun(info.run_id, end).ok());
-  EXPECT_TRUE(store_->ListExecutingRuns()->empty());
+  EXPECT_EQ(store_->ListHeldRuns()->size(), 1u) << "ended, but held until it is released";
+  RunUpdate release;
+  release.executor = "";
+  ASSERT_TRUE(store_->UpdateRun(info.run_id, release).ok());
+  EXPECT_TRUE(store_->ListHeldRuns()->empty());
 }
 
 TEST_P(StoreTest, RunNeedsValidIdAndLiveExperiment) {

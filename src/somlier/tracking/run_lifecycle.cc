@@ -116,33 +116,32 @@ Result<RunOutcome> RunLifecycle::Finish(const std::string& run_id, const RunEnd&
       transition = RunTransition::kFailToStart;
       break;
   }
-  SOMLIER_ASSIGN_OR_RETURN(Run current, store_.GetRun(run_id));
-  RunUpdate update;
-  update.end_time = NowMillis();
-  update.exit_code = end.exit_code;
-  update.executor = "";  // released: from now on its clients may change it
-  if (IsTerminal(current.info.status)) {
-    // Ended first — killed (Kill records the status, then stops the process) or abandoned:
-    // that stands.
-    outcome = {current.info.status, current.info.status_message};
-    if (current.info.end_time) update.end_time.reset();
-  } else {
-    update.status = outcome.status;
-    update.status_message = outcome.message;
+  const int64_t end_time = NowMillis();
+  const RunOutcome reported = outcome;
+  // A compare-and-set on the status read; when it changed between the read and the write
+  // (a kill, or Start racing this report), read again and decide again.
+  for (int attempt = 0;; ++attempt) {
+    SOMLIER_ASSIGN_OR_RETURN(Run current, store_.GetRun(run_id));
+    RunUpdate update;
+    update.end_time = end_time;
+    update.exit_code = end.exit_code;
+    update.executor = "";  // released: from now on its clients may change it
+    if (IsTerminal(current.info.status)) {
+      // Ended first — killed (Kill records the status, then stops the process) or
+      // abandoned: that stands.
+      outcome = {current.info.status, current.info.status_message};
+      if (current.info.end_time) update.end_time.reset();
+    } else {
+      outcome = reported;
+      update.status = outcome.status;
+      update.status_message = outcome.message;
+    }
+    Status finished = Transition(transition, run_id, update, current.info.status);
+    if (finished.code() != StatusCode::kFailedPrecondition || attempt == 3) {
+      SOMLIER_RETURN_IF_ERROR(finished);
+      return outcome;
+    }
   }
-  Status finished = Transition(transition, run_id, update, current.info.status);
-  if (finished.code() == StatusCode::kFailedPrecondition) {
-    // Ended otherwise between the read and the write (killed or abandoned): keep that.
-    SOMLIER_ASSIGN_OR_RETURN(Run now, store_.GetRun(run_id));
-    outcome = {now.info.status, now.info.status_message};
-    RunUpdate rest;
-    if (!now.info.end_time) rest.end_time = update.end_time;
-    rest.exit_code = update.exit_code;
-    rest.executor = "";
-    finished = store_.UpdateRun(run_id, rest);
-  }
-  SOMLIER_RETURN_IF_ERROR(finished);
-  return outcome;
 }
 
 Status RunLifecycle::Kill(const std::string& run_id, const std::string& reason) {
@@ -167,7 +166,12 @@ Status RunLifecycle::Kill(const std::string& run_id, const std::string& reason) 
   update.status = RunStatus::kKilled;
   update.end_time = NowMillis();
   update.status_message = reason;
-  SOMLIER_RETURN_IF_ERROR(Transition(RunTransition::kKill, run_id, std::move(update)));
+  if (Status killed = Transition(RunTransition::kKill, run_id, std::move(update)); !killed.ok()) {
+    if (killed.code() != StatusCode::kFailedPrecondition) return killed;
+    SOMLIER_ASSIGN_OR_RETURN(Run now, store_.GetRun(run_id));  // it ended meanwhile
+    return FailedPrecondition(
+        fmt::format("run '{}' has already ended ({})", run_id, ToString(now.info.status)));
+  }
   stopper->Stop(info, reason);
   return OkStatus();
 }
@@ -181,7 +185,7 @@ Status RunLifecycle::Abandon(const std::string& run_id, const std::string& reaso
   return Transition(RunTransition::kAbandon, run_id, std::move(update));
 }
 
-Result<std::vector<RunInfo>> RunLifecycle::Executing() { return store_.ListExecutingRuns(); }
+Result<std::vector<RunInfo>> RunLifecycle::Held() { return store_.ListHeldRuns(); }
 
 bool RunLifecycle::Ended(const RunInfo& run) {
   return IsTerminal(run.status) && run.executor.empty();

@@ -26,6 +26,9 @@
 //   Abandon      SCHEDULED, RUNNING -> FAILED      its executor is gone, or its grid could
 //                                                  not be made; released
 //
+// A kill recorded after the process exited but before its executor reported the end stands
+// too: the record says the user asked first.
+//
 // Runs no executor holds (logged by a client on its own) change status through their
 // clients' updates, as MLflow allows. Kills need the process's executor: the training layer
 // registers a RunStopper; without one, Kill is refused. Thread-safe; the store and the
@@ -115,8 +118,8 @@ class RunLifecycle {
   // Abandon: FAILED with `reason`, released.
   Status Abandon(const std::string& run_id, const std::string& reason);
 
-  // The SCHEDULED or RUNNING runs an executor holds.
-  Result<std::vector<RunInfo>> Executing();
+  // The runs an executor holds: SCHEDULED or RUNNING, or ended (killed) and not released.
+  Result<std::vector<RunInfo>> Held();
   // Whether `run` has ended: terminal and released.
   static bool Ended(const RunInfo& run);
 

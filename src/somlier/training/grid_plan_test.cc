@@ -116,9 +116,10 @@ class RecordingObserver : public ExecutionObserver {
     std::lock_guard lock(mutex_);
     return refused_.count(run_id) ? FailedPrecondition("refused") : OkStatus();
   }
-  void OnStart(const std::string& run_id, std::optional<int64_t> pid) override {
+  Status OnStart(const std::string& run_id, std::optional<int64_t> pid) override {
     std::lock_guard lock(mutex_);
     started_[run_id] = pid.value_or(-1);
+    return OkStatus();
   }
   void OnLine(const std::string& run_id, OutputStream, std::string_view line) override {
     std::lock_guard lock(mutex_);

@@ -35,7 +35,9 @@ class LocalExecution final : public Execution {
     }
     ExecutorCallbacks callbacks;
     callbacks.on_start = [this](const std::string& id, pid_t pid) {
-      observer_.OnStart(id, static_cast<int64_t>(pid));
+      if (!observer_.OnStart(id, static_cast<int64_t>(pid)).ok()) {
+        pool_->Kill(id, "the run was ended as it started");  // the pool exists: it calls us
+      }
     };
     callbacks.on_line = [this](const std::string& id, OutputStream stream, std::string_view line) {
       observer_.OnLine(id, stream, line);
@@ -158,7 +160,7 @@ class LocalExecution final : public Execution {
     observer_.OnEnd(run_id, end);
   }
 
-  const LocalRunExecutorConfig& config_;
+  const LocalRunExecutorConfig config_;  // a copy: an execution may outlive its executor
   GridJob job_;
   ExecutionObserver& observer_;
   std::map<std::string, size_t> index_;  // run id -> position; constant after construction
@@ -171,11 +173,6 @@ class LocalExecution final : public Execution {
 };
 
 }  // namespace
-
-Status GridJob::Named(const Status& status) const {
-  if (status.ok() || spec_dir.empty()) return status;
-  return Status(status.code(), ReplaceAll(status.message(), spec_dir.string(), shown));
-}
 
 LocalRunExecutor::LocalRunExecutor(LocalRunExecutorConfig config) : config_(std::move(config)) {}
 

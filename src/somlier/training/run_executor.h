@@ -74,8 +74,9 @@ class ExecutionObserver {
   virtual void OnNote(std::string_view note) = 0;
   // Right before a run starts: an error (FailedPrecondition, say) keeps it from starting.
   virtual Status MayStart(const std::string& run_id) = 0;
-  // Its process started; `pid` where it has one.
-  virtual void OnStart(const std::string& run_id, std::optional<int64_t> pid) = 0;
+  // Its process started; `pid` where it has one. An error (the run was ended meanwhile)
+  // has the executor stop it at once.
+  virtual Status OnStart(const std::string& run_id, std::optional<int64_t> pid) = 0;
   virtual void OnLine(const std::string& run_id, OutputStream stream, std::string_view line) = 0;
   virtual void OnEnd(const std::string& run_id, const RunEnd& end) = 0;
 };

@@ -46,8 +46,6 @@ class TrainJob::Observer final : public ExecutionObserver {
     for (size_t i = 0; i < runs_.size(); ++i) index_[runs_[i].run_id] = i;
   }
 
-  void SetExecution(Execution* execution) { execution_ = execution; }
-
   bool Cancelled() override { return events_.cancelled && events_.cancelled(); }
   void OnNote(std::string_view note) override {
     if (events_.on_note) events_.on_note(note);
@@ -60,17 +58,16 @@ class TrainJob::Observer final : public ExecutionObserver {
     }
     return OkStatus();
   }
-  void OnStart(const std::string& run_id, std::optional<int64_t> pid) override {
+  Status OnStart(const std::string& run_id, std::optional<int64_t> pid) override {
     Status started = tracking_.lifecycle().Start(run_id, pid);
     if (!started.ok()) {
-      // Killed between its preparation and now: stop it; OnEnd keeps the status it has.
-      if (started.code() == StatusCode::kFailedPrecondition && execution_) {
-        execution_->Kill(run_id, "the run was ended as it started");
-      }
       LogWarning("run {}: {}", run_id, started.message());
-      return;
+      // Killed between its preparation and now: the executor stops it; OnEnd keeps the
+      // status it has. (A store that failed to record it leaves the run running.)
+      return started.code() == StatusCode::kFailedPrecondition ? started : OkStatus();
     }
     if (events_.on_status) events_.on_status(RunOf(run_id), RunStatus::kRunning, "");
+    return OkStatus();
   }
   void OnLine(const std::string& run_id, OutputStream stream, std::string_view line) override {
     if (events_.on_line) events_.on_line(RunOf(run_id), stream, line);
@@ -92,7 +89,6 @@ class TrainJob::Observer final : public ExecutionObserver {
   TrainEvents events_;
   const std::vector<TrainRun>& runs_;
   std::map<std::string, size_t> index_;  // constant after construction
-  Execution* execution_ = nullptr;       // set before the execution starts
 };
 
 TrainJob::~TrainJob() {
@@ -262,7 +258,6 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
     return execution.status();
   }
   job->execution_ = std::move(*execution);
-  observer.SetExecution(job->execution_.get());
   remove_spec_dir.Release();
   {
     std::lock_guard lock(mutex_);
@@ -299,16 +294,25 @@ void TrainService::Stop(const RunInfo& run, const std::string& reason) {
     if (job->Kill(run.run_id, reason)) return;
   }
   // Not ours: executed by another process of this host, which sees the status when the
-  // process ends, keeps it and releases the run.
+  // process ends, keeps it and releases the run — unless that process is gone: then
+  // nobody will, and the run is released here (the kill stands).
   executor_->StopOrphan(run, config_.kill_grace);
+  if (executor_->Check(run) == ExecutorLiveness::kGone) {
+    (void)tracking_.lifecycle().Finish(run.run_id, {RunEnd::Kind::kKilled, {}, reason});
+  }
 }
 
 Result<int> TrainService::RecoverOrphanedRuns() {
-  SOMLIER_ASSIGN_OR_RETURN(std::vector<RunInfo> executing, tracking_.lifecycle().Executing());
+  SOMLIER_ASSIGN_OR_RETURN(std::vector<RunInfo> held, tracking_.lifecycle().Held());
   int recovered = 0;
-  for (const RunInfo& info : executing) {
+  for (const RunInfo& info : held) {
     if (executor_->Check(info) != ExecutorLiveness::kGone) continue;
     executor_->StopOrphan(info, std::chrono::milliseconds(0));
+    if (IsTerminal(info.status)) {
+      // Killed, and its executor died before it saw the end: the kill stands; released.
+      (void)tracking_.lifecycle().Finish(info.run_id, {RunEnd::Kind::kKilled, {}, ""});
+      continue;
+    }
     const std::string why = fmt::format(
         "the SoMLier process that executed it ({}) ended before the run did", info.executor);
     if (tracking_.lifecycle().Abandon(info.run_id, why).ok()) {

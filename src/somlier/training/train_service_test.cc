@@ -74,6 +74,27 @@ TEST_F(OrphanTest, RecoverFailsOnlyTheRunsOfDeadExecutors) {
   EXPECT_EQ(*train_->RecoverOrphanedRuns(), 0) << "once";
 }
 
+TEST_F(OrphanTest, AKilledRunWhoseExecutorIsGoneIsReleasedNotHeldForEver) {
+  // Killed by a user after its executor died: nobody will report its end, so the kill
+  // releases it at once.
+  const std::string killed_now = NewExecutedRun(DeadIdentity());
+  ASSERT_TRUE(tracking_->lifecycle().Kill(killed_now, "asked").ok());
+  auto run = tracking_->GetRun(killed_now);
+  EXPECT_EQ(run->info.status, RunStatus::kKilled);
+  EXPECT_TRUE(RunLifecycle::Ended(run->info)) << "released";
+  // Killed while its executor lived, which then died before it saw the end: recovery
+  // releases it, and the kill stands.
+  CreateRunRequest r;
+  r.status = RunStatus::kKilled;
+  r.executor = DeadIdentity();
+  auto held = tracking_->CreateRun(r);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(*train_->RecoverOrphanedRuns(), 0) << "nothing failed";
+  run = tracking_->GetRun(held->info.run_id);
+  EXPECT_EQ(run->info.status, RunStatus::kKilled);
+  EXPECT_TRUE(RunLifecycle::Ended(run->info));
+}
+
 TEST_F(OrphanTest, TheWatchFailsRunsOrphanedWhileItRunsAndStopsWithTheService) {
   train_->WatchForOrphanedRuns(50ms);
   const std::string alive = NewExecutedRun(ThisProcessIdentity());
