@@ -1,10 +1,12 @@
-"""Model serving throughput and latency: `somlier serve-model` with dynamic batching on and
-off, against the same model behind a one-file Python standard-library HTTP server.
+"""Model serving throughput and latency: `somlier serve-model` with its default settings
+(batching that never waits while a worker is free), with a wait-to-fill delay, and without
+batching, against the same model behind a one-file Python standard-library HTTP server.
 
 A LogisticRegression on 4 features (iris), one-row JSON requests ({"instances": [[...]]}),
 wrk on the same machine at 1, 8, 32 and 128 keep-alive connections. Prints requests/s and
-p50/p99 latency per row. Target (issue 5): >= 5,000 requests/s at 32 connections with p99
-under 20 ms, batching on.
+p50/p99 latency per row. Targets with the defaults (issue 12): >= 1,500 req/s at 1
+connection with p99 <= 2 ms; >= 12,000 at 32 with p99 <= 10 ms; >= 15,000 at 128 with
+p99 <= 30 ms.
 
     /usr/bin/python3 bench/serving_bench.py [--somlier build/somlier] [--seconds 5]
 """
@@ -107,8 +109,9 @@ def main():
         connections = [int(c) for c in args.connections.split(",")]
 
         setups = [
-            ("somlier, batching on (max_batch_size 64, delay 2000 us)", "somlier",
-             ["--max_batch_size", "64", "--max_batch_delay_us", "2000"]),
+            ("somlier, defaults (max_batch_size 64, delay 0)", "somlier", []),
+            ("somlier, wait to fill (max_batch_delay_us 2000)", "somlier",
+             ["--max_batch_delay_us", "2000"]),
             ("somlier, batching off (max_batch_size 1)", "somlier",
              ["--max_batch_size", "1", "--max_batch_delay_us", "0"]),
             ("python stdlib ThreadingHTTPServer", "stdlib", []),

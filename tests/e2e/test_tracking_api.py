@@ -294,6 +294,12 @@ class TrackingApiTests:
         self.assertEqual([f["path"] for f in run_list["files"]], ["model", "notes.txt"])
         sub = self.call("GET", "artifacts/list", {"run_id": run, "path": "model"})
         self.assertEqual([f["path"] for f in sub["files"]], ["model/MLmodel", "model/model.pkl"])
+        # A file lists as empty, as MLflow's server answers: its client downloads a single
+        # file (download_artifacts, load_dict, load_text) after seeing that.
+        self.assertEqual(request_json("GET", f"{root}?path={base}/notes.txt"), {})
+        self.assertEqual(request_json("GET", f"{root}/{base}/notes.txt", raw=True), b"hello")
+        self.assertNotIn("files", self.call("GET", "artifacts/list",
+                                            {"run_id": run, "path": "notes.txt"}))
         request_json("DELETE", f"{root}/{base}/notes.txt")
         with self.assertRaises(HttpError) as caught:
             request_json("GET", f"{root}/{base}/notes.txt", raw=True)

@@ -167,11 +167,9 @@ Result<std::vector<ArtifactFile>> ArtifactStore::List(std::string_view relative_
   SOMLIER_ASSIGN_OR_RETURN(fs::path dir, Resolve(relative_dir));
   std::vector<ArtifactFile> out;
   std::error_code ec;
-  if (!fs::exists(dir, ec)) return out;
-  if (!fs::is_directory(dir, ec)) {
-    return InvalidArgument(
-        fmt::format("artifact path '{}' is a file, not a directory", relative_dir));
-  }
+  // A missing path, or a file, lists as empty — as MLflow's server answers, whose client
+  // tells files from directories that way (download_artifacts, load_dict, load_text).
+  if (!fs::exists(dir, ec) || !fs::is_directory(dir, ec)) return out;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     if (AtomicFile::IsTemporaryName(name)) continue;  // a write in progress

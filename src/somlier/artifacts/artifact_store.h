@@ -51,7 +51,7 @@ class ArtifactStore {
   Status Import(const std::filesystem::path& source, std::string_view relative) const;
 
   // The entries of a directory, one level, named by their path relative to the root,
-  // sorted. A missing directory lists as empty. Errors: InvalidArgument for a file.
+  // sorted. A missing path or a file lists as empty, as MLflow's artifact repositories do.
   Result<std::vector<ArtifactFile>> List(std::string_view relative_dir) const;
 
   // NotFound when missing.

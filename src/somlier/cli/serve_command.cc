@@ -1,5 +1,5 @@
 // `somlier serve-model MODEL_URI [--host] [--port] [--workers N] [--max_batch_size 64]
-// [--max_batch_delay_us 2000] [--max_queue 1024] [--max_body_mb 32] [--ready_file PATH]`:
+// [--max_batch_delay_us 0] [--max_queue 1024] [--max_body_mb 32] [--ready_file PATH]`:
 // one model behind the C++ model server (serving/model_server.h) until SIGTERM or SIGINT,
 // which drain it.
 //
@@ -36,7 +36,7 @@ namespace {
 struct ServeOptions {
   std::string model_uri;
   serving::ModelServerOptions server;
-  int64_t max_batch_delay_us = 2000;
+  int64_t max_batch_delay_us = 0;
   size_t max_body_mb = serving::kDefaultMaxBodyBytes >> 20;
   std::string ready_file;
   bool print_routes = false;
@@ -213,7 +213,8 @@ void AddServeCommands(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(1, 1 << 20));
   serve
       ->add_option("--max_batch_delay_us", o->max_batch_delay_us,
-                   "Longest a request waits for others to join its batch (microseconds)")
+                   "How long a free worker waits for a batch to fill (microseconds; 0: it takes "
+                   "what is queued at once, so batching never adds latency when a worker is free)")
       ->capture_default_str()
       ->check(CLI::Range(0, 10'000'000));
   serve

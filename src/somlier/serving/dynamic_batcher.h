@@ -1,11 +1,19 @@
 // DynamicBatcher: the queue between HTTP handlers and model workers, joining the rows of
-// concurrent requests into batches with Triton's semantics.
+// concurrent requests into batches.
 //
-// A batch is due when its requests hold max_batch_size rows, or when the oldest queued
-// request has waited max_delay (0: at once — whatever is queued when a worker asks). A
-// request with more rows than max_batch_size is a batch of its own (never split). Requests
-// only join a batch with the same columns. At most max_queue requests wait; beyond that,
-// and while no worker is ready, Submit() refuses at once with Unavailable (HTTP 503).
+// The policy: batching never costs latency while capacity is idle. A worker that is free
+// takes what is queued at once — up to max_batch_size rows — so a request that finds a
+// free worker waits for no one; while every worker is busy, arriving requests queue, and
+// the next worker to come free takes up to max_batch_size rows of them as one batch. A
+// max_delay above 0 (the default is 0) trades latency for fuller batches: a free worker
+// then waits until the batch is full or its oldest request has waited max_delay.
+//
+// A request with more rows than max_batch_size is a batch of its own (never split).
+// Requests only join a batch with the same columns. A request's states:
+//   queued (Submit) -> taken (in a worker's batch, NextBatch) -> answered (its promise set
+//   by the worker that took it, or failed by WorkerLost when the last worker is gone)
+//   refused at Submit (Unavailable, HTTP 503): max_queue requests wait already, no worker
+//   is ready, or the batcher is shutting down.
 // Results always go to the request they belong to: each request owns its promise.
 //
 // Workers call NextBatch() in a loop and complete every request of the batch they took.
@@ -47,7 +55,7 @@ class DynamicBatcher {
  public:
   struct Options {
     size_t max_batch_size = 64;
-    std::chrono::microseconds max_delay{2000};
+    std::chrono::microseconds max_delay{0};  // 0: a free worker never waits for more
     size_t max_queue = 1024;
   };
 
