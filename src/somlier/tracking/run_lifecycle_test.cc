@@ -12,6 +12,7 @@
 
 #include "somlier/tracking/tracking_service.h"
 #include "temp_dir.h"
+#include "tracking_fixture.h"
 
 namespace somlier {
 namespace {
@@ -35,14 +36,8 @@ class FakeStopper : public RunStopper {
 class RunLifecycleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = Store::Open("sqlite:///" + dir_.file("db.sqlite"));
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(*store);
-    auto artifacts = ArtifactStore::Open(dir_.path() / "artifacts");
-    ASSERT_TRUE(artifacts.ok());
-    artifacts_ = std::move(*artifacts);
-    tracking_ = std::make_unique<TrackingService>(*store_, *artifacts_);
-    ASSERT_TRUE(tracking_->EnsureDefaultExperiment().ok());
+    fixture_.Open();
+    if (HasFatalFailure()) return;
     lifecycle().SetStopper(&stopper_);
   }
   void TearDown() override { lifecycle().ClearStopper(&stopper_); }
@@ -107,10 +102,11 @@ class RunLifecycleTest : public ::testing::Test {
     return Internal("?");
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<ArtifactStore> artifacts_;
-  std::unique_ptr<TrackingService> tracking_;
+  somlier::testing::TrackingFixture fixture_;
+  somlier::testing::TempDir& dir_ = fixture_.dir;
+  std::unique_ptr<Store>& store_ = fixture_.store;
+  std::unique_ptr<ArtifactStore>& artifacts_ = fixture_.artifacts;
+  std::unique_ptr<TrackingService>& tracking_ = fixture_.tracking;
   FakeStopper stopper_;
 };
 

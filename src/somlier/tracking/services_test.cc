@@ -13,6 +13,7 @@
 #include "somlier/tracking/tracking_service.h"
 #include "somlier/tracking/validation.h"
 #include "temp_dir.h"
+#include "tracking_fixture.h"
 
 namespace somlier {
 namespace {
@@ -197,15 +198,9 @@ TEST(Base64, RoundTrips) {
 class ServicesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = Store::Open("sqlite:///" + dir_.file("db.sqlite"));
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(*store);
-    auto artifacts = ArtifactStore::Open(dir_.path() / "artifacts");
-    ASSERT_TRUE(artifacts.ok());
-    artifacts_ = std::move(*artifacts);
-    tracking_ = std::make_unique<TrackingService>(*store_, *artifacts_);
+    fixture_.Open();
+    if (HasFatalFailure()) return;
     registry_ = std::make_unique<RegistryService>(*store_, *tracking_);
-    ASSERT_TRUE(tracking_->EnsureDefaultExperiment().ok());
   }
 
   somlier::Run NewRun(const std::string& experiment_id, CreateRunRequest r = {}) {
@@ -215,11 +210,12 @@ class ServicesTest : public ::testing::Test {
     return run.ok() ? *run : somlier::Run{};
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<ArtifactStore> artifacts_;
-  std::unique_ptr<TrackingService> tracking_;
-  std::unique_ptr<RegistryService> registry_;
+  somlier::testing::TrackingFixture fixture_;
+  somlier::testing::TempDir& dir_ = fixture_.dir;
+  std::unique_ptr<Store>& store_ = fixture_.store;
+  std::unique_ptr<ArtifactStore>& artifacts_ = fixture_.artifacts;
+  std::unique_ptr<TrackingService>& tracking_ = fixture_.tracking;
+  std::unique_ptr<RegistryService> registry_;  // destroyed before the fixture
 };
 
 TEST_F(ServicesTest, DefaultExperimentAndArtifactLocations) {

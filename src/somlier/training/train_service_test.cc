@@ -11,6 +11,7 @@
 #include "somlier/execution/process_identity.h"
 #include "somlier/tracking/tracking_service.h"
 #include "temp_dir.h"
+#include "tracking_fixture.h"
 
 namespace somlier {
 namespace {
@@ -27,14 +28,8 @@ std::string DeadIdentity() {
 class OrphanTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = Store::Open("sqlite:///" + dir_.file("db.sqlite"));
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-    store_ = std::move(*store);
-    auto artifacts = ArtifactStore::Open(dir_.path() / "artifacts");
-    ASSERT_TRUE(artifacts.ok());
-    artifacts_ = std::move(*artifacts);
-    tracking_ = std::make_unique<TrackingService>(*store_, *artifacts_);
-    ASSERT_TRUE(tracking_->EnsureDefaultExperiment().ok());
+    fixture_.Open();
+    if (HasFatalFailure()) return;
     TrainServiceConfig config;
     config.home = dir_.path() / "home";
     train_ = std::make_unique<TrainService>(*tracking_, config);
@@ -51,10 +46,11 @@ class OrphanTest : public ::testing::Test {
 
   RunStatus StatusOf(const std::string& run_id) { return tracking_->GetRun(run_id)->info.status; }
 
-  testing::TempDir dir_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<ArtifactStore> artifacts_;
-  std::unique_ptr<TrackingService> tracking_;
+  somlier::testing::TrackingFixture fixture_;
+  somlier::testing::TempDir& dir_ = fixture_.dir;
+  std::unique_ptr<Store>& store_ = fixture_.store;
+  std::unique_ptr<ArtifactStore>& artifacts_ = fixture_.artifacts;
+  std::unique_ptr<TrackingService>& tracking_ = fixture_.tracking;
   std::unique_ptr<TrainService> train_;
 };
 
