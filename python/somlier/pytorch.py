@@ -12,15 +12,17 @@ import importlib.util
 import os
 import sys
 
-from . import _models
+from . import _models, _signature
 
 _PICKLE_MODULE_FILE = "pickle_module_info.txt"
 _MLFLOW_PICKLE_MODULE = "mlflow.pytorch.pickle_module"
 
 
-def save_model(pytorch_model, path, run_id=None, artifact_path=None, code_paths=None):
+def save_model(pytorch_model, path, run_id=None, artifact_path=None, code_paths=None,
+               signature=None, input_example=None):
     """Writes `pytorch_model` (a torch.nn.Module) as a model directory at `path`; returns the
-    MLmodel contents."""
+    MLmodel contents. `signature`, or one inferred from `input_example` (an array or tensor:
+    its inputs, and the model's output on it), is recorded in MLmodel (somlier._signature)."""
     import torch
     if not isinstance(pytorch_model, torch.nn.Module):
         raise TypeError(f"expected a torch.nn.Module, got {type(pytorch_model).__name__}")
@@ -43,17 +45,25 @@ def save_model(pytorch_model, path, run_id=None, artifact_path=None, code_paths=
         "python_function": pyfunc,
         "pytorch": {"model_data": "data", "pytorch_version": str(torch.__version__), "code": code},
     }, run_id=run_id, artifact_path=artifact_path)
+
+    def predict(example):
+        with torch.no_grad():
+            return pytorch_model(torch.as_tensor(example))
+    _signature.prepare(path, model, signature, input_example, predict=predict)
     _models.write_mlmodel(path, model)
     _models.write_environment(path, [f"torch=={torch.__version__}"])
     return model
 
 
-def log_model(pytorch_model, artifact_path="model", registered_model_name=None, code_paths=None):
-    """Logs `pytorch_model` to the active run under `artifact_path`; see somlier.log_model."""
+def log_model(pytorch_model, artifact_path="model", registered_model_name=None, code_paths=None,
+              signature=None, input_example=None):
+    """Logs `pytorch_model` to the active run under `artifact_path`; see somlier.log_model and
+    save_model."""
     def save(path, run_id, artifact_path, **kwargs):
         return save_model(pytorch_model, path, run_id=run_id, artifact_path=artifact_path,
                           **kwargs)
-    return _models.log_model(save, artifact_path, registered_model_name, code_paths=code_paths)
+    return _models.log_model(save, artifact_path, registered_model_name, code_paths=code_paths,
+                             signature=signature, input_example=input_example)
 
 
 def load_model(model_uri, map_location="cpu"):

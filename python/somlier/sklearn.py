@@ -3,15 +3,18 @@
 import os
 import pickle
 
-from . import _models
+from . import _models, _signature
 
 _PREDICT_FNS = ("predict", "predict_proba", "predict_log_proba", "predict_joint_log_proba",
                 "score")
 
 
-def save_model(sk_model, path, run_id=None, artifact_path=None, pyfunc_predict_fn="predict"):
+def save_model(sk_model, path, run_id=None, artifact_path=None, pyfunc_predict_fn="predict",
+               signature=None, input_example=None):
     """Writes `sk_model` as a model directory at `path` (which must not exist); returns the
-    MLmodel contents."""
+    MLmodel contents. `signature` (MLflow's format), or one inferred from `input_example`
+    (its inputs, and its outputs from the model's prediction), is recorded in MLmodel, and
+    the example is saved beside it (see somlier._signature)."""
     import sklearn
     if pyfunc_predict_fn not in _PREDICT_FNS:
         raise ValueError(f"pyfunc_predict_fn {pyfunc_predict_fn!r} is not one of {_PREDICT_FNS}")
@@ -35,18 +38,22 @@ def save_model(sk_model, path, run_id=None, artifact_path=None, pyfunc_predict_f
             "code": None,
         },
     }, run_id=run_id, artifact_path=artifact_path)
+    _signature.prepare(path, model, signature, input_example,
+                       predict=getattr(sk_model, pyfunc_predict_fn))
     _models.write_mlmodel(path, model)
     _models.write_environment(path, [f"scikit-learn=={sklearn.__version__}"])
     return model
 
 
 def log_model(sk_model, artifact_path="model", registered_model_name=None,
-              pyfunc_predict_fn="predict"):
-    """Logs `sk_model` to the active run under `artifact_path`; see somlier.log_model."""
+              pyfunc_predict_fn="predict", signature=None, input_example=None):
+    """Logs `sk_model` to the active run under `artifact_path`; see somlier.log_model and
+    save_model."""
     def save(path, run_id, artifact_path, **kwargs):
         return save_model(sk_model, path, run_id=run_id, artifact_path=artifact_path, **kwargs)
     return _models.log_model(save, artifact_path, registered_model_name,
-                             pyfunc_predict_fn=pyfunc_predict_fn)
+                             pyfunc_predict_fn=pyfunc_predict_fn, signature=signature,
+                             input_example=input_example)
 
 
 def load_model(model_uri):

@@ -235,6 +235,53 @@ class PythonClientTest(SomlierTestCase):
         self.assertEqual([(code, answer["error"]) for code, answer in answers[1:]],
                          [(2, "usage"), (2, "usage")])
 
+    def test_log_model_writes_an_mlflow_signature_and_input_example(self):
+        out = self.python("""
+            import json, numpy as np, pandas as pd, torch, somlier
+            from somlier import _models
+            from sklearn.linear_model import LogisticRegression
+            X = pd.DataFrame({"size": [1.5, 2.5, 3.5, 4.5], "rooms": [1, 2, 3, 4],
+                              "garden": [True, False, True, False]})
+            model = LogisticRegression().fit(X, [0, 1, 0, 1])
+            somlier.set_experiment("signatures")
+            with somlier.start_run():
+                inferred = somlier.sklearn.log_model(model, "inferred", input_example=X.head(2))
+                given = somlier.sklearn.log_model(model, "given", signature={
+                    "inputs": [{"type": "double", "name": "size"}]})
+            net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+            somlier.pytorch.save_model(net, "cnn",
+                                       input_example=np.zeros((2, 1, 8, 8), dtype=np.float32))
+            out = {}
+            for name, info in (("inferred", inferred), ("given", given)):
+                path = _models.download_model(info["model_uri"])
+                out[name] = _models.read_mlmodel(path)
+                if name == "inferred":
+                    out["example"] = json.load(open(path + "/input_example.json"))
+            out["cnn"] = _models.read_mlmodel("cnn")
+            print(json.dumps(out))
+        """).stdout
+        got = json.loads(out)
+        inferred = got["inferred"]
+        self.assertEqual(json.loads(inferred["signature"]["inputs"]), [
+            {"type": "double", "name": "size", "required": True},
+            {"type": "long", "name": "rooms", "required": True},
+            {"type": "boolean", "name": "garden", "required": True}])
+        self.assertEqual(json.loads(inferred["signature"]["outputs"]),
+                         [{"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1]}}])
+        self.assertEqual(inferred["saved_input_example_info"],
+                         {"artifact_path": "input_example.json", "type": "dataframe",
+                          "pandas_orient": "split"})
+        self.assertEqual(got["example"], {"columns": ["size", "rooms", "garden"],
+                                          "data": [[1.5, 1, True], [2.5, 2, False]]})
+        self.assertEqual(json.loads(got["given"]["signature"]["inputs"]),
+                         [{"type": "double", "name": "size"}])
+        self.assertNotIn("saved_input_example_info", got["given"])
+        cnn = got["cnn"]["signature"]
+        self.assertEqual(json.loads(cnn["inputs"]), [
+            {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 1, 8, 8]}}])
+        self.assertEqual(json.loads(cnn["outputs"]), [
+            {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 10]}}])
+
     def test_sklearn_model_round_trip(self):
         out = self.python("""
             import json, numpy as np, somlier
