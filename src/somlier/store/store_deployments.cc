@@ -30,15 +30,13 @@ Result<Deployment> DeploymentFromRow(const SqlRow& row) {
   d.name = AsText(row[0]);
   d.model_name = AsText(row[1]);
   d.model_version = AsText(row[2]);
-  const auto target = ParseDeploymentTargetKind(AsText(row[3]));
-  if (!target)
-    return store_internal::UnknownInDatabase("deployment", d.name, "target", AsText(row[3]));
-  d.target = *target;
+  SOMLIER_ASSIGN_OR_RETURN(
+      d.target, store_internal::KnownInDatabase(ParseDeploymentTargetKind, AsText(row[3]),
+                                                "deployment", d.name, "target"));
   d.url = AsText(row[4]);
-  const auto status = ParseDeploymentStatus(AsText(row[5]));
-  if (!status)
-    return store_internal::UnknownInDatabase("deployment", d.name, "status", AsText(row[5]));
-  d.status = *status;
+  SOMLIER_ASSIGN_OR_RETURN(
+      d.status, store_internal::KnownInDatabase(ParseDeploymentStatus, AsText(row[5]), "deployment",
+                                                d.name, "status"));
   if (!IsNull(row[6])) d.pid = AsInt(row[6]);
   d.message = AsText(row[7]);
   d.creation_time = AsInt(row[8]);

@@ -45,12 +45,10 @@ Result<Experiment> ExperimentFromRow(const SqlRow& row) {
   e.experiment_id = AsInt(row[0]);
   e.name = AsText(row[1]);
   e.artifact_location = AsText(row[2]);
-  const std::optional<LifecycleStage> stage = ParseLifecycleStage(AsText(row[3]));
-  if (!stage) {
-    return store_internal::UnknownInDatabase("experiment", std::to_string(e.experiment_id),
-                                             "lifecycle stage", AsText(row[3]));
-  }
-  e.lifecycle_stage = *stage;
+  SOMLIER_ASSIGN_OR_RETURN(
+      e.lifecycle_stage,
+      store_internal::KnownInDatabase(ParseLifecycleStage, AsText(row[3]), "experiment",
+                                      std::to_string(e.experiment_id), "lifecycle stage"));
   e.creation_time = AsInt(row[4]);
   e.last_update_time = AsInt(row[5]);
   return e;

@@ -67,16 +67,15 @@ Result<RunInfo> RunInfoFromRow(const SqlRow& row) {
   info.run_id = AsText(row[0]);
   info.experiment_id = AsInt(row[1]);
   info.run_name = AsText(row[2]);
-  const std::optional<RunStatus> status = ParseRunStatus(AsText(row[3]));
-  if (!status) return UnknownInDatabase("run", info.run_id, "status", AsText(row[3]));
-  info.status = *status;
+  SOMLIER_ASSIGN_OR_RETURN(
+      info.status, KnownInDatabase(ParseRunStatus, AsText(row[3]), "run", info.run_id, "status"));
   if (!IsNull(row[4])) info.start_time = AsInt(row[4]);
   if (!IsNull(row[5])) info.end_time = AsInt(row[5]);
   info.user_id = AsText(row[6]);
   info.artifact_uri = AsText(row[7]);
-  const std::optional<LifecycleStage> stage = ParseLifecycleStage(AsText(row[8]));
-  if (!stage) return UnknownInDatabase("run", info.run_id, "lifecycle stage", AsText(row[8]));
-  info.lifecycle_stage = *stage;
+  SOMLIER_ASSIGN_OR_RETURN(
+      info.lifecycle_stage,
+      KnownInDatabase(ParseLifecycleStage, AsText(row[8]), "run", info.run_id, "lifecycle stage"));
   info.source.git_uri = AsText(row[9]);
   info.source.git_ref = AsText(row[10]);
   info.source.git_commit = AsText(row[11]);

@@ -28,6 +28,16 @@ std::string RunColumns(std::string_view alias);
 Status UnknownInDatabase(std::string_view what, const std::string& id, std::string_view field,
                          const std::string& value);
 
+// The enumeration `parse` reads from `value` (a column of row `id` of `what`), or the
+// UnknownInDatabase error for it.
+template <typename Parse>
+auto KnownInDatabase(Parse parse, const std::string& value, std::string_view what,
+                     const std::string& id, std::string_view field)
+    -> Result<typename decltype(parse(value))::value_type> {
+  if (auto parsed = parse(value)) return *parsed;
+  return UnknownInDatabase(what, id, field, value);
+}
+
 // Errors: Internal for a status or lifecycle stage this version does not know (never
 // guessed: a run read as FAILED or active that is not would be acted on wrongly).
 Result<RunInfo> RunInfoFromRow(const SqlRow& row);
