@@ -9,8 +9,9 @@ entry says:
   name         the flavor's key in MLmodel (what the worker reports in its handshake)
   applies      flavors -> whether this entry can load a model with these flavor blocks
   load         path of a local model directory -> the model object
-  serving      (model, mlmodel) -> how a model server calls it: {"predict", "frame",
-               "feature_names", "n_features"} (see `_worker._Model`)
+  serving      (model, mlmodel) -> how a model server calls it: {"predict", "frame" (wants
+               a DataFrame for a matrix), "takes_frames" (optional, default True: accepts a
+               DataFrame), "feature_names", "n_features"} (see `_worker._Model`)
   import_file  register_v2: (FILE, OUT_DIR, *import_args) -> a one-line description of the
                model, after writing OUT_DIR as a model directory; None when the flavor cannot
                import files

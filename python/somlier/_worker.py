@@ -5,17 +5,32 @@ Started as `python -m somlier._worker MODEL_DIR`. It talks over stdin and its or
 (anything the model prints goes to stderr instead, so it cannot corrupt the protocol):
 
   frame     := u32 little-endian length, then that many bytes
-  handshake := frame(JSON {"ok": true, "flavor", "feature_names", "n_features", "pid"} or
-                         {"ok": false, "error"})            written once, after loading
-  request   := frame(JSON {"rows", "cols", "segments": [rows per request], "columns"?})
-               then rows * cols little-endian float64 values, row-major
-  response  := frame(JSON {"ok": true, "datatype", "row_shape", "failed": {index: message}})
+  handshake := frame(JSON {"ok": true, "flavor", "feature_names", "n_features", "signature",
+                          "pid"} or {"ok": false, "error"})  written once, after loading;
+               "signature" is MLmodel's signature.inputs, parsed (the server checks requests
+               against it and converts their values to its types)
+  request   := frame(JSON {"rows", "segments": [rows per request], "bytes", and either
+                           "tensor": {"type", "dtype", "shape": one row's}, "columns"?: names
+                        or "frame": [{"name", "type", "bytes", "nulls"}, ...]})
+               then "bytes" bytes: a tensor's values, row-major; or each column's values
+               followed, when "nulls", by one byte per row (1: missing)
+               values: double <f8, float <f4, long <i8, integer <i4, boolean u1, datetime <i8
+               nanoseconds (NaT: the smallest int64); string and binary (base64): the column's
+               JSON values joined by commas
+  response  := frame(JSON {"ok": true, "datatype", "row_shape", "columns"?, "failed":
+                           {index: message}})
                frame(the predictions of the segments that did not fail, one JSON value per
-                     row, separated by newlines)
+                     row, separated by newlines; a record per row when the model answers a
+                     DataFrame, whose "columns" the header lists)
+
+A frame becomes a pandas DataFrame with MLflow's dtypes (an optional long/integer/boolean
+column with missing values: pandas' nullable Int64/Int32/boolean); a tensor a numpy array of
+its dtype and shape [rows, *shape], or a DataFrame with "columns" for a model fitted on one.
 
 When the batch as a whole fails, each request's rows are predicted on their own, so one bad
 request fails alone. The worker exits when stdin closes.
 """
+import base64
 import json
 import os
 import struct
@@ -25,6 +40,8 @@ import warnings
 from . import _flavors, _models
 
 _DATATYPES = {"b": "BOOL", "i": "INT64", "u": "UINT64", "f": "FP64"}
+_WIRE = {"double": "<f8", "float": "<f4", "long": "<i8", "integer": "<i4", "boolean": "u1",
+         "datetime": "<i8"}
 
 
 def _read_exactly(n):
@@ -53,51 +70,98 @@ def _write_frames(fd, *payloads):
         view = view[os.write(fd, view):]
 
 
-def _signature_columns(mlmodel):
+def _signature_inputs(mlmodel):
     inputs = (mlmodel.get("signature") or {}).get("inputs")
     if not inputs:
         return None
     try:
-        spec = json.loads(inputs)
+        return json.loads(inputs)
     except ValueError:
-        return None
-    names = [c.get("name") for c in spec if isinstance(c, dict)]
-    if names and all(isinstance(n, str) for n in names) and spec[0].get("type") != "tensor":
-        return names
-    return None
+        raise ValueError("the MLmodel's signature inputs are not valid JSON") from None
 
 
 class _Model:
-    """The loaded model and how to call it on a float64 matrix; which flavor loads it and how
-    it is called is the flavor table's (_flavors)."""
+    """The loaded model and how to call it on a batch; which flavor loads it and how it is
+    called is the flavor table's (_flavors)."""
 
     def __init__(self, path):
         mlmodel = _models.read_mlmodel(path)
         flavors = mlmodel.get("flavors", {})
-        self.feature_names = _signature_columns(mlmodel)
+        self.signature = _signature_inputs(mlmodel)
         flavor = _flavors.choose(flavors, path)
         self.flavor = flavor.name
         self.model = flavor.load(path)
         serving = flavor.serving(self.model, mlmodel)
         self._predict = serving["predict"]
         self._frame = serving["frame"]
-        if serving["feature_names"] is not None:
-            self.feature_names = serving["feature_names"]
+        self._takes_frames = serving.get("takes_frames", True)
+        self.feature_names = serving["feature_names"]
         self.n_features = serving["n_features"]
         if self.feature_names and self.n_features is None:
             self.n_features = len(self.feature_names)
 
-    def predict(self, matrix, columns):
+    def predict(self, batch, columns):
         import numpy as np
-        if self._frame:
-            import pandas as pd
-            names = self.feature_names or columns or None
-            out = self._predict(pd.DataFrame(matrix, columns=names))
+        import pandas as pd
+        if isinstance(batch, pd.DataFrame):
+            out = self._predict(batch if self._takes_frames else batch.to_numpy())
+        elif self._frame and batch.ndim == 2:
+            out = self._predict(pd.DataFrame(batch, columns=self.feature_names or columns or None))
         else:
-            out = self._predict(matrix)
+            out = self._predict(batch)
+        if isinstance(out, pd.DataFrame):
+            return out
         if hasattr(out, "to_numpy"):
             out = out.to_numpy()
         return np.asarray(out)
+
+
+def _read_batch(request):
+    """The batch a request header announces, read from stdin: a DataFrame or an array."""
+    import numpy as np
+    rows = request["rows"]
+    size = request["bytes"]
+    payload = _read_exactly(size) if size else b""
+    if payload is None:
+        return None
+    if "tensor" in request:
+        spec = request["tensor"]
+        values = np.frombuffer(payload, dtype=_WIRE[spec["type"]])
+        values = values.reshape([rows] + spec["shape"])
+        dtype = np.dtype(spec["dtype"]) if spec.get("dtype") else values.dtype
+        return values if values.dtype == dtype else values.astype(dtype)
+    import pandas as pd
+    columns = {}
+    offset = 0
+    for column in request["frame"]:
+        kind = column["type"]
+        raw = payload[offset:offset + column["bytes"]]
+        offset += column["bytes"]
+        if kind in ("string", "binary"):
+            values = json.loads(b"[" + raw + b"]")
+            if kind == "binary":
+                values = [None if v is None else base64.b64decode(v) for v in values]
+            data = np.empty(len(values), dtype=object)
+            data[:] = values
+        else:
+            data = np.frombuffer(raw, dtype=_WIRE[kind])
+            if kind == "boolean":
+                data = data.astype(bool)
+            elif kind == "datetime":
+                data = data.view("datetime64[ns]")
+            if column["nulls"]:
+                mask = np.frombuffer(payload[offset:offset + rows], dtype="u1").astype(bool)
+                offset += rows
+                if kind == "boolean":
+                    data = pd.arrays.BooleanArray(data, mask)
+                else:
+                    data = pd.arrays.IntegerArray(data.copy(), mask)
+        columns[column["name"]] = data
+    return pd.DataFrame(columns, index=pd.RangeIndex(rows))
+
+
+def _rows(batch, start, count):
+    return batch.iloc[start:start + count] if hasattr(batch, "iloc") else batch[start:start + count]
 
 
 def _plain(value):
@@ -110,8 +174,12 @@ def _plain(value):
 
 
 def _rows_text(out):
-    """One JSON value per row; NaN and infinities become null (JSON has no such numbers)."""
+    """One JSON value per row (a record for a DataFrame); NaN and infinities become null
+    (JSON has no such numbers)."""
     import numpy as np
+    if hasattr(out, "to_dict"):
+        records = out.astype(object).where(out.notna(), None).to_dict(orient="records")
+        return "\n".join(json.dumps(r, default=_plain, allow_nan=False) for r in records)
     if out.dtype.kind == "f" and not np.isfinite(out).all():
         out = np.where(np.isfinite(out), out, None).astype(object)
     values = out.tolist()
@@ -121,6 +189,8 @@ def _rows_text(out):
 
 
 def _describe(out):
+    if hasattr(out, "to_dict"):
+        return "BYTES"
     kind = out.dtype.kind
     if kind == "f" and out.dtype.itemsize == 4:
         return "FP32"
@@ -133,22 +203,20 @@ def _error_text(error):
 
 
 def _serve(model, out_fd):
-    import numpy as np
     while True:
         header = _read_frame()
         if header is None:
             return
         request = json.loads(header)
-        rows, cols = request["rows"], request["cols"]
-        payload = _read_exactly(rows * cols * 8) if rows * cols else b""
-        if payload is None:
+        rows = request["rows"]
+        batch = _read_batch(request)
+        if batch is None:
             return
-        matrix = np.frombuffer(payload, dtype="<f8").reshape(rows, cols)
         columns = request.get("columns")
         segments = request["segments"]
         failed = {}
         try:
-            out = model.predict(matrix, columns)
+            out = model.predict(batch, columns)
             if len(out) != rows:
                 raise ValueError(f"the model returned {len(out)} predictions for {rows} rows")
             parts = [(out, _rows_text(out))]
@@ -160,7 +228,7 @@ def _serve(model, out_fd):
                 start = 0
                 for index, count in enumerate(segments):
                     try:
-                        part = model.predict(matrix[start:start + count], columns)
+                        part = model.predict(_rows(batch, start, count), columns)
                         if len(part) != count:
                             raise ValueError(f"the model returned {len(part)} predictions "
                                              f"for {count} rows")
@@ -172,7 +240,10 @@ def _serve(model, out_fd):
         first = parts[0][0] if parts else None
         answer = {"ok": True, "failed": failed,
                   "datatype": _describe(first) if first is not None else "FP64",
-                  "row_shape": list(first.shape[1:]) if first is not None else []}
+                  "row_shape": list(first.shape[1:]) if first is not None and
+                  not hasattr(first, "to_dict") else []}
+        if first is not None and hasattr(first, "to_dict"):
+            answer["columns"] = [str(c) for c in first.columns]
         _write_frames(out_fd, json.dumps(answer).encode(), body.encode())
 
 
@@ -207,6 +278,7 @@ def main(argv):
         return 1
     _write_frames(out_fd, json.dumps({
         "ok": True, "flavor": model.flavor, "feature_names": model.feature_names or [],
+        "signature": model.signature,
         "n_features": model.n_features if model.n_features is not None else -1,
         "pid": os.getpid()}).encode())
     _serve(model, out_fd)

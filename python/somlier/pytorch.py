@@ -114,7 +114,8 @@ def _serving(model, mlmodel):
             out = out[0]
         return out.detach().cpu().numpy()
 
-    return {"predict": predict, "frame": False, "feature_names": None, "n_features": n_features}
+    return {"predict": predict, "frame": False, "takes_frames": False, "feature_names": None,
+            "n_features": n_features}
 
 
 def _load_class(module_file, class_name):

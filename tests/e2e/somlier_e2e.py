@@ -293,3 +293,76 @@ def process_group_alive(pgid):
         if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
             return True
     return False
+
+
+class ModelServer:
+    """`somlier serve-model` on a free port; `url` once it is ready."""
+
+    def __init__(self, case, model, *args, env=None):
+        self.ready_file = case.tmp / f"ready-{time.monotonic_ns()}.json"
+        self.log = open(case.tmp / f"serve-{time.monotonic_ns()}.log", "w+")
+        self.proc = subprocess.Popen(
+            [os.environ.get("SOMLIER_BIN"), "serve-model", str(model), "--port", "0",
+             "--ready_file", str(self.ready_file), *args],
+            env=env or case.env, stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=die_with_test_runner)
+        case.addCleanup(self.stop)
+        deadline = time.monotonic() + 60
+        while not self.ready_file.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("serve-model did not become ready:\n" + self.output())
+            time.sleep(0.05)
+        self.url = json.loads(self.ready_file.read_text())["url"]
+
+    def output(self):
+        self.log.flush()
+        return pathlib.Path(self.log.name).read_text()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.log.close()
+
+    def workers(self):
+        """The pids of the server's Python workers."""
+        pids = []
+        for entry in pathlib.Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == self.proc.pid and b"somlier._worker" in cmdline:
+                pids.append(int(entry.name))
+        return pids
+
+
+def running(pid):
+    """Whether process `pid` exists and has not exited (a zombie has)."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def post(url, body, content_type="application/json", timeout=30):
+    data = body if isinstance(body, bytes) else (
+        body.encode() if isinstance(body, str) else json.dumps(body).encode())
+    return request_json("POST", url, data, headers={"Content-Type": content_type},
+                        timeout=timeout)
+
+
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not in metrics:\n{text}")

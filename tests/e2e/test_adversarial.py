@@ -266,7 +266,7 @@ def tearDownModule():
 
 class ModelServerAttackTest(SomlierTestCase):
     def test_deep_inputs_and_bad_csv_never_crash_or_restart_workers(self):
-        from test_serving import ModelServer, metric
+        from somlier_e2e import ModelServer, metric
         server = ModelServer(self, MODELS / "lr")
         nest = "[" * DEEP + "]" * DEEP
         bodies = [
@@ -405,7 +405,7 @@ class EveryEndpointTest(SomlierTestCase):
         self.assertTrue(created["experiment_id"])
 
     def test_every_model_server_endpoint(self):
-        from test_serving import ModelServer
+        from somlier_e2e import ModelServer
         routes = route_table(self, "serve-model", str(MODELS / "lr"), "--port", "0")
         self.assertIn("/v2/models/x/infer", {r["path"] for r in routes})
         server = ModelServer(self, MODELS / "lr")
@@ -463,7 +463,7 @@ class SlowClientsTest(SomlierTestCase):
         self.assertIsNone(server.proc.poll())
 
     def test_model_server_holds_slow_and_idle_clients(self):
-        from test_serving import ModelServer
+        from somlier_e2e import ModelServer
         server = ModelServer(self, MODELS / "lr")
         self.attack_and_check(server.url, "/ping")
 

@@ -4,7 +4,7 @@
 
 namespace somlier::serving {
 
-Result<std::future<Result<Prediction>>> DynamicBatcher::Submit(InputMatrix input) {
+Result<std::future<Result<Prediction>>> DynamicBatcher::Submit(ModelInput input) {
   auto request = std::make_unique<PendingRequest>();
   request->input = std::move(input);
   auto future = request->done.get_future();
@@ -61,9 +61,8 @@ std::vector<std::unique_ptr<PendingRequest>> DynamicBatcher::TakeLocked() {
   while (!queue_.empty()) {
     PendingRequest& next = *queue_.front();
     if (!batch.empty()) {
-      const InputMatrix& first = batch.front()->input;
-      if (rows + next.input.rows > options_.max_batch_size || next.input.cols != first.cols ||
-          next.input.columns != first.columns) {
+      if (rows + next.input.rows > options_.max_batch_size ||
+          !batch.front()->input.SameLayout(next.input)) {
         break;
       }
     }

@@ -9,7 +9,8 @@
 // then waits until the batch is full or its oldest request has waited max_delay.
 //
 // A request with more rows than max_batch_size is a batch of its own (never split).
-// Requests only join a batch with the same columns. A request's states:
+// Requests only join a batch of the same layout (ModelInput::SameLayout: columns and types,
+// or tensor shape). A request's states:
 //   queued (Submit) -> taken (in a worker's batch, NextBatch) -> answered (its promise set
 //   by the worker that took it, or failed by WorkerLost when the last worker is gone)
 //   refused at Submit (Unavailable, HTTP 503): max_queue requests wait already, no worker
@@ -39,14 +40,15 @@ namespace somlier::serving {
 
 // A request's predictions: one JSON value per row, joined by commas.
 struct Prediction {
-  std::string datatype;            // V2 datatype
-  std::vector<int64_t> row_shape;  // shape of one row's prediction
+  std::string datatype;              // V2 datatype
+  std::vector<int64_t> row_shape;    // shape of one row's prediction
+  std::vector<std::string> columns;  // a DataFrame's columns: each value is a record of them
   size_t rows = 0;
   std::string values;
 };
 
 struct PendingRequest {
-  InputMatrix input;
+  ModelInput input;
   Clock::time_point enqueued;
   std::promise<Result<Prediction>> done;
 };
@@ -66,7 +68,7 @@ class DynamicBatcher {
 
   // Queues `input`; the future resolves with its predictions or error.
   // Errors: Unavailable when the queue is full, no worker is ready, or shutting down.
-  Result<std::future<Result<Prediction>>> Submit(InputMatrix input);
+  Result<std::future<Result<Prediction>>> Submit(ModelInput input);
 
   // Blocks until a batch is due and takes it; empty once shut down and drained.
   std::vector<std::unique_ptr<PendingRequest>> NextBatch();

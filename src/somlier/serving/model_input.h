@@ -1,64 +1,52 @@
-// ModelInput: the rows a prediction request carries, parsed from every input form a model
-// server accepts, and checked against what the model expects — all before any of it
-// reaches a Python worker, so that bad input is a 400 with a message, never a worker crash.
+// ModelInput: one request's rows as the model will get them — typed, columnar, and checked
+// (serving/schema_check.h makes it from a request) — and how requests join into a batch for
+// one round trip to a Python worker (serving/python_worker.h sends it).
 //
-// Accepted (MLflow's scoring protocol and the KServe Open Inference Protocol):
-//   application/json  {"dataframe_split": {"columns"?: [...], "data": [[...], ...]}}
-//                     {"dataframe_records": [{"col": v, ...}, ...]}
-//                     {"instances": [[...], ...] | [{"col": v}, ...] | [v, ...]}
-//                     {"inputs": the same as instances | {"col": [v, ...], ...}}
-//   text/csv          a header line of column names, then one line per row
-//   V2 infer          {"id"?, "inputs": [{"name", "shape": [rows, cols] | [rows],
-//                      "datatype", "data": flat or nested}], "outputs"?: [...]}
-// Values must be numbers (booleans count as 0/1, null as NaN); a flat list of values is one
-// column. Rows must all have the same number of values. Pure functions; thread-safe.
+// Two layouts:
+//   frame   one TypedColumn per column of the model's column signature, in its order; the
+//           worker builds a pandas DataFrame with MLflow's dtypes (long -> int64, integer ->
+//           int32, double -> float64, float -> float32, boolean -> bool, string/binary ->
+//           object, datetime -> datetime64[ns]; an optional long/integer/boolean column with
+//           missing values -> pandas' nullable Int64/Int32/boolean).
+//   tensor  one TypedColumn holding rows x row_shape values; the worker reshapes it to
+//           [rows, *row_shape] with `dtype`. A model without a signature gets a float64
+//           matrix [rows, features] this way, with its column names when the request gave
+//           them (the fast path: no per-value type dispatch in C++ or Python).
+// Values only; not thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <vector>
 
-#include "somlier/core/result.h"
+#include "somlier/serving/model_signature.h"
 
 namespace somlier::serving {
 
-// A row-major matrix of float64 values, with the column names the request gave (or none).
-struct InputMatrix {
-  std::vector<std::string> columns;
+struct TypedColumn {
+  std::string name;
+  ValueType type = ValueType::kDouble;
+  bool nullable = false;  // a missing-value mask travels with the values
+  // WireWidth(type) little-endian bytes per value (datetime: int64 nanoseconds since the
+  // epoch, UTC; missing: INT64_MIN, pandas' NaT); for string and binary (base64) values,
+  // their JSON texts joined by commas (null for a missing value).
+  std::string data;
+  std::string nulls;  // nullable: one byte per row, 1 where the value is missing
+};
+
+struct ModelInput {
   size_t rows = 0;
-  size_t cols = 0;
-  std::vector<double> values;  // rows * cols
+  bool tensor = false;
+  std::vector<TypedColumn> columns;  // frame: one per column; tensor: exactly one
+  std::vector<int64_t> row_shape;    // tensor: the shape of one row
+  std::string dtype;                 // tensor: the numpy dtype the model gets
+  std::vector<std::string> names;    // tensor of shape [features]: the columns' names, or none
+
+  // Whether `other` can join this input in one batch (the same layout, columns and types).
+  bool SameLayout(const ModelInput& other) const;
+  // Appends `other`'s rows; requires SameLayout(other).
+  void Append(const ModelInput& other);
+  size_t bytes() const;
 };
-
-// What a model expects, as its worker reports it: the feature names it was fitted with
-// (may be empty) and the number of features (-1 when unknown).
-struct ModelSchema {
-  std::vector<std::string> feature_names;
-  int64_t n_features = -1;
-};
-
-// The largest body a request may have unless the server is told otherwise.
-inline constexpr size_t kDefaultMaxBodyBytes = 32u << 20;
-
-// Errors: InvalidArgument describing what is wrong (and where: row, column) — empty body,
-// malformed JSON or CSV, no or several input fields, ragged rows, non-numeric values.
-Result<InputMatrix> ParseInvocationsInput(std::string_view content_type, std::string_view body);
-
-struct V2InferRequest {
-  std::string id;
-  std::string input_name;
-  std::string input_datatype;
-  InputMatrix matrix;
-};
-
-// Errors: InvalidArgument as above, and for a shape that does not match the data, more than
-// one input tensor, or a datatype that is not numeric.
-Result<V2InferRequest> ParseV2InferRequest(std::string_view body);
-
-// Puts `input`'s columns in the order the model was fitted with, by name when both sides
-// have names, and checks the number of features. Errors: InvalidArgument naming missing
-// or unknown columns, or the expected and given feature counts.
-Status ConformToSchema(InputMatrix& input, const ModelSchema& schema);
 
 }  // namespace somlier::serving

@@ -3,58 +3,15 @@
 #include <fmt/core.h>
 #include <httplib.h>
 
-#include <nlohmann/json.hpp>
-
-#include "somlier/core/json_parse.h"
 #include "somlier/core/log.h"
-#include "somlier/core/version.h"
 #include "somlier/net/http_json.h"
 #include "somlier/net/http_routes.h"
+#include "somlier/serving/scoring_answers.h"
 
 namespace somlier::serving {
 namespace {
 
-using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-// The scoring protocols' error shapes: MLflow's {"error_code", "message"} and KServe's
-// {"error"}.
-void SendScoringError(httplib::Response& response, int status, const std::string& message) {
-  SendMlflowError(response, status,
-                  status == 503   ? "SERVICE_UNAVAILABLE"
-                  : status >= 500 ? "INTERNAL_ERROR"
-                                  : "BAD_REQUEST",
-                  message);
-}
-
-void SendV2Error(httplib::Response& response, int status, const std::string& message) {
-  SendJson(response, {{"error", message}}, status);
-}
-
-// The predictions of a V2 answer, flattened in row-major order.
-std::string FlatData(const Prediction& prediction) {
-  if (prediction.row_shape.empty()) return prediction.values;
-  if (prediction.datatype != "BYTES") {
-    std::string flat;
-    flat.reserve(prediction.values.size());
-    for (char c : prediction.values) {
-      if (c != '[' && c != ']') flat += c;
-    }
-    return flat;
-  }
-  json nested = ParseJsonOrNull("[" + prediction.values + "]");
-  json flat = json::array();
-  std::function<void(const json&)> add = [&](const json& v) {
-    if (v.is_array()) {
-      for (const json& x : v) add(x);
-    } else {
-      flat.push_back(v);
-    }
-  };
-  add(nested);
-  std::string text = flat.dump();
-  return text.substr(1, text.size() - 2);
-}
 
 }  // namespace
 
@@ -90,8 +47,7 @@ Result<std::unique_ptr<ModelServer>> ModelServer::Create(ModelServerOptions opti
   };
   listen.error_body = [](std::string_view path, int status, std::string_view message) {
     httplib::Response response;
-    (path.starts_with("/v2") ? SendV2Error : SendScoringError)(response, status,
-                                                               std::string(message));
+    SendErrorFor(path, response, status, std::string(message));
     return response.body;
   };
   server->listener_ = std::make_unique<HttpListener>(*server->http_, std::move(listen));
@@ -106,8 +62,9 @@ void ModelServer::SetUpRoutes() {
   const size_t max_body = options_.max_body_bytes;
   s.set_error_handler([max_body](const httplib::Request& request, httplib::Response& response) {
     if (!response.body.empty()) return;
-    const bool v2 = request.path.starts_with("/v2");
-    auto send = v2 ? SendV2Error : SendScoringError;
+    auto send = [&request](httplib::Response& answer, int status, const std::string& message) {
+      SendErrorFor(request.path, answer, status, message);
+    };
     if (response.status == 413) {
       send(response, 400,
            fmt::format("the request body is larger than the limit of {} bytes", max_body));
@@ -134,137 +91,26 @@ void ModelServer::SetUpRoutes() {
     metrics_.RecordRequest(path, response.status);
   });
 
-  auto health = [this](const httplib::Request&, httplib::Response& response) {
-    if (ready()) {
-      response.set_content("\n", "text/plain");
-    } else {
-      response.status = 503;
-      response.set_content("no model worker is ready\n", "text/plain");
-    }
-  };
-  s.Get("/ping", health);
-  s.Get("/health", health);
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
     response.set_content(metrics_.Render(batcher_.queue_depth(), batcher_.ready_workers()),
                          "text/plain; version=0.0.4");
   });
 
-  // Runs `input` through the batcher: the prediction, or the status to answer with.
-  auto predict = [this](Result<InputMatrix> input) -> Result<Prediction> {
-    if (!input.ok()) return input.status();
-    if (!model_known_.load(std::memory_order_acquire)) {
-      return Unavailable("the model is still loading");
-    }
-    SOMLIER_RETURN_IF_ERROR(ConformToSchema(*input, model_info_.schema));
-    SOMLIER_ASSIGN_OR_RETURN(auto future, batcher_.Submit(std::move(*input)));
-    if (future.wait_for(options_.request_timeout) != std::future_status::ready) {
-      return Unavailable(
-          fmt::format("no prediction within {} ms", options_.request_timeout.count()));
-    }
-    return future.get();
-  };
+  SetUpScoringRoutes();
+  SetUpV2Routes();
+}
 
-  s.Post("/invocations", [this, predict](const httplib::Request& request,
-                                         httplib::Response& response) {
-    const auto start = Clock::now();
-    auto prediction =
-        predict(ParseInvocationsInput(request.get_header_value("Content-Type"), request.body));
-    if (!prediction.ok()) {
-      SendScoringError(response, HttpStatusFor(prediction.status().code(), HttpDialect::kScoring),
-                       ClientMessage(prediction.status()));
-    } else {
-      std::string body;
-      body.reserve(prediction->values.size() + 20);
-      body += "{\"predictions\": [";
-      body += prediction->values;
-      body += "]}";
-      response.set_content(std::move(body), "application/json");
-    }
-    metrics_.RecordLatency(ServerMetrics::kInvocations,
-                           std::chrono::duration<double>(Clock::now() - start).count());
-  });
-
-  // ---- KServe V2 (Open Inference Protocol) ----
-  s.Get("/v2", [](const httplib::Request&, httplib::Response& response) {
-    response.set_content(json{{"name", "somlier"},
-                              {"version", std::string(kSomlierVersion)},
-                              {"extensions", json::array()}}
-                             .dump(),
-                         "application/json");
-  });
-  s.Get("/v2/health/live", [](const httplib::Request&, httplib::Response& response) {
-    response.set_content(json{{"live", true}}.dump(), "application/json");
-  });
-  s.Get("/v2/health/ready", [this](const httplib::Request&, httplib::Response& response) {
-    response.status = ready() ? 200 : 503;
-    response.set_content(json{{"ready", ready()}}.dump(), "application/json");
-  });
-  // Whether the request names this model (and version, when it gives one); answers 404 if not.
-  auto names_this_model = [this](const httplib::Request& request, httplib::Response& response) {
-    const std::string name = request.matches[1];
-    const std::string version = request.matches.size() > 2 ? std::string(request.matches[2]) : "";
-    if (name != options_.model_name || (!version.empty() && version != options_.model_version)) {
-      SendV2Error(response, 404,
-                  fmt::format("model '{}'{} is not served here; this server serves '{}' version {}",
-                              name, version.empty() ? "" : " version " + version,
-                              options_.model_name, options_.model_version));
-      return false;
-    }
-    return true;
-  };
-  const std::string model = R"(/v2/models/([^/]+)(?:/versions/([^/]+))?)";
-  s.Get(model + "/ready",
-        [this, names_this_model](const httplib::Request& request, httplib::Response& response) {
-          if (!names_this_model(request, response)) return;
-          response.status = ready() ? 200 : 503;
-          response.set_content(json{{"name", options_.model_name}, {"ready", ready()}}.dump(),
-                               "application/json");
-        });
-  s.Get(model, [this, names_this_model](const httplib::Request& request,
-                                        httplib::Response& response) {
-    if (!names_this_model(request, response)) return;
-    json inputs = json::array();
-    json shape = json::array({-1});
-    std::lock_guard lock(mutex_);
-    if (model_info_.schema.n_features >= 0) shape.push_back(model_info_.schema.n_features);
-    json input{{"name", "input-0"}, {"datatype", "FP64"}, {"shape", shape}};
-    if (!model_info_.schema.feature_names.empty()) {
-      input["parameters"] = {{"columns", model_info_.schema.feature_names}};
-    }
-    inputs.push_back(input);
-    response.set_content(
-        json{
-            {"name", options_.model_name},
-            {"versions", {options_.model_version}},
-            {"platform", "somlier_" + (model_info_.flavor.empty() ? "python" : model_info_.flavor)},
-            {"inputs", inputs},
-            {"outputs",
-             json::array({json{{"name", "predict"}, {"datatype", "FP64"}, {"shape", {-1}}}})}}
-            .dump(),
-        "application/json");
-  });
-  s.Post(model + "/infer", [this, names_this_model, predict](const httplib::Request& request,
-                                                             httplib::Response& response) {
-    const auto start = Clock::now();
-    if (!names_this_model(request, response)) return;
-    auto parsed = ParseV2InferRequest(request.body);
-    Result<Prediction> prediction =
-        parsed.ok() ? predict(std::move(parsed->matrix)) : Result<Prediction>(parsed.status());
-    if (!prediction.ok()) {
-      SendV2Error(response, HttpStatusFor(prediction.status().code(), HttpDialect::kScoring),
-                  ClientMessage(prediction.status()));
-    } else {
-      std::string shape = std::to_string(prediction->rows);
-      for (int64_t d : prediction->row_shape) shape += "," + std::to_string(d);
-      std::string body = fmt::format(
-          R"({{"model_name":{},"model_version":{},"id":{},"outputs":[{{"name":"predict","datatype":"{}","shape":[{}],"data":[{}]}}]}})",
-          json(options_.model_name).dump(), json(options_.model_version).dump(),
-          json(parsed->id).dump(), prediction->datatype, shape, FlatData(*prediction));
-      response.set_content(std::move(body), "application/json");
-    }
-    metrics_.RecordLatency(ServerMetrics::kV2Infer,
-                           std::chrono::duration<double>(Clock::now() - start).count());
-  });
+Result<Prediction> ModelServer::Predict(Result<RequestTable> table) {
+  if (!table.ok()) return table.status();
+  if (!model_known_.load(std::memory_order_acquire)) {
+    return Unavailable("the model is still loading");
+  }
+  SOMLIER_ASSIGN_OR_RETURN(ModelInput input, ConformToSchema(*table, model_info_.schema));
+  SOMLIER_ASSIGN_OR_RETURN(auto future, batcher_.Submit(std::move(input)));
+  if (future.wait_for(options_.request_timeout) != std::future_status::ready) {
+    return Unavailable(fmt::format("no prediction within {} ms", options_.request_timeout.count()));
+  }
+  return future.get();
 }
 
 Status ModelServer::Start() {
@@ -352,16 +198,13 @@ void ModelServer::RunBatch(PythonWorker& worker,
   });
   if (batch.empty()) return;
   BatchInput input;
-  input.cols = batch.front()->input.cols;
-  input.columns = &batch.front()->input.columns;
-  for (const auto& request : batch) input.rows += request->input.rows;
-  input.values.reserve(input.rows * input.cols);
-  for (const auto& request : batch) {
-    input.segments.push_back(request->input.rows);
-    input.values.insert(input.values.end(), request->input.values.begin(),
-                        request->input.values.end());
+  input.input = std::move(batch.front()->input);
+  input.segments.push_back(input.input.rows);
+  for (size_t i = 1; i < batch.size(); ++i) {
+    input.input.Append(batch[i]->input);
+    input.segments.push_back(batch[i]->input.rows);
   }
-  metrics_.RecordBatch(input.rows);
+  metrics_.RecordBatch(input.input.rows);
   auto output = worker.Predict(input, options_.request_timeout);
   if (!output.ok()) {
     failure = output.status();
@@ -379,6 +222,7 @@ void ModelServer::RunBatch(PythonWorker& worker,
     Prediction prediction;
     prediction.datatype = output->datatype;
     prediction.row_shape = output->row_shape;
+    prediction.columns = output->columns;
     prediction.rows = input.segments[i];
     for (size_t r = 0; r < prediction.rows; ++r, ++row) {
       if (r > 0) prediction.values += ',';

@@ -9,6 +9,10 @@
 //   POST /v2/models/NAME[/versions/V]/infer
 //   GET  /metrics                        Prometheus text format
 //
+// The routes live by protocol: serving/scoring_routes.cc (MLflow's /invocations, /ping,
+// /health), serving/v2_routes.cc (KServe V2); this file holds the model's state — workers,
+// batching, start and stop. Requests are checked against the model's signature
+// (serving/schema_check.h) before they are queued.
 // Input errors are 400 (MLflow routes: {"error_code": "BAD_REQUEST", "message"}; V2 routes:
 // {"error"}), a full queue or a lost worker 503. Each worker slot is a thread that owns one
 // Python process, takes batches from the batcher and restarts its process when it dies.
@@ -27,7 +31,9 @@
 #include "somlier/net/http_listener.h"
 #include "somlier/serving/dynamic_batcher.h"
 #include "somlier/serving/metrics.h"
+#include "somlier/serving/mlflow_input.h"
 #include "somlier/serving/python_worker.h"
+#include "somlier/serving/request_table.h"
 
 namespace httplib {
 class Server;
@@ -77,6 +83,11 @@ class ModelServer {
  private:
   explicit ModelServer(ModelServerOptions options);
   void SetUpRoutes();
+  void SetUpScoringRoutes();  // scoring_routes.cc
+  void SetUpV2Routes();       // v2_routes.cc
+  // Checks `table` against the model, queues it and waits for its prediction, or the status
+  // to answer with.
+  Result<Prediction> Predict(Result<RequestTable> table);
   void RunSlot(size_t index);
   void RunBatch(PythonWorker& worker, std::vector<std::unique_ptr<PendingRequest>>& batch,
                 Status& failure);

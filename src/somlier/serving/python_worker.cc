@@ -115,6 +115,14 @@ Result<std::unique_ptr<PythonWorker>> PythonWorker::Start(const WorkerOptions& o
       if (name.is_string()) worker->info_.schema.feature_names.push_back(name.get<std::string>());
     }
   }
+  if (auto inputs = hello.find("signature"); inputs != hello.end()) {
+    auto signature = ParseSignature(*inputs);
+    if (!signature.ok()) {
+      return FailedPrecondition(fmt::format("the model at {} cannot be served: its MLmodel {}",
+                                            options.model_dir, signature.status().message()));
+    }
+    worker->info_.schema.signature = std::move(*signature);
+  }
   return worker;
 }
 
@@ -149,24 +157,47 @@ Status PythonWorker::Died(const std::string& doing) {
 
 Result<BatchOutput> PythonWorker::Predict(const BatchInput& batch,
                                           std::chrono::milliseconds timeout) {
-  std::string header = fmt::format(R"({{"rows":{},"cols":{},"segments":[{}])", batch.rows,
-                                   batch.cols, fmt::join(batch.segments, ","));
-  if (batch.columns && !batch.columns->empty()) {
-    // Replacing invalid UTF-8 cannot throw here, whatever a request named its columns.
-    header +=
-        ",\"columns\":" + json(*batch.columns).dump(-1, ' ', false, json::error_handler_t::replace);
+  const ModelInput& input = batch.input;
+  // Column names come from requests: replacing invalid UTF-8 cannot throw, whatever they are.
+  auto text = [](const auto& value) {
+    return json(value).dump(-1, ' ', false, json::error_handler_t::replace);
+  };
+  std::string header = fmt::format(R"({{"rows":{},"segments":[{}],"bytes":{})", input.rows,
+                                   fmt::join(batch.segments, ","), input.bytes());
+  if (input.tensor) {
+    header += fmt::format(R"(,"tensor":{{"type":"{}","dtype":{},"shape":[{}]}})",
+                          TypeName(input.columns.front().type), text(input.dtype),
+                          fmt::join(input.row_shape, ","));
+    if (!input.names.empty()) header += ",\"columns\":" + text(input.names);
+  } else {
+    header += ",\"frame\":[";
+    for (size_t c = 0; c < input.columns.size(); ++c) {
+      const TypedColumn& column = input.columns[c];
+      header += fmt::format(R"({}{{"name":{},"type":"{}","bytes":{},"nulls":{}}})", c ? "," : "",
+                            text(column.name), TypeName(column.type), column.data.size(),
+                            column.nullable ? "true" : "false");
+    }
+    header += "]";
   }
   header += "}";
   uint32_t size = static_cast<uint32_t>(header.size());
-  iovec vec[3] = {{&size, sizeof size},
-                  {header.data(), header.size()},
-                  {const_cast<double*>(batch.values.data()), batch.values.size() * sizeof(double)}};
-  if (!WriteAll(in_, vec, 3)) return Died("receiving a batch");
+  std::vector<iovec> vec = {{&size, sizeof size}, {header.data(), header.size()}};
+  for (const TypedColumn& column : input.columns) {
+    vec.push_back({const_cast<char*>(column.data.data()), column.data.size()});
+    if (column.nullable)
+      vec.push_back({const_cast<char*>(column.nulls.data()), column.nulls.size()});
+  }
+  for (size_t start = 0; start < vec.size(); start += 512) {  // writev takes at most IOV_MAX
+    if (!WriteAll(in_, vec.data() + start,
+                  static_cast<int>(std::min<size_t>(512, vec.size() - start)))) {
+      return Died("receiving a batch");
+    }
+  }
   std::string answer_frame;
   BatchOutput output;
   const auto deadline = Clock::now() + timeout;
   if (!ReadFrame(out_, answer_frame, deadline) || !ReadFrame(out_, output.body, deadline)) {
-    return Died(fmt::format("predicting a batch of {} rows", batch.rows));
+    return Died(fmt::format("predicting a batch of {} rows", input.rows));
   }
   json answer = ParseJsonOrNull(answer_frame);
   if (!answer.is_object() || !answer.contains("ok") || answer["ok"] != true) {
@@ -176,6 +207,12 @@ Result<BatchOutput> PythonWorker::Predict(const BatchInput& batch,
     output.datatype = type->get<std::string>();
   } else {
     output.datatype = "FP64";
+  }
+  if (auto columns = answer.find("columns"); columns != answer.end() && columns->is_array()) {
+    for (const json& c : *columns) {
+      if (!c.is_string()) return Died("answering (bad columns)");
+      output.columns.push_back(c.get<std::string>());
+    }
   }
   if (auto shape = answer.find("row_shape"); shape != answer.end() && shape->is_array()) {
     for (const json& d : *shape) {
@@ -198,16 +235,16 @@ Result<BatchOutput> PythonWorker::Predict(const BatchInput& batch,
     }
   }
   const std::string& body = output.body;
-  output.row_spans.reserve(batch.rows - failed_rows);
+  output.row_spans.reserve(input.rows - failed_rows);
   for (size_t start = 0; start < body.size();) {
     size_t end = body.find('\n', start);
     if (end == std::string::npos) end = body.size();
     output.row_spans.emplace_back(start, end - start);
     start = end + 1;
   }
-  if (output.row_count() != batch.rows - failed_rows) {
+  if (output.row_count() != input.rows - failed_rows) {
     return Died(fmt::format("answering ({} predictions for {} rows)", output.row_count(),
-                            batch.rows - failed_rows));
+                            input.rows - failed_rows));
   }
   return output;
 }

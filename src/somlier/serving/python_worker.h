@@ -2,7 +2,8 @@
 // MODEL_DIR`), fed a whole batch per round trip over its stdin and stdout pipes.
 //
 // The wire format is python/somlier/_worker.py's: length-prefixed JSON headers, the batch
-// as raw little-endian float64 values, and the predictions back as one JSON value per row.
+// as columns of raw little-endian values (a JSON list of strings for string columns; see
+// serving/model_input.h), and the predictions back as one JSON value per row.
 // The worker runs in its own process group; destroying the object closes its stdin, gives
 // it a moment to exit, then kills the group. A worker that dies or breaks the protocol makes
 // Predict() fail with Unavailable and is useless afterwards (the owner starts another).
@@ -23,6 +24,7 @@
 #include "somlier/core/settings.h"
 #include "somlier/execution/subprocess.h"
 #include "somlier/serving/model_input.h"
+#include "somlier/serving/schema_check.h"
 
 namespace somlier::serving {
 
@@ -41,17 +43,15 @@ struct WorkerInfo {
   ModelSchema schema;
 };
 
-// A batch: `segments[i]` rows of request i, concatenated into `values` (rows * cols).
+// A batch: the requests' inputs joined (ModelInput::Append), `segments[i]` rows of request i.
 struct BatchInput {
-  size_t rows = 0;
-  size_t cols = 0;
-  const std::vector<std::string>* columns = nullptr;  // may be null
+  ModelInput input;
   std::vector<size_t> segments;
-  std::vector<double> values;
 };
 
 struct BatchOutput {
   std::string datatype;                  // V2 datatype of the predictions: FP64, INT64, BYTES...
+  std::vector<std::string> columns;      // a DataFrame's columns: each row is a record of them
   std::vector<int64_t> row_shape;        // the shape of one row's prediction ([] for scalars)
   std::map<size_t, std::string> failed;  // segment index -> the model's error
   std::string body;  // one JSON value per row of the segments that did not fail, in order

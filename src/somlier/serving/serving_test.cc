@@ -1,16 +1,23 @@
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "fake_clock.h"
 #include "somlier/serving/dynamic_batcher.h"
 #include "somlier/serving/local_deployments.h"
 #include "somlier/serving/metrics.h"
+#include "somlier/serving/mlflow_input.h"
 #include "somlier/serving/model_input.h"
+#include "somlier/serving/schema_check.h"
+#include "somlier/serving/v2_input.h"
 #include "temp_dir.h"
 
 namespace somlier::serving {
@@ -18,17 +25,41 @@ namespace {
 
 using namespace std::chrono_literals;
 
-InputMatrix Parse(std::string_view body, std::string_view type = "application/json") {
-  auto m = ParseInvocationsInput(type, body);
-  EXPECT_TRUE(m.ok()) << body << ": " << m.status().message();
-  return m.ok() ? *m : InputMatrix{};
+Result<ModelInput> Conform(std::string_view body, const ModelSchema& schema = {},
+                           std::string_view type = "application/json") {
+  SOMLIER_ASSIGN_OR_RETURN(RequestTable table, ParseInvocationsInput(type, body));
+  return ConformToSchema(table, schema);
 }
 
-std::string ErrorOf(std::string_view body, std::string_view type = "application/json") {
-  auto m = ParseInvocationsInput(type, body);
-  EXPECT_FALSE(m.ok()) << body;
-  EXPECT_EQ(m.status().code(), StatusCode::kInvalidArgument);
-  return m.status().message();
+Result<ModelInput> ConformV2(std::string_view body, const ModelSchema& schema = {}) {
+  SOMLIER_ASSIGN_OR_RETURN(V2InferRequest request, ParseV2InferRequest(body));
+  return ConformToSchema(request.table, schema);
+}
+
+ModelInput Ok(Result<ModelInput> input, std::string_view what) {
+  EXPECT_TRUE(input.ok()) << what << ": " << input.status().message();
+  return input.ok() ? *input : ModelInput{};
+}
+
+std::string Error(Result<ModelInput> input, std::string_view what) {
+  EXPECT_FALSE(input.ok()) << what;
+  EXPECT_EQ(input.status().code(), StatusCode::kInvalidArgument) << what;
+  return input.status().message();
+}
+
+template <typename T>
+std::vector<T> Values(const TypedColumn& column) {
+  std::vector<T> out(column.data.size() / sizeof(T));
+  std::memcpy(out.data(), column.data.data(), out.size() * sizeof(T));
+  return out;
+}
+
+ModelSchema Signature(std::string_view inputs) {
+  auto signature = ParseSignature(nlohmann::json::parse(inputs));
+  EXPECT_TRUE(signature.ok()) << signature.status().message();
+  ModelSchema schema;
+  if (signature.ok()) schema.signature = *signature;
+  return schema;
 }
 
 TEST(ModelInput, EveryMlflowFormGivesTheSameMatrix) {
@@ -40,38 +71,51 @@ TEST(ModelInput, EveryMlflowFormGivesTheSameMatrix) {
         R"({"instances": [{"a": 1, "b": 2, "c": 3}, {"a": 4, "b": 5, "c": 6}]})",
         R"({"inputs": [[1, 2, 3], [4, 5, 6]]})",
         R"({"inputs": {"a": [1, 4], "b": [2, 5], "c": [3, 6]}})"}) {
-    InputMatrix m = Parse(body);
+    ModelInput m = Ok(Conform(body), body);
+    EXPECT_TRUE(m.tensor) << body;
     EXPECT_EQ(m.rows, 2u) << body;
-    EXPECT_EQ(m.cols, 3u) << body;
-    EXPECT_EQ(m.values, expected) << body;
+    EXPECT_EQ(m.row_shape, (std::vector<int64_t>{3})) << body;
+    EXPECT_EQ(m.dtype, "float64");
+    ASSERT_EQ(m.columns.size(), 1u);
+    EXPECT_EQ(Values<double>(m.columns[0]), expected) << body;
   }
-  InputMatrix csv = Parse("a,b,c\r\n1,2,3\n4,5,6\n", "text/csv; charset=utf-8");
-  EXPECT_EQ(csv.columns, (std::vector<std::string>{"a", "b", "c"}));
-  EXPECT_EQ(csv.values, expected);
+  ModelInput csv = Ok(Conform("a,b,c\r\n1,2,3\n4,5,6\n", {}, "text/csv; charset=utf-8"), "csv");
+  EXPECT_EQ(csv.names, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(Values<double>(csv.columns[0]), expected);
   // Booleans are 0/1, null is NaN, a flat list is one column.
-  InputMatrix mixed = Parse(R"({"instances": [true, null, 2.5]})");
-  EXPECT_EQ(mixed.cols, 1u);
-  EXPECT_EQ(mixed.values[0], 1.0);
-  EXPECT_TRUE(std::isnan(mixed.values[1]));
+  ModelInput mixed = Ok(Conform(R"({"instances": [true, null, 2.5]})"), "mixed");
+  EXPECT_EQ(mixed.row_shape, (std::vector<int64_t>{1}));
+  auto values = Values<double>(mixed.columns[0]);
+  EXPECT_EQ(values[0], 1.0);
+  EXPECT_TRUE(std::isnan(values[1]));
 }
 
 TEST(ModelInput, BadInputNamesWhatIsWrong) {
-  EXPECT_EQ(ErrorOf(""), "the request body is empty");
-  EXPECT_EQ(ErrorOf("{"), "the request body is not valid JSON");
-  EXPECT_NE(ErrorOf(R"({"rows": []})").find("exactly one of"), std::string::npos);
-  EXPECT_NE(ErrorOf(R"({"instances": [[1], [1]], "inputs": [[1]]})").find("'instances', 'inputs'"),
+  auto parse_error = [](std::string_view body, std::string_view type = "application/json") {
+    auto t = ParseInvocationsInput(type, body);
+    EXPECT_FALSE(t.ok()) << body;
+    return t.status().message();
+  };
+  EXPECT_EQ(parse_error(""), "the request body is empty");
+  EXPECT_EQ(parse_error("{"), "the request body is not valid JSON");
+  EXPECT_NE(parse_error(R"({"rows": []})").find("exactly one of"), std::string::npos);
+  EXPECT_NE(
+      parse_error(R"({"instances": [[1], [1]], "inputs": [[1]]})").find("'instances', 'inputs'"),
+      std::string::npos);
+  EXPECT_EQ(parse_error(R"({"instances": [[1, 2], [3]]})"), "row 1 has 1 values, expected 2");
+  EXPECT_EQ(parse_error(R"({"instances": []})"), "the input has no rows");
+  EXPECT_EQ(parse_error(R"({"dataframe_split": {"columns": ["a", "a"], "data": [[1, 2]]}})"),
+            "column 'a' is given twice");
+  EXPECT_NE(parse_error("a,b\n1,2,3\n", "text/csv").find("has 3 values, expected 2"),
             std::string::npos);
-  EXPECT_EQ(ErrorOf(R"({"instances": [[1, 2], [3]]})"), "row 1 has 1 values, expected 2");
-  EXPECT_EQ(ErrorOf(R"({"instances": [[1, "x"]]})"), "row 0, column 1: \"x\" is not a number");
-  EXPECT_EQ(ErrorOf(R"({"dataframe_records": [{"a": "x"}]})"),
+  EXPECT_NE(parse_error("x=1", "application/x-www-form-urlencoded").find("not valid JSON"),
+            std::string::npos);
+  EXPECT_EQ(Error(Conform(R"({"instances": [[1, "x"]]})"), "x"),
+            "row 0, column 1: \"x\" is not a number");
+  EXPECT_EQ(Error(Conform(R"({"dataframe_records": [{"a": "x"}]})"), "record"),
             "row 0, column 'a': \"x\" is not a number");
-  EXPECT_EQ(ErrorOf(R"({"instances": []})"), "the input has no rows");
-  EXPECT_NE(ErrorOf("a,b\n1,zz\n", "text/csv").find("CSV line 2, column 'b': 'zz'"),
-            std::string::npos);
-  EXPECT_NE(ErrorOf("a,b\n1,2,3\n", "text/csv").find("has 3 values, expected 2"),
-            std::string::npos);
-  EXPECT_NE(ErrorOf("x=1", "application/x-www-form-urlencoded").find("not valid JSON"),
-            std::string::npos);
+  EXPECT_EQ(Error(Conform("a,b\n1,zz\n", {}, "text/csv"), "csv"),
+            "row 0, column 'b': 'zz' is not a number");
 }
 
 TEST(ModelInput, V2InferRequestsFlatOrNested) {
@@ -82,50 +126,212 @@ TEST(ModelInput, V2InferRequestsFlatOrNested) {
     auto r = ParseV2InferRequest(body);
     ASSERT_TRUE(r.ok()) << r.status().message();
     EXPECT_EQ(r->id, "r1");
-    EXPECT_EQ(r->matrix.rows, 2u);
-    EXPECT_EQ(r->matrix.cols, 2u);
-    EXPECT_EQ(r->matrix.values, (std::vector<double>{1, 2, 3, 4}));
+    ModelInput m = Ok(ConformToSchema(r->table, {}), body);
+    EXPECT_EQ(m.rows, 2u);
+    EXPECT_EQ(m.row_shape, (std::vector<int64_t>{2}));
+    EXPECT_TRUE(m.names.empty());  // the input's name is not a column's
+    EXPECT_EQ(Values<double>(m.columns[0]), (std::vector<double>{1, 2, 3, 4}));
   }
   auto wrong_shape = ParseV2InferRequest(
       R"({"inputs": [{"name": "x", "shape": [2, 3], "datatype": "FP32", "data": [1, 2, 3, 4]}]})");
-  EXPECT_EQ(wrong_shape.status().message(), "shape [2,3] needs 6 values, 'data' has 4");
+  EXPECT_EQ(wrong_shape.status().message(), "input 'x': shape [2,3] needs 6 values, 'data' has 4");
   auto huge = ParseV2InferRequest(
       R"({"inputs": [{"name": "x", "shape": [4611686018427387904, 4], "datatype": "FP32", "data": []}]})");
   EXPECT_EQ(huge.status().code(), StatusCode::kInvalidArgument);  // 2^62 * 4 wraps to 0
-  auto bytes = ParseV2InferRequest(
-      R"({"inputs": [{"name": "x", "shape": [1], "datatype": "BYTES", "data": ["a"]}]})");
-  EXPECT_NE(bytes.status().message().find("datatype 'BYTES' is not supported"), std::string::npos);
-  EXPECT_NE(ParseV2InferRequest(R"({"inputs": []})").status().message().find("0 input tensors"),
+  EXPECT_NE(
+      Error(ConformV2(
+                R"({"inputs": [{"name": "x", "shape": [1], "datatype": "BYTES", "data": ["a"]}]})"),
+            "bytes")
+          .find("datatype 'BYTES' is not supported"),
+      std::string::npos);
+  EXPECT_NE(ParseV2InferRequest(R"({"inputs": []})").status().message().find("0 inputs"),
             std::string::npos);
 }
 
 TEST(ConformToSchema, ReordersNamedColumnsAndChecksCounts) {
-  ModelSchema schema{{"a", "b", "c"}, 3};
-  InputMatrix m =
-      Parse(R"({"dataframe_split": {"columns": ["c", "a", "b"], "data": [[3, 1, 2]]}})");
-  ASSERT_TRUE(ConformToSchema(m, schema).ok());
-  EXPECT_EQ(m.values, (std::vector<double>{1, 2, 3}));
-  InputMatrix missing = Parse(R"({"dataframe_records": [{"a": 1, "b": 2, "z": 3}]})");
-  EXPECT_EQ(ConformToSchema(missing, schema).message(),
+  ModelSchema schema{{}, {"a", "b", "c"}, 3};
+  ModelInput m = Ok(
+      Conform(R"({"dataframe_split": {"columns": ["c", "a", "b"], "data": [[3, 1, 2]]}})", schema),
+      "reorder");
+  EXPECT_EQ(Values<double>(m.columns[0]), (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(m.names, schema.feature_names);
+  EXPECT_EQ(Error(Conform(R"({"dataframe_records": [{"a": 1, "b": 2, "z": 3}]})", schema), "z"),
             "the input's columns do not match the model's; missing: 'c'; unknown: 'z'; "
             "expected: a, b, c");
-  InputMatrix twice =
-      Parse(R"({"dataframe_split": {"columns": ["a", "a", "b"], "data": [[1, 2, 3]]}})");
-  EXPECT_EQ(ConformToSchema(twice, schema).message(), "column 'a' is given twice");
-  InputMatrix unnamed = Parse(R"({"instances": [[1, 2]]})");
-  EXPECT_EQ(ConformToSchema(unnamed, schema).message(),
+  EXPECT_EQ(Error(Conform(R"({"instances": [[1, 2]]})", schema), "count"),
             "the model expects 3 features per row, the input has 2");
-  InputMatrix positional = Parse(R"({"instances": [[1, 2, 3]]})");
-  EXPECT_TRUE(ConformToSchema(positional, schema).ok());
-  InputMatrix anything = Parse(R"({"instances": [[1, 2]]})");
-  EXPECT_TRUE(ConformToSchema(anything, ModelSchema{}).ok());
+  Ok(Conform(R"({"instances": [[1, 2, 3]]})", schema), "positional");
+  Ok(Conform(R"({"instances": [[1, 2]]})"), "anything");
 }
 
-InputMatrix Rows(size_t rows, double value = 0) {
-  InputMatrix m;
+// A churn model's columns, as MLflow writes them in MLmodel.
+const char* kChurnSignature = R"([
+  {"name": "plan", "type": "string"}, {"name": "tenure", "type": "long"},
+  {"name": "support", "type": "boolean"}, {"name": "spend", "type": "double"},
+  {"name": "since", "type": "datetime", "required": false},
+  {"name": "seats", "type": "integer", "required": false}])";
+
+TEST(ConformToSchema, ColumnSignaturesConvertEachColumnToItsType) {
+  const ModelSchema schema = Signature(kChurnSignature);
+  for (
+      std::string_view body : {
+          R"({"dataframe_records": [{"spend": 1.5, "support": true, "tenure": 12, "plan": "pro", "extra": "ignored"},
+                                     {"plan": "basic", "tenure": 3.0, "support": false, "spend": 2, "extra": 0}]})",
+          R"({"dataframe_split": {"columns": ["plan", "tenure", "support", "spend"],
+                                   "data": [["pro", 12, true, 1.5], ["basic", 3, false, 2]]}})",
+          R"({"inputs": {"plan": ["pro", "basic"], "tenure": [12, 3], "support": [true, false], "spend": [1.5, 2]}})"}) {
+    ModelInput m = Ok(Conform(body, schema), body);
+    EXPECT_FALSE(m.tensor);
+    ASSERT_EQ(m.columns.size(), 6u) << body;
+    EXPECT_EQ(m.columns[0].data, R"("pro","basic")") << body;
+    EXPECT_EQ(Values<int64_t>(m.columns[1]), (std::vector<int64_t>{12, 3})) << body;
+    EXPECT_EQ(Values<uint8_t>(m.columns[2]), (std::vector<uint8_t>{1, 0})) << body;
+    EXPECT_EQ(Values<double>(m.columns[3]), (std::vector<double>{1.5, 2})) << body;
+    // Optional columns the request leaves out are all missing: NaT, and a null mask.
+    EXPECT_EQ(Values<int64_t>(m.columns[4]),
+              (std::vector<int64_t>(2, std::numeric_limits<int64_t>::min())));
+    EXPECT_TRUE(m.columns[5].nullable);
+    EXPECT_EQ(m.columns[5].nulls, std::string("\1\1", 2));
+  }
+  ModelInput csv = Ok(Conform("plan,tenure,support,spend,since,seats\n"
+                              "pro,12,TRUE,1.5,2024-05-01T12:30:00+09:00,4\n",
+                              schema, "text/csv"),
+                      "csv");
+  EXPECT_EQ(csv.columns[0].data, R"("pro")");
+  EXPECT_EQ(Values<int64_t>(csv.columns[4]), (std::vector<int64_t>{1714534200000000000}));
+  EXPECT_EQ(Values<int32_t>(csv.columns[5]), (std::vector<int32_t>{4}));
+  EXPECT_EQ(csv.columns[5].nulls, std::string("\0", 1));
+  // Without names, the signature's columns in order.
+  ModelInput positional =
+      Ok(Conform(R"({"instances": [["pro", 12, true, 1.5, "2024-05-01", null]]})", schema), "rows");
+  EXPECT_EQ(Values<int64_t>(positional.columns[4]), (std::vector<int64_t>{1714521600000000000}));
+  EXPECT_EQ(positional.columns[5].nulls, std::string("\1", 1));
+}
+
+TEST(ConformToSchema, TypeErrorsNameTheRowColumnTypeAndValue) {
+  const ModelSchema schema = Signature(kChurnSignature);
+  auto record = [&](std::string_view fields) {
+    return Error(Conform(fmt::format(R"({{"dataframe_records": [{{{}}}]}})", fields), schema),
+                 fields);
+  };
+  const std::string rest = R"("support": true, "spend": 1)";
+  EXPECT_EQ(record(R"("plan": "pro", "tenure": "forty", )" + rest),
+            "row 0, column 'tenure': \"forty\" is not a long");
+  EXPECT_EQ(record(R"("plan": "pro", "tenure": 3.5, )" + rest),
+            "row 0, column 'tenure': 3.5 is not a long (expected a whole number)");
+  EXPECT_EQ(record(R"("plan": 7, "tenure": 3, )" + rest),
+            "row 0, column 'plan': 7 is not a string");
+  EXPECT_EQ(record(R"("plan": "pro", "tenure": 3, "support": 1, "spend": 1)"),
+            "row 0, column 'support': 1 is not a boolean (expected true or false)");
+  EXPECT_EQ(record(R"("plan": "pro", "tenure": 3, "support": true, "spend": "1")"),
+            "row 0, column 'spend': \"1\" is not a double");
+  EXPECT_NE(
+      record(R"("plan": "pro", "tenure": null, )" + rest)
+          .find("row 0, column 'tenure': a value is missing, and the column is a required long"),
+      std::string::npos);
+  EXPECT_NE(record(R"("plan": "pro", "tenure": 1, "since": "May 1st", )" + rest)
+                .find("row 0, column 'since': \"May 1st\" is not a datetime"),
+            std::string::npos);
+  EXPECT_EQ(record(R"("plan": "pro", "tenure": 1, "seats": 3000000000, )" + rest),
+            "row 0, column 'seats': 3000000000 is not an integer (out of range)");
+  EXPECT_EQ(
+      Error(Conform(R"({"dataframe_records": [{"plan": "pro", "spend": 1}]})", schema), "missing"),
+      "the input has no columns 'tenure' (long), 'support' (boolean); the model's columns "
+      "are plan (string), tenure (long), support (boolean), spend (double), since "
+      "(datetime, optional), seats (integer, optional)");
+  EXPECT_NE(Error(Conform(R"({"instances": [["pro", 1]]})", schema), "unnamed")
+                .find("the input has 2 unnamed values per row"),
+            std::string::npos);
+}
+
+TEST(ConformToSchema, V2TakesOneInputPerColumnWithMatchingDatatypes) {
+  const ModelSchema schema = Signature(kChurnSignature);
+  ModelInput m = Ok(ConformV2(R"({"inputs": [
+      {"name": "plan", "shape": [2], "datatype": "BYTES", "data": ["pro", "basic"]},
+      {"name": "tenure", "shape": [2, 1], "datatype": "INT64", "data": [[12], [3]]},
+      {"name": "support", "shape": [2], "datatype": "BOOL", "data": [true, false]},
+      {"name": "spend", "shape": [2], "datatype": "FP32", "data": [1.5, 2]}]})",
+                              schema),
+                    "v2");
+  EXPECT_EQ(m.columns[0].data, R"("pro","basic")");
+  EXPECT_EQ(Values<int64_t>(m.columns[1]), (std::vector<int64_t>{12, 3}));
+  EXPECT_EQ(Error(ConformV2(R"({"inputs": [
+      {"name": "plan", "shape": [1], "datatype": "BYTES", "data": ["pro"]},
+      {"name": "tenure", "shape": [1], "datatype": "BYTES", "data": ["12"]},
+      {"name": "support", "shape": [1], "datatype": "BOOL", "data": [true]},
+      {"name": "spend", "shape": [1], "datatype": "FP64", "data": [1]}]})",
+                            schema),
+                  "bytes for long"),
+            "input 'tenure' has datatype BYTES, but column 'tenure' is long: send it as INT64");
+  EXPECT_NE(ParseV2InferRequest(R"({"inputs": [
+      {"name": "a", "shape": [2], "datatype": "FP64", "data": [1, 2]},
+      {"name": "b", "shape": [1], "datatype": "FP64", "data": [1]}]})")
+                .status()
+                .message()
+                .find("input 'b' has 1 rows, input 'a' has 2"),
+            std::string::npos);
+}
+
+TEST(ConformToSchema, TensorSignaturesKeepTheirShape) {
+  const ModelSchema schema = Signature(
+      R"([{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 1, 2, 2]}}])");
+  for (std::string_view body : {R"({"instances": [[[[1, 2], [3, 4]]], [[[5, 6], [7, 8]]]]})",
+                                R"({"inputs": [[[[1, 2], [3, 4]]], [[[5, 6], [7, 8]]]]})",
+                                R"({"instances": [[1, 2, 3, 4], [5, 6, 7, 8]]})",
+                                R"({"dataframe_split": {"data": [[1, 2, 3, 4], [5, 6, 7, 8]]}})"}) {
+    ModelInput m = Ok(Conform(body, schema), body);
+    EXPECT_TRUE(m.tensor);
+    EXPECT_EQ(m.dtype, "float32");
+    EXPECT_EQ(m.row_shape, (std::vector<int64_t>{1, 2, 2})) << body;
+    EXPECT_EQ(Values<float>(m.columns[0]), (std::vector<float>{1, 2, 3, 4, 5, 6, 7, 8})) << body;
+  }
+  ModelInput v2 = Ok(ConformV2(R"({"inputs": [{"name": "x", "shape": [1, 1, 2, 2],
+                                  "datatype": "FP32", "data": [1, 2, 3, 4]}]})",
+                               schema),
+                     "v2");
+  EXPECT_EQ(v2.row_shape, (std::vector<int64_t>{1, 2, 2}));
+  EXPECT_EQ(Error(ConformV2(R"({"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32",
+                              "data": [1, 2, 3]}]})",
+                            schema),
+                  "v2 shape"),
+            "row 0 has shape [3] (3 values), which does not fit the model's input tensor float32 "
+            "[-1, 1, 2, 2]");
+  EXPECT_EQ(Error(Conform(R"({"instances": [[[[1, 2], [3, "x"]]]]})", schema), "value"),
+            "row 0, value 3: \"x\" is not a float");
+  EXPECT_NE(
+      Error(Conform(R"({"instances": [[[[1, 2], [3]]]]})", schema), "ragged").find("does not fit"),
+      std::string::npos);
+}
+
+TEST(ModelSignature, RefusesWhatTheServerCannotServe) {
+  auto error = [](std::string_view inputs) {
+    auto s = ParseSignature(nlohmann::json::parse(inputs));
+    EXPECT_FALSE(s.ok()) << inputs;
+    return s.status().message();
+  };
+  EXPECT_NE(error(R"([{"name": "x", "type": "array"}])").find("type 'array'"), std::string::npos);
+  EXPECT_NE(
+      error(R"([{"type": "tensor", "name": "a", "tensor-spec": {"dtype": "float32", "shape": [-1]}},
+                      {"type": "tensor", "name": "b", "tensor-spec": {"dtype": "float32", "shape": [-1]}}])")
+          .find("2 tensor inputs"),
+      std::string::npos);
+  EXPECT_NE(error(R"([{"type": "tensor", "tensor-spec": {"dtype": "complex64", "shape": [-1]}}])")
+                .find("'complex64'"),
+            std::string::npos);
+  EXPECT_TRUE(ParseSignature(nlohmann::json()).ok());
+}
+
+// `rows` rows of `cols` float64 values, all `value`.
+ModelInput Rows(size_t rows, double value = 0, size_t cols = 1) {
+  ModelInput m;
   m.rows = rows;
-  m.cols = 1;
-  m.values.assign(rows, value);
+  m.tensor = true;
+  m.dtype = "float64";
+  m.row_shape = {static_cast<int64_t>(cols)};
+  TypedColumn& column = m.columns.emplace_back();
+  for (size_t i = 0; i < rows * cols; ++i) {
+    column.data.append(reinterpret_cast<const char*>(&value), sizeof value);
+  }
   return m;
 }
 
@@ -160,7 +366,8 @@ TEST(DynamicBatcher, JoinsRequestsUpToTheMaximumAtOnceWithoutWaitingForTheDelay)
   auto batch = batcher.NextBatch();  // 5 rows queued >= 4: due now
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
   ASSERT_EQ(batch.size(), 3u);  // the fourth does not fit and waits for the next batch
-  for (size_t i = 0; i < batch.size(); ++i) EXPECT_EQ(batch[i]->input.values[0], double(i));
+  for (size_t i = 0; i < batch.size(); ++i)
+    EXPECT_EQ(Values<double>(batch[i]->input.columns[0])[0], double(i));
   EXPECT_EQ(batcher.queue_depth(), 1u);
 }
 
@@ -177,7 +384,7 @@ TEST(DynamicBatcher, ABatchIsDueWhenTheOldestHasWaitedTheDelay) {
   clock.Advance(1ms);  // the oldest's delay is over: it takes the younger one along
   auto batch = batcher.TryNextBatch();
   ASSERT_EQ(batch.size(), 2u);
-  EXPECT_EQ(batch[1]->input.values[0], 2.0);
+  EXPECT_EQ(Values<double>(batch[1]->input.columns[0])[0], 2.0);
   EXPECT_TRUE(batcher.TryNextBatch().empty());
   // An oversized request is a batch of its own, due at once.
   auto big = batcher.Submit(Rows(100));
@@ -198,14 +405,11 @@ TEST(DynamicBatcher, AWaitingWorkerTakesItsBatchWhenTheClockReachesTheDeadline) 
   EXPECT_TRUE(taken.load());
 }
 
-TEST(DynamicBatcher, OnlyRequestsWithTheSameColumnsShareABatch) {
+TEST(DynamicBatcher, OnlyRequestsWithTheSameLayoutShareABatch) {
   DynamicBatcher batcher({64, 0us, 100});
   batcher.WorkerReady();
-  InputMatrix two = Rows(1);
-  two.cols = 2;
-  two.values = {1, 2};
   auto a = batcher.Submit(Rows(1));
-  auto b = batcher.Submit(two);
+  auto b = batcher.Submit(Rows(1, 0, 2));
   EXPECT_EQ(batcher.NextBatch().size(), 1u);
   EXPECT_EQ(batcher.NextBatch().size(), 1u);
 }
