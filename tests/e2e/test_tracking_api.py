@@ -274,6 +274,89 @@ class TrackingApiTests:
                     {"experiment_ids": [exp], "run_view_type": "SOME"}):
             self.fails(400, "INVALID_PARAMETER_VALUE", "POST", "runs/search", bad)
 
+    # -- dataset inputs -------------------------------------------------------------------
+
+    def test_log_inputs_read_back_and_searched(self):
+        exp = self.experiment()
+        run, other, bare = (self.new_run(exp, start_time=t) for t in (3000, 2000, 1000))
+        source = json.dumps({"uri": "/data/iris.csv"})
+        schema = json.dumps({"mlflow_colspec": [{"type": "double", "name": "sepal length"}]})
+
+        def dataset_input(name, digest, context, **extra):
+            return {"tags": [{"key": "mlflow.data.context", "value": context}],
+                    "dataset": {"name": name, "digest": digest, "source_type": "local",
+                                "source": source, **extra}}
+
+        train = dataset_input("iris", "a1b2c3d4", "training", schema=schema,
+                              profile=json.dumps({"num_rows": 150}))
+        evaluation = dataset_input("iris-eval", "e5f6", "eval")
+        self.assertEqual(self.call("POST", "runs/log-inputs",
+                                   {"run_id": run, "datasets": [train, evaluation]}), {})
+        # Logging the same dataset again (even with another context) adds nothing.
+        self.call("POST", "runs/log-inputs",
+                  {"run_id": run, "datasets": [dataset_input("iris", "a1b2c3d4", "testing")]})
+        self.call("POST", "runs/log-inputs",
+                  {"run_id": other, "datasets": [dataset_input("iris", "a1b2c3d4", "eval")]})
+
+        got = self.call("GET", "runs/get", {"run_id": run})["run"]
+        self.assertEqual(got["inputs"]["dataset_inputs"], [train, evaluation])
+        self.assertNotIn("schema", got["inputs"]["dataset_inputs"][1]["dataset"],
+                         "empty fields are left out")
+        self.assertEqual(self.call("GET", "runs/get", {"run_id": bare})["run"]["inputs"], {})
+
+        def search(filter_string):
+            runs = self.call("POST", "runs/search",
+                             {"experiment_ids": [exp], "filter": filter_string}).get("runs", [])
+            return [r["info"]["run_id"] for r in runs]
+
+        self.assertEqual(search("datasets.name = 'iris'"), [run, other])
+        self.assertEqual(search("datasets.name = 'iris-eval'"), [run])
+        self.assertEqual(search("dataset.name IN ('iris-eval', 'nope')"), [run])
+        self.assertEqual(search("datasets.digest = 'e5f6'"), [run])
+        self.assertEqual(search("datasets.context = 'eval'"), [run, other])
+        self.assertEqual(search("datasets.context = 'training' and datasets.name LIKE 'iris%'"),
+                         [run])
+        self.assertEqual(search("datasets.name = 'wine'"), [])
+        found = self.call("POST", "runs/search", {"experiment_ids": [exp],
+                                                  "filter": "datasets.digest = 'e5f6'"})["runs"]
+        self.assertEqual(found[0]["inputs"]["dataset_inputs"], [train, evaluation])
+        for bad in ("datasets.size = '1'", "datasets.name > 'a'"):
+            self.fails(400, "INVALID_PARAMETER_VALUE", "POST", "runs/search",
+                       {"experiment_ids": [exp], "filter": bad})
+        self.fails(400, "INVALID_PARAMETER_VALUE", "POST", "runs/search",
+                   {"experiment_ids": [exp], "order_by": ["datasets.name"]})
+
+        # A bad request changes nothing: a missing digest (even after a good input), an
+        # over-long one, no datasets, no run.
+        missing = dataset_input("wine", "w1", "training")
+        del missing["dataset"]["digest"]
+        self.fails(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-inputs",
+                   {"run_id": bare, "datasets": [dataset_input("wine", "w0", "eval"), missing]},
+                   "'datasets[1].dataset.digest'")
+        self.fails(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-inputs",
+                   {"run_id": bare, "datasets": [dataset_input("wine", "d" * 37, "eval")]},
+                   "the limit is 36")
+        self.fails(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-inputs",
+                   {"run_id": bare, "datasets": [{"dataset": "not an object"}]},
+                   "'datasets[0].dataset'")
+        self.fails(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-inputs", {"run_id": bare},
+                   "'datasets'")
+        self.fails(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-inputs",
+                   {"datasets": [train]}, "'run_id'")
+        self.assertEqual(self.call("GET", "runs/get", {"run_id": bare})["run"]["inputs"], {})
+        self.assertEqual(search("datasets.name = 'wine'"), [])
+        self.fails(404, "RESOURCE_DOES_NOT_EXIST", "POST", "runs/log-inputs",
+                   {"run_id": "f" * 32, "datasets": [train]})
+        # A deleted run refuses inputs (as MLflow does); a finished one takes them.
+        self.call("POST", "runs/delete", {"run_id": bare})
+        self.fails(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-inputs",
+                   {"run_id": bare, "datasets": [train]})
+        self.call("POST", "runs/restore", {"run_id": bare})
+        self.call("POST", "runs/update", {"run_id": bare, "status": "FINISHED", "end_time": 4000})
+        self.call("POST", "runs/log-inputs", {"run_id": bare, "datasets": []})
+        self.call("POST", "runs/log-inputs", {"run_id": bare, "datasets": [train]})
+        self.assertEqual(search("datasets.name = 'iris'"), [run, other, bare])
+
     # -- artifacts ------------------------------------------------------------------------
 
     def test_artifacts_upload_download_list_delete(self):
@@ -429,6 +512,7 @@ class TrackingApiTests:
         run = self.new_run(self.experiment())
         endpoints = ["experiments/create", "experiments/update", "runs/create", "runs/update",
                      "runs/log-batch", "runs/log-metric", "runs/search", "runs/set-tag",
+                     "runs/log-inputs",
                      "registered-models/create", "model-versions/create",
                      "model-versions/transition-stage", "runs/log-model"]
         values = [None, 1, -1, 1.5, "", "x", [], [1], {}, {"a": 1}, True, "NaN", run, "9" * 40]
@@ -437,7 +521,8 @@ class TrackingApiTests:
             endpoint = rng.choice(endpoints)
             body = {k: rng.choice(values) for k in rng.sample(
                 ["name", "run_id", "experiment_id", "key", "value", "timestamp", "metrics", "params",
-                 "tags", "status", "version", "stage", "source", "new_name", "filter", "model_json"],
+                 "tags", "status", "version", "stage", "source", "new_name", "filter", "model_json",
+                 "datasets"],
                 rng.randint(0, 6))}
             try:
                 self.call("POST", endpoint, body)

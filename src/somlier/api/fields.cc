@@ -21,21 +21,21 @@ using nlohmann::ordered_json;
 // The errors of each dialect: MLflow's words on its routes, SoMLier's (the seed's) on its own.
 Status Fields::Missing(std::string_view name) const {
   if (dialect_ == FieldDialect::kSomlier)
-    return InvalidArgument(fmt::format("'{}' is required", name));
+    return InvalidArgument(fmt::format("'{}{}' is required", path_, name));
   return InvalidArgument(fmt::format(
-      "Missing value for required parameter '{}'. See the API docs for more information about "
-      "request parameters.",
-      name));
+      "Missing value for required parameter '{}{}'. See the API docs for more information "
+      "about request parameters.",
+      path_, name));
 }
 
 Status Fields::WrongType(std::string_view name, const ordered_json& value,
                          std::string_view expected) const {
   const std::string shown = JsonPreview(value);
   if (dialect_ == FieldDialect::kSomlier) {
-    return InvalidArgument(fmt::format("'{}' must be {}, not {}", name, expected, shown));
+    return InvalidArgument(fmt::format("'{}{}' must be {}, not {}", path_, name, expected, shown));
   }
-  return InvalidArgument(fmt::format("Invalid value {} for parameter '{}' supplied: expected {}",
-                                     shown, name, expected));
+  return InvalidArgument(fmt::format("Invalid value {} for parameter '{}{}' supplied: expected {}",
+                                     shown, path_, name, expected));
 }
 
 namespace {
@@ -194,6 +194,28 @@ Result<std::vector<Tag>> Fields::TagList(std::string_view name) const {
       text = value->get<std::string>();
     }
     out.push_back({key->get<std::string>(), std::move(text)});
+  }
+  return out;
+}
+
+Result<std::optional<Fields>> Fields::Object(std::string_view name) const {
+  const ordered_json* v = Raw(name);
+  if (v == nullptr) return std::optional<Fields>();
+  if (!v->is_object()) return WrongType(name, *v, "an object");
+  return std::optional<Fields>(Fields(*v, dialect_, fmt::format("{}{}.", path_, name)));
+}
+
+Result<std::vector<Fields>> Fields::ObjectList(std::string_view name) const {
+  std::vector<Fields> out;
+  const ordered_json* v = Raw(name);
+  if (v == nullptr) return out;
+  if (!v->is_array()) return WrongType(name, *v, "a list of objects");
+  out.reserve(v->size());
+  for (size_t i = 0; i < v->size(); ++i) {
+    const ordered_json& item = (*v)[i];
+    const std::string at = fmt::format("{}[{}]", name, i);
+    if (!item.is_object()) return WrongType(at, item, "an object");
+    out.push_back(Fields(item, dialect_, fmt::format("{}{}.", path_, at)));
   }
   return out;
 }

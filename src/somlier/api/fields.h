@@ -54,6 +54,11 @@ class Fields {
   Result<std::vector<std::string>> StringList(std::string_view name) const;
   // A list of {"key", "value"} objects.
   Result<std::vector<Tag>> TagList(std::string_view name) const;
+  // Nested messages, read with the same accessors: an object field, or a list of objects
+  // (absent: nullopt, an empty list). Their errors name a field by its path in the request
+  // ("Missing value for required parameter 'datasets[0].dataset.digest'").
+  Result<std::optional<Fields>> Object(std::string_view name) const;
+  Result<std::vector<Fields>> ObjectList(std::string_view name) const;
   const nlohmann::ordered_json* Raw(std::string_view name) const;
 
   // OK when every field is one of `accepted`; else InvalidArgument naming the first other
@@ -63,14 +68,15 @@ class Fields {
   Status OnlyKnown(std::span<const std::string_view> accepted) const;
 
  private:
-  Fields(nlohmann::ordered_json json, FieldDialect dialect)
-      : json_(std::move(json)), dialect_(dialect) {}
+  Fields(nlohmann::ordered_json json, FieldDialect dialect, std::string path = "")
+      : json_(std::move(json)), dialect_(dialect), path_(std::move(path)) {}
   Status Missing(std::string_view name) const;
   Status WrongType(std::string_view name, const nlohmann::ordered_json& value,
                    std::string_view expected) const;
 
   nlohmann::ordered_json json_;
   FieldDialect dialect_;
+  std::string path_;  // where a nested message is in the request ("datasets[0]."), for errors
 };
 
 }  // namespace somlier::api

@@ -51,6 +51,43 @@ TEST(Fields, IntegersAreRangeCheckedBeforeConversion) {
   EXPECT_EQ(*f->String("huge"), "18446744073709551615");
 }
 
+TEST(Fields, NestedMessagesNameTheirFieldsByPath) {
+  auto f = Fields::FromJsonBody(R"({"datasets": [
+      {"dataset": {"name": "iris", "digest": 7}, "tags": [{"key": "k", "value": "v"}]},
+      {"dataset": {"name": "wine"}},
+      {"dataset": []},
+      5]})");
+  ASSERT_TRUE(f.ok());
+  EXPECT_TRUE(f->ObjectList("absent")->empty());
+  EXPECT_FALSE(f->Object("absent")->has_value());
+  auto items = f->ObjectList("datasets");
+  ASSERT_FALSE(items.ok()) << "the fourth item is not an object";
+  EXPECT_EQ(items.status().message(),
+            "Invalid value 5 for parameter 'datasets[3]' supplied: expected an object");
+
+  auto first = Fields::FromJsonBody(R"({"datasets": [
+      {"dataset": {"name": "iris", "digest": 7}, "tags": [{"key": "k", "value": "v"}]},
+      {"dataset": {"name": "wine"}, "tags": [{"value": "v"}]},
+      {"dataset": []}]})");
+  ASSERT_TRUE(first.ok());
+  auto list = first->ObjectList("datasets");
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->size(), 3u);
+  auto dataset = (*list)[0].Object("dataset");
+  ASSERT_TRUE(dataset.ok() && dataset->has_value());
+  EXPECT_EQ(*(*dataset)->RequiredString("name"), "iris");
+  EXPECT_EQ(*(*dataset)->RequiredString("digest"), "7") << "numbers are spelled, as for ids";
+  EXPECT_EQ((*dataset)->RequiredString("source").status().message(),
+            "Missing value for required parameter 'datasets[0].dataset.source'. See the API docs "
+            "for more information about request parameters.");
+  EXPECT_EQ(*(*list)[0].TagList("tags"), (std::vector<Tag>{{"k", "v"}}));
+  EXPECT_TRUE(Contains((*list)[1].TagList("tags").status(), "'datasets[1].tags.key'"));
+  EXPECT_EQ((*list)[2].Object("dataset").status().message(),
+            "Invalid value [] for parameter 'datasets[2].dataset' supplied: expected an object");
+  auto seed = Fields::FromJsonBody(R"({"a": {"b": 1}})", FieldDialect::kSomlier);
+  EXPECT_EQ((*seed->Object("a"))->RequiredString("c").status().message(), "'a.c' is required");
+}
+
 TEST(LogBatchParser, IntegersAreRangeCheckedBeforeConversion) {
   auto parse = [](std::string_view metric) {
     return ParseLogBatch(std::string(R"({"run_id": "r", "metrics": [)") + std::string(metric) +

@@ -59,6 +59,18 @@ json ToJson(const Metric& m) {
           {"step", m.step}};
 }
 
+json ToJson(const DatasetInput& input) {
+  const Dataset& d = input.dataset;
+  json dataset = {
+      {"name", d.name}, {"digest", d.digest}, {"source_type", d.source_type}, {"source", d.source}};
+  if (!d.schema.empty()) dataset["schema"] = d.schema;
+  if (!d.profile.empty()) dataset["profile"] = d.profile;
+  json out = json::object();
+  SetList(out, "tags", TagsJson(input.tags));
+  out["dataset"] = std::move(dataset);
+  return out;
+}
+
 json ToJson(const Run& run) {
   json data = json::object();
   SetList(data, "metrics", ToJsonArray(run.metrics));
@@ -66,7 +78,10 @@ json ToJson(const Run& run) {
   for (const Param& p : run.params) params.push_back({{"key", p.key}, {"value", p.value}});
   SetList(data, "params", std::move(params));
   SetList(data, "tags", TagsJson(run.tags));
-  return {{"info", ToJson(run.info)}, {"data", std::move(data)}, {"inputs", json::object()}};
+  // MLflow's answers carry "inputs" always: {} for a run without dataset inputs.
+  json inputs = json::object();
+  SetList(inputs, "dataset_inputs", ToJsonArray(run.inputs));
+  return {{"info", ToJson(run.info)}, {"data", std::move(data)}, {"inputs", std::move(inputs)}};
 }
 
 json ToJson(const ModelVersion& v) {

@@ -14,7 +14,8 @@ namespace somlier::api {
 
 nlohmann::json ToJson(const Experiment& e);
 nlohmann::json ToJson(const RunInfo& info);
-nlohmann::json ToJson(const Run& run);
+nlohmann::json ToJson(const Run& run);  // with "inputs": {"dataset_inputs": [...]}
+nlohmann::json ToJson(const DatasetInput& input);
 nlohmann::json ToJson(const Metric& m);
 nlohmann::json ToJson(const RegisteredModel& m);
 nlohmann::json ToJson(const ModelVersion& v);

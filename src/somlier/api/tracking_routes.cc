@@ -64,6 +64,31 @@ Result<std::string> RunId(const Fields& f) {
   return id;
 }
 
+// LogInputs' datasets: [{tags: [{key, value}], dataset: {name, digest, source_type, source,
+// schema?, profile?}}] (required, as MLflow's server has it; may be empty). The service
+// checks what MLflow checks of the values (tracking/validation.h).
+Result<std::vector<DatasetInput>> ReadDatasetInputs(const Fields& f) {
+  if (!f.Has("datasets")) return f.RequiredString("datasets").status();
+  SOMLIER_ASSIGN_OR_RETURN(std::vector<Fields> items, f.ObjectList("datasets"));
+  std::vector<DatasetInput> out;
+  out.reserve(items.size());
+  for (const Fields& item : items) {
+    DatasetInput input;
+    SOMLIER_ASSIGN_OR_RETURN(input.tags, item.TagList("tags"));
+    SOMLIER_ASSIGN_OR_RETURN(std::optional<Fields> dataset, item.Object("dataset"));
+    if (!dataset) return item.RequiredString("dataset").status();
+    Dataset& d = input.dataset;
+    SOMLIER_ASSIGN_OR_RETURN(d.name, dataset->RequiredString("name"));
+    SOMLIER_ASSIGN_OR_RETURN(d.digest, dataset->RequiredString("digest"));
+    SOMLIER_ASSIGN_OR_RETURN(d.source_type, dataset->RequiredString("source_type"));
+    SOMLIER_ASSIGN_OR_RETURN(d.source, dataset->RequiredString("source"));
+    SOMLIER_ASSIGN_OR_RETURN(d.schema, dataset->String("schema"));
+    SOMLIER_ASSIGN_OR_RETURN(d.profile, dataset->String("profile"));
+    out.push_back(std::move(input));
+  }
+  return out;
+}
+
 template <typename T>
 json PageJson(const Page<T>& page, const char* items_key) {
   json out = json::object();
@@ -226,6 +251,12 @@ void AddTrackingRoutes(MlflowRouter& router, TrackingService& t) {
     SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
     SOMLIER_ASSIGN_OR_RETURN(std::string key, f.RequiredString("key"));
     SOMLIER_RETURN_IF_ERROR(t.DeleteTag(id, key));
+    return json::object();
+  });
+  AddMlflowRoute(router, Method::kPost, "/runs/log-inputs", [&t](const Fields& f) -> Result<json> {
+    SOMLIER_ASSIGN_OR_RETURN(std::string id, RunId(f));
+    SOMLIER_ASSIGN_OR_RETURN(std::vector<DatasetInput> inputs, ReadDatasetInputs(f));
+    SOMLIER_RETURN_IF_ERROR(t.LogInputs(id, inputs));
     return json::object();
   });
   AddMlflowRoute(router, Method::kPost, "/runs/log-model", [&t](const Fields& f) -> Result<json> {

@@ -1,6 +1,6 @@
 // Entities: the records the Store keeps, shaped after MLflow's tracking and registry
-// model (experiments, runs with params/metrics/tags, registered models and versions),
-// plus SoMLier's deployments.
+// model (experiments, runs with params/metrics/tags and dataset inputs, registered models
+// and versions), plus SoMLier's deployments.
 //
 // Plain value types. Times are milliseconds since the Unix epoch. Enumerations have one
 // spelling each (ToString / Parse*), which is what the database and the APIs store.
@@ -84,11 +84,35 @@ struct Param {
   bool operator==(const Param&) const = default;
 };
 
+// A dataset as MLflow records it (service.proto's Dataset): one per (experiment, name,
+// digest). Name, digest, source_type and source are required; schema and profile may be
+// empty. The first logging of a (name, digest) in an experiment decides the other fields.
+struct Dataset {
+  std::string name;
+  std::string digest;       // a hash of the dataset's content
+  std::string source_type;  // e.g. "local", "http", "delta_table"
+  std::string source;       // JSON describing where the data came from
+  std::string schema;       // JSON, may be empty
+  std::string profile;      // JSON, may be empty
+  bool operator==(const Dataset&) const = default;
+};
+
+// The input tag naming what a run used a dataset for ("training", "eval", ...).
+inline constexpr std::string_view kDatasetContextTag = "mlflow.data.context";
+
+// A dataset a run used, with the input's tags (e.g. mlflow.data.context).
+struct DatasetInput {
+  Dataset dataset;
+  std::vector<Tag> tags;  // sorted by key when read from the Store
+  bool operator==(const DatasetInput&) const = default;
+};
+
 struct Run {
   RunInfo info;
-  std::vector<Metric> metrics;  // the latest value of each key, sorted by key
-  std::vector<Param> params;    // sorted by key
-  std::vector<Tag> tags;        // sorted by key
+  std::vector<Metric> metrics;       // the latest value of each key, sorted by key
+  std::vector<Param> params;         // sorted by key
+  std::vector<Tag> tags;             // sorted by key
+  std::vector<DatasetInput> inputs;  // in the order they were first logged
 };
 
 struct ModelAlias {

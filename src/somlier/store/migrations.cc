@@ -164,6 +164,37 @@ ALTER TABLE runs ADD COLUMN pid BIGINT;
       {3, "the runs an executor holds are found without reading every run", R"SQL(
 CREATE INDEX runs_held ON runs (executor) WHERE executor <> '';
 )SQL"},
+      {4, "datasets and the runs that used them (MLflow's log-inputs)", R"SQL(
+-- One row per (experiment, name, digest); the first logging decides the other fields.
+CREATE TABLE datasets (
+  dataset_id {ID},
+  experiment_id BIGINT NOT NULL REFERENCES experiments (experiment_id),
+  name TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  source_type TEXT NOT NULL,
+  source TEXT NOT NULL,
+  dataset_schema TEXT NOT NULL DEFAULT '',
+  profile TEXT NOT NULL DEFAULT '',
+  UNIQUE (experiment_id, name, digest)
+);
+CREATE INDEX datasets_by_name ON datasets (name);
+-- A run used a dataset once: logging it again changes nothing. input_id orders a run's
+-- inputs as they were first logged.
+CREATE TABLE run_inputs (
+  input_id {ID},
+  run_uuid TEXT NOT NULL REFERENCES runs (run_uuid) ON DELETE CASCADE,
+  dataset_id BIGINT NOT NULL REFERENCES datasets (dataset_id),
+  UNIQUE (run_uuid, dataset_id)
+);
+CREATE INDEX run_inputs_by_dataset ON run_inputs (dataset_id);
+CREATE TABLE run_input_tags (
+  input_id BIGINT NOT NULL REFERENCES run_inputs (input_id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (input_id, key)
+);
+CREATE INDEX run_input_tags_by_value ON run_input_tags (key, value);
+)SQL"},
   };
   return kMigrations;
 }

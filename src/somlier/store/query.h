@@ -18,7 +18,10 @@
 
 namespace somlier {
 
-enum class FieldKind { kAttribute, kMetric, kParam, kTag };
+// kDataset: the datasets a run used (its dataset inputs); its keys are "name", "digest" and
+// "context" (the input's mlflow.data.context tag). A filter on one holds when any of the
+// run's inputs matches; compared with =, !=, LIKE, ILIKE, IN and NOT IN; never ordered by.
+enum class FieldKind { kAttribute, kMetric, kParam, kTag, kDataset };
 
 enum class CompareOp {
   kEq,
@@ -51,8 +54,9 @@ struct Order {
 
 // Run attributes: run_id, run_name, status, start_time, end_time, user_id, artifact_uri,
 // lifecycle_stage, git_uri, git_ref, git_commit, project_path, entrypoint. Filters and
-// orders may also name metrics, params and tags. Runs missing an ordering metric, param or
-// tag sort last; ties are broken by start time (newest first), then run id.
+// orders may also name metrics, params and tags, and filters datasets. Runs missing an
+// ordering metric, param or tag sort last; ties are broken by start time (newest first),
+// then run id.
 // What one search may ask for: every metric, param or tag key a run search names costs the
 // engine a join (SQLite allows 64 tables in one), and every filter a condition.
 inline constexpr size_t kMaxSearchKeys = 50;

@@ -45,6 +45,8 @@ std::string_view KindName(FieldKind kind) {
       return "param";
     case FieldKind::kTag:
       return "tag";
+    case FieldKind::kDataset:
+      return "dataset";
     case FieldKind::kAttribute:
       break;
   }
@@ -208,8 +210,44 @@ class RunSearchSql {
     return joins_.back();
   }
 
+  // A run matches when any of its dataset inputs does: an EXISTS on its inputs, joined to
+  // their datasets (name, digest) or to their mlflow.data.context tags (context).
+  Status AddDatasetFilter(const Filter& f) {
+    switch (f.op) {
+      case CompareOp::kEq:
+      case CompareOp::kNe:
+      case CompareOp::kLike:
+      case CompareOp::kILike:
+      case CompareOp::kIn:
+      case CompareOp::kNotIn:
+        break;
+      default:
+        return InvalidArgument(fmt::format(
+            "dataset '{}' is compared with =, !=, LIKE, ILIKE, IN or NOT IN only", f.key));
+    }
+    Conditions inner;
+    std::string from;
+    if (f.key == "name" || f.key == "digest") {
+      from = "run_inputs ri JOIN datasets d ON d.dataset_id = ri.dataset_id";
+      SOMLIER_RETURN_IF_ERROR(inner.Compare("d." + f.key, f, /*numeric=*/false));
+    } else if (f.key == "context") {
+      from = "run_inputs ri JOIN run_input_tags t ON t.input_id = ri.input_id";
+      inner.Add("t.key = ?");
+      inner.values.emplace_back(std::string(kDatasetContextTag));
+      SOMLIER_RETURN_IF_ERROR(inner.Compare("t.value", f, /*numeric=*/false));
+    } else {
+      return InvalidArgument(fmt::format(
+          "'{}' is not a dataset field one can search on (name, digest, context)", f.key));
+    }
+    where_.Add(fmt::format("EXISTS (SELECT 1 FROM {} WHERE ri.run_uuid = r.run_uuid AND {})", from,
+                           inner.sql));
+    where_.values.insert(where_.values.end(), inner.values.begin(), inner.values.end());
+    return OkStatus();
+  }
+
   Status AddFilter(const Filter& f) {
     if (f.key.empty()) return InvalidArgument("a run filter needs a key");
+    if (f.kind == FieldKind::kDataset) return AddDatasetFilter(f);
     if (f.kind == FieldKind::kAttribute) {
       const AttributeColumn* a = Find(kRunAttributes, f.key);
       if (a == nullptr) {
@@ -251,6 +289,11 @@ class RunSearchSql {
       }
       order_ += fmt::format("r.{} {}", a->column, direction);
       return OkStatus();
+    }
+    if (o.kind == FieldKind::kDataset) {
+      return InvalidArgument(fmt::format(
+          "runs cannot be ordered by dataset '{}' (order by attributes, metrics, params or tags)",
+          o.key));
     }
     const Join& j = JoinFor(o.kind, o.key, /*inner=*/false);
     // Without NULLs the plain direction keeps an index's order usable.

@@ -4,8 +4,9 @@
 // Runs: every metric, param or tag key that is filtered or ordered on gets one join on its
 // (run_uuid, key) primary key — inner when a filter needs the key present, left otherwise —
 // so the latest_metrics (experiment_id, key, value) index can drive "best run by metric".
-// Experiments, registered models and model versions: attribute comparisons on columns and
-// EXISTS sub-queries for tags.
+// Dataset filters are EXISTS sub-queries on the run's inputs. Experiments, registered
+// models and model versions: attribute comparisons on columns and EXISTS sub-queries for
+// tags.
 #pragma once
 
 #include <span>

@@ -1,5 +1,5 @@
-// Store: SoMLier's durable state — experiments, runs with their params, metrics and
-// tags, the model registry, and deployments — on SQLite (embedded default) or
+// Store: SoMLier's durable state — experiments, runs with their params, metrics, tags and
+// dataset inputs, the model registry, and deployments — on SQLite (embedded default) or
 // PostgreSQL (a team's shared server), chosen by the database URL.
 //
 // Both backends run the same SQL (store/database.h abstracts the engine), so there is
@@ -118,6 +118,13 @@ class Store {
   Status LogBatch(const std::string& run_id, const std::vector<Metric>& metrics,
                   const std::vector<Param>& params, const std::vector<Tag>& tags);
   Status DeleteRunTag(const std::string& run_id, const std::string& key);
+  // Records that the run used these datasets, as MLflow's log-inputs does, all or nothing:
+  // a dataset is the run's experiment's (name, digest) — created by its first logging,
+  // whose source, schema and profile stand — and a run uses it once: a (name, digest) the
+  // run already has, or that comes twice in `inputs`, is skipped with its tags (the first
+  // stands). The run must exist and not be deleted (a finished run is fine). Errors:
+  // InvalidArgument for an empty name, digest, source_type or source, or an empty tag key.
+  Status LogInputs(const std::string& run_id, const std::vector<DatasetInput>& inputs);
   // Moves about `max_points` of the oldest logged metric points (whole logged batches) into
   // the series-ordered history table; returns how many it moved. Runs on the Store's own
   // thread too.

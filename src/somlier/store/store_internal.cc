@@ -137,6 +137,44 @@ Status LoadRunData(Connection& c, std::vector<somlier::Run>& runs) {
   for (const SqlRow& row : tags.rows) {
     by_id[AsText(row[0])]->tags.push_back({AsText(row[1]), AsText(row[2])});
   }
+  return LoadRunInputs(c, by_id, ids);
+}
+
+Status LoadRunInputs(Connection& c, const std::map<std::string, somlier::Run*>& by_id,
+                     const Values& ids) {
+  const std::string in = "(" + Placeholders(ids.size()) + ")";
+  SOMLIER_ASSIGN_OR_RETURN(
+      QueryResult inputs,
+      Exec(c,
+           "SELECT i.run_uuid, i.input_id, d.name, d.digest, d.source_type, d.source, "
+           "d.dataset_schema, d.profile FROM run_inputs i JOIN datasets d ON d.dataset_id = "
+           "i.dataset_id WHERE i.run_uuid IN " +
+               in + " ORDER BY i.run_uuid, i.input_id",
+           ids));
+  if (inputs.rows.empty()) return OkStatus();
+  // Where each input went (an index: a run's inputs move while they are appended).
+  std::map<int64_t, std::pair<somlier::Run*, size_t>> by_input;
+  for (const SqlRow& row : inputs.rows) {
+    somlier::Run* run = by_id.at(AsText(row[0]));
+    DatasetInput input;
+    input.dataset = {AsText(row[2]), AsText(row[3]), AsText(row[4]),
+                     AsText(row[5]), AsText(row[6]), AsText(row[7])};
+    by_input[AsInt(row[1])] = {run, run->inputs.size()};
+    run->inputs.push_back(std::move(input));
+  }
+  SOMLIER_ASSIGN_OR_RETURN(
+      QueryResult tags,
+      Exec(c,
+           "SELECT t.input_id, t.key, t.value FROM run_input_tags t JOIN run_inputs i ON "
+           "i.input_id = t.input_id WHERE i.run_uuid IN " +
+               in + " ORDER BY t.input_id, t.key",
+           ids));
+  for (const SqlRow& row : tags.rows) {
+    auto it = by_input.find(AsInt(row[0]));
+    if (it == by_input.end()) continue;  // an input logged since the first read
+    auto& [run, index] = it->second;
+    run->inputs[index].tags.push_back({AsText(row[1]), AsText(row[2])});
+  }
   return OkStatus();
 }
 

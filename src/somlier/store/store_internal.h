@@ -2,6 +2,7 @@
 // Store's interface; include only from those files.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,8 +43,13 @@ auto KnownInDatabase(Parse parse, const std::string& value, std::string_view wha
 // guessed: a run read as FAILED or active that is not would be acted on wrongly).
 Result<RunInfo> RunInfoFromRow(const SqlRow& row);
 
-// Fills metrics (latest), params and tags of `runs`, each sorted by key.
+// Fills metrics (latest), params and tags of `runs`, each sorted by key, and their dataset
+// inputs (LoadRunInputs).
 Status LoadRunData(Connection& c, std::vector<Run>& runs);
+
+// Fills the dataset inputs of the runs `by_id` (whose ids are `ids`): in the order they were
+// first logged, each input's tags sorted by key.
+Status LoadRunInputs(Connection& c, const std::map<std::string, Run*>& by_id, const Values& ids);
 
 // NotFound unless the run exists; FailedPrecondition when `require_active` and it is
 // deleted. Returns its experiment id.

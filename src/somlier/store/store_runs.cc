@@ -1,4 +1,4 @@
-// Store: runs, their params, metrics and tags, and run search.
+// Store: runs, their params, metrics, tags and dataset inputs, and run search.
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -95,7 +95,7 @@ Result<Run> Store::GetRun(const std::string& run_id) {
                                   {run_id}));
     if (r.rows.empty()) return NotFound(fmt::format("run '{}' does not exist", run_id));
     SOMLIER_ASSIGN_OR_RETURN(RunInfo info, store_internal::RunInfoFromRow(r.rows[0]));
-    runs.push_back({std::move(info), {}, {}, {}});
+    runs.push_back({std::move(info), {}, {}, {}, {}});
     return store_internal::LoadRunData(c, runs);
   }));
   return std::move(runs[0]);
@@ -172,7 +172,8 @@ Result<std::vector<Run>> Store::SearchRuns(const RunQuery& query) {
   // Is the first order on a metric, param or tag that no filter already requires? Then
   // read the runs having it (index order) first and those without it after.
   bool split = false;
-  if (!query.order_by.empty() && query.order_by[0].kind != FieldKind::kAttribute) {
+  if (!query.order_by.empty() && query.order_by[0].kind != FieldKind::kAttribute &&
+      query.order_by[0].kind != FieldKind::kDataset) {  // refused by BuildRunSearch
     split = true;
     for (const Filter& f : query.filters) {
       if (f.kind == query.order_by[0].kind && f.key == query.order_by[0].key) split = false;
@@ -199,7 +200,7 @@ Result<std::vector<Run>> Store::SearchRuns(const RunQuery& query) {
     SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c, first_part.sql, first_part.values));
     for (const SqlRow& row : r.rows) {
       SOMLIER_ASSIGN_OR_RETURN(RunInfo info, store_internal::RunInfoFromRow(row));
-      runs.push_back({std::move(info), {}, {}, {}});
+      runs.push_back({std::move(info), {}, {}, {}, {}});
     }
     const int64_t missing = query.max_results - static_cast<int64_t>(runs.size());
     if (split && missing > 0) {
@@ -217,7 +218,7 @@ Result<std::vector<Run>> Store::SearchRuns(const RunQuery& query) {
       SOMLIER_ASSIGN_OR_RETURN(QueryResult r2, Exec(c, second_part.sql, second_part.values));
       for (const SqlRow& row : r2.rows) {
         SOMLIER_ASSIGN_OR_RETURN(RunInfo info, store_internal::RunInfoFromRow(row));
-        runs.push_back({std::move(info), {}, {}, {}});
+        runs.push_back({std::move(info), {}, {}, {}, {}});
       }
     }
     return store_internal::LoadRunData(c, runs);
@@ -519,6 +520,81 @@ Status Store::DeleteRunTag(const std::string& run_id, const std::string& key) {
         QueryResult r, Exec(c, "DELETE FROM tags WHERE run_uuid = ? AND key = ?", {run_id, key}));
     if (r.affected_rows == 0) {
       return NotFound(fmt::format("run '{}' has no tag '{}'", run_id, key));
+    }
+    return OkStatus();
+  });
+}
+
+Status Store::LogInputs(const std::string& run_id, const std::vector<DatasetInput>& inputs) {
+  // The first input of each (name, digest), in the order given, as MLflow keeps them.
+  std::vector<const DatasetInput*> distinct;
+  std::map<std::pair<std::string, std::string>, int64_t> dataset_ids;  // filled below
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Dataset& d = inputs[i].dataset;
+    const std::pair<std::string_view, const std::string*> required[] = {
+        {"name", &d.name},
+        {"digest", &d.digest},
+        {"source_type", &d.source_type},
+        {"source", &d.source}};
+    for (const auto& [field, value] : required) {
+      if (value->empty()) {
+        return InvalidArgument(fmt::format("dataset input {} has no {}", i, field));
+      }
+    }
+    for (const Tag& tag : inputs[i].tags) {
+      if (tag.key.empty()) {
+        return InvalidArgument(fmt::format("dataset input {} has a tag without a key", i));
+      }
+    }
+    if (dataset_ids.emplace(std::pair(d.name, d.digest), 0).second) distinct.push_back(&inputs[i]);
+  }
+  return db_->Transaction(true, [&](Connection& c) -> Status {
+    SOMLIER_ASSIGN_OR_RETURN(int64_t experiment_id, CheckRun(c, run_id, /*require_active=*/true));
+    // Datasets first, in (name, digest) order: concurrent writers of the same datasets then
+    // take their locks in one order (no deadlock on PostgreSQL).
+    std::vector<const DatasetInput*> sorted = distinct;
+    std::sort(sorted.begin(), sorted.end(), [](const DatasetInput* a, const DatasetInput* b) {
+      return std::tie(a->dataset.name, a->dataset.digest) <
+             std::tie(b->dataset.name, b->dataset.digest);
+    });
+    for (const DatasetInput* input : sorted) {
+      const Dataset& d = input->dataset;
+      SOMLIER_RETURN_IF_ERROR(
+          Exec(c,
+               "INSERT INTO datasets (experiment_id, name, digest, source_type, source, "
+               "dataset_schema, profile) VALUES (?, ?, ?, ?, ?, ?, ?) "
+               "ON CONFLICT (experiment_id, name, digest) DO NOTHING",
+               {experiment_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile})
+              .status());
+      SOMLIER_ASSIGN_OR_RETURN(QueryResult found,
+                               Exec(c,
+                                    "SELECT dataset_id FROM datasets WHERE experiment_id = ? "
+                                    "AND name = ? AND digest = ?",
+                                    {experiment_id, d.name, d.digest}));
+      if (found.rows.empty()) {
+        return Internal(fmt::format("dataset '{}' ({}) was not stored", d.name, d.digest));
+      }
+      dataset_ids[{d.name, d.digest}] = AsInt(found.rows[0][0]);
+    }
+    // Then the run's inputs, in the order given; one the run already has keeps its tags.
+    for (const DatasetInput* input : distinct) {
+      const int64_t dataset_id = dataset_ids.at({input->dataset.name, input->dataset.digest});
+      SOMLIER_ASSIGN_OR_RETURN(QueryResult added,
+                               Exec(c,
+                                    "INSERT INTO run_inputs (run_uuid, dataset_id) VALUES (?, ?) "
+                                    "ON CONFLICT (run_uuid, dataset_id) DO NOTHING "
+                                    "RETURNING input_id",
+                                    {run_id, dataset_id}));
+      if (added.rows.empty()) continue;
+      const int64_t input_id = AsInt(added.rows[0][0]);
+      std::map<std::string, std::string> tags;  // the last value of a key wins
+      for (const Tag& tag : input->tags) tags[tag.key] = tag.value;
+      for (const auto& [key, value] : tags) {
+        SOMLIER_RETURN_IF_ERROR(
+            Exec(c, "INSERT INTO run_input_tags (input_id, key, value) VALUES (?, ?, ?)",
+                 {input_id, key, value})
+                .status());
+      }
     }
     return OkStatus();
   });

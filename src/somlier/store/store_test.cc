@@ -670,6 +670,134 @@ TEST_P(StoreTest, SearchRunsRejectsBadQueries) {
   EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
 }
 
+// ---- Dataset inputs -------------------------------------------------------------------
+
+DatasetInput Input(const std::string& name, const std::string& digest, const std::string& context,
+                   const std::string& source = "{\"uri\": \"/data/x.csv\"}") {
+  DatasetInput input;
+  input.dataset = {name, digest, "local", source, "{\"mlflow_colspec\": []}", ""};
+  if (!context.empty()) input.tags = {{std::string(kDatasetContextTag), context}};
+  return input;
+}
+
+TEST_P(StoreTest, DatasetInputsAreLoggedOnceAndAllOrNothing) {
+  const int64_t exp = NewExperiment();
+  const std::string run = NewRun(exp);
+  DatasetInput train = Input("iris", "abc123", "training");
+  train.tags.push_back({"a.note", "first"});
+  const DatasetInput eval = Input("iris-eval", "def456", "eval");
+  ASSERT_TRUE(store_->LogInputs(run, {train, eval}).ok());
+  auto got = store_->GetRun(run);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->inputs.size(), 2u);
+  EXPECT_EQ(got->inputs[0].dataset, train.dataset) << "in the order logged";
+  EXPECT_EQ(got->inputs[0].tags,
+            (std::vector<Tag>{{"a.note", "first"}, {"mlflow.data.context", "training"}}))
+      << "tags sorted by key";
+  EXPECT_EQ(got->inputs[1], eval);
+
+  // The same (name, digest) again — in another call or twice in one — adds nothing: the
+  // first input, its tags and its dataset's fields stand.
+  ASSERT_TRUE(
+      store_->LogInputs(run, {Input("iris", "abc123", "eval", "{\"uri\": \"/elsewhere\"}")}).ok());
+  const std::string second = NewRun(exp);
+  ASSERT_TRUE(store_
+                  ->LogInputs(second, {Input("iris", "abc123", "testing", "other source"),
+                                       Input("iris", "abc123", "eval")})
+                  .ok());
+  EXPECT_EQ(store_->GetRun(run)->inputs, got->inputs);
+  auto shared = store_->GetRun(second);
+  ASSERT_EQ(shared->inputs.size(), 1u);
+  EXPECT_EQ(shared->inputs[0].dataset, train.dataset)
+      << "the experiment's dataset is the one first logged";
+  EXPECT_EQ(shared->inputs[0].tags, (std::vector<Tag>{{"mlflow.data.context", "testing"}}));
+  // Another experiment has its own datasets.
+  const std::string elsewhere = NewRun(NewExperiment("other"));
+  ASSERT_TRUE(store_->LogInputs(elsewhere, {Input("iris", "abc123", "", "its own")}).ok());
+  EXPECT_EQ(store_->GetRun(elsewhere)->inputs[0].dataset.source, "its own");
+  EXPECT_TRUE(store_->GetRun(elsewhere)->inputs[0].tags.empty());
+
+  // A bad input refuses the whole request.
+  DatasetInput no_digest = Input("wine", "", "training");
+  EXPECT_EQ(store_->LogInputs(run, {Input("new", "0001", "training"), no_digest}).code(),
+            StatusCode::kInvalidArgument);
+  DatasetInput keyless = Input("wine", "0002", "");
+  keyless.tags = {{"", "v"}};
+  EXPECT_EQ(store_->LogInputs(run, {Input("new", "0001", "training"), keyless}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->GetRun(run)->inputs, got->inputs);
+
+  // Unknown and deleted runs are refused; a finished run takes inputs.
+  EXPECT_EQ(store_->LogInputs(NewRunId(), {eval}).code(), StatusCode::kNotFound);
+  ASSERT_TRUE(store_->SetRunLifecycle(run, LifecycleStage::kDeleted).ok());
+  EXPECT_EQ(store_->LogInputs(run, {Input("new", "0001", "")}).code(),
+            StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(store_->SetRunLifecycle(run, LifecycleStage::kActive).ok());
+  RunUpdate finish;
+  finish.status = RunStatus::kFinished;
+  ASSERT_TRUE(store_->UpdateRun(run, finish).ok());
+  ASSERT_TRUE(store_->LogInputs(run, {Input("new", "0001", "")}).ok());
+  EXPECT_EQ(store_->GetRun(run)->inputs.size(), 3u);
+  EXPECT_TRUE(store_->LogInputs(run, {}).ok());
+}
+
+TEST_P(StoreTest, SearchRunsByDataset) {
+  const int64_t exp = NewExperiment();
+  const std::string a = NewRun(exp, 1003);  // iris (training), wine (eval)
+  const std::string b = NewRun(exp, 1002);  // iris (eval)
+  const std::string c = NewRun(exp, 1001);  // no inputs
+  ASSERT_TRUE(
+      store_->LogInputs(a, {Input("iris", "d1", "training"), Input("wine", "d2", "eval")}).ok());
+  ASSERT_TRUE(store_->LogInputs(b, {Input("iris", "d1", "eval")}).ok());
+  auto search = [&](std::vector<Filter> filters) {
+    RunQuery q;
+    q.experiment_ids = {exp};
+    q.filters = std::move(filters);
+    return Ids(store_->SearchRuns(q));
+  };
+  auto text = [](const char* v) { return SqlValue(std::string(v)); };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(search({{FieldKind::kDataset, "name", CompareOp::kEq, {text("iris")}}}), (V{a, b}));
+  EXPECT_EQ(search({{FieldKind::kDataset, "name", CompareOp::kEq, {text("wine")}}}), (V{a}));
+  EXPECT_EQ(search({{FieldKind::kDataset, "name", CompareOp::kNe, {text("iris")}}}), (V{a}))
+      << "any input of the run may match";
+  EXPECT_EQ(search({{FieldKind::kDataset, "name", CompareOp::kIn, {text("wine"), text("x")}}}),
+            (V{a}));
+  EXPECT_EQ(search({{FieldKind::kDataset, "name", CompareOp::kNotIn, {text("wine")}}}), (V{a, b}));
+  EXPECT_EQ(search({{FieldKind::kDataset, "digest", CompareOp::kEq, {text("d2")}}}), (V{a}));
+  EXPECT_EQ(search({{FieldKind::kDataset, "context", CompareOp::kEq, {text("eval")}}}), (V{a, b}));
+  EXPECT_EQ(search({{FieldKind::kDataset, "context", CompareOp::kILike, {text("TRAIN%")}}}),
+            (V{a}));
+  EXPECT_EQ(search({{FieldKind::kDataset, "name", CompareOp::kLike, {text("w%")}},
+                    {FieldKind::kDataset, "context", CompareOp::kEq, {text("training")}}}),
+            (V{a}))
+      << "each filter on its own input";
+  EXPECT_EQ(search({{FieldKind::kDataset, "name", CompareOp::kEq, {text("iris' OR 1=1 --")}}}), V{})
+      << "values are bound";
+  EXPECT_EQ(search({}), (V{a, b, c}));
+
+  // Results carry their inputs.
+  RunQuery q;
+  q.experiment_ids = {exp};
+  q.filters = {{FieldKind::kDataset, "digest", CompareOp::kEq, {text("d2")}}};
+  auto runs = store_->SearchRuns(q);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ((*runs)[0].inputs.size(), 2u);
+  EXPECT_EQ((*runs)[0].inputs[1].dataset.name, "wine");
+
+  for (const Filter& bad :
+       {Filter{FieldKind::kDataset, "size", CompareOp::kEq, {text("1")}},
+        Filter{FieldKind::kDataset, "name", CompareOp::kGt, {text("a")}},
+        Filter{FieldKind::kDataset, "name", CompareOp::kExists, {}},
+        Filter{FieldKind::kDataset, "name", CompareOp::kEq, {SqlValue(int64_t{1})}}}) {
+    q.filters = {bad};
+    EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument) << bad.key;
+  }
+  q.filters.clear();
+  q.order_by = {{FieldKind::kDataset, "name", true}};
+  EXPECT_EQ(store_->SearchRuns(q).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_P(StoreTest, BestRunByMetricUsesTheIndex) {
   const int64_t exp = NewExperiment();
   const auto id = SearchFixture::Populate(*store_, exp);

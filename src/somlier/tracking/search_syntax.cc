@@ -102,6 +102,7 @@ std::optional<FieldKind> EntityKind(SearchKind kind, std::string_view entity) {
   if (e == "tag" || e == "tags") return FieldKind::kTag;
   if (kind != SearchKind::kRuns) return std::nullopt;
   if (e == "metric" || e == "metrics") return FieldKind::kMetric;
+  if (e == "dataset" || e == "datasets") return FieldKind::kDataset;
   if (e == "param" || e == "params" || e == "parameter" || e == "parameters") {
     return FieldKind::kParam;
   }
@@ -303,6 +304,19 @@ Result<Identifier> ReadIdentifier(Lexer& lex, SearchKind kind, bool for_filter) 
     }
     id.kind = *entity_kind;
   }
+  if (id.kind == FieldKind::kDataset) {
+    if (!for_filter) {
+      return lex.Error(
+          "runs are not ordered by datasets (only by attributes, metrics, params "
+          "or tags)");
+    }
+    if (key != "name" && key != "digest" && key != "context") {
+      return lex.Error(fmt::format(
+          "'{}' is not a dataset field this search can filter by (expected name, digest, "
+          "context)",
+          key));
+    }
+  }
   if (id.kind != FieldKind::kAttribute) {
     if (key.empty()) return lex.Error("expected a key after the '.'");
     id.key = key;
@@ -361,9 +375,9 @@ Result<Filter> ReadComparison(Lexer& lex, SearchKind kind) {
         fmt::format("'{}' does not apply to the string '{}' (use =, !=, LIKE, ILIKE)", op, id.key));
   }
   if (is_set) {
-    if (id.kind != FieldKind::kAttribute) {
-      return lex.Error(
-          fmt::format("'{}' applies to attributes such as run_id, not to '{}'", op, id.key));
+    if (id.kind != FieldKind::kAttribute && id.kind != FieldKind::kDataset) {
+      return lex.Error(fmt::format(
+          "'{}' applies to attributes such as run_id and to datasets, not to '{}'", op, id.key));
     }
     if (value.type != Value::kList) {
       return lex.Error(fmt::format("'{}' needs a list such as ('a', 'b')", op));

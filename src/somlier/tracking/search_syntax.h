@@ -4,12 +4,14 @@
 //   filter:   comparison [AND comparison]...       (AND in any case; no OR, no parentheses)
 //   comparison: identifier comparator value
 //   identifier: [entity.]key — entity is metric(s), param(s)/parameter(s), tag(s),
-//               attribute(s)/attr/run; without one the key is an attribute. A key with
-//               special characters is quoted: metrics."val loss", tags.`user-name`.
+//               attribute(s)/attr/run, and for runs' filters dataset(s) (keys name, digest,
+//               context); without one the key is an attribute. A key with special
+//               characters is quoted: metrics."val loss", tags.`user-name`.
 //   comparator: = != < <= > >= LIKE ILIKE IN NOT IN (words in any case)
 //   value:    a number (metrics, numeric attributes), a quoted string ('x' or "x"; a doubled
-//             quote inside stands for one), or for IN a parenthesised list of strings.
-//   order_by: identifier [ASC|DESC]
+//             quote inside stands for one), or for IN a parenthesised list of strings
+//             (attributes and datasets).
+//   order_by: identifier [ASC|DESC] (not datasets)
 //
 // Which entities, keys and comparators each search accepts follows MLflow (see the .cc);
 // everything else is InvalidArgument naming the offending part. Pure functions.

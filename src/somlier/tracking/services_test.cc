@@ -58,7 +58,9 @@ TEST(SearchSyntax, RejectsWhatMlflowRejects) {
            "metrics.rmse LIKE '1%'",    // no LIKE on numbers
            "params.lr IN ('a')",        // IN is for attributes
            "attributes.color = 'red'",  // not an attribute
-           "datasets.name = 'x'",       // not supported
+           "datasets.size = 'x'",       // datasets have a name, digest and context
+           "datasets.name > 'x'",       // strings have no order
+           "datasets.digest = 12",      // dataset fields are strings
            "metrics.a < 1 OR metrics.b < 1",
            "metrics.a < 1 metrics.b < 1",
            "metrics.a <",
@@ -74,6 +76,26 @@ TEST(SearchSyntax, RejectsWhatMlflowRejects) {
       EXPECT_NE(f.status().message().find(bad), std::string::npos) << f.status().message();
     }
   }
+}
+
+TEST(SearchSyntax, DatasetFilters) {
+  auto f = ParseSearchFilter(SearchKind::kRuns,
+                             "datasets.name = 'iris' and dataset.digest IN ('a1', 'b2') and "
+                             "datasets.context LIKE 'train%' and datasets.`name` NOT IN ('x')");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  ASSERT_EQ(f->size(), 4u);
+  for (const Filter& filter : *f) EXPECT_EQ(filter.kind, FieldKind::kDataset);
+  EXPECT_EQ((*f)[0].key, "name");
+  EXPECT_EQ(std::get<std::string>((*f)[0].values[0]), "iris");
+  EXPECT_EQ((*f)[1].key, "digest");
+  EXPECT_EQ((*f)[1].op, CompareOp::kIn);
+  EXPECT_EQ((*f)[1].values.size(), 2u);
+  EXPECT_EQ((*f)[2].key, "context");
+  EXPECT_EQ((*f)[2].op, CompareOp::kLike);
+  EXPECT_EQ((*f)[3].op, CompareOp::kNotIn);
+  EXPECT_FALSE(ParseOrderBy(SearchKind::kRuns, {"datasets.name"}).ok()) << "not an order";
+  EXPECT_FALSE(ParseSearchFilter(SearchKind::kExperiments, "datasets.name = 'x'").ok());
+  EXPECT_FALSE(ParseSearchFilter(SearchKind::kModelVersions, "dataset.name = 'x'").ok());
 }
 
 TEST(SearchSyntax, OtherSearches) {
@@ -144,7 +166,7 @@ TEST(Validation, KeysAndLimits) {
 }
 
 TEST(Validation, EveryTextFieldHasOneLimit) {
-  for (int f = 0; f <= static_cast<int>(TextField::kLoggedModelHistory); ++f) {
+  for (int f = 0; f <= static_cast<int>(TextField::kInputTagValue); ++f) {
     int rows = 0;
     for (const TextLimit& limit : kTextLimits) rows += static_cast<int>(limit.field) == f;
     EXPECT_EQ(rows, 1) << "TextField " << f;
@@ -159,6 +181,7 @@ TEST(Validation, EveryTextFieldHasOneLimit) {
   EXPECT_EQ(LimitOf(TextField::kParamValue).max_length, 6000u);
   EXPECT_EQ(LimitOf(TextField::kRunTagValue).max_length, 8000u);
   EXPECT_EQ(LimitOf(TextField::kRunName).max_length, 250u);
+  EXPECT_EQ(LimitOf(TextField::kDatasetDigest).max_length, 36u);
   // Characters, not bytes: 250 two-byte characters are a valid run name.
   std::string korean;
   for (int i = 0; i < 250; ++i) korean += "\xea\xb0\x80";  // U+AC00
@@ -275,6 +298,62 @@ TEST_F(ServicesTest, UpdatingAndLoggingNeedAnActiveRun) {
   EXPECT_EQ(tracking_->GetRun("not-an-id").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(tracking_->LogBatch(run.info.run_id, {{"bad$key", 1, 1, 0}}, {}, {}).code(),
             StatusCode::kInvalidArgument);
+}
+
+TEST_F(ServicesTest, LogInputsValidatesLikeMlflowAndIsSearchable) {
+  somlier::Run run = NewRun("0");
+  const std::string& id = run.info.run_id;
+  auto input = [](std::string name, std::string digest) {
+    DatasetInput in;
+    in.dataset = {std::move(name), std::move(digest), "local", "{\"uri\": \"iris.csv\"}", "", ""};
+    in.tags = {{std::string(kDatasetContextTag), "training"}};
+    return in;
+  };
+  auto expect_refused = [&](std::vector<DatasetInput> inputs, std::string_view fragment) {
+    const Status s = tracking_->LogInputs(id, inputs);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+    EXPECT_NE(s.message().find(fragment), std::string::npos) << s.message();
+  };
+  expect_refused({input("iris", "abc"), input("wine", "")},
+                 "datasets[1].dataset.digest is required: a dataset needs a name, digest, "
+                 "source_type and source");
+  DatasetInput no_source = input("iris", "abc");
+  no_source.dataset.source.clear();
+  expect_refused({no_source}, "datasets[0].dataset.source is required");
+  expect_refused({input("iris", std::string(37, 'd'))},
+                 "datasets[0].dataset.digest '" + std::string(37, 'd') +
+                     "' is 37 characters long; the limit is 36");
+  expect_refused({input(std::string(501, 'n'), "abc")}, "the limit is 500");
+  DatasetInput long_context = input("iris", "abc");
+  long_context.tags[0].value = std::string(501, 'c');
+  expect_refused({long_context},
+                 "the value of datasets[0].tags[0] ('mlflow.data.context') is 501 characters "
+                 "long; the limit is 500");
+  DatasetInput keyless = input("iris", "abc");
+  keyless.tags.push_back({"", "x"});
+  expect_refused({keyless}, "datasets[0].tags[1].key is required");
+  expect_refused(std::vector<DatasetInput>(1001, input("iris", "abc")), "at most 1000 datasets");
+  EXPECT_TRUE(tracking_->GetRun(id)->inputs.empty()) << "a refused request writes nothing";
+
+  EXPECT_EQ(tracking_->LogInputs("not-a-run", {input("iris", "abc")}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(tracking_->LogInputs(std::string(32, 'f'), {input("iris", "abc")}).code(),
+            StatusCode::kNotFound);
+  ASSERT_TRUE(tracking_->LogInputs(id, {input("iris", "abc"), input("wine", "w1")}).ok());
+  ASSERT_TRUE(tracking_->LogInputs(id, {input("iris", "abc")}).ok());
+  EXPECT_EQ(tracking_->GetRun(id)->inputs.size(), 2u) << "logged once";
+  NewRun("0");
+  SearchRequest search;
+  search.filter = "datasets.name = 'wine' and datasets.context = 'training'";
+  auto found = tracking_->SearchRuns({0}, search);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_EQ(found->items.size(), 1u);
+  EXPECT_EQ(found->items[0].info.run_id, id);
+  search.order_by = {"datasets.name"};
+  EXPECT_EQ(tracking_->SearchRuns({0}, search).status().code(), StatusCode::kInvalidArgument);
+
+  ASSERT_TRUE(tracking_->DeleteRun(id).ok());
+  EXPECT_EQ(tracking_->LogInputs(id, {input("new", "n1")}).code(), StatusCode::kFailedPrecondition);
 }
 
 TEST_F(ServicesTest, ClientsCannotEndARunWhileSomlierExecutesIt) {

@@ -236,6 +236,13 @@ Status TrackingService::LogBatch(const std::string& run_id, const std::vector<Me
   return store_.LogBatch(run_id, metrics, params, tags);
 }
 
+Status TrackingService::LogInputs(const std::string& run_id,
+                                  const std::vector<DatasetInput>& inputs) {
+  SOMLIER_RETURN_IF_ERROR(ValidateRunId(run_id));
+  SOMLIER_RETURN_IF_ERROR(ValidateDatasetInputs(inputs));
+  return store_.LogInputs(run_id, inputs);
+}
+
 Status TrackingService::DeleteTag(const std::string& run_id, const std::string& key) {
   SOMLIER_RETURN_IF_ERROR(ValidateRunId(run_id));
   return store_.DeleteRunTag(run_id, key);

@@ -1,6 +1,6 @@
-// TrackingService: experiments, runs and their metrics, params, tags and artifacts, with
-// MLflow's semantics — the one place the CLI, the seed REST endpoints and the MLflow REST
-// API go through for tracking.
+// TrackingService: experiments, runs and their metrics, params, tags, dataset inputs and
+// artifacts, with MLflow's semantics — the one place the CLI, the seed REST endpoints and
+// the MLflow REST API go through for tracking.
 //
 // It validates requests (tracking/validation.h), parses MLflow search strings
 // (tracking/search_syntax.h) and page tokens, assigns artifact locations
@@ -87,6 +87,10 @@ class TrackingService {
   Status LogBatch(const std::string& run_id, const std::vector<Metric>& metrics,
                   const std::vector<Param>& params, const std::vector<Tag>& tags);
   Status DeleteTag(const std::string& run_id, const std::string& key);
+  // MLflow's log-inputs: validated against MLflow's limits (ValidateDatasetInputs); all or
+  // nothing; the rules of Store::LogInputs (a dataset the run already has is not added
+  // again). The run must exist (NotFound) and not be deleted (FailedPrecondition).
+  Status LogInputs(const std::string& run_id, const std::vector<DatasetInput>& inputs);
   Result<std::vector<Metric>> GetMetricHistory(const std::string& run_id, const std::string& key);
   // Records a logged model (MLmodel as JSON) in the run's `mlflow.log-model.history` tag.
   Status LogModel(const std::string& run_id, const std::string& model_json);

@@ -133,6 +133,54 @@ Status ValidateRegistryTag(std::string_view what, const Tag& tag) {
                         [&] { return fmt::format("the value of {} '{}'", what, tag.key); });
 }
 
+Status ValidateDatasetInputs(const std::vector<DatasetInput>& inputs) {
+  if (inputs.size() > kMaxBatchDatasets) {
+    return InvalidArgument(
+        fmt::format("a log-inputs request can contain at most {} datasets; got {}",
+                    kMaxBatchDatasets, inputs.size()));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Dataset& d = inputs[i].dataset;
+    const struct {
+      std::string_view name;
+      const std::string& value;
+      TextField field;
+      bool required;
+    } fields[] = {
+        {"name", d.name, TextField::kDatasetName, true},
+        {"digest", d.digest, TextField::kDatasetDigest, true},
+        {"source_type", d.source_type, TextField::kDatasetSourceType, true},
+        {"source", d.source, TextField::kDatasetSource, true},
+        {"schema", d.schema, TextField::kDatasetSchema, false},
+        {"profile", d.profile, TextField::kDatasetProfile, false},
+    };
+    for (const auto& f : fields) {
+      if (f.required && f.value.empty()) {
+        return InvalidArgument(fmt::format(
+            "datasets[{}].dataset.{} is required: a dataset needs a name, digest, source_type "
+            "and source",
+            i, f.name));
+      }
+      SOMLIER_RETURN_IF_ERROR(ValidateLength(f.field, f.value, [&] {
+        return fmt::format("datasets[{}].dataset.{} '{}'", i, f.name, Preview(f.value));
+      }));
+    }
+    for (size_t t = 0; t < inputs[i].tags.size(); ++t) {
+      const Tag& tag = inputs[i].tags[t];
+      if (tag.key.empty()) {
+        return InvalidArgument(fmt::format("datasets[{}].tags[{}].key is required", i, t));
+      }
+      SOMLIER_RETURN_IF_ERROR(ValidateLength(TextField::kInputTagKey, tag.key, [&] {
+        return fmt::format("datasets[{}].tags[{}].key '{}'", i, t, Preview(tag.key));
+      }));
+      SOMLIER_RETURN_IF_ERROR(ValidateLength(TextField::kInputTagValue, tag.value, [&] {
+        return fmt::format("the value of datasets[{}].tags[{}] ('{}')", i, t, tag.key);
+      }));
+    }
+  }
+  return OkStatus();
+}
+
 Status ValidateExperimentName(std::string_view name) {
   if (name.empty()) return InvalidArgument("an experiment name must not be empty");
   return ValidateLength(TextField::kExperimentName, name,

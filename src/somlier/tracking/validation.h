@@ -41,6 +41,14 @@ enum class TextField {
   kRunLink,             // a model version's run_link
   kLoggedModel,         // one runs/log-model model_json
   kLoggedModelHistory,  // the mlflow.log-model.history tag those accumulate in
+  kDatasetName,         // a dataset input's dataset: name, digest, source_type, ...
+  kDatasetDigest,
+  kDatasetSourceType,
+  kDatasetSource,
+  kDatasetSchema,
+  kDatasetProfile,
+  kInputTagKey,  // a dataset input's tags (e.g. mlflow.data.context)
+  kInputTagValue,
 };
 
 struct TextLimit {
@@ -76,6 +84,15 @@ inline constexpr TextLimit kTextLimits[] = {
     {TextField::kLoggedModel, "model_json", 100000, "SoMLier (an MLmodel file as JSON)"},
     {TextField::kLoggedModelHistory, "logged model history", 1000000,
      "SoMLier (log-batch's request size)"},
+    {TextField::kDatasetName, "dataset name", 500, "MLflow MAX_DATASET_NAME_SIZE"},
+    {TextField::kDatasetDigest, "dataset digest", 36, "MLflow MAX_DATASET_DIGEST_SIZE"},
+    {TextField::kDatasetSourceType, "dataset source_type", 36,
+     "MLflow's datasets.dataset_source_type column, VARCHAR(36)"},
+    {TextField::kDatasetSource, "dataset source", 65535, "MLflow MAX_DATASET_SOURCE_SIZE"},
+    {TextField::kDatasetSchema, "dataset schema", 1048575, "MLflow MAX_DATASET_SCHEMA_SIZE"},
+    {TextField::kDatasetProfile, "dataset profile", 16777215, "MLflow MAX_DATASET_PROFILE_SIZE"},
+    {TextField::kInputTagKey, "input tag key", 255, "MLflow MAX_INPUT_TAG_KEY_SIZE"},
+    {TextField::kInputTagValue, "input tag value", 500, "MLflow MAX_INPUT_TAG_VALUE_SIZE"},
 };
 
 // The limit of `field` in kTextLimits.
@@ -94,6 +111,7 @@ inline constexpr size_t kMaxBatchMetrics = 1000;
 inline constexpr size_t kMaxBatchParams = 100;
 inline constexpr size_t kMaxBatchTags = 100;
 inline constexpr size_t kMaxBatchEntities = 1000;
+inline constexpr size_t kMaxBatchDatasets = 1000;  // MLflow MAX_DATASETS_PER_BATCH
 inline constexpr int64_t kMaxRunSearchResults = 50000;
 inline constexpr int64_t kMaxExperimentSearchResults = 50000;
 inline constexpr int64_t kMaxModelSearchResults = 1000;
@@ -135,6 +153,12 @@ Status ValidateRegistryTag(std::string_view what, const Tag& tag);
 // timestamps (not negative).
 Status ValidateBatch(const std::vector<Metric>& metrics, const std::vector<Param>& params,
                      const std::vector<Tag>& tags);
+
+// A log-inputs request: at most 1000 dataset inputs; each dataset's name, digest,
+// source_type and source given (not empty); every field and input tag within its length;
+// input tag keys not empty. Errors name the field as the request does
+// ("datasets[2].dataset.digest").
+Status ValidateDatasetInputs(const std::vector<DatasetInput>& inputs);
 
 // Not empty, at most 500 characters.
 Status ValidateExperimentName(std::string_view name);
