@@ -8,11 +8,12 @@ import pathlib
 import re
 import shutil
 import signal
+import subprocess
 import time
 import unittest
 
-from somlier_e2e import (GitRepo, HttpError, ServerProcess, SomlierTestCase, SOURCE_DIR,
-                         process_group_alive, request_json, wait_for_lines)
+from somlier_e2e import (GitRepo, HttpError, PYTHON, ServerProcess, SomlierTestCase,
+                         SOURCE_DIR, process_group_alive, request_json, wait_for_lines)
 
 # A project script that reports what it got and logs through both clients: the MLflow REST
 # protocol exactly as the mlflow client speaks it (MLFLOW_TRACKING_URI, MLFLOW_RUN_ID,
@@ -515,7 +516,97 @@ class ServerTrainTest(TrainTestCase):
         self.assert_failed_without_any_command(server.url, answer["run_id"], pgid)
 
 
+# Loads a model directory with the somlier package (argv[1]) and predicts on argv[2] (JSON:
+# a DataFrame in split form, or an array); prints MLmodel and the predictions as JSON.
+LOAD_AND_PREDICT_PY = r'''
+import json, sys
+import somlier
+from somlier import _models
+path, example = sys.argv[1], json.loads(sys.argv[2])
+model = somlier.load_model(path)
+if "columns" in example:
+    import pandas as pd
+    predictions = model.predict(pd.DataFrame(example["data"], columns=example["columns"]))
+else:
+    import torch
+    with torch.no_grad():
+        predictions = model(torch.tensor(example["inputs"], dtype=torch.float32))
+print(json.dumps({"class": type(model).__name__, "mlmodel": _models.read_mlmodel(path),
+                  "predictions": predictions.tolist()}))
+'''
+
+
 class ExampleProjectTest(SomlierTestCase):
+    def train_example(self, example, *args):
+        """Trains examples/EXAMPLE once (as example-projects/EXAMPLE of a git repository);
+        returns the run (as `runs list` shows it) and its model directory."""
+        repo = GitRepo(self.tmp / "ml-projects")
+        shutil.copytree(SOURCE_DIR / "examples" / example,
+                        repo.path / "example-projects" / example)
+        repo.commit(f"the {example} example")
+        self.somlier("online", "train", f"example-projects/{example}", "main", "--github_uri",
+                     str(repo.path), *args, timeout=600, check=0)
+        [run] = json.loads(self.somlier("runs", "list", f"example-projects/{example}",
+                                        "--output", "json", check=0).stdout)["runs"]
+        self.assertEqual(run["status"], "FINISHED", run)
+        artifact_uri = json.loads(self.somlier("runs", "show", run["run_id"], "--output",
+                                               "json", check=0).stdout)["artifact_uri"]
+        self.assertTrue(artifact_uri.startswith("mlflow-artifacts:/"), artifact_uri)
+        model_dir = self.home / "artifacts" / artifact_uri[len("mlflow-artifacts:/"):] / "model"
+        self.assertTrue((model_dir / "MLmodel").is_file(), model_dir)
+        return run, model_dir
+
+    def load_and_predict(self, model_dir, example):
+        """MLmodel and the model's predictions on `example`, loaded by the somlier package
+        in a fresh interpreter (outside the project: the model carries what it needs)."""
+        package_dir = self.somlier("python-path", check=0).stdout.strip()
+        script = self.write("load_and_predict.py", LOAD_AND_PREDICT_PY)
+        result = subprocess.run([PYTHON, str(script), str(model_dir), json.dumps(example)],
+                                cwd=self.tmp, env=dict(self.env, PYTHONPATH=package_dir),
+                                capture_output=True, text=True, timeout=120)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return json.loads(result.stdout.splitlines()[-1])
+
+    def test_tabular_example_logs_a_typed_signature_and_predicts_string_labels(self):
+        run, model_dir = self.train_example("tabular")
+        self.assertEqual(run["params"]["C"], "1.0")
+        self.assertGreater(run["metrics"]["validation_accuracy"], 0.75)
+        columns = ["plan", "region", "tenure_months", "has_support", "monthly_spend"]
+        got = self.load_and_predict(model_dir, {"columns": columns, "data": [
+            ["pro", "north", 12, True, 42.5],         # README's request
+            ["basic", "south", 2, False, 35.0],
+            ["gold", "mars", 40, True, 99.0]]})       # unknown categories are ignored
+        self.assertEqual(got["class"], "Pipeline")
+        self.assertEqual(got["predictions"], ["stay", "churn", "stay"])
+        signature = got["mlmodel"]["signature"]
+        self.assertEqual(json.loads(signature["inputs"]), [
+            {"type": "string", "name": "plan", "required": True},
+            {"type": "string", "name": "region", "required": True},
+            {"type": "long", "name": "tenure_months", "required": True},
+            {"type": "boolean", "name": "has_support", "required": True},
+            {"type": "double", "name": "monthly_spend", "required": True}])
+        self.assertEqual(json.loads(signature["outputs"]),  # labels: strings, as MLflow says
+                         [{"type": "tensor", "tensor-spec": {"dtype": "object", "shape": [-1]}}])
+        example = json.loads((model_dir / "input_example.json").read_text())
+        self.assertEqual(example["columns"], columns)
+        self.assertEqual(len(example["data"]), 3)
+
+    def test_pytorch_cnn_entrypoint_logs_a_tensor_signature(self):
+        run, model_dir = self.train_example("pytorch", "--entrypoint", "cnn")
+        self.assertEqual((run["params"]["model"], run["params"]["num_epochs"]), ("cnn", "5"))
+        self.assertGreater(run["metrics"]["validation_accuracy"], 0.8)
+        example = json.loads((model_dir / "input_example.json").read_text())
+        got = self.load_and_predict(model_dir, example)
+        self.assertEqual(got["class"], "DigitsCNN")
+        self.assertEqual([len(got["predictions"]), len(got["predictions"][0])], [3, 10])
+        signature = got["mlmodel"]["signature"]
+        self.assertEqual(json.loads(signature["inputs"]), [
+            {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 1, 8, 8]}}])
+        self.assertEqual(json.loads(signature["outputs"]), [
+            {"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 10]}}])
+        self.assertEqual(got["mlmodel"]["flavors"]["pytorch"]["code"], "code")
+        self.assertTrue((model_dir / "code" / "model.py").is_file())
+
     def test_sklearn_example_trains_searches_and_registers(self):
         repo = GitRepo(self.tmp / "ml-projects")
         shutil.copytree(SOURCE_DIR / "examples" / "sklearn",
