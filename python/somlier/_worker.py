@@ -116,14 +116,10 @@ class _Model:
         return np.asarray(out)
 
 
-def _read_batch(request):
-    """The batch a request header announces, read from stdin: a DataFrame or an array."""
+def _decode_batch(request, payload):
+    """The batch a request header announces, from its payload: a DataFrame or an array."""
     import numpy as np
     rows = request["rows"]
-    size = request["bytes"]
-    payload = _read_exactly(size) if size else b""
-    if payload is None:
-        return None
     if "tensor" in request:
         spec = request["tensor"]
         values = np.frombuffer(payload, dtype=_WIRE[spec["type"]])
@@ -140,7 +136,7 @@ def _read_batch(request):
         if kind in ("string", "binary"):
             values = json.loads(b"[" + raw + b"]")
             if kind == "binary":
-                values = [None if v is None else base64.b64decode(v) for v in values]
+                values = [None if v is None else base64.b64decode(v, validate=True) for v in values]
             data = np.empty(len(values), dtype=object)
             data[:] = values
         else:
@@ -178,7 +174,8 @@ def _rows_text(out):
     (JSON has no such numbers)."""
     import numpy as np
     if hasattr(out, "to_dict"):
-        records = out.astype(object).where(out.notna(), None).to_dict(orient="records")
+        finite = out.notna() & ~out.isin([np.inf, -np.inf])
+        records = out.astype(object).where(finite, None).to_dict(orient="records")
         return "\n".join(json.dumps(r, default=_plain, allow_nan=False) for r in records)
     if out.dtype.kind == "f" and not np.isfinite(out).all():
         out = np.where(np.isfinite(out), out, None).astype(object)
@@ -209,11 +206,18 @@ def _serve(model, out_fd):
             return
         request = json.loads(header)
         rows = request["rows"]
-        batch = _read_batch(request)
-        if batch is None:
+        payload = _read_exactly(request["bytes"]) if request["bytes"] else b""
+        if payload is None:
             return
         columns = request.get("columns")
         segments = request["segments"]
+        try:
+            batch = _decode_batch(request, payload)
+        except Exception as error:  # noqa: BLE001 - the server checked it; fail, do not die
+            failed = {str(i): _error_text(error) for i in range(len(segments))}
+            _write_frames(out_fd, json.dumps({"ok": True, "failed": failed, "datatype": "FP64",
+                                              "row_shape": []}).encode(), b"")
+            continue
         failed = {}
         try:
             out = model.predict(batch, columns)

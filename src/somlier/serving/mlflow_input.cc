@@ -191,23 +191,10 @@ Result<RequestTable> ParseJsonInput(std::string_view body) {
   return t;
 }
 
-std::vector<std::string_view> SplitCsvLine(std::string_view line) {
-  std::vector<std::string_view> cells;
-  size_t start = 0;
-  while (true) {
-    size_t comma = line.find(',', start);
-    std::string_view cell =
-        Trim(line.substr(start, comma == std::string_view::npos ? comma : comma - start));
-    if (cell.size() >= 2 && cell.front() == '"' && cell.back() == '"') {
-      cell = cell.substr(1, cell.size() - 2);
-    }
-    cells.push_back(cell);
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  return cells;
-}
-
+// CSV as RFC 4180 has it: fields separated by commas, records by LF or CRLF; a field in
+// double quotes may hold commas, line breaks and doubled quotes. Blank lines are skipped.
+// Unquoted fields are kept as they are (conversions to numbers ignore surrounding spaces);
+// the header's unquoted names are trimmed.
 Result<RequestTable> ParseCsvInput(std::string_view body) {
   // Column names and string values reach the model worker as JSON text, which must be UTF-8.
   if (size_t bad = FindInvalidUtf8(body); bad != std::string_view::npos) {
@@ -216,27 +203,88 @@ Result<RequestTable> ParseCsvInput(std::string_view body) {
                     static_cast<unsigned char>(body[bad]), bad));
   }
   RequestTable t;
-  size_t line_number = 0;
+  size_t line = 1;
+  size_t i = 0;
   bool header = true;
-  while (!body.empty()) {
-    size_t end = body.find('\n');
-    std::string_view line = body.substr(0, end);
-    body = end == std::string_view::npos ? std::string_view() : body.substr(end + 1);
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (Trim(line).empty()) continue;
-    std::vector<std::string_view> cells = SplitCsvLine(line);
+  std::vector<std::string_view> record;
+  std::vector<bool> quoted;
+  while (i < body.size()) {
+    record.clear();
+    quoted.clear();
+    const size_t record_line = line;
+    bool blank = true;
+    while (true) {
+      std::string_view field;
+      const bool is_quoted = i < body.size() && body[i] == '"';
+      if (is_quoted) {
+        blank = false;
+        const size_t start = ++i;
+        std::string unescaped;
+        bool escaped = false;
+        while (true) {
+          if (i >= body.size()) {
+            return InvalidArgument(
+                fmt::format("CSV line {}: a quoted value is not closed", record_line));
+          }
+          const char c = body[i];
+          if (c == '"') {
+            if (i + 1 < body.size() && body[i + 1] == '"') {
+              if (!escaped) unescaped.assign(body.substr(start, i - start));
+              escaped = true;
+              unescaped += '"';
+              i += 2;
+              continue;
+            }
+            break;
+          }
+          if (c == '\n') ++line;
+          if (escaped) unescaped += c;
+          ++i;
+        }
+        field = escaped ? std::string_view(t.owned_text.emplace_back(std::move(unescaped)))
+                        : body.substr(start, i - start);
+        ++i;  // the closing quote
+        while (i < body.size() && (body[i] == ' ' || body[i] == '\t')) ++i;
+        if (i < body.size() && body[i] != ',' && body[i] != '\n' && body[i] != '\r') {
+          return InvalidArgument(fmt::format(
+              "CSV line {}: text after a closing quote (double a quote inside a quoted value)",
+              line));
+        }
+      } else {
+        const size_t start = i;
+        while (i < body.size() && body[i] != ',' && body[i] != '\n') ++i;
+        field = body.substr(start, i - start);
+        if (!field.empty() && field.back() == '\r') field.remove_suffix(1);
+        if (!Trim(field).empty()) blank = false;
+      }
+      record.push_back(field);
+      quoted.push_back(is_quoted);
+      if (i < body.size() && body[i] == ',') {
+        ++i;
+        blank = false;
+        continue;
+      }
+      if (i < body.size() && body[i] == '\r') ++i;
+      if (i < body.size() && body[i] == '\n') {
+        ++i;
+        ++line;
+      }
+      break;
+    }
+    if (blank) continue;
     if (header) {
-      for (std::string_view cell : cells) t.columns.emplace_back(cell);
+      for (size_t c = 0; c < record.size(); ++c) {
+        t.columns.emplace_back(quoted[c] ? record[c] : Trim(record[c]));
+      }
       t.cols = t.columns.size();
       header = false;
       continue;
     }
-    if (cells.size() != t.cols) {
-      return InvalidArgument(fmt::format("CSV line {} has {} values, expected {} ({})", line_number,
-                                         cells.size(), t.cols, Join(t.columns, ", ")));
+    if (record.size() != t.cols) {
+      return InvalidArgument(fmt::format("CSV line {} has {} values, expected {} ({})", record_line,
+                                         record.size(), t.cols, Join(t.columns, ", ")));
     }
-    for (std::string_view cell : cells) t.cells.push_back(Cell{nullptr, cell});
+    for (std::string_view field : record) t.cells.push_back(Cell{nullptr, field});
     ++t.rows;
   }
   if (header) return InvalidArgument("the request body is empty");

@@ -32,13 +32,20 @@ const TypeInfo& Info(ValueType type) { return kTypes[static_cast<size_t>(type)];
 struct TensorType {
   std::string_view dtype;
   ValueType type;
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
 };
 constexpr TensorType kTensorTypes[] = {
-    {"float64", ValueType::kDouble}, {"float32", ValueType::kFloat},
-    {"float16", ValueType::kFloat},  {"int64", ValueType::kLong},
-    {"int32", ValueType::kInteger},  {"int16", ValueType::kInteger},
-    {"int8", ValueType::kInteger},   {"uint8", ValueType::kInteger},
-    {"uint16", ValueType::kInteger}, {"uint32", ValueType::kLong},
+    {"float64", ValueType::kDouble},
+    {"float32", ValueType::kFloat},
+    {"float16", ValueType::kFloat, -65504, 65504},
+    {"int64", ValueType::kLong},
+    {"int32", ValueType::kInteger},
+    {"int16", ValueType::kInteger, -32768, 32767},
+    {"int8", ValueType::kInteger, -128, 127},
+    {"uint8", ValueType::kInteger, 0, 255},
+    {"uint16", ValueType::kInteger, 0, 65535},
+    {"uint32", ValueType::kLong, 0, 4294967295.0},
     {"bool", ValueType::kBoolean},
 };
 
@@ -101,6 +108,8 @@ Result<ModelSignature> ParseSignature(const json& inputs) {
       signature.kind = ModelSignature::Kind::kTensor;
       signature.tensor.dtype = dtype;
       signature.tensor.type = known->type;
+      signature.tensor.min = known->min;
+      signature.tensor.max = known->max;
       for (const json& d : spec["shape"]) {
         if (!d.is_number_integer() || d.get<int64_t>() < -1 || d.get<int64_t>() > (1 << 24)) {
           return InvalidArgument(

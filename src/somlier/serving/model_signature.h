@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
@@ -41,6 +42,9 @@ struct TensorSpec {
   ValueType type = ValueType::kFloat;  // how values travel
   std::string dtype;                   // the numpy dtype the model gets ("float32", "uint8"...)
   std::vector<int64_t> shape;          // as declared, -1 for any size (usually the first)
+  // The dtype's range where it is narrower than `type`'s (int8, uint8, float16, ...).
+  double min = -std::numeric_limits<double>::infinity();
+  double max = std::numeric_limits<double>::infinity();
 };
 
 struct ModelSignature {

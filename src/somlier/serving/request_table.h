@@ -6,10 +6,12 @@
 // A cell is a JSON value of the parsed document (a number, string, boolean, null, or a nested
 // list for tensor inputs) or the text of a CSV cell. The table owns the parsed document, so
 // cells stay valid when the table moves; CSV cells point into the request body, which must
-// outlive the table. Not thread-safe; one request's handler owns it.
+// outlive the table, or into the table's own unescaped copies. Not thread-safe; one request's
+// handler owns it.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
@@ -27,7 +29,8 @@ struct Cell {
 
 struct RequestTable {
   std::shared_ptr<const RequestJson> document;  // what the cells point into
-  std::vector<std::string> columns;             // one name per column, or none
+  std::deque<std::string> owned_text;  // CSV values that had to be unescaped (cells view them)
+  std::vector<std::string> columns;    // one name per column, or none
   // Names that only apply when the model knows them (a V2 request's single input is named,
   // but that name is usually not a column's): otherwise the columns are positional.
   bool names_optional = false;

@@ -44,8 +44,16 @@ void PutText(TypedColumn& out, std::string_view json_text) {
   out.data += json_text;
 }
 
+// Text without a leading '+' (from_chars takes no '+'); "+-5" stays refused.
+std::string_view WithoutPlus(std::string_view text) {
+  if (text.size() > 1 && text.front() == '+' && text[1] != '-' && text[1] != '+') {
+    text.remove_prefix(1);
+  }
+  return text;
+}
+
 std::optional<double> ParseDouble(std::string_view text) {
-  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  text = WithoutPlus(Trim(text));
   double value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
@@ -73,8 +81,7 @@ std::optional<int64_t> CellWhole(const Cell& cell, std::string& why) {
       return std::nullopt;
     }
   } else {
-    std::string_view text = cell.text;
-    if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+    std::string_view text = WithoutPlus(Trim(cell.text));
     int64_t value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec == std::errc() && end == text.data() + text.size()) return value;
@@ -96,17 +103,19 @@ std::optional<int64_t> CellWhole(const Cell& cell, std::string& why) {
   return static_cast<int64_t>(*number);
 }
 
+// Standard base64 (RFC 4648 section 4), padded: what Python's b64decode(validate=True) takes.
 bool IsBase64(std::string_view s) {
+  if (s.size() % 4 != 0) return false;
   size_t padding = 0;
-  for (char c : s) {
-    if (c == '=') {
-      ++padding;
-    } else if (padding > 0 || !(std::isalnum(static_cast<unsigned char>(c)) || c == '+' ||
-                                c == '/' || c == '-' || c == '_')) {
+  while (padding < 2 && padding < s.size() && s[s.size() - 1 - padding] == '=') ++padding;
+  for (size_t i = 0; i < s.size() - padding; ++i) {
+    const char c = s[i];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+          c == '/')) {
       return false;
     }
   }
-  return padding <= 2;
+  return true;
 }
 
 // Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
@@ -267,7 +276,7 @@ Status AppendValue(const Cell& cell, ValueType type, bool nullable, TypedColumn&
       if (cell.json) {
         if (!cell.json->is_boolean()) return refuse(" (expected true or false)");
         value = cell.json->get<bool>() ? 1 : 0;
-      } else if (const std::string text = ToLower(cell.text); text == "true") {
+      } else if (const std::string text = ToLower(Trim(cell.text)); text == "true") {
         value = 1;
       } else if (text != "false") {
         return refuse(" (expected true or false)");
@@ -279,7 +288,7 @@ Status AppendValue(const Cell& cell, ValueType type, bool nullable, TypedColumn&
     case ValueType::kBinary: {
       if (cell.json && !cell.json->is_string()) return refuse();
       std::string_view text = cell.json ? cell.json->get_ref<const std::string&>() : cell.text;
-      if (type == ValueType::kBinary && !IsBase64(text)) return refuse(" (expected base64)");
+      if (type == ValueType::kBinary && !IsBase64(text)) return refuse(" (expected padded base64)");
       PutText(out, cell.json ? cell.json->dump() : nlohmann::json(std::string(text)).dump());
       return OkStatus();
     }
@@ -287,7 +296,7 @@ Status AppendValue(const Cell& cell, ValueType type, bool nullable, TypedColumn&
       std::optional<int64_t> ns;
       if (!cell.json || cell.json->is_string()) {
         ns = ParseDatetime(cell.json ? std::string_view(cell.json->get_ref<const std::string&>())
-                                     : cell.text);
+                                     : Trim(cell.text));
       }
       if (!ns) {
         return refuse(
@@ -395,13 +404,23 @@ Result<ModelInput> ConformFrame(const RequestTable& t, const ModelSignature& sig
   return input;
 }
 
-// The shape of a nested JSON list, following first elements; its product is checked later.
+// The shape of a nested JSON list, following first elements.
 Status NestedShape(const Json& value, std::vector<int64_t>& shape, size_t depth) {
   if (!value.is_array()) return OkStatus();
   if (depth > 16) return InvalidArgument("the rows are nested too deeply");
   shape.push_back(static_cast<int64_t>(value.size()));
   if (!value.empty()) return NestedShape(value.front(), shape, depth + 1);
   return OkStatus();
+}
+
+// Whether `value` is a list of exactly `shape` (from `depth` on) at every level.
+bool Rectangular(const Json& value, const std::vector<int64_t>& shape, size_t depth) {
+  if (depth == shape.size()) return !value.is_array();
+  if (!value.is_array() || static_cast<int64_t>(value.size()) != shape[depth]) return false;
+  for (const Json& item : value) {
+    if (!Rectangular(item, shape, depth + 1)) return false;
+  }
+  return true;
 }
 
 void FlattenCell(const Cell& cell, std::vector<Cell>& out) {
@@ -451,19 +470,30 @@ Result<ModelInput> ConformTensor(const RequestTable& t, const ModelSignature& si
   for (size_t r = 0; r < t.rows; ++r) {
     values.clear();
     std::vector<int64_t> got;
+    bool rectangular = true;
     if (!t.shape.empty()) {
       got.assign(t.shape.begin() + 1, t.shape.end());
     } else {
       got.push_back(static_cast<int64_t>(t.cols));
       if (t.at(r, 0).json) SOMLIER_RETURN_IF_ERROR(NestedShape(*t.at(r, 0).json, got, 0));
+      const std::vector<int64_t> cell_shape(got.begin() + 1, got.end());
+      for (size_t c = 0; c < t.cols && rectangular; ++c) {
+        const Cell& cell = t.at(r, c);
+        rectangular = cell.json ? Rectangular(*cell.json, cell_shape, 0) : cell_shape.empty();
+      }
+    }
+    if (!rectangular) {
+      return InvalidArgument(fmt::format(
+          "row {} is ragged: its nested lists do not all have the shape [{}] of its first", r,
+          fmt::join(got, ", ")));
     }
     for (size_t c = 0; c < t.cols; ++c) FlattenCell(t.at(r, c), values);
     const auto count = static_cast<int64_t>(values.size());
     std::vector<int64_t> row_shape;
-    if (Product(got) == count && fits(got)) {
+    if (fits(got)) {
       row_shape = got;
-    } else if (fixed && Product(want) == count) {
-      row_shape = want;
+    } else if (fixed && got.size() == 1 && Product(want) == count) {
+      row_shape = want;  // a flat row of as many values: reshaped, as MLflow does
     } else {
       return InvalidArgument(fmt::format(
           "row {} has shape [{}] ({} values), which does not fit the model's input tensor {}", r,
@@ -471,16 +501,22 @@ Result<ModelInput> ConformTensor(const RequestTable& t, const ModelSignature& si
     }
     if (r == 0) {
       input.row_shape = row_shape;
-      column.data.reserve(t.rows * values.size() * WireWidth(spec.type));
+      column.data.reserve(values.size() * WireWidth(spec.type));  // grows as rows pass
     } else if (row_shape != input.row_shape) {
       return InvalidArgument(fmt::format("row {} has shape [{}], row 0 has [{}]", r,
                                          fmt::join(row_shape, ", "),
                                          fmt::join(input.row_shape, ", ")));
     }
     for (size_t i = 0; i < values.size(); ++i) {
-      if (Status s = AppendValue(values[i], spec.type, false, column); !s.ok()) {
-        return InvalidArgument(fmt::format("row {}, value {}: {}", r, i, s.message()));
+      Status s = AppendValue(values[i], spec.type, false, column);
+      if (s.ok() && (spec.min > -HUGE_VAL || spec.max < HUGE_VAL)) {
+        auto number = CellNumber(values[i]);
+        if (number && !(*number >= spec.min && *number <= spec.max)) {
+          s = InvalidArgument(fmt::format("{} is out of {}'s range [{}, {}]", Shown(values[i]),
+                                          spec.dtype, spec.min, spec.max));
+        }
       }
+      if (!s.ok()) return InvalidArgument(fmt::format("row {}, value {}: {}", r, i, s.message()));
     }
   }
   return input;

@@ -208,6 +208,50 @@ TEST(ConformToSchema, ColumnSignaturesConvertEachColumnToItsType) {
   EXPECT_EQ(positional.columns[5].nulls, std::string("\1", 1));
 }
 
+TEST(ModelInput, CsvQuotedValuesHoldCommasQuotesAndLineBreaks) {
+  const ModelSchema schema = Signature(R"([{"name": "name", "type": "string"},
+                                           {"name": "age", "type": "long"}])");
+  ModelInput m = Ok(Conform("\"name\", age \r\n\"Smith, John\", 42\n\n"
+                            "\"say \"\"hi\"\"\",+7\r\n\"two\nlines\",0",
+                            schema, "text/csv"),
+                    "csv");
+  EXPECT_EQ(m.columns[0].data, R"("Smith, John","say \"hi\"","two\nlines")");
+  EXPECT_EQ(Values<int64_t>(m.columns[1]), (std::vector<int64_t>{42, 7, 0}));
+  EXPECT_EQ(Error(Conform("name,age\n\"open,1\n", schema, "text/csv"), "open"),
+            "CSV line 2: a quoted value is not closed");
+  EXPECT_NE(Error(Conform("name,age\n\"a\"b,1\n", schema, "text/csv"), "after")
+                .find("CSV line 2: text after a closing quote"),
+            std::string::npos);
+  EXPECT_EQ(Error(Conform("name,age\nx,+-5\n", schema, "text/csv"), "+-"),
+            "row 0, column 'age': '+-5' is not a long");
+}
+
+TEST(ConformToSchema, BinaryIsPaddedBase64AndNarrowTensorTypesKeepTheirRange) {
+  const ModelSchema binary = Signature(R"([{"name": "b", "type": "binary"}])");
+  Ok(Conform(R"({"instances": ["AAEC", "AA==", null]})", binary), "base64");
+  for (std::string_view bad : {R"("abc")", R"("a=")", R"("-_-_")", R"("AA=A")"}) {
+    EXPECT_NE(Error(Conform(fmt::format(R"({{"instances": [{}]}})", bad), binary), bad)
+                  .find("is not a binary (expected padded base64)"),
+              std::string::npos)
+        << bad;
+  }
+  const ModelSchema bytes =
+      Signature(R"([{"type": "tensor", "tensor-spec": {"dtype": "uint8", "shape": [-1, 2]}}])");
+  Ok(Conform(R"({"instances": [[0, 255]]})", bytes), "uint8");
+  EXPECT_EQ(Error(Conform(R"({"instances": [[0, 300]]})", bytes), "300"),
+            "row 0, value 1: 300 is out of uint8's range [0, 255]");
+  // A nested row must have the tensor's own shape: 2 x 3 is not 3 x 2, ragged is refused.
+  const ModelSchema matrix = Signature(
+      R"([{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 3, 2]}}])");
+  EXPECT_NE(Error(Conform(R"({"instances": [[[1, 2, 3], [4, 5, 6]]]})", matrix), "2x3")
+                .find("does not fit"),
+            std::string::npos);
+  EXPECT_NE(Error(Conform(R"({"instances": [[[1, 2], [3, [4]], [5, 6]]]})", matrix), "ragged")
+                .find("row 0 is ragged"),
+            std::string::npos);
+  Ok(Conform(R"({"instances": [[1, 2, 3, 4, 5, 6]]})", matrix), "flat");
+}
+
 TEST(ConformToSchema, TypeErrorsNameTheRowColumnTypeAndValue) {
   const ModelSchema schema = Signature(kChurnSignature);
   auto record = [&](std::string_view fields) {
@@ -299,7 +343,7 @@ TEST(ConformToSchema, TensorSignaturesKeepTheirShape) {
   EXPECT_EQ(Error(Conform(R"({"instances": [[[[1, 2], [3, "x"]]]]})", schema), "value"),
             "row 0, value 3: \"x\" is not a float");
   EXPECT_NE(
-      Error(Conform(R"({"instances": [[[[1, 2], [3]]]]})", schema), "ragged").find("does not fit"),
+      Error(Conform(R"({"instances": [[[[1, 2], [3]]]]})", schema), "ragged").find("is ragged"),
       std::string::npos);
 }
 
