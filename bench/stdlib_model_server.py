@@ -2,7 +2,10 @@
 library HTTP server (ThreadingHTTPServer), predicting each request on its own — what a
 minimal Python model server does.
 
-    python3 stdlib_model_server.py MODEL_PKL PORT
+    python3 stdlib_model_server.py MODEL_PKL PORT [records]
+
+With `records`, requests are {"dataframe_records": [...]} and the model gets a DataFrame (a
+pipeline over typed columns); otherwise {"instances": [[...]]} as a float64 matrix.
 """
 import http.server
 import json
@@ -12,7 +15,7 @@ import sys
 import numpy as np
 
 
-def main(model_file, port):
+def main(model_file, port, form="instances"):
     with open(model_file, "rb") as f:
         model = pickle.load(f)
 
@@ -26,7 +29,11 @@ def main(model_file, port):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             try:
-                rows = np.asarray(json.loads(body)["instances"], dtype=np.float64)
+                if form == "records":
+                    import pandas as pd
+                    rows = pd.DataFrame(json.loads(body)["dataframe_records"])
+                else:
+                    rows = np.asarray(json.loads(body)["instances"], dtype=np.float64)
                 answer = json.dumps({"predictions": model.predict(rows).tolist()}).encode()
                 status = 200
             except Exception as error:  # noqa: BLE001

@@ -19,6 +19,19 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from data import FEATURES, LABEL, make_churn
 
 
+def build_model(C=1.0, max_iter=200):
+    """The pipeline: one-hot encoded strings, scaled numbers, the flag as is, then a logistic
+    regression."""
+    return Pipeline([
+        ("columns", ColumnTransformer([
+            ("categories", OneHotEncoder(handle_unknown="ignore"), ["plan", "region"]),
+            ("numbers", StandardScaler(), ["tenure_months", "monthly_spend"]),
+            ("flags", "passthrough", ["has_support"]),
+        ])),
+        ("classifier", LogisticRegression(C=C, max_iter=max_iter)),
+    ])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--C", type=float, default=1.0, help="inverse regularization strength")
@@ -31,14 +44,7 @@ def main():
     x_train, x_val, y_train, y_val = train_test_split(
         table[FEATURES], table[LABEL], test_size=0.25, random_state=args.seed,
         stratify=table[LABEL])
-    model = Pipeline([
-        ("columns", ColumnTransformer([
-            ("categories", OneHotEncoder(handle_unknown="ignore"), ["plan", "region"]),
-            ("numbers", StandardScaler(), ["tenure_months", "monthly_spend"]),
-            ("flags", "passthrough", ["has_support"]),
-        ])),
-        ("classifier", LogisticRegression(C=args.C, max_iter=args.max_iter)),
-    ])
+    model = build_model(args.C, args.max_iter)
     with somlier.start_run():
         somlier.log_params(vars(args))
         model.fit(x_train, y_train)
