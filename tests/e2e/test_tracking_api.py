@@ -343,6 +343,16 @@ class TrackingApiTests:
                    "'datasets'")
         self.fails(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-inputs",
                    {"datasets": [train]}, "'run_id'")
+        nul = dataset_input("wine", "w2", "eval")
+        nul["dataset"]["source"] = "a\u0000b"
+        self.fails(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-inputs",
+                   {"run_id": bare, "datasets": [nul]},
+                   "datasets[0].dataset.source contains a NUL byte")
+        tagged = dataset_input("wine", "w3", "eval")
+        tagged["tags"] += [{"key": f"k{i}", "value": "v"} for i in range(1000)]
+        self.fails(400, "INVALID_PARAMETER_VALUE", "POST", "runs/log-inputs",
+                   {"run_id": bare, "datasets": [tagged]},
+                   "at most 1000 input tags in all; got 1001")
         self.assertEqual(self.call("GET", "runs/get", {"run_id": bare})["run"]["inputs"], {})
         self.assertEqual(search("datasets.name = 'wine'"), [])
         self.fails(404, "RESOURCE_DOES_NOT_EXIST", "POST", "runs/log-inputs",

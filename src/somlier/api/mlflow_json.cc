@@ -60,7 +60,8 @@ json ToJson(const Metric& m) {
 }
 
 json ToJson(const DatasetInput& input) {
-  const Dataset& d = input.dataset;
+  // Runs that used one dataset share it (Store); each run's answer carries its own copy.
+  const Dataset& d = *input.dataset;
   json dataset = {
       {"name", d.name}, {"digest", d.digest}, {"source_type", d.source_type}, {"source", d.source}};
   if (!d.schema.empty()) dataset["schema"] = d.schema;

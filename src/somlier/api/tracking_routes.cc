@@ -73,18 +73,17 @@ Result<std::vector<DatasetInput>> ReadDatasetInputs(const Fields& f) {
   std::vector<DatasetInput> out;
   out.reserve(items.size());
   for (const Fields& item : items) {
-    DatasetInput input;
-    SOMLIER_ASSIGN_OR_RETURN(input.tags, item.TagList("tags"));
+    SOMLIER_ASSIGN_OR_RETURN(std::vector<Tag> tags, item.TagList("tags"));
     SOMLIER_ASSIGN_OR_RETURN(std::optional<Fields> dataset, item.Object("dataset"));
     if (!dataset) return item.RequiredString("dataset").status();
-    Dataset& d = input.dataset;
+    Dataset d;
     SOMLIER_ASSIGN_OR_RETURN(d.name, dataset->RequiredString("name"));
     SOMLIER_ASSIGN_OR_RETURN(d.digest, dataset->RequiredString("digest"));
     SOMLIER_ASSIGN_OR_RETURN(d.source_type, dataset->RequiredString("source_type"));
     SOMLIER_ASSIGN_OR_RETURN(d.source, dataset->RequiredString("source"));
     SOMLIER_ASSIGN_OR_RETURN(d.schema, dataset->String("schema"));
     SOMLIER_ASSIGN_OR_RETURN(d.profile, dataset->String("profile"));
-    out.push_back(std::move(input));
+    out.emplace_back(std::move(d), std::move(tags));
   }
   return out;
 }
@@ -210,7 +209,7 @@ void AddTrackingRoutes(MlflowRouter& router, TrackingService& t) {
       SOMLIER_ASSIGN_OR_RETURN(int64_t parsed, ParseExperimentId(id));
       experiment_ids.push_back(parsed);
     }
-    SOMLIER_ASSIGN_OR_RETURN(Page<Run> page, t.SearchRuns(experiment_ids, r));
+    SOMLIER_ASSIGN_OR_RETURN(Page<Run> page, t.SearchRuns(experiment_ids, r, /*with_inputs=*/true));
     return PageJson(page, "runs");
   });
   AddMlflowRoute(router, Method::kPost, "/runs/log-metric", [&t](const Fields& f) -> Result<json> {

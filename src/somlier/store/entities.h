@@ -7,9 +7,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace somlier {
@@ -101,18 +103,36 @@ struct Dataset {
 inline constexpr std::string_view kDatasetContextTag = "mlflow.data.context";
 
 // A dataset a run used, with the input's tags (e.g. mlflow.data.context).
+//
+// The dataset is shared, never null: the Store reads each dataset once per read, and every
+// run of that read that used it points to the one copy (a schema may be 1 MiB and a profile
+// 16 MiB, and one dataset may be used by thousands of runs). Equal when the datasets'
+// fields and the tags are.
 struct DatasetInput {
-  Dataset dataset;
+  std::shared_ptr<const Dataset> dataset;
   std::vector<Tag> tags;  // sorted by key when read from the Store
-  bool operator==(const DatasetInput&) const = default;
+
+  DatasetInput() = default;
+  DatasetInput(Dataset d, std::vector<Tag> t)
+      : dataset(std::make_shared<const Dataset>(std::move(d))), tags(std::move(t)) {}
+  DatasetInput(std::shared_ptr<const Dataset> d, std::vector<Tag> t)
+      : dataset(std::move(d)), tags(std::move(t)) {}
+
+  friend bool operator==(const DatasetInput& a, const DatasetInput& b) {
+    const bool same_dataset =
+        a.dataset == b.dataset || (a.dataset && b.dataset && *a.dataset == *b.dataset);
+    return same_dataset && a.tags == b.tags;
+  }
 };
 
 struct Run {
   RunInfo info;
-  std::vector<Metric> metrics;       // the latest value of each key, sorted by key
-  std::vector<Param> params;         // sorted by key
-  std::vector<Tag> tags;             // sorted by key
-  std::vector<DatasetInput> inputs;  // in the order they were first logged
+  std::vector<Metric> metrics;  // the latest value of each key, sorted by key
+  std::vector<Param> params;    // sorted by key
+  std::vector<Tag> tags;        // sorted by key
+  // In the order they were first logged. Filled by GetRun, and by SearchRuns only when
+  // asked (RunQuery::with_inputs).
+  std::vector<DatasetInput> inputs;
 };
 
 struct ModelAlias {

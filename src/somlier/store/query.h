@@ -69,6 +69,15 @@ struct RunQuery {
   std::vector<Order> order_by;
   int64_t max_results = 1000;
   int64_t offset = 0;
+  // Whether the runs carry their dataset inputs (Run::inputs). MLflow's answers show them;
+  // SoMLier's own lists do not, and then nothing of them is read.
+  bool with_inputs = false;
+  // With inputs, when more than 0: about how many characters of datasets one search may
+  // return, counting every run's datasets (a dataset many runs used counts once per run, as
+  // an answer showing each run carries it). From the first run that would pass it, the runs
+  // are left out — the first run is always kept — and SearchRuns says that it cut the
+  // result short.
+  int64_t max_input_chars = 0;
 };
 
 // Experiment attributes: experiment_id, name, creation_time, last_update_time; filters

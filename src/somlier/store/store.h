@@ -107,8 +107,12 @@ class Store {
   Status SetRunLifecycle(const std::string& run_id, LifecycleStage stage);
   // When the first order is on a metric, param or tag that no filter requires, runs having
   // it are read in index order first and the others after, so "best by metric" stays an
-  // index walk even though runs without the metric are part of the result.
-  Result<std::vector<Run>> SearchRuns(const RunQuery& query);
+  // index walk even though runs without the metric are part of the result. With
+  // query.with_inputs the runs carry their dataset inputs, each dataset read once and shared
+  // by the runs that used it; `cut_short` (when given) is set when query.max_input_chars
+  // left runs out: the runs returned are then the first of the result, and the next page
+  // starts after them.
+  Result<std::vector<Run>> SearchRuns(const RunQuery& query, bool* cut_short = nullptr);
   // The runs an executor holds (executor not empty), whatever their status: SCHEDULED or
   // RUNNING ones, and ended ones whose executor has not yet seen the end.
   Result<std::vector<RunInfo>> ListHeldRuns();
@@ -122,8 +126,10 @@ class Store {
   // a dataset is the run's experiment's (name, digest) — created by its first logging,
   // whose source, schema and profile stand — and a run uses it once: a (name, digest) the
   // run already has, or that comes twice in `inputs`, is skipped with its tags (the first
-  // stands). The run must exist and not be deleted (a finished run is fine). Errors:
-  // InvalidArgument for an empty name, digest, source_type or source, or an empty tag key.
+  // stands). The run must exist and not be deleted (a finished run is fine); its row is
+  // locked first, so concurrent calls for one run follow each other and a deletion cannot
+  // come between the check and the inputs. Errors: InvalidArgument for a missing dataset,
+  // an empty name, digest, source_type or source, or an empty tag key.
   Status LogInputs(const std::string& run_id, const std::vector<DatasetInput>& inputs);
   // Moves about `max_points` of the oldest logged metric points (whole logged batches) into
   // the series-ordered history table; returns how many it moved. Runs on the Store's own

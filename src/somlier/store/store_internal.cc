@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <memory>
+#include <set>
 
 #include "somlier/core/log.h"
 #include "somlier/core/time.h"
@@ -137,45 +139,151 @@ Status LoadRunData(Connection& c, std::vector<somlier::Run>& runs) {
   for (const SqlRow& row : tags.rows) {
     by_id[AsText(row[0])]->tags.push_back({AsText(row[1]), AsText(row[2])});
   }
-  return LoadRunInputs(c, by_id, ids);
+  return OkStatus();
 }
 
-Status LoadRunInputs(Connection& c, const std::map<std::string, somlier::Run*>& by_id,
-                     const Values& ids) {
-  const std::string in = "(" + Placeholders(ids.size()) + ")";
-  SOMLIER_ASSIGN_OR_RETURN(
-      QueryResult inputs,
-      Exec(c,
-           "SELECT i.run_uuid, i.input_id, d.name, d.digest, d.source_type, d.source, "
-           "d.dataset_schema, d.profile FROM run_inputs i JOIN datasets d ON d.dataset_id = "
-           "i.dataset_id WHERE i.run_uuid IN " +
-               in + " ORDER BY i.run_uuid, i.input_id",
-           ids));
-  if (inputs.rows.empty()) return OkStatus();
-  // Where each input went (an index: a run's inputs move while they are appended).
-  std::map<int64_t, std::pair<somlier::Run*, size_t>> by_input;
-  for (const SqlRow& row : inputs.rows) {
-    somlier::Run* run = by_id.at(AsText(row[0]));
-    DatasetInput input;
-    input.dataset = {AsText(row[2]), AsText(row[3]), AsText(row[4]),
-                     AsText(row[5]), AsText(row[6]), AsText(row[7])};
-    by_input[AsInt(row[1])] = {run, run->inputs.size()};
-    run->inputs.push_back(std::move(input));
-  }
-  SOMLIER_ASSIGN_OR_RETURN(
-      QueryResult tags,
-      Exec(c,
-           "SELECT t.input_id, t.key, t.value FROM run_input_tags t JOIN run_inputs i ON "
-           "i.input_id = t.input_id WHERE i.run_uuid IN " +
-               in + " ORDER BY t.input_id, t.key",
-           ids));
-  for (const SqlRow& row : tags.rows) {
-    auto it = by_input.find(AsInt(row[0]));
-    if (it == by_input.end()) continue;  // an input logged since the first read
-    auto& [run, index] = it->second;
-    run->inputs[index].tags.push_back({AsText(row[1]), AsText(row[2])});
+namespace {
+
+// Calls `fn(chunk)` for consecutive slices of `values`, each at most kValuesPerInList long.
+template <typename Fn>
+Status ForEachInList(const Values& values, Fn fn) {
+  for (size_t start = 0; start < values.size(); start += kValuesPerInList) {
+    const size_t end = std::min(values.size(), start + kValuesPerInList);
+    SOMLIER_RETURN_IF_ERROR(fn(Values(values.begin() + static_cast<std::ptrdiff_t>(start),
+                                      values.begin() + static_cast<std::ptrdiff_t>(end))));
   }
   return OkStatus();
+}
+
+std::string InList(size_t n) { return "(" + Placeholders(n) + ")"; }
+
+// The text of `v`, moved out when it holds text (a dataset's profile may be 16 MiB).
+std::string TakeText(SqlValue& v) {
+  if (auto* text = std::get_if<std::string>(&v)) return std::move(*text);
+  return AsText(v);
+}
+
+}  // namespace
+
+Result<bool> LoadRunInputs(Connection& c, std::vector<somlier::Run>& runs, int64_t max_chars) {
+  if (runs.empty()) return false;
+  std::map<std::string, size_t> position;  // run id -> index in `runs`
+  Values run_ids;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    position[runs[i].info.run_id] = i;
+    run_ids.emplace_back(runs[i].info.run_id);
+  }
+  // Which datasets each run used: ids only, however large the datasets are.
+  struct InputRow {
+    int64_t input_id;
+    int64_t dataset_id;
+  };
+  std::vector<std::vector<InputRow>> used(runs.size());
+  SOMLIER_RETURN_IF_ERROR(ForEachInList(run_ids, [&](const Values& chunk) -> Status {
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult rows,
+                             Exec(c,
+                                  "SELECT run_uuid, input_id, dataset_id FROM run_inputs "
+                                  "WHERE run_uuid IN " +
+                                      InList(chunk.size()) + " ORDER BY run_uuid, input_id",
+                                  chunk));
+    for (const SqlRow& row : rows.rows) {
+      used[position.at(AsText(row[0]))].push_back({AsInt(row[1]), AsInt(row[2])});
+    }
+    return OkStatus();
+  }));
+  auto distinct_datasets = [&] {
+    std::set<int64_t> ids;
+    for (const auto& inputs : used) {
+      for (const InputRow& input : inputs) ids.insert(input.dataset_id);
+    }
+    Values out;
+    for (int64_t id : ids) out.emplace_back(id);
+    return out;
+  };
+  Values dataset_ids = distinct_datasets();
+  if (dataset_ids.empty()) return false;
+
+  bool cut = false;
+  if (max_chars > 0) {
+    // Each dataset's size first, to keep only the runs whose datasets fit.
+    std::map<int64_t, int64_t> chars;
+    SOMLIER_RETURN_IF_ERROR(ForEachInList(dataset_ids, [&](const Values& chunk) -> Status {
+      SOMLIER_ASSIGN_OR_RETURN(
+          QueryResult rows,
+          Exec(c,
+               "SELECT dataset_id, LENGTH(name) + LENGTH(digest) + LENGTH(source_type) + "
+               "LENGTH(source) + LENGTH(dataset_schema) + LENGTH(profile) FROM datasets "
+               "WHERE dataset_id IN " +
+                   InList(chunk.size()),
+               chunk));
+      for (const SqlRow& row : rows.rows) chars[AsInt(row[0])] = AsInt(row[1]);
+      return OkStatus();
+    }));
+    int64_t total = 0;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      int64_t run_chars = 0;
+      for (const InputRow& input : used[i]) run_chars += chars[input.dataset_id];
+      if (i > 0 && total + run_chars > max_chars) {
+        runs.resize(i);
+        used.resize(i);
+        run_ids.resize(i);
+        cut = true;
+        break;
+      }
+      total += run_chars;
+    }
+    if (cut) dataset_ids = distinct_datasets();
+    if (dataset_ids.empty()) return cut;
+  }
+
+  // Each dataset once.
+  std::map<int64_t, std::shared_ptr<const Dataset>> datasets;
+  SOMLIER_RETURN_IF_ERROR(ForEachInList(dataset_ids, [&](const Values& chunk) -> Status {
+    SOMLIER_ASSIGN_OR_RETURN(
+        QueryResult rows,
+        Exec(c,
+             "SELECT dataset_id, name, digest, source_type, source, dataset_schema, profile "
+             "FROM datasets WHERE dataset_id IN " +
+                 InList(chunk.size()),
+             chunk));
+    for (SqlRow& row : rows.rows) {
+      datasets[AsInt(row[0])] = std::make_shared<const Dataset>(
+          Dataset{TakeText(row[1]), TakeText(row[2]), TakeText(row[3]), TakeText(row[4]),
+                  TakeText(row[5]), TakeText(row[6])});
+    }
+    return OkStatus();
+  }));
+  // The inputs' tags.
+  std::map<int64_t, std::vector<Tag>> tags;
+  SOMLIER_RETURN_IF_ERROR(ForEachInList(run_ids, [&](const Values& chunk) -> Status {
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult rows,
+                             Exec(c,
+                                  "SELECT t.input_id, t.key, t.value FROM run_input_tags t "
+                                  "JOIN run_inputs i ON i.input_id = t.input_id "
+                                  "WHERE i.run_uuid IN " +
+                                      InList(chunk.size()) + " ORDER BY t.input_id, t.key",
+                                  chunk));
+    for (const SqlRow& row : rows.rows) {
+      tags[AsInt(row[0])].push_back({AsText(row[1]), AsText(row[2])});
+    }
+    return OkStatus();
+  }));
+  for (size_t i = 0; i < runs.size(); ++i) {
+    runs[i].inputs.clear();
+    runs[i].inputs.reserve(used[i].size());
+    for (const InputRow& input : used[i]) {
+      auto dataset = datasets.find(input.dataset_id);
+      if (dataset == datasets.end()) {
+        return Internal(fmt::format("run '{}' used dataset {}, which is not in the database",
+                                    runs[i].info.run_id, input.dataset_id));
+      }
+      auto input_tags = tags.find(input.input_id);
+      runs[i].inputs.emplace_back(dataset->second, input_tags == tags.end()
+                                                       ? std::vector<Tag>()
+                                                       : std::move(input_tags->second));
+    }
+  }
+  return cut;
 }
 
 Result<int64_t> CheckRun(Connection& c, const std::string& run_id, bool require_active) {

@@ -2,7 +2,6 @@
 // Store's interface; include only from those files.
 #pragma once
 
-#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,13 +42,19 @@ auto KnownInDatabase(Parse parse, const std::string& value, std::string_view wha
 // guessed: a run read as FAILED or active that is not would be acted on wrongly).
 Result<RunInfo> RunInfoFromRow(const SqlRow& row);
 
-// Fills metrics (latest), params and tags of `runs`, each sorted by key, and their dataset
-// inputs (LoadRunInputs).
+// Fills metrics (latest), params and tags of `runs`, each sorted by key.
 Status LoadRunData(Connection& c, std::vector<Run>& runs);
 
-// Fills the dataset inputs of the runs `by_id` (whose ids are `ids`): in the order they were
-// first logged, each input's tags sorted by key.
-Status LoadRunInputs(Connection& c, const std::map<std::string, Run*>& by_id, const Values& ids);
+// Fills the dataset inputs of `runs`: in the order they were first logged, each input's
+// tags sorted by key. Reads which datasets the runs used first, then each dataset once
+// (shared by every run that used it). With `max_chars` > 0, the runs from the first whose
+// datasets would bring the total (every run's datasets, as answers show them) past
+// `max_chars` characters are removed from `runs` before any dataset is read — the first run
+// always stays; returns whether any was removed.
+Result<bool> LoadRunInputs(Connection& c, std::vector<Run>& runs, int64_t max_chars = 0);
+
+// How many values one `IN (...)` list of the Store's reads binds at most.
+inline constexpr size_t kValuesPerInList = 500;
 
 // NotFound unless the run exists; FailedPrecondition when `require_active` and it is
 // deleted. Returns its experiment id.

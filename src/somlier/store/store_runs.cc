@@ -96,7 +96,8 @@ Result<Run> Store::GetRun(const std::string& run_id) {
     if (r.rows.empty()) return NotFound(fmt::format("run '{}' does not exist", run_id));
     SOMLIER_ASSIGN_OR_RETURN(RunInfo info, store_internal::RunInfoFromRow(r.rows[0]));
     runs.push_back({std::move(info), {}, {}, {}, {}});
-    return store_internal::LoadRunData(c, runs);
+    SOMLIER_RETURN_IF_ERROR(store_internal::LoadRunData(c, runs));
+    return store_internal::LoadRunInputs(c, runs).status();
   }));
   return std::move(runs[0]);
 }
@@ -168,7 +169,8 @@ Result<std::vector<RunInfo>> Store::ListHeldRuns() {
   return out;
 }
 
-Result<std::vector<Run>> Store::SearchRuns(const RunQuery& query) {
+Result<std::vector<Run>> Store::SearchRuns(const RunQuery& query, bool* cut_short) {
+  if (cut_short != nullptr) *cut_short = false;
   // Is the first order on a metric, param or tag that no filter already requires? Then
   // read the runs having it (index order) first and those without it after.
   bool split = false;
@@ -195,8 +197,10 @@ Result<std::vector<Run>> Store::SearchRuns(const RunQuery& query) {
   }
 
   std::vector<Run> runs;
+  bool cut = false;
   SOMLIER_RETURN_IF_ERROR(db_->Transaction(false, [&](Connection& c) -> Status {
     runs.clear();
+    cut = false;
     SOMLIER_ASSIGN_OR_RETURN(QueryResult r, Exec(c, first_part.sql, first_part.values));
     for (const SqlRow& row : r.rows) {
       SOMLIER_ASSIGN_OR_RETURN(RunInfo info, store_internal::RunInfoFromRow(row));
@@ -221,8 +225,12 @@ Result<std::vector<Run>> Store::SearchRuns(const RunQuery& query) {
         runs.push_back({std::move(info), {}, {}, {}, {}});
       }
     }
+    if (query.with_inputs) {  // first: it may leave runs out
+      SOMLIER_ASSIGN_OR_RETURN(cut, store_internal::LoadRunInputs(c, runs, query.max_input_chars));
+    }
     return store_internal::LoadRunData(c, runs);
   }));
+  if (cut_short != nullptr) *cut_short = cut;
   return runs;
 }
 
@@ -530,7 +538,10 @@ Status Store::LogInputs(const std::string& run_id, const std::vector<DatasetInpu
   std::vector<const DatasetInput*> distinct;
   std::map<std::pair<std::string, std::string>, int64_t> dataset_ids;  // filled below
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const Dataset& d = inputs[i].dataset;
+    if (inputs[i].dataset == nullptr) {
+      return InvalidArgument(fmt::format("dataset input {} has no dataset", i));
+    }
+    const Dataset& d = *inputs[i].dataset;
     const std::pair<std::string_view, const std::string*> required[] = {
         {"name", &d.name},
         {"digest", &d.digest},
@@ -548,17 +559,33 @@ Status Store::LogInputs(const std::string& run_id, const std::vector<DatasetInpu
     }
     if (dataset_ids.emplace(std::pair(d.name, d.digest), 0).second) distinct.push_back(&inputs[i]);
   }
+  // Datasets are written in (name, digest) order: concurrent writers of the same datasets
+  // (to other runs of the experiment) then take their locks in one order.
+  std::vector<const DatasetInput*> sorted = distinct;
+  std::sort(sorted.begin(), sorted.end(), [](const DatasetInput* a, const DatasetInput* b) {
+    return std::tie(a->dataset->name, a->dataset->digest) <
+           std::tie(b->dataset->name, b->dataset->digest);
+  });
   return db_->Transaction(true, [&](Connection& c) -> Status {
-    SOMLIER_ASSIGN_OR_RETURN(int64_t experiment_id, CheckRun(c, run_id, /*require_active=*/true));
-    // Datasets first, in (name, digest) order: concurrent writers of the same datasets then
-    // take their locks in one order (no deadlock on PostgreSQL).
-    std::vector<const DatasetInput*> sorted = distinct;
-    std::sort(sorted.begin(), sorted.end(), [](const DatasetInput* a, const DatasetInput* b) {
-      return std::tie(a->dataset.name, a->dataset.digest) <
-             std::tie(b->dataset.name, b->dataset.digest);
-    });
+    // The run's row first, with an UPDATE that changes nothing: it holds the row until
+    // commit (PostgreSQL; SQLite's writers take turns anyway), so concurrent log-inputs of
+    // one run follow each other — they cannot deadlock on its inputs, whatever order their
+    // datasets come in — and the run cannot be deleted between this check and the inserts.
+    SOMLIER_ASSIGN_OR_RETURN(QueryResult locked,
+                             Exec(c,
+                                  "UPDATE runs SET lifecycle_stage = lifecycle_stage "
+                                  "WHERE run_uuid = ? AND lifecycle_stage = 'active' "
+                                  "RETURNING experiment_id",
+                                  {run_id}));
+    if (locked.rows.empty()) {
+      SOMLIER_RETURN_IF_ERROR(CheckRun(c, run_id, /*require_active=*/true).status());
+      // Restored since the UPDATE looked: Unavailable has PostgreSQL's transaction retried.
+      return Unavailable(
+          fmt::format("run '{}' changed while its inputs were being logged; try again", run_id));
+    }
+    const int64_t experiment_id = AsInt(locked.rows[0][0]);
     for (const DatasetInput* input : sorted) {
-      const Dataset& d = input->dataset;
+      const Dataset& d = *input->dataset;
       SOMLIER_RETURN_IF_ERROR(
           Exec(c,
                "INSERT INTO datasets (experiment_id, name, digest, source_type, source, "
@@ -576,9 +603,11 @@ Status Store::LogInputs(const std::string& run_id, const std::vector<DatasetInpu
       }
       dataset_ids[{d.name, d.digest}] = AsInt(found.rows[0][0]);
     }
-    // Then the run's inputs, in the order given; one the run already has keeps its tags.
+    // Then the run's inputs, in the order given (the run's row orders concurrent calls);
+    // one the run already has keeps its tags.
+    std::vector<std::tuple<int64_t, std::string, std::string>> tag_rows;
     for (const DatasetInput* input : distinct) {
-      const int64_t dataset_id = dataset_ids.at({input->dataset.name, input->dataset.digest});
+      const int64_t dataset_id = dataset_ids.at({input->dataset->name, input->dataset->digest});
       SOMLIER_ASSIGN_OR_RETURN(QueryResult added,
                                Exec(c,
                                     "INSERT INTO run_inputs (run_uuid, dataset_id) VALUES (?, ?) "
@@ -589,12 +618,22 @@ Status Store::LogInputs(const std::string& run_id, const std::vector<DatasetInpu
       const int64_t input_id = AsInt(added.rows[0][0]);
       std::map<std::string, std::string> tags;  // the last value of a key wins
       for (const Tag& tag : input->tags) tags[tag.key] = tag.value;
-      for (const auto& [key, value] : tags) {
-        SOMLIER_RETURN_IF_ERROR(
-            Exec(c, "INSERT INTO run_input_tags (input_id, key, value) VALUES (?, ?, ?)",
-                 {input_id, key, value})
-                .status());
+      for (const auto& [key, value] : tags) tag_rows.emplace_back(input_id, key, value);
+    }
+    // The new inputs' tags, kRowsPerInsert to a statement.
+    for (size_t start = 0; start < tag_rows.size(); start += kRowsPerInsert) {
+      const size_t end = std::min(tag_rows.size(), start + kRowsPerInsert);
+      Values values;
+      values.reserve((end - start) * 3);
+      for (size_t i = start; i < end; ++i) {
+        const auto& [input_id, key, value] = tag_rows[i];
+        values.insert(values.end(), {input_id, key, value});
       }
+      SOMLIER_RETURN_IF_ERROR(Exec(c,
+                                   "INSERT INTO run_input_tags (input_id, key, value) VALUES " +
+                                       ValueRows(end - start, 3),
+                                   values)
+                                  .status());
     }
     return OkStatus();
   });

@@ -6,12 +6,14 @@
 // SOMLIER_TEST_REQUIRE_POSTGRES=1, when they fail.
 #include "somlier/store/store.h"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -674,10 +676,10 @@ TEST_P(StoreTest, SearchRunsRejectsBadQueries) {
 
 DatasetInput Input(const std::string& name, const std::string& digest, const std::string& context,
                    const std::string& source = "{\"uri\": \"/data/x.csv\"}") {
-  DatasetInput input;
-  input.dataset = {name, digest, "local", source, "{\"mlflow_colspec\": []}", ""};
-  if (!context.empty()) input.tags = {{std::string(kDatasetContextTag), context}};
-  return input;
+  std::vector<Tag> tags;
+  if (!context.empty()) tags = {{std::string(kDatasetContextTag), context}};
+  return DatasetInput(Dataset{name, digest, "local", source, "{\"mlflow_colspec\": []}", ""},
+                      std::move(tags));
 }
 
 TEST_P(StoreTest, DatasetInputsAreLoggedOnceAndAllOrNothing) {
@@ -690,7 +692,7 @@ TEST_P(StoreTest, DatasetInputsAreLoggedOnceAndAllOrNothing) {
   auto got = store_->GetRun(run);
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   ASSERT_EQ(got->inputs.size(), 2u);
-  EXPECT_EQ(got->inputs[0].dataset, train.dataset) << "in the order logged";
+  EXPECT_EQ(*got->inputs[0].dataset, *train.dataset) << "in the order logged";
   EXPECT_EQ(got->inputs[0].tags,
             (std::vector<Tag>{{"a.note", "first"}, {"mlflow.data.context", "training"}}))
       << "tags sorted by key";
@@ -708,13 +710,13 @@ TEST_P(StoreTest, DatasetInputsAreLoggedOnceAndAllOrNothing) {
   EXPECT_EQ(store_->GetRun(run)->inputs, got->inputs);
   auto shared = store_->GetRun(second);
   ASSERT_EQ(shared->inputs.size(), 1u);
-  EXPECT_EQ(shared->inputs[0].dataset, train.dataset)
+  EXPECT_EQ(*shared->inputs[0].dataset, *train.dataset)
       << "the experiment's dataset is the one first logged";
   EXPECT_EQ(shared->inputs[0].tags, (std::vector<Tag>{{"mlflow.data.context", "testing"}}));
   // Another experiment has its own datasets.
   const std::string elsewhere = NewRun(NewExperiment("other"));
   ASSERT_TRUE(store_->LogInputs(elsewhere, {Input("iris", "abc123", "", "its own")}).ok());
-  EXPECT_EQ(store_->GetRun(elsewhere)->inputs[0].dataset.source, "its own");
+  EXPECT_EQ(store_->GetRun(elsewhere)->inputs[0].dataset->source, "its own");
   EXPECT_TRUE(store_->GetRun(elsewhere)->inputs[0].tags.empty());
 
   // A bad input refuses the whole request.
@@ -739,6 +741,82 @@ TEST_P(StoreTest, DatasetInputsAreLoggedOnceAndAllOrNothing) {
   ASSERT_TRUE(store_->LogInputs(run, {Input("new", "0001", "")}).ok());
   EXPECT_EQ(store_->GetRun(run)->inputs.size(), 3u);
   EXPECT_TRUE(store_->LogInputs(run, {}).ok());
+}
+
+TEST_P(StoreTest, DatasetInputTagsAreWrittenInBatches) {
+  const std::string run = NewRun(NewExperiment());
+  DatasetInput many = Input("iris", "d1", "training");
+  for (int i = 0; i < 700; ++i) many.tags.push_back({fmt::format("k{:04}", i), "v"});
+  DatasetInput more = Input("wine", "d2", "");
+  for (int i = 0; i < 300; ++i) more.tags.push_back({fmt::format("w{:04}", i), "x"});
+  more.tags.push_back({"w0000", "the last value of a key wins"});
+  ASSERT_TRUE(store_->LogInputs(run, {many, more}).ok());
+  auto got = store_->GetRun(run);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->inputs.size(), 2u);
+  EXPECT_EQ(got->inputs[0].tags.size(), 701u);
+  EXPECT_EQ(got->inputs[0].tags.front(), (Tag{"k0000", "v"}));
+  EXPECT_EQ(got->inputs[0].tags.back(), (Tag{std::string(kDatasetContextTag), "training"}));
+  ASSERT_EQ(got->inputs[1].tags.size(), 300u);
+  EXPECT_EQ(got->inputs[1].tags[0], (Tag{"w0000", "the last value of a key wins"}));
+  EXPECT_EQ(store_->LogInputs(run, {DatasetInput()}).code(), StatusCode::kInvalidArgument)
+      << "an input without a dataset";
+}
+
+TEST_P(StoreTest, SearchRunsReadsEachDatasetOnceAndKeepsToItsBudget) {
+  const int64_t exp = NewExperiment();
+  // Four runs (newest first) share one large dataset; the second also has its own.
+  const std::string big(10000, 'p');
+  DatasetInput shared(Dataset{"big", "d1", "local", "{}", "", big}, {});
+  std::vector<std::string> runs;
+  for (int i = 0; i < 4; ++i) {
+    runs.push_back(NewRun(exp, 2000 - i));
+    ASSERT_TRUE(store_->LogInputs(runs.back(), {shared}).ok());
+  }
+  ASSERT_TRUE(store_->LogInputs(runs[1], {Input("small", "d2", "eval")}).ok());
+  const std::string bare = NewRun(exp, 1000);  // no inputs
+
+  RunQuery q;
+  q.experiment_ids = {exp};
+  q.with_inputs = true;
+  bool cut = true;
+  auto all = store_->SearchRuns(q, &cut);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_FALSE(cut);
+  ASSERT_EQ(all->size(), 5u);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_FALSE((*all)[i].inputs.empty());
+    EXPECT_EQ((*all)[i].inputs[0], shared);
+    EXPECT_EQ((*all)[i].inputs[0].dataset.get(), (*all)[0].inputs[0].dataset.get())
+        << "one copy of the dataset, shared by the runs that used it";
+  }
+  ASSERT_EQ((*all)[1].inputs.size(), 2u);
+  EXPECT_EQ((*all)[1].inputs[1].dataset->name, "small");
+  EXPECT_TRUE((*all)[4].inputs.empty());
+
+  // Each run counts its copy: about 2.5 runs' worth keeps two runs, and says so.
+  q.max_input_chars = 25000;
+  auto cut_page = store_->SearchRuns(q, &cut);
+  ASSERT_TRUE(cut_page.ok());
+  EXPECT_TRUE(cut);
+  EXPECT_EQ(Ids(cut_page), (std::vector<std::string>{runs[0], runs[1]}));
+  EXPECT_EQ((*cut_page)[1].inputs.size(), 2u) << "the runs kept are whole";
+  EXPECT_FALSE((*cut_page)[1].tags.empty()) << "with their tags";
+  // The next page starts after them.
+  q.offset = 2;
+  EXPECT_EQ(Ids(store_->SearchRuns(q, &cut)), (std::vector<std::string>{runs[2], runs[3], bare}));
+  EXPECT_FALSE(cut);
+  // The first run is kept even when it alone passes the budget.
+  q.offset = 0;
+  q.max_input_chars = 10;
+  EXPECT_EQ(Ids(store_->SearchRuns(q, &cut)), (std::vector<std::string>{runs[0]}));
+  EXPECT_TRUE(cut);
+  // Without inputs there is no budget to keep.
+  q.with_inputs = false;
+  auto plain = store_->SearchRuns(q, &cut);
+  EXPECT_FALSE(cut);
+  ASSERT_EQ(plain->size(), 5u);
+  for (const somlier::Run& run : *plain) EXPECT_TRUE(run.inputs.empty());
 }
 
 TEST_P(StoreTest, SearchRunsByDataset) {
@@ -776,14 +854,19 @@ TEST_P(StoreTest, SearchRunsByDataset) {
       << "values are bound";
   EXPECT_EQ(search({}), (V{a, b, c}));
 
-  // Results carry their inputs.
+  // Results carry their inputs when asked, and only then.
   RunQuery q;
   q.experiment_ids = {exp};
   q.filters = {{FieldKind::kDataset, "digest", CompareOp::kEq, {text("d2")}}};
   auto runs = store_->SearchRuns(q);
   ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_TRUE((*runs)[0].inputs.empty()) << "not asked for";
+  q.with_inputs = true;
+  runs = store_->SearchRuns(q);
+  ASSERT_TRUE(runs.ok());
   ASSERT_EQ((*runs)[0].inputs.size(), 2u);
-  EXPECT_EQ((*runs)[0].inputs[1].dataset.name, "wine");
+  EXPECT_EQ((*runs)[0].inputs[1].dataset->name, "wine");
 
   for (const Filter& bad :
        {Filter{FieldKind::kDataset, "size", CompareOp::kEq, {text("1")}},
@@ -1103,6 +1186,86 @@ TEST_P(StoreTest, ConcurrentRegistrationsGetDistinctVersions) {
   for (const auto& e : errors) EXPECT_EQ(e, "");
   std::set<int64_t> distinct(versions.begin(), versions.end());
   EXPECT_EQ(distinct, (std::set<int64_t>{1, 2, 3, 4, 5, 6, 7, 8}));
+}
+
+TEST_P(StoreTest, ConcurrentDatasetInputsNeitherDeadlockNorDuplicate) {
+  // On PostgreSQL a deadlock would be detected after deadlock_timeout and retried, which
+  // hides it: here it waits an hour instead, and lock_timeout turns it into an error.
+  Store* store = store_.get();
+  std::unique_ptr<Store> patient;
+  if (GetParam() == Dialect::kPostgres) {
+    auto opened = Store::Open(url_ + "%20-cdeadlock_timeout%3D1h%20-clock_timeout%3D20s");
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    patient = std::move(*opened);
+    store = patient.get();
+  }
+  const int64_t exp = NewExperiment();
+  // Runs `a` and `b` at once (as near as threads start), and returns their statuses.
+  auto together = [](const std::function<Status()>& a, const std::function<Status()>& b) {
+    std::atomic<int> ready{0};
+    Status sa, sb;
+    auto run = [&](const std::function<Status()>& fn, Status& out) {
+      ++ready;
+      while (ready.load() < 2) std::this_thread::yield();
+      out = fn();
+    };
+    std::thread ta(run, std::cref(a), std::ref(sa));
+    std::thread tb(run, std::cref(b), std::ref(sb));
+    ta.join();
+    tb.join();
+    return std::pair(sa, sb);
+  };
+  constexpr int kRounds = 10;
+  for (int round = 0; round < kRounds; ++round) {
+    const DatasetInput a = Input(fmt::format("a{}", round), "d", "training");
+    const DatasetInput b = Input(fmt::format("b{}", round), "d", "eval");
+    // One dataset logged to two runs: both take it, and it is stored once.
+    const std::string first = NewRun(exp);
+    const std::string second = NewRun(exp);
+    auto [s1, s2] = together([&] { return store->LogInputs(first, {a}); },
+                             [&] { return store->LogInputs(second, {a}); });
+    EXPECT_TRUE(s1.ok()) << s1.ToString();
+    EXPECT_TRUE(s2.ok()) << s2.ToString();
+    // [a, b] and [b, a] logged to one run: both succeed, each input once. Both datasets
+    // exist already, so that nothing but the run orders the two requests.
+    ASSERT_TRUE(store->LogInputs(second, {b}).ok());
+    const std::string both = NewRun(exp);
+    auto [s3, s4] = together(
+        [&] {
+          return store->LogInputs(both, {a, b});
+        },
+        [&] {
+          return store->LogInputs(both, {b, a});
+        });
+    EXPECT_TRUE(s3.ok()) << s3.ToString();
+    EXPECT_TRUE(s4.ok()) << s4.ToString();
+    EXPECT_EQ(store->GetRun(first)->inputs, std::vector<DatasetInput>{a});
+    EXPECT_EQ(store->GetRun(second)->inputs, (std::vector<DatasetInput>{a, b}));
+    auto got = store->GetRun(both);
+    ASSERT_TRUE(got.ok());
+    ASSERT_EQ(got->inputs.size(), 2u);
+    EXPECT_NE(*got->inputs[0].dataset, *got->inputs[1].dataset);
+    for (const DatasetInput& input : got->inputs) {
+      EXPECT_TRUE(input == a || input == b) << input.dataset->name;
+    }
+  }
+  auto db = Database::Open(url_);
+  ASSERT_TRUE(db.ok());
+  auto count = [&](const std::string& sql) {
+    int64_t n = -1;
+    EXPECT_TRUE((*db)
+                    ->Transaction(false,
+                                  [&](Connection& c) -> Status {
+                                    SOMLIER_ASSIGN_OR_RETURN(QueryResult r, c.Execute(sql, {}));
+                                    n = AsInt(r.rows.at(0)[0]);
+                                    return OkStatus();
+                                  })
+                    .ok());
+    return n;
+  };
+  EXPECT_EQ(count("SELECT COUNT(*) FROM datasets"), 2 * kRounds);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM run_inputs"), 5 * kRounds);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM run_input_tags"), 5 * kRounds);
 }
 
 TEST_P(StoreTest, SixteenThreadsOfMetricWritesLoseNothing) {

@@ -303,11 +303,11 @@ TEST_F(ServicesTest, UpdatingAndLoggingNeedAnActiveRun) {
 TEST_F(ServicesTest, LogInputsValidatesLikeMlflowAndIsSearchable) {
   somlier::Run run = NewRun("0");
   const std::string& id = run.info.run_id;
-  auto input = [](std::string name, std::string digest) {
-    DatasetInput in;
-    in.dataset = {std::move(name), std::move(digest), "local", "{\"uri\": \"iris.csv\"}", "", ""};
-    in.tags = {{std::string(kDatasetContextTag), "training"}};
-    return in;
+  auto input = [](std::string name, std::string digest,
+                  std::string source = "{\"uri\": \"iris.csv\"}") {
+    return DatasetInput(
+        Dataset{std::move(name), std::move(digest), "local", std::move(source), "", ""},
+        {{std::string(kDatasetContextTag), "training"}});
   };
   auto expect_refused = [&](std::vector<DatasetInput> inputs, std::string_view fragment) {
     const Status s = tracking_->LogInputs(id, inputs);
@@ -317,9 +317,8 @@ TEST_F(ServicesTest, LogInputsValidatesLikeMlflowAndIsSearchable) {
   expect_refused({input("iris", "abc"), input("wine", "")},
                  "datasets[1].dataset.digest is required: a dataset needs a name, digest, "
                  "source_type and source");
-  DatasetInput no_source = input("iris", "abc");
-  no_source.dataset.source.clear();
-  expect_refused({no_source}, "datasets[0].dataset.source is required");
+  expect_refused({input("iris", "abc", "")}, "datasets[0].dataset.source is required");
+  expect_refused({DatasetInput()}, "datasets[0].dataset is required");
   expect_refused({input("iris", std::string(37, 'd'))},
                  "datasets[0].dataset.digest '" + std::string(37, 'd') +
                      "' is 37 characters long; the limit is 36");
@@ -333,7 +332,45 @@ TEST_F(ServicesTest, LogInputsValidatesLikeMlflowAndIsSearchable) {
   keyless.tags.push_back({"", "x"});
   expect_refused({keyless}, "datasets[0].tags[1].key is required");
   expect_refused(std::vector<DatasetInput>(1001, input("iris", "abc")), "at most 1000 datasets");
+  // At most 1000 input tags in all, however they are spread.
+  DatasetInput tagged = input("iris", "abc");
+  DatasetInput more_tagged = input("wine", "w1");
+  for (int i = 0; i < 600; ++i) {
+    tagged.tags.push_back({"t" + std::to_string(i), "v"});
+    more_tagged.tags.push_back({"t" + std::to_string(i), "v"});
+  }
+  expect_refused({tagged, more_tagged},
+                 "a log-inputs request can contain at most 1000 input tags in all; got 1202");
+  // NUL bytes: PostgreSQL's text cannot hold them; the error names the field.
+  const std::string nul("a\0b", 3);
+  const std::pair<std::string Dataset::*, const char*> text_fields[] = {
+      {&Dataset::name, "name"},
+      {&Dataset::digest, "digest"},
+      {&Dataset::source_type, "source_type"},
+      {&Dataset::source, "source"},
+      {&Dataset::schema, "schema"},
+      {&Dataset::profile, "profile"}};
+  for (const auto& [field, path] : text_fields) {
+    Dataset d = *input("iris", "abc").dataset;
+    d.*field = nul;
+    expect_refused({input("ok", "1"), DatasetInput(d, {})},
+                   fmt::format("datasets[1].dataset.{} contains a NUL byte (\\u0000)", path));
+  }
+  DatasetInput nul_key = input("iris", "abc");
+  nul_key.tags.push_back({nul, "v"});
+  expect_refused({nul_key}, "datasets[0].tags[1].key contains a NUL byte");
+  DatasetInput nul_value = input("iris", "abc");
+  nul_value.tags[0].value = nul;
+  expect_refused({nul_value},
+                 "the value of datasets[0].tags[0] ('mlflow.data.context') contains a NUL byte");
   EXPECT_TRUE(tracking_->GetRun(id)->inputs.empty()) << "a refused request writes nothing";
+  // Exactly 1000 tags are fine.
+  tagged.tags.resize(500);
+  more_tagged.tags.resize(500);
+  const std::string tags_run = NewRun("0").info.run_id;
+  ASSERT_TRUE(tracking_->LogInputs(tags_run, {tagged, more_tagged}).ok());
+  EXPECT_EQ(tracking_->GetRun(tags_run)->inputs.at(1).tags.size(), 500u);
+  ASSERT_TRUE(tracking_->DeleteRun(tags_run).ok());
 
   EXPECT_EQ(tracking_->LogInputs("not-a-run", {input("iris", "abc")}).code(),
             StatusCode::kInvalidArgument);
@@ -349,11 +386,56 @@ TEST_F(ServicesTest, LogInputsValidatesLikeMlflowAndIsSearchable) {
   ASSERT_TRUE(found.ok()) << found.status().ToString();
   ASSERT_EQ(found->items.size(), 1u);
   EXPECT_EQ(found->items[0].info.run_id, id);
+  EXPECT_TRUE(found->items[0].inputs.empty()) << "SoMLier's own lists show no inputs";
+  found = tracking_->SearchRuns({0}, search, /*with_inputs=*/true);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_EQ(found->items.size(), 1u);
+  EXPECT_EQ(found->items[0].inputs.size(), 2u) << "MLflow's runs/search shows them";
   search.order_by = {"datasets.name"};
   EXPECT_EQ(tracking_->SearchRuns({0}, search).status().code(), StatusCode::kInvalidArgument);
 
   ASSERT_TRUE(tracking_->DeleteRun(id).ok());
   EXPECT_EQ(tracking_->LogInputs(id, {input("new", "n1")}).code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ServicesTest, RunSearchPagesKeepTheirDatasetsWithinABudget) {
+  // One 16 MB dataset used by five runs: a page showing all five would carry 80 MB.
+  auto id = tracking_->CreateExperiment("big-data", "", {});
+  ASSERT_TRUE(id.ok());
+  const DatasetInput big(Dataset{"big", "d1", "local", "{}", "", std::string(16000000, 'p')},
+                         {{std::string(kDatasetContextTag), "training"}});
+  std::vector<std::string> runs;  // newest first
+  for (int i = 0; i < 5; ++i) {
+    CreateRunRequest r;
+    r.start_time = 5000 - i;
+    runs.push_back(NewRun(std::to_string(*id), r).info.run_id);
+    ASSERT_TRUE(tracking_->LogInputs(runs.back(), {big}).ok());
+  }
+  SearchRequest search;
+  search.max_results = 10;
+  auto first = tracking_->SearchRuns({*id}, search, /*with_inputs=*/true);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->items.size(), 4u) << "64 MiB of datasets at most";
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(first->items[i].info.run_id, runs[i]);
+    ASSERT_EQ(first->items[i].inputs.size(), 1u);
+    EXPECT_EQ(first->items[i].inputs[0].dataset.get(), first->items[0].inputs[0].dataset.get());
+  }
+  ASSERT_FALSE(first->next_page_token.empty());
+  search.page_token = first->next_page_token;
+  auto second = tracking_->SearchRuns({*id}, search, /*with_inputs=*/true);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  ASSERT_EQ(second->items.size(), 1u);
+  EXPECT_EQ(second->items[0].info.run_id, runs[4]);
+  EXPECT_EQ(second->items[0].inputs, std::vector<DatasetInput>{big});
+  EXPECT_TRUE(second->next_page_token.empty());
+  // Without inputs, one page holds them all.
+  search.page_token.clear();
+  auto plain = tracking_->SearchRuns({*id}, search);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->items.size(), 5u);
+  EXPECT_TRUE(plain->next_page_token.empty());
+  for (const somlier::Run& run : plain->items) EXPECT_TRUE(run.inputs.empty());
 }
 
 TEST_F(ServicesTest, ClientsCannotEndARunWhileSomlierExecutesIt) {

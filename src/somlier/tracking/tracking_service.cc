@@ -218,14 +218,23 @@ Status TrackingService::RestoreRun(const std::string& run_id) {
 }
 
 Result<Page<Run>> TrackingService::SearchRuns(const std::vector<int64_t>& experiment_ids,
-                                              const SearchRequest& r) {
+                                              const SearchRequest& r, bool with_inputs) {
   if (experiment_ids.empty()) {
     return InvalidArgument("searching runs needs at least one experiment id");
   }
   SOMLIER_ASSIGN_OR_RETURN(SearchPlan plan, PlanSearch(SearchKind::kRuns, r, kMaxRunSearchResults));
-  SOMLIER_ASSIGN_OR_RETURN(std::vector<Run> rows,
-                           store_.SearchRuns({experiment_ids, r.view, plan.filters, plan.order_by,
-                                              plan.fetch, plan.offset}));
+  RunQuery query{experiment_ids, r.view, plan.filters, plan.order_by, plan.fetch, plan.offset};
+  query.with_inputs = with_inputs;
+  query.max_input_chars = kMaxRunSearchInputChars;
+  bool cut_short = false;
+  SOMLIER_ASSIGN_OR_RETURN(std::vector<Run> rows, store_.SearchRuns(query, &cut_short));
+  if (cut_short) {
+    // Fewer runs than asked for, whose datasets fit one answer: the next page follows them.
+    Page<Run> page;
+    page.next_page_token = EncodePageToken(plan.offset + static_cast<int64_t>(rows.size()));
+    page.items = std::move(rows);
+    return page;
+  }
   return MakePage(std::move(rows), r.max_results, plan.offset);
 }
 
@@ -322,7 +331,7 @@ Result<std::vector<RankedRun>> TrackingService::BestRuns(const std::string& proj
   }
   SOMLIER_RETURN_IF_ERROR(experiment.status());
 
-  RunQuery query;
+  RunQuery query;  // without inputs: ranks show none
   query.experiment_ids = {experiment->experiment_id};
   query.filters = {{FieldKind::kMetric, metric, CompareOp::kExists, {}}};
   query.order_by = {{FieldKind::kMetric, metric, direction == "ASC"}};

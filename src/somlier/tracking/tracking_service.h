@@ -81,8 +81,11 @@ class TrackingService {
   Result<RunInfo> UpdateRun(const std::string& run_id, const RunUpdateRequest& request);
   Status DeleteRun(const std::string& run_id);
   Status RestoreRun(const std::string& run_id);
+  // The runs carry their dataset inputs only `with_inputs` (MLflow's runs/search); then a
+  // page whose runs' datasets pass kMaxRunSearchInputChars ends early (at least one run),
+  // with a next_page_token for the rest.
   Result<Page<Run>> SearchRuns(const std::vector<int64_t>& experiment_ids,
-                               const SearchRequest& request);
+                               const SearchRequest& request, bool with_inputs = false);
   // Validated against MLflow's limits; all or nothing.
   Status LogBatch(const std::string& run_id, const std::vector<Metric>& metrics,
                   const std::vector<Param>& params, const std::vector<Tag>& tags);

@@ -139,8 +139,19 @@ Status ValidateDatasetInputs(const std::vector<DatasetInput>& inputs) {
         fmt::format("a log-inputs request can contain at most {} datasets; got {}",
                     kMaxBatchDatasets, inputs.size()));
   }
+  size_t tag_count = 0;
+  for (const DatasetInput& input : inputs) tag_count += input.tags.size();
+  if (tag_count > kMaxBatchInputTags) {
+    return InvalidArgument(
+        fmt::format("a log-inputs request can contain at most {} input tags in all; got {}",
+                    kMaxBatchInputTags, tag_count));
+  }
+  auto has_nul = [](std::string_view text) { return text.find('\0') != std::string_view::npos; };
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const Dataset& d = inputs[i].dataset;
+    if (inputs[i].dataset == nullptr) {
+      return InvalidArgument(fmt::format("datasets[{}].dataset is required", i));
+    }
+    const Dataset& d = *inputs[i].dataset;
     const struct {
       std::string_view name;
       const std::string& value;
@@ -161,6 +172,10 @@ Status ValidateDatasetInputs(const std::vector<DatasetInput>& inputs) {
             "and source",
             i, f.name));
       }
+      if (has_nul(f.value)) {
+        return InvalidArgument(
+            fmt::format("datasets[{}].dataset.{} contains a NUL byte (\\u0000)", i, f.name));
+      }
       SOMLIER_RETURN_IF_ERROR(ValidateLength(f.field, f.value, [&] {
         return fmt::format("datasets[{}].dataset.{} '{}'", i, f.name, Preview(f.value));
       }));
@@ -169,6 +184,15 @@ Status ValidateDatasetInputs(const std::vector<DatasetInput>& inputs) {
       const Tag& tag = inputs[i].tags[t];
       if (tag.key.empty()) {
         return InvalidArgument(fmt::format("datasets[{}].tags[{}].key is required", i, t));
+      }
+      if (has_nul(tag.key)) {
+        return InvalidArgument(
+            fmt::format("datasets[{}].tags[{}].key contains a NUL byte (\\u0000)", i, t));
+      }
+      if (has_nul(tag.value)) {
+        return InvalidArgument(
+            fmt::format("the value of datasets[{}].tags[{}] ('{}') contains a NUL byte (\\u0000)",
+                        i, t, tag.key));
       }
       SOMLIER_RETURN_IF_ERROR(ValidateLength(TextField::kInputTagKey, tag.key, [&] {
         return fmt::format("datasets[{}].tags[{}].key '{}'", i, t, Preview(tag.key));

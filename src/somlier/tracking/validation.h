@@ -112,10 +112,17 @@ inline constexpr size_t kMaxBatchParams = 100;
 inline constexpr size_t kMaxBatchTags = 100;
 inline constexpr size_t kMaxBatchEntities = 1000;
 inline constexpr size_t kMaxBatchDatasets = 1000;  // MLflow MAX_DATASETS_PER_BATCH
+// The input tags of one log-inputs request, all datasets together: MLflow sets no limit;
+// SoMLier's is log-batch's (MLflow MAX_ENTITIES_PER_BATCH).
+inline constexpr size_t kMaxBatchInputTags = 1000;
 inline constexpr int64_t kMaxRunSearchResults = 50000;
 inline constexpr int64_t kMaxExperimentSearchResults = 50000;
 inline constexpr int64_t kMaxModelSearchResults = 1000;
 inline constexpr int64_t kMaxVersionSearchResults = 200000;
+// About 64 MiB: the characters of datasets one page of MLflow's runs/search may carry,
+// counting each run's copy (RunQuery::max_input_chars); a page that would carry more ends
+// early, with a next_page_token.
+inline constexpr int64_t kMaxRunSearchInputChars = int64_t{64} << 20;
 
 // The number of characters (UTF-8 code points) in `text`.
 size_t CharacterCount(std::string_view text);
@@ -154,9 +161,10 @@ Status ValidateRegistryTag(std::string_view what, const Tag& tag);
 Status ValidateBatch(const std::vector<Metric>& metrics, const std::vector<Param>& params,
                      const std::vector<Tag>& tags);
 
-// A log-inputs request: at most 1000 dataset inputs; each dataset's name, digest,
-// source_type and source given (not empty); every field and input tag within its length;
-// input tag keys not empty. Errors name the field as the request does
+// A log-inputs request: at most 1000 dataset inputs and 1000 input tags in all; each
+// dataset's name, digest, source_type and source given (not empty); every field and input
+// tag within its length and without NUL bytes (PostgreSQL's text cannot hold them); input
+// tag keys not empty. Errors name the field as the request does
 // ("datasets[2].dataset.digest").
 Status ValidateDatasetInputs(const std::vector<DatasetInput>& inputs);
 
