@@ -6,8 +6,9 @@
 #                    [--configure-only | --packages-only]
 #
 #   --demo            also install the ML libraries the demo's projects and models use
-#   --tests           also install what the test suite needs (PostgreSQL, GoogleTest, ...)
-#                     and build the tests and benchmarks
+#   --tests           also install what the test suite needs (PostgreSQL, GoogleTest, the
+#                     npm packages of tests/k8s-schemas, ...) and build the tests and
+#                     benchmarks
 #   --sanitize        build with AddressSanitizer + UndefinedBehaviorSanitizer (default
 #                     dir: build-asan); the benchmarks are not built there
 #   --configure-only  only run CMake: no package installs, no build
@@ -65,6 +66,9 @@ if [ "$tests" = 1 ]; then
   # files, wrk for the serving benchmark, and the clang-format scripts/check_format.sh
   # checks the sources with.
   packages+=(libgtest-dev libgmock-dev postgresql python3-yaml wrk clang-format-14)
+  # Node and npm for the Kubernetes schema packages (tests/k8s-schemas); a Node already on
+  # PATH (NodeSource's, say) is kept: Debian's npm would conflict with it.
+  command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 
 missing=()
@@ -81,6 +85,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ "$tests" = 1 ] && [ "$configure_only" != 1 ] && [ ! -f tests/k8s-schemas/node_modules/.package-lock.json -o tests/k8s-schemas/package-lock.json -nt tests/k8s-schemas/node_modules/.package-lock.json ]; then
+  echo "setup: installing the Kubernetes schema packages (npm ci in tests/k8s-schemas)"
+  (cd tests/k8s-schemas && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 [ "$packages_only" = 1 ] && exit 0
 

@@ -127,7 +127,8 @@ TEST(Settings, DefaultsFollowHome) {
 TEST(Settings, EnvironmentWinsOverFile) {
   testing::TempDir dir;
   std::ofstream(dir.file("config.yaml")) << "database_url: postgresql://db/x\n"
-                                            "python: /opt/py/bin/python\nlog_level: debug\n";
+                                            "python: /opt/py/bin/python\nlog_level: debug\n"
+                                            "kubernetes:\n  namespace: ml-team\n";
   auto s =
       LoadSettings({{"SOMLIER_HOME", dir.path().string()}, {"SOMLIER_PYTHON", "/usr/bin/python3"}});
   ASSERT_TRUE(s.ok()) << s.status().ToString();
@@ -148,6 +149,9 @@ TEST(Settings, BadValuesAreNamed) {
   EXPECT_NE(s.status().message().find("loud"), std::string::npos);
   s = LoadSettings({{"SOMLIER_CONFIG", dir.file("missing.yaml")}});
   EXPECT_EQ(s.status().code(), StatusCode::kNotFound);
+  std::ofstream(dir.file("k.yaml")) << "kubernetes: somlier\n";
+  s = LoadSettings({{"SOMLIER_CONFIG", dir.file("k.yaml")}});
+  EXPECT_NE(s.status().message().find("'kubernetes' must be a mapping"), std::string::npos);
   std::ofstream(dir.file("bad.yaml")) << "a: [1\n";
   s = LoadSettings({{"SOMLIER_CONFIG", dir.file("bad.yaml")}});
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);

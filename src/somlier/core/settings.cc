@@ -40,6 +40,12 @@ Status ReadFile(const std::string& path, Settings* settings) {
       return InvalidArgument(path + ": setting names must be plain words");
     }
     const std::string key = item.first.Scalar();
+    if (key == "kubernetes") {  // read by kubernetes/kube_settings.h
+      if (!item.second.IsMap() && !item.second.IsNull()) {
+        return InvalidArgument(path + ": 'kubernetes' must be a mapping of settings");
+      }
+      continue;
+    }
     if (!item.second.IsScalar()) {
       return InvalidArgument(path + ": setting '" + key + "' must be a single value");
     }
@@ -66,7 +72,7 @@ Status ReadFile(const std::string& path, Settings* settings) {
     } else {
       return InvalidArgument(path + ": unknown setting '" + key +
                              "' (expected database_url, artifact_root, python, log_level, "
-                             "server, token, default_project_uri)");
+                             "server, token, default_project_uri, kubernetes)");
     }
   }
   return OkStatus();

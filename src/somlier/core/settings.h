@@ -14,6 +14,7 @@
 //   SOMLIER_DEFAULT_PROJECT_URI default_project_uri  (the repository `train` uses without
 //                                                     --github_uri)
 //
+// The file's `kubernetes:` mapping is kubernetes/kube_settings.h's to read.
 // The file is $SOMLIER_CONFIG when set (it must then exist), else
 // $SOMLIER_HOME/config.yaml when present. A plain value type; thread-compatible.
 #pragma once

@@ -1,0 +1,134 @@
+#include "somlier/kubernetes/job_manifest.h"
+
+#include <fmt/core.h>
+
+#include <nlohmann/json.hpp>
+
+#include "somlier/kubernetes/manifest_template.h"
+#include "somlier/kubernetes/names.h"
+
+namespace somlier::kubernetes {
+namespace {
+
+using nlohmann::json;
+
+// The token reaches pods only from the Secret, under these names.
+constexpr const char* kTokenVariables[] = {"SOMLIER_TOKEN", "MLFLOW_TRACKING_TOKEN"};
+constexpr const char* kTokenMount = "/var/run/secrets/somlier";
+
+// A C identifier, as Kubernetes requires of environment variable names (it allows a few
+// more characters, which shells cannot use).
+bool IsEnvName(const std::string& name) {
+  if (name.empty() || name.size() > 255 || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (char c : name) {
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsHex32(const std::string& id) {
+  if (id.size() != 32) return false;
+  for (char c : id) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string JobName(const std::string& run_id) { return "somlier-run-" + run_id; }
+
+Result<json> BuildTrainingJob(const TrainingJob& job, const KubernetesSettings& settings,
+                              const json& base) {
+  if (!IsHex32(job.run_id)) {
+    return InvalidArgument(fmt::format("run id '{}' is not 32 hexadecimal digits", job.run_id));
+  }
+  if (job.experiment_id.empty() ||
+      job.experiment_id.find_first_not_of("0123456789") != std::string::npos) {
+    return InvalidArgument(fmt::format("experiment id '{}' is not a number", job.experiment_id));
+  }
+  if (job.image.empty()) return InvalidArgument("the Job needs a container image");
+  if (job.command.empty()) return InvalidArgument("the Job needs a command to run");
+  if (job.timeout_seconds && *job.timeout_seconds <= 0) {
+    return InvalidArgument(fmt::format("timeout {} s is not positive", *job.timeout_seconds));
+  }
+  SOMLIER_RETURN_IF_ERROR(CheckDnsLabel("namespace", settings.ns));
+
+  json labels = {{"app.kubernetes.io/managed-by", "somlier"},
+                 {"somlier.io/run-id", job.run_id},
+                 {"somlier.io/experiment-id", job.experiment_id},
+                 {"somlier.io/project", ToLabelValue(job.project)},
+                 {"somlier.io/grid", ToLabelValue(job.grid)}};
+
+  json env = json::array();
+  for (const auto& [name, value] : job.env) {
+    if (!IsEnvName(name)) {
+      return InvalidArgument(fmt::format(
+          "environment variable name '{}' is not valid (letters, digits and '_', not starting "
+          "with a digit)",
+          name));
+    }
+    for (const char* token : kTokenVariables) {
+      if (name == token) {
+        return InvalidArgument(fmt::format(
+            "{} must not be set in a Job's environment: pods read the token from the Secret '{}'",
+            name, settings.token_secret));
+      }
+    }
+    env.push_back({{"name", name}, {"value", value}});
+  }
+  for (const char* token : kTokenVariables) {
+    env.push_back(
+        {{"name", token},
+         {"valueFrom", {{"secretKeyRef", {{"name", settings.token_secret}, {"key", "token"}}}}}});
+  }
+
+  json resources = {
+      {"requests", {{"cpu", settings.cpu_request}, {"memory", settings.memory_request}}},
+      {"limits", {{"cpu", settings.cpu_limit}, {"memory", settings.memory_limit}}}};
+  json container = {
+      {"name", "run"},
+      {"image", job.image},
+      {"command", job.command},
+      {"env", env},
+      {"resources", resources},
+      {"volumeMounts",
+       json::array({{{"name", "somlier-token"}, {"mountPath", kTokenMount}, {"readOnly", true}}})}};
+  if (!job.working_dir.empty()) container["workingDir"] = job.working_dir;
+  if (!settings.config_map.empty()) {
+    container["envFrom"] = json::array({{{"configMapRef", {{"name", settings.config_map}}}}});
+  }
+  json pod_spec = {
+      {"restartPolicy", "Never"},
+      {"containers", json::array({container})},
+      {"volumes", json::array({{{"name", "somlier-token"},
+                                {"secret", {{"secretName", settings.token_secret}}}}})}};
+  if (job.gpu) {
+    auto& limits = pod_spec["containers"][0]["resources"]["limits"];
+    limits[settings.gpu_resource] = "1";
+    if (!settings.gpu_toleration.empty()) {
+      pod_spec["tolerations"] = json::array(
+          {{{"key", settings.gpu_toleration}, {"operator", "Exists"}, {"effect", "NoSchedule"}}});
+    }
+    if (!settings.gpu_node_selector.empty()) pod_spec["nodeSelector"] = settings.gpu_node_selector;
+  }
+
+  json spec = {
+      {"backoffLimit", 0},
+      {"ttlSecondsAfterFinished", settings.job_ttl_seconds},
+      {"suspend", job.suspend},
+      {"template",
+       {{"metadata", {{"labels", labels}, {"annotations", {{"sidecar.istio.io/inject", "false"}}}}},
+        {"spec", pod_spec}}}};
+  if (job.timeout_seconds) spec["activeDeadlineSeconds"] = *job.timeout_seconds;
+  json manifest = {
+      {"apiVersion", "batch/v1"},
+      {"kind", "Job"},
+      {"metadata", {{"name", JobName(job.run_id)}, {"namespace", settings.ns}, {"labels", labels}}},
+      {"spec", spec}};
+  return base.is_null() ? manifest : MergeOver(base, manifest);
+}
+
+}  // namespace somlier::kubernetes

@@ -1,0 +1,60 @@
+// The Kubernetes Job that runs one training run: what `online train --use_k8s_job=true`
+// submits per grid combination, built as JSON (kubectl takes it on stdin).
+//
+// Facts it keeps (the original SoMLier's Job template, MLflow's Kubernetes backend):
+//   - namespace from the settings; the name `somlier-run-<run id>`;
+//   - labels app.kubernetes.io/managed-by=somlier, somlier.io/run-id, somlier.io/experiment-id,
+//     somlier.io/grid and somlier.io/project on the Job and its pod (reconciling finds runs by
+//     them, not by pid);
+//   - backoffLimit 0 (a failed run is not retried), restartPolicy Never,
+//     ttlSecondsAfterFinished from the settings, activeDeadlineSeconds from --timeout,
+//     suspend while the grid's parallel limit is reached;
+//   - the pod annotated sidecar.istio.io/inject: "false" (an Istio sidecar never exits, so the
+//     Job would never complete);
+//   - env from the settings' ConfigMap (envFrom) when one is named; the tracking token only
+//     as a secretKeyRef to the token Secret, which is also mounted read-only — never a
+//     literal value;
+//   - CPU and memory requests and limits; with GPU, the GPU resource (limit 1), the
+//     toleration and the node selector of the settings;
+//   - all of it merged over the settings' Job template, when there is one.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "somlier/core/result.h"
+#include "somlier/kubernetes/kube_settings.h"
+
+namespace somlier::kubernetes {
+
+struct TrainingJob {
+  std::string run_id;                // the tracking run (32 hex digits)
+  std::string experiment_id;         // digits
+  std::string project;               // the project's name (any text: mapped to a label value)
+  std::string grid;                  // the submission that made this run (any text: mapped too)
+  std::string image;                 // the container image: `project.docker`, or the runtime image
+  std::vector<std::string> command;  // the entrypoint's argv, params substituted
+  std::map<std::string, std::string> env;  // plain settings (MLFLOW_RUN_ID, ...); no secrets
+  std::string working_dir;                 // in the image; empty: the image's own
+  std::optional<int64_t> timeout_seconds;  // activeDeadlineSeconds
+  bool gpu = false;
+  bool suspend = false;
+};
+
+// The name SoMLier gives the Job of `run_id`.
+std::string JobName(const std::string& run_id);
+
+// Errors: InvalidArgument naming the field — a run id that is not 32 hex digits, an empty
+// image or command, an environment variable name Kubernetes refuses, a variable that would
+// carry the token (SOMLIER_TOKEN, MLFLOW_TRACKING_TOKEN: it only ever comes from the Secret),
+// a timeout that is not positive.
+// `base` is the settings' Job template (kubernetes/manifest_template.h), or null.
+Result<nlohmann::json> BuildTrainingJob(const TrainingJob& job, const KubernetesSettings& settings,
+                                        const nlohmann::json& base);
+
+}  // namespace somlier::kubernetes
