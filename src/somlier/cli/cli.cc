@@ -41,6 +41,7 @@ int Main(int argc, char** argv) {
   AddServeCommands(app, ctx);
   AddDeployCommands(app, ctx);
   AddDeploymentsCommands(app, ctx);
+  AddKubernetesCommands(app, ctx);
   CLI::App* online = app.add_subcommand("online",
                                         "The seed's online commands (train, search, register, "
                                         "register_v2, deploy) under their long names");

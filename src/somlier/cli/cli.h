@@ -47,6 +47,8 @@ void AddDeploymentsCommands(CLI::App& app, Context& ctx);
 void AddServeCommands(CLI::App& app, Context& ctx);
 // `server` and `python-path`.
 void AddServerCommands(CLI::App& app, Context& ctx);
+// `kubernetes init`.
+void AddKubernetesCommands(CLI::App& app, Context& ctx);
 
 // Prints "error: <message>" to stderr and returns the exit code for `status`.
 int ReportError(const Status& status);

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "somlier/execution/line_pump.h"
+#include "somlier/execution/run_command.h"
 #include "somlier/execution/subprocess.h"
 
 namespace somlier {
@@ -120,6 +121,20 @@ TEST(Subprocess, DestructorKillsAndReaps) {
     EXPECT_FALSE((*child)->TryWait().has_value());
   }
   EXPECT_EQ(kill(pid, 0), -1) << "the child was reaped";
+}
+
+TEST(RunCommand, WritesInputToStdinBesideTheOutput) {
+  signal(SIGPIPE, SIG_IGN);  // as the CLI does: a child that stops reading must not kill us
+  CommandOptions options;
+  options.input = std::string(1 << 20, 'x') + "\nend\n";  // more than a pipe holds
+  auto echoed = RunCommand({"tail", "-n", "1"}, options);
+  ASSERT_TRUE(echoed.ok()) << echoed.status().message();
+  EXPECT_EQ(echoed->stdout_text, "end\n");
+  // A child that exits without reading it all neither hangs nor fails the call.
+  auto early = RunCommand({"head", "-c", "3"}, options);
+  ASSERT_TRUE(early.ok()) << early.status().message();
+  EXPECT_EQ(early->stdout_text, "xxx");
+  EXPECT_EQ(early->exit_code, 0);
 }
 
 TEST(FindExecutable, SearchesPath) {

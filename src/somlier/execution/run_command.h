@@ -1,5 +1,6 @@
 // RunCommand: runs a program to completion and collects its output — for short tools
-// (git, tar, python -m venv, pip), never through a shell.
+// (git, tar, python -m venv, pip, kubectl), never through a shell. With `input`, SIGPIPE
+// must be ignored by the process (a child that exits early must not kill it).
 #pragma once
 
 #include <chrono>
@@ -23,6 +24,9 @@ struct CommandOptions {
   std::optional<std::map<std::string, std::string>> env;  // nullopt: inherit
   std::string working_dir;
   std::chrono::seconds timeout{600};
+  // Written to the command's standard input, which is then closed (kubectl reads manifests
+  // there, so that nothing secret reaches its argv); nullopt: /dev/null.
+  std::optional<std::string> input;
   // Polled every 100 ms while the command runs; true kills it (e.g. the user pressed Ctrl-C).
   std::function<bool()> cancelled;
 };
