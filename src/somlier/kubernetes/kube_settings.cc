@@ -43,6 +43,17 @@ std::function<Status(KubernetesSettings&, const std::string&, const std::string&
   };
 }
 
+std::function<Status(KubernetesSettings&, const std::string&, const std::string&)> File(
+    std::string KubernetesSettings::*member) {
+  return [member](KubernetesSettings& s, const std::string& v, const std::string& where) {
+    if (!v.empty() && !std::filesystem::is_regular_file(v)) {
+      return InvalidArgument(fmt::format("{} '{}' is not a file", where, v));
+    }
+    s.*member = v;
+    return OkStatus();
+  };
+}
+
 const std::vector<Field>& Fields() {
   static const std::vector<Field> fields = {
       {"SOMLIER_K8S_CONTEXT", "context", Text(&KubernetesSettings::context)},
@@ -131,22 +142,9 @@ const std::vector<Field>& Fields() {
          s.job_ttl_seconds = ttl;
          return OkStatus();
        }},
-      {"SOMLIER_K8S_JOB_TEMPLATE", "job_template",
-       [](KubernetesSettings& s, const std::string& v, const std::string& where) {
-         if (!v.empty() && !std::filesystem::is_regular_file(v)) {
-           return InvalidArgument(fmt::format("{} '{}' is not a file", where, v));
-         }
-         s.job_template = v;
-         return OkStatus();
-       }},
+      {"SOMLIER_K8S_JOB_TEMPLATE", "job_template", File(&KubernetesSettings::job_template)},
       {"SOMLIER_K8S_DEPLOYMENT_TEMPLATE", "deployment_template",
-       [](KubernetesSettings& s, const std::string& v, const std::string& where) {
-         if (!v.empty() && !std::filesystem::is_regular_file(v)) {
-           return InvalidArgument(fmt::format("{} '{}' is not a file", where, v));
-         }
-         s.deployment_template = v;
-         return OkStatus();
-       }},
+       File(&KubernetesSettings::deployment_template)},
   };
   return fields;
 }

@@ -25,6 +25,17 @@ std::string Placeholders(size_t n) {
   return out;
 }
 
+std::string ValueRows(size_t rows, size_t columns) {
+  const std::string row = "(" + Placeholders(columns) + ")";
+  std::string out;
+  out.reserve(rows * (row.size() + 2));
+  for (size_t i = 0; i < rows; ++i) {
+    if (i) out += ", ";
+    out += row;
+  }
+  return out;
+}
+
 std::string RunColumns(std::string_view alias) {
   static constexpr std::string_view kColumns[] = {"run_uuid",
                                                   "experiment_id",

@@ -19,6 +19,10 @@ inline Result<QueryResult> Exec(Connection& c, std::string_view sql, const Value
 
 // "?, ?, ?" with `n` placeholders.
 std::string Placeholders(size_t n);
+// "(?, ?, ?), (?, ?, ?)": `rows` groups of `columns` placeholders.
+std::string ValueRows(size_t rows, size_t columns);
+// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's parameter limits.
+inline constexpr size_t kRowsPerInsert = 500;
 
 // Column list for RunInfoFromRow, qualified with `alias` ("r" -> "r.run_uuid, ...") unless
 // it is empty.
