@@ -68,9 +68,12 @@ if [ "$tests" = 1 ]; then
   packages+=(libgtest-dev libgmock-dev postgresql python3-yaml wrk clang-format-14)
   # Node and npm for the Kubernetes schema packages (tests/k8s-schemas); a Node already on
   # PATH (NodeSource's, say) is kept: Debian's npm would conflict with it.
-  command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
 fi
 
+sudo=()
+[ "$(id -u)" != 0 ] && sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
 missing=()
 [ "$configure_only" = 1 ] && packages=()
 for p in "${packages[@]}"; do
@@ -80,11 +83,13 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
-  sudo=()
-  [ "$(id -u)" != 0 ] && sudo=(sudo)
-  export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get update -qq
   "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ "$tests" = 1 ] && [ "$configure_only" != 1 ] && ! command -v npm >/dev/null 2>&1; then
+  # Debian's nodejs comes without npm; NodeSource's brings its own (and conflicts with it).
+  echo "setup: installing npm"
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends npm >/dev/null
 fi
 if [ "$tests" = 1 ] && [ "$configure_only" != 1 ] && [ ! -f tests/k8s-schemas/node_modules/.package-lock.json -o tests/k8s-schemas/package-lock.json -nt tests/k8s-schemas/node_modules/.package-lock.json ]; then
   echo "setup: installing the Kubernetes schema packages (npm ci in tests/k8s-schemas)"

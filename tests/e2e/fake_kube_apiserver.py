@@ -105,6 +105,7 @@ class FakeKubeApiServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = 30  # a stalled client (also mid-handshake) gives up its thread
 
             def log_message(self, *args):
                 pass
@@ -118,8 +119,12 @@ class FakeKubeApiServer:
                 self.wfile.write(data)
 
             def _handle(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > (4 << 20):
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    length = -1
+                if length < 0 or length > (4 << 20):
+                    self.close_connection = True
                     return self._answer(*_status(413, "RequestEntityTooLarge", "too large"))
                 raw = self.rfile.read(length) if length else b""
                 fake.requests.append((self.command, self.path, raw.decode("utf-8", "replace")))
@@ -138,7 +143,10 @@ class FakeKubeApiServer:
         self._server.daemon_threads = True
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.cert, self._key)
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        # The handshake happens in each connection's own thread (on its first read), so a
+        # client that stalls there holds no one else up.
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True,
+                                                  do_handshake_on_connect=False)
         self.url = f"https://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
@@ -207,8 +215,10 @@ class FakeKubeApiServer:
             return _status(404, "NotFound", "the server could not find the requested resource")
         _, _, _, kind, namespaced = resource
         if plural in self.forbidden:
+            verb = {"POST": "create", "DELETE": "delete", "PATCH": "patch", "PUT": "update"}.get(
+                method, "get" if len(parts) > 1 else "list")
             return _status(403, "Forbidden",
-                           f'{plural} is forbidden: User "fake" cannot {method.lower()} '
+                           f'{plural} is forbidden: User "fake" cannot {verb} '
                            f'resource "{plural}" in API group "{group}" in the namespace '
                            f'"{namespace}"', {"kind": plural})
         name = parts[1] if len(parts) > 1 else None

@@ -47,7 +47,8 @@ class KubernetesInitTest(SomlierTestCase):
         self.assertEqual(base64.b64decode(secret["data"]["token"]).decode(), TOKEN)
         # The token went to kubectl on stdin only: never in an argv, never printed.
         argv = self.argv_log.read_text()
-        self.assertIn("--namespace=ml-team create -f - -o json", argv)
+        # The Secret first; its namespace was missing, so the namespace, then the Secret again.
+        self.assertEqual(argv.splitlines(), ["--namespace=ml-team create -f - -o name"] * 3)
         self.assertNotIn(TOKEN, argv)
         self.assertNotIn(base64.b64encode(TOKEN.encode()).decode(), argv)
         self.assertNotIn(TOKEN, out.stdout + out.stderr)
@@ -61,6 +62,8 @@ class KubernetesInitTest(SomlierTestCase):
     def test_an_existing_namespace_is_used_and_settings_come_from_the_config_file(self):
         self.assertEqual(self.init().returncode, 0)
         self.api.store.pop(("secrets", "ml-team", "somlier-token"))
+        # A user whose rights stop at their namespace may not create namespaces: not needed.
+        self.api.forbid("namespaces")
         config = self.tmp / "config.yaml"
         config.write_text("kubernetes:\n  namespace: ml-team\n  token_secret: tracking-token\n")
         env = dict(self.kube_env, SOMLIER_CONFIG=str(config))
@@ -83,7 +86,7 @@ class KubernetesInitTest(SomlierTestCase):
         self.assertEqual(out.returncode, 6, out.stderr)
         self.assertIn("creating the token Secret 'somlier-token' in namespace 'ml-team': kubectl "
                       "failed (exit 1): Error from server (Forbidden)", out.stderr)
-        self.assertIn('User "fake" cannot post resource "secrets"', out.stderr)
+        self.assertIn('User "fake" cannot create resource "secrets"', out.stderr)
 
         bad = self.init(env=dict(self.kube_env, SOMLIER_K8S_NAMESPACE="ML Team"))
         self.assertEqual(bad.returncode, 2, bad.stderr)
@@ -101,7 +104,8 @@ class KubernetesInitTest(SomlierTestCase):
         kubeconfig.write_text(json.dumps(config))
         out = self.init()
         self.assertEqual(out.returncode, 6, out.stderr)
-        self.assertIn("creating the namespace 'ml-team': kubectl failed", out.stderr)
+        self.assertIn("creating the token Secret 'somlier-token' in namespace 'ml-team': kubectl "
+                      "failed", out.stderr)
         self.assertIn("connection refused", out.stderr)
 
 

@@ -33,35 +33,39 @@ Result<int> Init(const Context& ctx, const InitOptions& options) {
         "SOMLIER_TOKEN (or `token` in the config file) to the token `somlier server` requires");
   }
   const kubernetes::Kubectl kubectl(settings);
-  bool namespace_created = true;
-  auto created = kubectl.Create(
-      fmt::format("creating the namespace '{}'", settings.ns),
-      json{{"apiVersion", "v1"},
-           {"kind", "Namespace"},
-           {"metadata",
-            {{"name", settings.ns}, {"labels", {{"app.kubernetes.io/managed-by", "somlier"}}}}}});
-  if (!created.ok()) {
-    if (created.status().code() != StatusCode::kAlreadyExists) return created.status();
-    namespace_created = false;
+  const json secret = {{"apiVersion", "v1"},
+                       {"kind", "Secret"},
+                       {"metadata",
+                        {{"name", settings.token_secret},
+                         {"namespace", settings.ns},
+                         {"labels", {{"app.kubernetes.io/managed-by", "somlier"}}}}},
+                       {"type", "Opaque"},
+                       {"data", {{"token", Base64Encode(ctx.settings.token)}}}};
+  const std::string doing = fmt::format("creating the token Secret '{}' in namespace '{}'",
+                                        settings.token_secret, settings.ns);
+  // The Secret first: a user whose rights stop at their namespace may not create namespaces.
+  Status created = kubectl.CreateQuietly(doing, secret);
+  bool namespace_created = false;
+  if (!created.ok() && created.code() == StatusCode::kNotFound &&
+      created.message().find("namespaces \"" + settings.ns + "\" not found") != std::string::npos) {
+    SOMLIER_RETURN_IF_ERROR(kubectl.CreateQuietly(
+        fmt::format("creating the namespace '{}'", settings.ns),
+        json{
+            {"apiVersion", "v1"},
+            {"kind", "Namespace"},
+            {"metadata",
+             {{"name", settings.ns}, {"labels", {{"app.kubernetes.io/managed-by", "somlier"}}}}}}));
+    namespace_created = true;
+    created = kubectl.CreateQuietly(doing, secret);
   }
-  auto secret = kubectl.Create(fmt::format("creating the token Secret '{}' in namespace '{}'",
-                                           settings.token_secret, settings.ns),
-                               json{{"apiVersion", "v1"},
-                                    {"kind", "Secret"},
-                                    {"metadata",
-                                     {{"name", settings.token_secret},
-                                      {"namespace", settings.ns},
-                                      {"labels", {{"app.kubernetes.io/managed-by", "somlier"}}}}},
-                                    {"type", "Opaque"},
-                                    {"data", {{"token", Base64Encode(ctx.settings.token)}}}});
-  if (!secret.ok()) {
-    if (secret.status().code() == StatusCode::kAlreadyExists) {
+  if (!created.ok()) {
+    if (created.code() == StatusCode::kAlreadyExists) {
       return AlreadyExists(fmt::format(
           "the Secret '{}' already exists in namespace '{}'; SoMLier leaves it alone. To replace "
           "the token: kubectl --namespace {} delete secret {}, then run this again",
           settings.token_secret, settings.ns, settings.ns, settings.token_secret));
     }
-    return secret.status();
+    return created;
   }
   if (options.output == "json") {
     PrintJson({{"namespace", settings.ns},

@@ -40,6 +40,17 @@ Result<CommandOutput> RunCommand(const std::vector<std::string>& argv,
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
   bool timed_out = false;
   bool cancelled = false;
+  // However the pump ends (also by an exception), the writer is joined before it goes.
+  struct JoinWriter {
+    std::thread& writer;
+    Subprocess& child;
+    ~JoinWriter() {
+      if (writer.joinable()) {
+        child.Signal(SIGKILL);  // a stuck child would keep the writer waiting
+        writer.join();
+      }
+    }
+  } join_writer{writer, *child};
   Status pumped = PumpLines(
       child->stdout_fd(), child->stderr_fd(),
       [&](OutputStream stream, std::string_view line) {

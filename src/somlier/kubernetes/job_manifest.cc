@@ -6,15 +6,12 @@
 
 #include "somlier/kubernetes/manifest_template.h"
 #include "somlier/kubernetes/names.h"
+#include "somlier/kubernetes/pod_parts.h"
 
 namespace somlier::kubernetes {
 namespace {
 
 using nlohmann::json;
-
-// The token reaches pods only from the Secret, under these names.
-constexpr const char* kTokenVariables[] = {"SOMLIER_TOKEN", "MLFLOW_TRACKING_TOKEN"};
-constexpr const char* kTokenMount = "/var/run/secrets/somlier";
 
 // A C identifier, as Kubernetes requires of environment variable names (it allows a few
 // more characters, which shells cannot use).
@@ -79,48 +76,49 @@ Result<json> BuildTrainingJob(const TrainingJob& job, const KubernetesSettings& 
     }
     env.push_back({{"name", name}, {"value", value}});
   }
-  for (const char* token : kTokenVariables) {
-    env.push_back(
-        {{"name", token},
-         {"valueFrom", {{"secretKeyRef", {{"name", settings.token_secret}, {"key", "token"}}}}}});
-  }
+  for (json& var : TokenEnv(settings)) env.push_back(std::move(var));
 
-  json resources = {
-      {"requests", {{"cpu", settings.cpu_request}, {"memory", settings.memory_request}}},
-      {"limits", {{"cpu", settings.cpu_limit}, {"memory", settings.memory_limit}}}};
-  json container = {
-      {"name", "run"},
-      {"image", job.image},
-      {"command", job.command},
-      {"env", env},
-      {"resources", resources},
-      {"volumeMounts",
-       json::array({{{"name", "somlier-token"}, {"mountPath", kTokenMount}, {"readOnly", true}}})}};
+  json container = {{"name", "run"},
+                    {"image", job.image},
+                    {"command", job.command},
+                    {"env", env},
+                    {"resources", Resources(settings, job.gpu)},
+                    {"volumeMounts", json::array({TokenMount()})}};
   if (!job.working_dir.empty()) container["workingDir"] = job.working_dir;
   if (!settings.config_map.empty()) {
     container["envFrom"] = json::array({{{"configMapRef", {{"name", settings.config_map}}}}});
   }
-  json pod_spec = {
-      {"restartPolicy", "Never"},
-      {"containers", json::array({container})},
-      {"volumes", json::array({{{"name", "somlier-token"},
-                                {"secret", {{"secretName", settings.token_secret}}}}})}};
-  if (job.gpu) {
-    auto& limits = pod_spec["containers"][0]["resources"]["limits"];
-    limits[settings.gpu_resource] = "1";
-    if (!settings.gpu_toleration.empty()) {
-      pod_spec["tolerations"] = json::array(
-          {{{"key", settings.gpu_toleration}, {"operator", "Exists"}, {"effect", "NoSchedule"}}});
+  json pod_spec = {{"restartPolicy", "Never"},
+                   {"containers", json::array({container})},
+                   {"volumes", json::array({TokenVolume(settings)})}};
+  if (job.gpu) ScheduleOnGpus(pod_spec, settings);
+
+  if (job.gpu && base.is_object()) {  // the cluster's own tolerations stay, SoMLier's join them
+    const json* tolerations = &base;
+    for (const char* key : {"spec", "template", "spec", "tolerations"}) {
+      tolerations =
+          tolerations->is_object() && tolerations->contains(key) ? &(*tolerations)[key] : nullptr;
+      if (!tolerations) break;
     }
-    if (!settings.gpu_node_selector.empty()) pod_spec["nodeSelector"] = settings.gpu_node_selector;
+    if (tolerations && tolerations->is_array() && pod_spec.contains("tolerations")) {
+      json all = *tolerations;
+      for (const json& t : pod_spec["tolerations"]) all.push_back(t);
+      pod_spec["tolerations"] = std::move(all);
+    }
   }
 
+  // Istio's injector reads the label before the annotation: both say no sidecar.
+  json pod_labels = labels;
+  pod_labels["sidecar.istio.io/inject"] = "false";
   json spec = {
       {"backoffLimit", 0},
+      {"parallelism", 1},
+      {"completions", 1},
       {"ttlSecondsAfterFinished", settings.job_ttl_seconds},
       {"suspend", job.suspend},
       {"template",
-       {{"metadata", {{"labels", labels}, {"annotations", {{"sidecar.istio.io/inject", "false"}}}}},
+       {{"metadata",
+         {{"labels", pod_labels}, {"annotations", {{"sidecar.istio.io/inject", "false"}}}}},
         {"spec", pod_spec}}}};
   if (job.timeout_seconds) spec["activeDeadlineSeconds"] = *job.timeout_seconds;
   json manifest = {
@@ -128,7 +126,28 @@ Result<json> BuildTrainingJob(const TrainingJob& job, const KubernetesSettings& 
       {"kind", "Job"},
       {"metadata", {{"name", JobName(job.run_id)}, {"namespace", settings.ns}, {"labels", labels}}},
       {"spec", spec}};
-  return base.is_null() ? manifest : MergeOver(base, manifest);
+  if (base.is_null()) return manifest;
+  // What a template must not decide: one pod per run, run once, with SoMLier's command.
+  json trimmed = base;
+  if (trimmed.contains("spec") && trimmed["spec"].is_object()) {
+    for (const char* key : {"completionMode", "podFailurePolicy", "backoffLimitPerIndex",
+                            "maxFailedIndexes", "successPolicy"}) {
+      trimmed["spec"].erase(key);
+    }
+    json* containers = nullptr;
+    if (trimmed["spec"].contains("template") && trimmed["spec"]["template"].is_object() &&
+        trimmed["spec"]["template"].contains("spec") &&
+        trimmed["spec"]["template"]["spec"].is_object() &&
+        trimmed["spec"]["template"]["spec"].contains("containers")) {
+      containers = &trimmed["spec"]["template"]["spec"]["containers"];
+    }
+    if (containers && containers->is_array()) {
+      for (json& c : *containers) {
+        if (c.is_object() && c.value("name", "") == "run") c.erase("args");
+      }
+    }
+  }
+  return MergeOver(trimmed, manifest);
 }
 
 }  // namespace somlier::kubernetes

@@ -6,17 +6,20 @@
 //   - labels app.kubernetes.io/managed-by=somlier, somlier.io/run-id, somlier.io/experiment-id,
 //     somlier.io/grid and somlier.io/project on the Job and its pod (reconciling finds runs by
 //     them, not by pid);
-//   - backoffLimit 0 (a failed run is not retried), restartPolicy Never,
+//   - backoffLimit 0 (a failed run is not retried), parallelism and completions 1 (one pod,
+//     once; a template's completionMode, podFailurePolicy, per-index limits and the run
+//     container's args are dropped), restartPolicy Never,
 //     ttlSecondsAfterFinished from the settings, activeDeadlineSeconds from --timeout,
 //     suspend while the grid's parallel limit is reached;
-//   - the pod annotated sidecar.istio.io/inject: "false" (an Istio sidecar never exits, so the
-//     Job would never complete);
+//   - the pod labelled and annotated sidecar.istio.io/inject: "false" (an Istio sidecar never
+//     exits, so the Job would never complete);
 //   - env from the settings' ConfigMap (envFrom) when one is named; the tracking token only
 //     as a secretKeyRef to the token Secret, which is also mounted read-only — never a
 //     literal value;
 //   - CPU and memory requests and limits; with GPU, the GPU resource (limit 1), the
 //     toleration and the node selector of the settings;
-//   - all of it merged over the settings' Job template, when there is one.
+//   - all of it merged over the settings' Job template, when there is one (the template's
+//     tolerations kept beside the GPU one).
 // Pure functions; thread-safe.
 #pragma once
 

@@ -97,9 +97,11 @@ const std::vector<Field>& Fields() {
       {"SOMLIER_K8S_MEMORY_LIMIT", "memory_limit", Quantity(&KubernetesSettings::memory_limit)},
       {"SOMLIER_K8S_GPU_RESOURCE", "gpu_resource",
        [](KubernetesSettings& s, const std::string& v, const std::string& where) {
-         if (!IsLabelKey(v)) {
-           return InvalidArgument(
-               fmt::format("{} '{}' is not a resource name (such as nvidia.com/gpu)", where, v));
+         if (!IsLabelKey(v) || v.find('/') == std::string::npos) {
+           return InvalidArgument(fmt::format(
+               "{} '{}' is not an extended resource name (a domain, '/', a name: such as "
+               "nvidia.com/gpu)",
+               where, v));
          }
          s.gpu_resource = v;
          return OkStatus();
@@ -135,9 +137,9 @@ const std::vector<Field>& Fields() {
        [](KubernetesSettings& s, const std::string& v, const std::string& where) {
          int64_t ttl = -1;
          auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ttl);
-         if (ec != std::errc() || end != v.data() + v.size() || ttl < 0) {
+         if (ec != std::errc() || end != v.data() + v.size() || ttl < 0 || ttl > 2147483647) {
            return InvalidArgument(
-               fmt::format("{} '{}' is not a whole number of seconds (0 or more)", where, v));
+               fmt::format("{} '{}' is not a whole number of seconds (0 to 2147483647)", where, v));
          }
          s.job_ttl_seconds = ttl;
          return OkStatus();
@@ -152,10 +154,10 @@ const std::vector<Field>& Fields() {
 }  // namespace
 
 bool IsQuantity(std::string_view quantity) {
-  // Kubernetes' quantity grammar: a signed decimal number, then a binary (Ki..Ei), decimal
-  // (n, u, m, k, M, G, T, P, E) or exponent (e3, E-2) suffix.
+  // Kubernetes' quantity grammar: a decimal number, then a binary (Ki..Ei), decimal
+  // (n, u, m, k, M, G, T, P, E) or exponent (e3, E-2) suffix; resources cannot be negative.
   static const std::regex kQuantity(
-      R"(^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$)");
+      R"(^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$)");
   return quantity.size() <= 64 && std::regex_match(quantity.begin(), quantity.end(), kQuantity);
 }
 

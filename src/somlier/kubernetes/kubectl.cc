@@ -17,6 +17,10 @@ Result<std::string> Kubectl::Run(std::string_view doing, const std::vector<std::
   CommandOptions options;
   options.timeout = std::chrono::seconds(120);
   options.input = std::move(input);
+  Environment env = ProcessEnvironment();
+  env.erase("SOMLIER_TOKEN");
+  env.erase("MLFLOW_TRACKING_TOKEN");
+  options.env = std::move(env);
   auto ran = RunCommand(argv, options);
   if (!ran.ok()) {
     if (ran.status().code() == StatusCode::kNotFound) {
@@ -27,7 +31,8 @@ Result<std::string> Kubectl::Run(std::string_view doing, const std::vector<std::
     return Unavailable(fmt::format("{}: {}", doing, ran.status().message()));
   }
   if (ran->exit_code == 0) return std::move(ran->stdout_text);
-  const std::string message(Trim(ran->stderr_text.empty() ? ran->stdout_text : ran->stderr_text));
+  std::string message(Trim(ran->stderr_text));
+  if (message.empty()) message = "(kubectl printed no error)";
   const std::string text =
       fmt::format("{}: kubectl failed (exit {}): {}", doing, ran->exit_code, message);
   if (message.find("(AlreadyExists)") != std::string::npos) return AlreadyExists(text);
@@ -49,6 +54,10 @@ Result<nlohmann::json> Kubectl::Create(std::string_view doing,
         fmt::format("{}: kubectl answered something that is not a JSON object", doing));
   }
   return created;
+}
+
+Status Kubectl::CreateQuietly(std::string_view doing, const nlohmann::json& manifest) const {
+  return Run(doing, {"create", "-f", "-", "-o", "name"}, manifest.dump()).status();
 }
 
 }  // namespace somlier::kubernetes

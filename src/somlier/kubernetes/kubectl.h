@@ -34,11 +34,16 @@ class Kubectl {
   //   InvalidArgument the server refused the object (Invalid, BadRequest);
   //   Unavailable    anything else — unreachable, Forbidden, Unauthorized — with kubectl's
   //                  message verbatim.
+  // kubectl's environment is this process's without the tracking token (SOMLIER_TOKEN,
+  // MLFLOW_TRACKING_TOKEN): neither kubectl nor its credential plugins need it. An error
+  // quotes kubectl's standard error only, never its output (which may hold an object).
   Result<std::string> Run(std::string_view doing, const std::vector<std::string>& args,
                           std::optional<std::string> input = std::nullopt) const;
 
   // `kubectl create -f - -o json` of `manifest`; the created object.
   Result<nlohmann::json> Create(std::string_view doing, const nlohmann::json& manifest) const;
+  // `kubectl create -f - -o name`: for objects whose contents must not come back (Secrets).
+  Status CreateQuietly(std::string_view doing, const nlohmann::json& manifest) const;
 
  private:
   KubernetesSettings settings_;

@@ -8,6 +8,7 @@
 #include "somlier/kubernetes/kube_settings.h"
 #include "somlier/kubernetes/manifest_template.h"
 #include "somlier/kubernetes/names.h"
+#include "somlier/kubernetes/serving_manifests.h"
 #include "temp_dir.h"
 
 namespace somlier::kubernetes {
@@ -110,7 +111,13 @@ TEST(KubernetesSettings, BadValuesAreNamedWithWhatIsExpected) {
             std::string::npos);
   for (const char* q : {"1", "500m", "1.5Gi", "4e3", "0.5", "128974848"})
     EXPECT_TRUE(IsQuantity(q));
-  for (const char* q : {"", "2 cores", "1.5GB", "Gi", "--1"}) EXPECT_FALSE(IsQuantity(q)) << q;
+  for (const char* q : {"", "2 cores", "1.5GB", "Gi", "--1", "-1"}) {
+    EXPECT_FALSE(IsQuantity(q)) << q;
+  }
+  EXPECT_NE(error({{"SOMLIER_K8S_GPU_RESOURCE", "gpu"}}).find("not an extended resource name"),
+            std::string::npos);
+  EXPECT_NE(error({{"SOMLIER_K8S_JOB_TTL_SECONDS", "9999999999"}}).find("0 to 2147483647"),
+            std::string::npos);
 }
 
 TrainingJob ExampleJob() {
@@ -153,7 +160,12 @@ TEST(TrainingJobManifest, KeepsTheOriginalTemplatesFacts) {
   EXPECT_EQ(spec["ttlSecondsAfterFinished"], 86400);
   EXPECT_EQ(spec["activeDeadlineSeconds"], 3600);
   EXPECT_EQ(spec["template"]["metadata"]["annotations"]["sidecar.istio.io/inject"], "false");
-  EXPECT_EQ(spec["template"]["metadata"]["labels"], labels);
+  for (const auto& [key, value] : labels.items()) {
+    EXPECT_EQ(spec["template"]["metadata"]["labels"][key], value) << key;
+  }
+  EXPECT_EQ(spec["template"]["metadata"]["labels"]["sidecar.istio.io/inject"], "false");
+  EXPECT_EQ(spec["parallelism"], 1);
+  EXPECT_EQ(spec["completions"], 1);
   const json& pod = spec["template"]["spec"];
   EXPECT_EQ(pod["restartPolicy"], "Never");
   const json& container = pod["containers"][0];
@@ -212,31 +224,54 @@ TEST(TrainingJobManifest, RefusesWhatWouldLeakOrBreak) {
 TEST(TrainingJobManifest, MergesOverTheSettingsTemplateWithSomliersValuesWinning) {
   somlier::testing::TempDir dir;
   const std::string file = (dir.path() / "job.yaml").string();
-  std::ofstream(file) << "kind: Job\n"
-                         "metadata:\n"
-                         "  labels: {team: fraud, app.kubernetes.io/managed-by: someone-else}\n"
-                         "spec:\n"
-                         "  backoffLimit: 5\n"
-                         "  template:\n"
-                         "    spec:\n"
-                         "      serviceAccountName: trainer\n"
-                         "      imagePullSecrets: [{name: registry}]\n"
-                         "      containers:\n"
-                         "        - name: run\n"
-                         "          securityContext: {runAsNonRoot: true}\n"
-                         "          env: [{name: HTTPS_PROXY, value: 'http://proxy:3128'}]\n";
+  std::ofstream(file)
+      << "kind: Job\n"
+         "metadata:\n"
+         "  labels: {team: fraud, app.kubernetes.io/managed-by: someone-else}\n"
+         "spec:\n"
+         "  backoffLimit: 5\n"
+         "  parallelism: 4\n"
+         "  completionMode: Indexed\n"
+         "  template:\n"
+         "    spec:\n"
+         "      serviceAccountName: trainer\n"
+         "      imagePullSecrets: [{name: registry}]\n"
+         "      tolerations: [{key: dedicated, operator: Exists}]\n"
+         "      volumes: [{name: cache, secret: {secretName: c, defaultMode: 0400}}]\n"
+         "      containers:\n"
+         "        - name: run\n"
+         "          args: [--extra]\n"
+         "          securityContext: {runAsNonRoot: yes}\n"
+         "          env:\n"
+         "            - {name: HTTPS_PROXY, value: 'http://proxy:3128'}\n"
+         "            - name: MLFLOW_RUN_ID\n"
+         "              valueFrom: {configMapKeyRef: {name: x, key: y}}\n";
   auto base = LoadTemplate(file, "Job");
   ASSERT_TRUE(base.ok()) << base.status().message();
-  auto built = BuildTrainingJob(ExampleJob(), ExampleSettings(), *base);
+  TrainingJob gpu = ExampleJob();
+  gpu.gpu = true;
+  auto built = BuildTrainingJob(gpu, ExampleSettings(), *base);
   ASSERT_TRUE(built.ok());
   const json& job = *built;
+  // One pod, once, with SoMLier's command and its own value for its variables.
+  EXPECT_EQ(job["spec"]["parallelism"], 1);
+  EXPECT_FALSE(job["spec"].contains("completionMode"));
+  EXPECT_FALSE(job["spec"]["template"]["spec"]["containers"][0].contains("args"));
+  for (const json& var : job["spec"]["template"]["spec"]["containers"][0]["env"]) {
+    if (var["name"] == "MLFLOW_RUN_ID") {
+      EXPECT_FALSE(var.contains("valueFrom")) << var;
+    }
+  }
+  // The cluster's toleration stays beside the GPU one; YAML 1.1 modes and booleans as kubectl.
+  EXPECT_EQ(job["spec"]["template"]["spec"]["tolerations"].size(), 2u);
+  EXPECT_EQ(job["spec"]["template"]["spec"]["volumes"][1]["secret"]["defaultMode"], 256);
   EXPECT_EQ(job["metadata"]["labels"]["team"], "fraud");
   EXPECT_EQ(job["metadata"]["labels"]["app.kubernetes.io/managed-by"], "somlier");
   EXPECT_EQ(job["spec"]["backoffLimit"], 0);
   const json& pod = job["spec"]["template"]["spec"];
   EXPECT_EQ(pod["serviceAccountName"], "trainer");
   EXPECT_EQ(pod["containers"].size(), 1u);
-  EXPECT_EQ(pod["containers"][0]["securityContext"]["runAsNonRoot"], true);
+  EXPECT_EQ(pod["containers"][0]["securityContext"]["runAsNonRoot"], true);  // from "yes"
   EXPECT_EQ(pod["containers"][0]["image"], "registry.example.com/churn:1.2");
   bool proxy = false;
   for (const json& var : pod["containers"][0]["env"]) proxy = proxy || var["name"] == "HTTPS_PROXY";
@@ -294,6 +329,94 @@ TEST(TrainingJobManifest, EveryVariantPassesTheOfficialKubernetesSchema) {
   auto [broken_status, broken_output] = Validate({broken});
   EXPECT_EQ(broken_status, 1) << broken_output;
   EXPECT_NE(broken_output.find("backoffLimit must be integer"), std::string::npos) << broken_output;
+}
+
+}  // namespace
+}  // namespace somlier::kubernetes
+
+namespace somlier::kubernetes {
+namespace {
+
+ModelDeployment ExampleDeployment() {
+  ModelDeployment d;
+  d.project = "example-projects/tabular";
+  d.model = "Churn Classifier";
+  d.version = 3;
+  d.image = "registry.example.com/somlier-runtime:0.1.0";
+  return d;
+}
+
+TEST(ServingManifests, ADeploymentServesTheVersionWithProbesAndScrapeAnnotations) {
+  KubernetesSettings settings = ExampleSettings();
+  settings.tracking_url = "http://somlier.ml-team.svc:5000";
+  auto built = BuildServingDeployment(ExampleDeployment(), settings, json());
+  ASSERT_TRUE(built.ok()) << built.status().message();
+  const json& d = *built;
+  EXPECT_TRUE(IsDnsLabel(d["metadata"]["name"].get<std::string>())) << d["metadata"]["name"];
+  EXPECT_TRUE(d["metadata"]["name"].get<std::string>().ends_with("-v3"));
+  EXPECT_EQ(d["spec"]["replicas"], 1);
+  const json& pod = d["spec"]["template"];
+  EXPECT_EQ(pod["metadata"]["annotations"]["prometheus.io/scrape"], "true");
+  EXPECT_EQ(pod["metadata"]["annotations"]["sidecar.istio.io/inject"], "false");
+  for (const auto& [key, value] : d["spec"]["selector"]["matchLabels"].items()) {
+    EXPECT_EQ(pod["metadata"]["labels"][key], value) << key;
+  }
+  const json& container = pod["spec"]["containers"][0];
+  EXPECT_EQ(container["args"][0], "serve-model");
+  EXPECT_EQ(container["args"][1], "models:/Churn Classifier/3");
+  EXPECT_EQ(container["readinessProbe"]["httpGet"]["path"], "/v2/health/ready");
+  EXPECT_EQ(container["livenessProbe"]["httpGet"]["path"], "/v2/health/live");
+  std::string dumped = d.dump();
+  EXPECT_NE(dumped.find("secretKeyRef"), std::string::npos);
+  // The Service selects every version of the model; the Deployment's pods carry those labels.
+  const json service = BuildServingService(ExampleDeployment(), settings);
+  for (const auto& [key, value] : service["spec"]["selector"].items()) {
+    EXPECT_EQ(pod["metadata"]["labels"][key], value) << key;
+  }
+  EXPECT_TRUE(BuildAutoscaler(ExampleDeployment(), settings).is_null());
+}
+
+TEST(ServingManifests, AutoscalingIstioAndCanaryRoutes) {
+  ModelDeployment d = ExampleDeployment();
+  d.min_replicas = 2;
+  d.max_replicas = 5;
+  d.istio = true;
+  d.gpu = true;
+  auto deployment = BuildServingDeployment(d, ExampleSettings(), json());
+  ASSERT_TRUE(deployment.ok());
+  EXPECT_FALSE((*deployment)["spec"].contains("replicas"));  // the autoscaler owns it
+  EXPECT_EQ((*deployment)["spec"]["template"]["metadata"]["annotations"]["sidecar.istio.io/inject"],
+            "true");
+  const json hpa = BuildAutoscaler(d, ExampleSettings());
+  EXPECT_EQ(hpa["spec"]["scaleTargetRef"]["name"], (*deployment)["metadata"]["name"]);
+  EXPECT_EQ(hpa["spec"]["minReplicas"], 2);
+  auto routes = BuildVirtualService(d, {{2, 90}, {3, 10}}, ExampleSettings());
+  ASSERT_TRUE(routes.ok());
+  const json& http = (*routes)["spec"]["http"][0]["route"];
+  EXPECT_EQ(http[0]["destination"]["subset"], "v2");
+  EXPECT_EQ(http[1]["weight"], 10);
+  const json rule = BuildDestinationRule(d, {{2, 90}, {3, 10}}, ExampleSettings());
+  EXPECT_EQ(rule["spec"]["subsets"][1]["labels"]["somlier.io/model-version"], "3");
+  EXPECT_EQ(BuildVirtualService(d, {{2, 90}, {3, 20}}, ExampleSettings()).status().message(),
+            "the route weights add up to 110, not 100");
+  EXPECT_EQ(BuildVirtualService(d, {{2, 50}, {2, 50}}, ExampleSettings()).status().message(),
+            "version 2 is routed twice");
+  ModelDeployment half = ExampleDeployment();
+  half.min_replicas = 2;
+  EXPECT_NE(BuildServingDeployment(half, ExampleSettings(), json())
+                .status()
+                .message()
+                .find("go together"),
+            std::string::npos);
+  const std::string long_name = ServingDeploymentName(std::string(200, 'm'), 9223372036854775807);
+  EXPECT_TRUE(IsDnsLabel(long_name)) << long_name;
+
+  auto [status, output] =
+      Validate({*deployment, BuildServingService(d, ExampleSettings()), hpa, *routes, rule,
+                *BuildServingDeployment(ExampleDeployment(), ExampleSettings(), json())});
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_NE(output.find("ok VirtualService"), std::string::npos) << output;
+  EXPECT_NE(output.find("ok HorizontalPodAutoscaler"), std::string::npos) << output;
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <fmt/core.h>
 #include <yaml-cpp/yaml.h>
 
+#include <set>
+
 #include "somlier/core/yaml_load.h"
 
 namespace somlier::kubernetes {
@@ -27,8 +29,24 @@ json ToJson(const YAML::Node& node) {
     case YAML::NodeType::Scalar: {
       const std::string& text = node.Scalar();
       if (node.Tag() == "!") return text;  // quoted: a string
-      if (text == "true" || text == "false") return text == "true";
-      if (text == "null" || text == "~") return nullptr;
+      // As kubectl reads YAML (1.1): booleans in their spellings, octal and hex integers.
+      static const std::set<std::string> kTrue = {"true", "True", "TRUE", "yes", "Yes", "YES",
+                                                  "on",   "On",   "ON",   "y",   "Y"};
+      static const std::set<std::string> kFalse = {"false", "False", "FALSE", "no", "No", "NO",
+                                                   "off",   "Off",   "OFF",   "n",  "N"};
+      if (kTrue.count(text)) return true;
+      if (kFalse.count(text)) return false;
+      if (text == "null" || text == "~" || text == "Null" || text == "NULL") return nullptr;
+      if (text.size() > 1 && text.size() < 24 && text[0] == '0' &&
+          text.find_first_not_of("01234567", 1) == std::string::npos) {
+        return std::stoll(text, nullptr, 8);
+      }
+      if (text.size() > 2 && text.size() < 20 &&
+          (text.starts_with("0x") || text.starts_with("0o")) &&
+          text.find_first_not_of(text[1] == 'x' ? "0123456789abcdefABCDEF" : "01234567", 2) ==
+              std::string::npos) {
+        return std::stoll(text.substr(2), nullptr, text[1] == 'x' ? 16 : 8);
+      }
       json number = json::parse(text, nullptr, /*allow_exceptions=*/false);
       if (number.is_number()) return number;
       return text;
@@ -54,6 +72,10 @@ Result<json> LoadTemplate(const std::string& path, std::string_view kind) {
     return InvalidArgument(fmt::format("the {} template {} is not a YAML mapping", kind, path));
   }
   json manifest = ToJson(root);
+  if (manifest.contains("kind") && !manifest["kind"].is_string()) {
+    return InvalidArgument(
+        fmt::format("the {} template {} has a 'kind' that is not a name", kind, path));
+  }
   if (manifest.value("kind", std::string(kind)) != kind) {
     return InvalidArgument(fmt::format("the {} template {} is a {}", kind, path,
                                        manifest["kind"].is_string()
@@ -75,8 +97,10 @@ json MergeOver(const json& base, const json& ours) {
     json out = json::array();
     for (const json& item : ours) {
       json merged = item;
+      // An environment variable is SoMLier's whole (value and valueFrom exclude each other).
+      const bool whole = item.contains("value") || item.contains("valueFrom");
       for (const json& candidate : base) {
-        if (candidate["name"] == item["name"]) merged = MergeOver(candidate, item);
+        if (candidate["name"] == item["name"] && !whole) merged = MergeOver(candidate, item);
       }
       out.push_back(std::move(merged));
     }

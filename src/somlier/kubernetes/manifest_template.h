@@ -5,7 +5,10 @@
 //
 // Merging: mappings merge key by key; lists of mappings that have a "name" (containers, env,
 // volumes, volumeMounts) merge item by item by name, items only in the template kept after
-// SoMLier's; any other value is SoMLier's when SoMLier sets one. Pure functions; thread-safe.
+// SoMLier's — except environment variables, which are SoMLier's whole when it sets them; any
+// other value is SoMLier's when SoMLier sets one. Builders remove what a template must not
+// set (kubernetes/job_manifest.h says what). The YAML is read as kubectl reads it (YAML 1.1
+// booleans, octal modes such as 0400). Pure functions; thread-safe.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -12,8 +12,9 @@
 
 namespace somlier::kubernetes {
 
-// RFC 1123 label: 1-63 of [a-z0-9-], starting and ending alphanumeric (namespaces, Service
-// and Deployment names, container names).
+// RFC 1123 label: 1-63 of [a-z0-9-], starting and ending alphanumeric (namespaces, container
+// names; Service names must also start with a letter, RFC 1035, which SoMLier's "somlier-..."
+// names do).
 bool IsDnsLabel(std::string_view name);
 // RFC 1123 subdomain: 1-253 characters, dot-separated DNS labels (Job, Secret, ConfigMap
 // names).
@@ -30,8 +31,9 @@ Status CheckLabelValue(std::string_view what, std::string_view value);
 
 // A DNS label made from `text`: lower-cased, runs of other characters as one '-', trimmed to
 // start and end alphanumeric; when that changed `text` or was too long, a '-' and 8 hex
-// digits of a hash of `text` end it, so distinct texts stay distinct. At most `max` (<= 63)
-// characters; never empty ("x" and the hash for text without a usable character).
+// digits of a hash of `text` end it, so distinct texts stay distinct. At most `max` characters
+// (clamped to 10..63, room for the hash); never empty ("x" and the hash for text without a
+// usable character).
 std::string ToDnsLabel(std::string_view text, size_t max = 63);
 // A label value made from `text` the same way (case and '.', '_' kept).
 std::string ToLabelValue(std::string_view text);
