@@ -1,7 +1,8 @@
 // `somlier kubernetes init [--output json]`: puts the tracking server's token into the cluster
 // once, as the Secret every SoMLier Job and Deployment references (KubernetesSettings'
-// token_secret, key `token`), creating the namespace first when it does not exist. The token
-// travels to kubectl on its standard input, never in an argv; it is never printed. An
+// token_secret, key `token`); the namespace is created only when the API server says it is
+// missing (a user limited to their namespace need not create one). The token travels to
+// kubectl on its standard input, never in an argv, and never comes back (`-o name`). An
 // existing Secret is left alone (AlreadyExists, exit 4): replacing a token is a deliberate
 // `kubectl delete secret` first.
 #include <fmt/core.h>
