@@ -288,4 +288,24 @@ Result<YAML::Node> LoadYamlFileBounded(const std::filesystem::path& file,
   return LoadYamlBounded(text, file.string(), limits);
 }
 
+nlohmann::json YamlToJson(const YAML::Node& node,
+                          const std::function<nlohmann::json(const YAML::Node&)>& scalar) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      nlohmann::json out = nlohmann::json::object();
+      for (const auto& item : node) out[item.first.Scalar()] = YamlToJson(item.second, scalar);
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& item : node) out.push_back(YamlToJson(item, scalar));
+      return out;
+    }
+    case YAML::NodeType::Scalar:
+      return scalar(node);
+    default:
+      return nullptr;
+  }
+}
+
 }  // namespace somlier

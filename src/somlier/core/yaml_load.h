@@ -28,6 +28,8 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string_view>
 
 #include "somlier/core/result.h"
@@ -57,5 +59,11 @@ Result<YAML::Node> LoadYamlBounded(std::string_view text, std::string_view file_
 // is larger than limits.max_bytes, or its text is refused by LoadYamlBounded.
 Result<YAML::Node> LoadYamlFileBounded(const std::filesystem::path& file,
                                        const YamlLimits& limits = {});
+
+// A loaded document as JSON: mappings (keys as written) and sequences as themselves, each
+// scalar as `scalar` reads it (readers differ: kubectl's YAML 1.1, a project's plain values);
+// anything else null. Recursion is bounded by the loader's limits.
+nlohmann::json YamlToJson(const YAML::Node& node,
+                          const std::function<nlohmann::json(const YAML::Node&)>& scalar);
 
 }  // namespace somlier

@@ -12,48 +12,32 @@ namespace {
 
 using nlohmann::json;
 
-// YAML to JSON: scalars stay strings unless YAML 1.2's core schema makes them numbers,
-// booleans or null (as kubectl reads them).
-json ToJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& item : node) out[item.first.Scalar()] = ToJson(item.second);
-      return out;
-    }
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node) out.push_back(ToJson(item));
-      return out;
-    }
-    case YAML::NodeType::Scalar: {
-      const std::string& text = node.Scalar();
-      if (node.Tag() == "!") return text;  // quoted: a string
-      // As kubectl reads YAML (1.1): booleans in their spellings, octal and hex integers.
-      static const std::set<std::string> kTrue = {"true", "True", "TRUE", "yes", "Yes", "YES",
-                                                  "on",   "On",   "ON",   "y",   "Y"};
-      static const std::set<std::string> kFalse = {"false", "False", "FALSE", "no", "No", "NO",
-                                                   "off",   "Off",   "OFF",   "n",  "N"};
-      if (kTrue.count(text)) return true;
-      if (kFalse.count(text)) return false;
-      if (text == "null" || text == "~" || text == "Null" || text == "NULL") return nullptr;
-      if (text.size() > 1 && text.size() < 24 && text[0] == '0' &&
-          text.find_first_not_of("01234567", 1) == std::string::npos) {
-        return std::stoll(text, nullptr, 8);
-      }
-      if (text.size() > 2 && text.size() < 20 &&
-          (text.starts_with("0x") || text.starts_with("0o")) &&
-          text.find_first_not_of(text[1] == 'x' ? "0123456789abcdefABCDEF" : "01234567", 2) ==
-              std::string::npos) {
-        return std::stoll(text.substr(2), nullptr, text[1] == 'x' ? 16 : 8);
-      }
-      json number = json::parse(text, nullptr, /*allow_exceptions=*/false);
-      if (number.is_number()) return number;
-      return text;
-    }
-    default:
-      return nullptr;
+// A scalar as kubectl reads it: quoted ones are strings; YAML 1.1 booleans, null, octal and
+// hex integers; numbers; else strings.
+json KubectlScalar(const YAML::Node& node) {
+  const std::string& text = node.Scalar();
+  if (node.Tag() == "!") return text;  // quoted: a string
+  // As kubectl reads YAML (1.1): booleans in their spellings, octal and hex integers.
+  static const std::set<std::string> kTrue = {"true", "True", "TRUE", "yes", "Yes", "YES",
+                                              "on",   "On",   "ON",   "y",   "Y"};
+  static const std::set<std::string> kFalse = {"false", "False", "FALSE", "no", "No", "NO",
+                                               "off",   "Off",   "OFF",   "n",  "N"};
+  if (kTrue.count(text)) return true;
+  if (kFalse.count(text)) return false;
+  if (text == "null" || text == "~" || text == "Null" || text == "NULL") return nullptr;
+  if (text.size() > 1 && text.size() <= 22 && text[0] == '0' &&  // fits in int64
+      text.find_first_not_of("01234567", 1) == std::string::npos) {
+    return std::stoll(text, nullptr, 8);
   }
+  if (text.size() > 2 && text.size() <= 17 &&  // fits in int64
+      (text.starts_with("0x") || text.starts_with("0o")) &&
+      text.find_first_not_of(text[1] == 'x' ? "0123456789abcdefABCDEF" : "01234567", 2) ==
+          std::string::npos) {
+    return std::stoll(text.substr(2), nullptr, text[1] == 'x' ? 16 : 8);
+  }
+  json number = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (number.is_number()) return number;
+  return text;
 }
 
 bool NamedList(const json& list) {
@@ -71,7 +55,7 @@ Result<json> LoadTemplate(const std::string& path, std::string_view kind) {
   if (!root.IsMap()) {
     return InvalidArgument(fmt::format("the {} template {} is not a YAML mapping", kind, path));
   }
-  json manifest = ToJson(root);
+  json manifest = YamlToJson(root, KubectlScalar);
   if (manifest.contains("kind") && !manifest["kind"].is_string()) {
     return InvalidArgument(
         fmt::format("the {} template {} has a 'kind' that is not a name", kind, path));

@@ -67,25 +67,6 @@ json ScalarToJson(const YAML::Node& node) {
   return text;
 }
 
-json YamlToJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& item : node) out[item.first.Scalar()] = YamlToJson(item.second);
-      return out;
-    }
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node) out.push_back(YamlToJson(item));
-      return out;
-    }
-    case YAML::NodeType::Scalar:
-      return ScalarToJson(node);
-    default:
-      return nullptr;
-  }
-}
-
 // Reads typed values out of the document, naming the file and key path in every error.
 class Reader {
  public:
@@ -404,7 +385,7 @@ Result<ProjectSpec> LoadProjectSpec(const fs::path& file, const Environment& env
       if (!config.IsMap()) {
         return r.Error("model.config", fmt::format("expected a mapping, got {}", KindOf(config)));
       }
-      spec.model_config_json = YamlToJson(config).dump();
+      spec.model_config_json = YamlToJson(config, ScalarToJson).dump();
     }
   }
 
