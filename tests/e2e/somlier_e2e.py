@@ -366,3 +366,20 @@ def metric(text, name):
         if line.startswith(name + " "):
             return float(line.split()[-1])
     raise AssertionError(f"{name} not in metrics:\n{text}")
+
+
+def python_function_model(directory, module, predict_body, signature_inputs=None):
+    """A python_function model at `directory` whose loader module `module` (under code/)
+    defines `_Model.predict(self, frame)` with `predict_body` (its indented lines) and
+    `_load_pyfunc`; `signature_inputs` (a list) becomes MLmodel's signature.inputs."""
+    directory = pathlib.Path(directory)
+    (directory / "code").mkdir(parents=True)
+    (directory / "code" / f"{module}.py").write_text(
+        "import pandas as pd\n\n\nclass _Model:\n    def predict(self, frame):\n" +
+        textwrap.indent(textwrap.dedent(predict_body), " " * 8) +
+        "\n\ndef _load_pyfunc(path):\n    return _Model()\n")
+    mlmodel = f"flavors:\n  python_function:\n    loader_module: {module}\n    code: code\n"
+    if signature_inputs is not None:  # a YAML single-quoted string holding the JSON
+        mlmodel += "signature:\n  inputs: '" + json.dumps(signature_inputs).replace("'", "''") + "'\n"
+    (directory / "MLmodel").write_text(mlmodel)
+    return directory

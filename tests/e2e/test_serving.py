@@ -17,7 +17,8 @@ import unittest
 import urllib.parse
 
 from somlier_e2e import (SOURCE_DIR, GitRepo, HttpError, ModelServer, ServerProcess,
-                         SomlierTestCase, http_file_server, metric, post, request_json, running)
+                         SomlierTestCase, http_file_server, metric, post, python_function_model,
+                         request_json, running)
 
 sys.path.insert(0, str(SOURCE_DIR / "python"))
 
@@ -134,17 +135,8 @@ class ServeModelTest(SomlierTestCase):
         self.assertNotIn("fake_metric", metrics)
 
     def test_a_plain_python_function_model(self):
-        model = self.tmp / "pyfunc"
-        (model / "code").mkdir(parents=True)
-        (model / "code" / "row_sums.py").write_text(
-            "class _Model:\n"
-            "    def predict(self, frame):\n"
-            "        return frame.sum(axis=1) * 2\n"
-            "\n"
-            "def _load_pyfunc(path):\n"
-            "    return _Model()\n")
-        (model / "MLmodel").write_text(
-            "flavors:\n  python_function:\n    loader_module: row_sums\n    code: code\n")
+        model = python_function_model(self.tmp / "pyfunc", "row_sums",
+                                      "return frame.sum(axis=1) * 2")
         server = ModelServer(self, model)
         self.assertEqual(post(server.url + "/invocations",
                               {"dataframe_split": {"columns": ["a", "b"],

@@ -8,7 +8,8 @@ import sys
 import tempfile
 import unittest
 
-from somlier_e2e import SOURCE_DIR, HttpError, ModelServer, SomlierTestCase, post, request_json
+from somlier_e2e import (SOURCE_DIR, HttpError, ModelServer, SomlierTestCase, post,
+                         python_function_model, request_json)
 
 sys.path.insert(0, str(SOURCE_DIR / "python"))
 
@@ -279,28 +280,16 @@ class TypedServingTest(SomlierTestCase):
         self.assertIn("does not fit", e.exception.json["message"])
 
     def test_records_datetimes_optional_and_binary_columns(self):
-        model = self.tmp / "records"
-        (model / "code").mkdir(parents=True)
-        (model / "code" / "describe_rows.py").write_text(
-            "import pandas as pd\n"
-            "\n"
-            "class _Model:\n"
-            "    def predict(self, frame):\n"
-            "        return pd.DataFrame({\n"
-            "            'day': frame['when'].dt.strftime('%Y-%m-%d %H:%M'),\n"
-            "            'seats': frame['seats'].astype('float').fillna(-1),\n"
-            "            'seats_dtype': [str(frame['seats'].dtype)] * len(frame),\n"
-            "            'size': frame['blob'].map(len),\n"
-            "            'first': frame['blob'].map(lambda b: b[0]),\n"
-            "        })\n"
-            "\n"
-            "def _load_pyfunc(path):\n"
-            "    return _Model()\n")
-        (model / "MLmodel").write_text(
-            "flavors:\n  python_function:\n    loader_module: describe_rows\n    code: code\n"
-            "signature:\n  inputs: '[{\"name\": \"when\", \"type\": \"datetime\"}, "
-            "{\"name\": \"seats\", \"type\": \"integer\", \"required\": false}, "
-            "{\"name\": \"blob\", \"type\": \"binary\"}]'\n")
+        model = python_function_model(self.tmp / "records", "describe_rows", """
+            return pd.DataFrame({
+                'day': frame['when'].dt.strftime('%Y-%m-%d %H:%M'),
+                'seats': frame['seats'].astype('float').fillna(-1),
+                'seats_dtype': [str(frame['seats'].dtype)] * len(frame),
+                'size': frame['blob'].map(len),
+                'first': frame['blob'].map(lambda b: b[0]),
+            })""", [{"name": "when", "type": "datetime"},
+                    {"name": "seats", "type": "integer", "required": False},
+                    {"name": "blob", "type": "binary"}])
         server = ModelServer(self, model)
         blob = base64.b64encode(b"\x07abc").decode()
         answer = post(server.url + "/invocations", {"dataframe_records": [
