@@ -7,7 +7,9 @@ AlreadyExists, NotFound, Invalid, Forbidden, Unauthorized), refuses names that a
 DNS-1123 and kinds it does not serve, and requires the bearer token of its kubeconfig. It
 serves HTTPS with a self-signed certificate made by `openssl` for 127.0.0.1 (kubectl sends
 tokens only over TLS), which the kubeconfig names as its certificate authority. Tests
-move objects through their statuses with `set_status` and make kinds forbidden with `forbid`.
+move objects through their statuses with `set_status`, play the Job controller with
+`start_pod` (the pod a Job would get, with its labels and containers) and `set_pod_status`,
+and make kinds forbidden with `forbid` (from the Nth create on, with `after`).
 
     with FakeKubeApiServer() as api:
         env = dict(os.environ, KUBECONFIG=api.kubeconfig(tmp_dir))
@@ -58,7 +60,7 @@ class FakeKubeApiServer:
         self.lock = threading.Lock()
         self.store = {}  # (plural, namespace, name) -> object
         self.logs = {}  # (namespace, pod) -> text
-        self.forbidden = set()  # plurals the token may not touch
+        self.forbidden = {}  # plural -> creates still allowed before the token may not touch it
         self.requests = []  # (method, path, body) of every request, for the tests to inspect
         self._server = None
         self._tls = tempfile.TemporaryDirectory(prefix="fake-kube-")
@@ -85,8 +87,56 @@ class FakeKubeApiServer:
         with self.lock:
             self.logs[(namespace, pod)] = text
 
-    def forbid(self, plural):
-        self.forbidden.add(plural)
+    def forbid(self, plural, after=0, verbs=None):
+        """Refuses requests on `plural` (403) — every verb, or only `verbs` ("create", ...) —
+        once `after` more creates have passed."""
+        with self.lock:
+            self.forbidden[plural] = [after, set(verbs) if verbs else None]
+
+    def start_pod(self, namespace, job_name, phase="Pending", container_statuses=None,
+                  conditions=None):
+        """What the Job controller would do: a pod for the Job, labelled as its template says
+        (plus job-name), with its containers; returns the pod's name."""
+        with self.lock:
+            job = self.store[("jobs", namespace, job_name)]
+            template = job["spec"]["template"]
+            name = f"{job_name}-{secrets.token_hex(3)}"[:63]
+            labels = dict(template["metadata"].get("labels", {}), **{
+                "job-name": job_name, "batch.kubernetes.io/job-name": job_name,
+                "controller-uid": job["metadata"]["uid"]})
+            self.store[("pods", namespace, name)] = {
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": namespace, "labels": labels,
+                             "uid": str(uuid.uuid4()), "resourceVersion": "1",
+                             "creationTimestamp": datetime.datetime.now(
+                                 datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                             "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
+                                                  "name": job_name,
+                                                  "uid": job["metadata"]["uid"],
+                                                  "controller": True}]},
+                "spec": template["spec"],
+                "status": {"phase": phase, "containerStatuses": container_statuses or [],
+                           "conditions": conditions or []}}
+            return name
+
+    def start_model_pod(self, namespace, deployment_name):
+        """What the Deployment controller would do: a pod for the Deployment's template."""
+        with self.lock:
+            deployment = self.store[("deployments", namespace, deployment_name)]
+            template = deployment["spec"]["template"]
+            name = f"{deployment_name}-{secrets.token_hex(4)}"[:63]
+            self.store[("pods", namespace, name)] = {
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": namespace,
+                             "labels": dict(template["metadata"].get("labels", {})),
+                             "uid": str(uuid.uuid4()), "resourceVersion": "1",
+                             "creationTimestamp": "2026-01-01T00:00:00Z"},
+                "spec": template["spec"], "status": {"phase": "Running"}}
+            return name
+
+    def set_pod_status(self, namespace, pod, **status):
+        with self.lock:
+            self.store[("pods", namespace, pod)]["status"].update(status)
 
     def kubeconfig(self, directory):
         path = pathlib.Path(directory) / "kubeconfig"
@@ -132,7 +182,8 @@ class FakeKubeApiServer:
                     return self._answer(*_status(401, "Unauthorized", "Unauthorized"))
                 url = urllib.parse.urlsplit(self.path)
                 query = urllib.parse.parse_qs(url.query)
-                code, body = fake._route(self.command, url.path, query, raw)
+                code, body = fake._route(self.command, url.path, query, raw,
+                                         self.headers.get("Content-Type", ""))
                 if isinstance(body, str):
                     return self._answer(code, body.encode(), "text/plain")
                 return self._answer(code, body)
@@ -157,7 +208,7 @@ class FakeKubeApiServer:
         self._tls.cleanup()
 
     # ---- the API ----
-    def _route(self, method, path, query, raw):
+    def _route(self, method, path, query, raw, content_type=""):
         if method == "GET" and path == "/api":
             return 200, {"kind": "APIVersions", "versions": ["v1"],
                          "serverAddressByClientCIDRs": []}
@@ -214,9 +265,12 @@ class FakeKubeApiServer:
         if resource is None:
             return _status(404, "NotFound", "the server could not find the requested resource")
         _, _, _, kind, namespaced = resource
-        if plural in self.forbidden:
-            verb = {"POST": "create", "DELETE": "delete", "PATCH": "patch", "PUT": "update"}.get(
-                method, "get" if len(parts) > 1 else "list")
+        verb = {"POST": "create", "DELETE": "delete", "PATCH": "patch", "PUT": "update"}.get(
+            method, "get" if len(parts) > 1 else "list")
+        rule = self.forbidden.get(plural)
+        if rule and rule[0] > 0 and method == "POST":
+            rule[0] -= 1
+        elif rule and (rule[1] is None or verb in rule[1]):
             return _status(403, "Forbidden",
                            f'{plural} is forbidden: User "fake" cannot {verb} '
                            f'resource "{plural}" in API group "{group}" in the namespace '
@@ -231,6 +285,9 @@ class FakeKubeApiServer:
                 return 200, self.logs.get((namespace, name), "")
         key = (plural, namespace if namespaced else None, name)
         with self.lock:
+            if method == "PATCH" and content_type.startswith("application/apply-patch"):
+                return self._apply(key, plural, kind, namespace if namespaced else None, group,
+                                   version, raw)
             if method == "POST" and name is None:
                 return self._create(plural, kind, namespace if namespaced else None, group,
                                     version, raw)
@@ -262,6 +319,25 @@ class FakeKubeApiServer:
                 self.store[key] = _merge(self.store[key], patch)
                 return 200, self.store[key]
         return _status(405, "MethodNotAllowed", f"{method} is not supported here")
+
+    def _apply(self, key, plural, kind, namespace, group, version, raw):
+        """Server-side apply: creates the object, or replaces what the applier sent (its
+        metadata's identity and its status stay); field ownership is not modelled."""
+        if key not in self.store:
+            return self._create(plural, kind, namespace, group, version, raw)
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            return _status(400, "BadRequest", "the apply patch is not JSON")
+        old = self.store[key]
+        for field in ("uid", "creationTimestamp"):
+            obj.setdefault("metadata", {})[field] = old["metadata"][field]
+        obj["metadata"]["resourceVersion"] = str(int(old["metadata"]["resourceVersion"]) + 1)
+        obj["metadata"].setdefault("namespace", namespace)
+        if "status" in old:
+            obj["status"] = old["status"]
+        self.store[key] = obj
+        return 200, obj
 
     def _create(self, plural, kind, namespace, group, version, raw):
         try:

@@ -507,7 +507,8 @@ class DeployTest(SomlierTestCase):
             request_json("POST", server.url + "/deploy", {
                 "project_name": "iris", "model_name": "iris-lr", "model_version": "1",
                 "use_k8s_job": True})
-        self.assertEqual(e.exception.status, 501)
+        self.assertEqual(e.exception.status, 412)
+        self.assertIn("Kubernetes is not configured for this server", e.exception.body)
         listed = json.loads(self.somlier("deployments", "list", "--output", "json",
                                          check=0).stdout)["deployments"]
         self.assertEqual([d["pid"] for d in listed], [supervisor], "no second server")
@@ -528,7 +529,9 @@ class DeployTest(SomlierTestCase):
         self.assertFails(self.somlier("deploy", "p", "m", "one", timeout=60), 2,
                          "MODEL_VERSION 'one'")
         self.assertFails(self.somlier("deploy", "p", "m", "1", "--use_k8s_job=true", timeout=60),
-                         7, "Kubernetes", "use_k8s_job=false")
+                         5, "Kubernetes needs a SoMLier server", "use_k8s_job=false")
+        self.assertFails(self.somlier("deploy", "p", "m", "1", "--canary_percent", "10",
+                                      timeout=60), 5, "canary_percent", "SOMLIER_SERVER")
         self.assertFails(self.somlier("deployments", "stop", "nothing"), 3, "nothing")
         self.assertFalse((self.home / "deployments").exists()
                          and any((self.home / "deployments").iterdir()))

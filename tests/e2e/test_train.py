@@ -224,7 +224,7 @@ class GridTest(TrainTestCase):
             (["--lr"], {}, 2, "parameter 'lr' has no value"),
             (["--lr", "1", "--lr", "2"], {}, 2, "parameter 'lr' is given twice"),
             (["--entrypoint", "nope"], {}, 3, "entrypoint 'nope' is not defined"),
-            (["--use_k8s_job=true"], {}, 7, "use_k8s_job"),
+            (["--use_k8s_job=true"], {}, 5, "needs a SoMLier server the cluster can reach"),
             (["--env_manager", "conda"], {}, 2, "conda"),
         ]
         for args, where, code, message in cases:
@@ -385,7 +385,8 @@ class ServerTrainTest(TrainTestCase):
                 ({"project_name": "example-projects/grid", "project_ref": "-x",
                   "github_uri": str(self.repo.path)}, 422, "must not start with '-'"),
                 ({"project_name": "example-projects/grid", "project_ref": "main",
-                  "github_uri": str(self.repo.path), "use_k8s_job": True}, 501, "use_k8s_job"),
+                  "github_uri": str(self.repo.path), "use_k8s_job": True}, 412,
+                 "Kubernetes is not configured for this server: set SOMLIER_K8S_IMAGE"),
                 ({"project_ref": "main"}, 422, "'project_name' is required"),
                 ({"project_name": "x", "project_ref": "main", "github_url": "typo"}, 422,
                  "unknown field 'github_url'")):

@@ -143,6 +143,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::Create(api::UseCaseServices servic
   api::AddRegistryRoutes(*api->router_, registry);
   api->router_->Install(s);
   api::AddArtifactRoutes(s, tracking);
+  if (services.train) api::AddProjectSourceRoute(s, *services.train);
   api::AddUseCaseRoutes(s, services);
   return api;
 }

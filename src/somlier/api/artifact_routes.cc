@@ -1,8 +1,10 @@
 // MLflow's proxied artifact endpoints (mlflow_artifacts.proto): upload, download, list and
-// delete files under the artifact root, so clients never need access to its storage.
+// delete files under the artifact root, so clients never need access to its storage; and
+// the project archives Kubernetes pods download (GET /api/somlier/source/NAME.tar).
 #include <fmt/core.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "somlier/api/error_answers.h"
@@ -11,6 +13,7 @@
 #include "somlier/api/routes.h"
 #include "somlier/net/http_routes.h"
 #include "somlier/tracking/tracking_service.h"
+#include "somlier/training/train_service.h"
 
 namespace somlier::api {
 namespace {
@@ -35,7 +38,46 @@ std::string Basename(std::string_view path) {
   return std::string(slash == std::string_view::npos ? path : path.substr(slash + 1));
 }
 
+// Streams `path` (of `size` bytes) as an attachment; false when it cannot be opened.
+bool SendFile(httplib::Response& response, const std::filesystem::path& path, size_t size,
+              std::string_view mime) {
+  std::shared_ptr<FILE> file(std::fopen(path.c_str(), "rb"), [](FILE* f) {
+    if (f != nullptr) std::fclose(f);
+  });
+  if (!file) return false;
+  response.set_header("Content-Disposition",
+                      ContentDispositionAttachment(path.filename().string()));
+  response.set_header("X-Content-Type-Options", "nosniff");
+  response.set_content_provider(
+      size, std::string(mime), [file](size_t offset, size_t length, httplib::DataSink& sink) {
+        char buffer[1 << 16];
+        if (std::fseek(file.get(), static_cast<long>(offset), SEEK_SET) != 0) {
+          return false;
+        }
+        const size_t n = std::fread(buffer, 1, std::min(length, sizeof buffer), file.get());
+        if (n == 0) return false;
+        sink.write(buffer, n);
+        return true;
+      });
+  return true;
+}
+
 }  // namespace
+
+void AddProjectSourceRoute(HttpRoutes& server, TrainService& train) {
+  // What a Kubernetes pod's init container downloads (`somlier fetch-source`): the git
+  // cache's archive of the project at the run's commit, behind the server's token.
+  server.Get(R"(/api/somlier/source/([^/]+)\.tar)", [&train](const httplib::Request& request,
+                                                             httplib::Response& response) {
+    auto file = train.SourceArchive(request.matches[1].str());
+    std::error_code ec;
+    const auto size = file.ok() ? std::filesystem::file_size(*file, ec) : 0;
+    if (file.ok() && ec) file = NotFound("the project archive cannot be read");
+    if (!file.ok() || !SendFile(response, *file, static_cast<size_t>(size), "application/x-tar")) {
+      return SendMlflowError(response, file.ok() ? NotFound("cannot read it") : file.status());
+    }
+  });
+}
 
 void AddArtifactRoutes(HttpRoutes& server, TrackingService& tracking) {
   ArtifactStore& store = tracking.artifacts();
@@ -75,23 +117,9 @@ void AddArtifactRoutes(HttpRoutes& server, TrackingService& tracking) {
                                                   relative, relative)));
       }
       auto path = store.Resolve(relative);
-      std::shared_ptr<FILE> file(std::fopen(path->c_str(), "rb"), [](FILE* f) {
-        if (f != nullptr) std::fclose(f);
-      });
-      if (!file)
+      if (!SendFile(response, *path, static_cast<size_t>(info->size), MimeType(relative))) {
         return SendMlflowError(response, NotFound(fmt::format("cannot read '{}'", relative)));
-      response.set_header("Content-Disposition", ContentDispositionAttachment(Basename(relative)));
-      response.set_header("X-Content-Type-Options", "nosniff");
-      response.set_content_provider(
-          static_cast<size_t>(info->size), std::string(MimeType(relative)),
-          [file](size_t offset, size_t length, httplib::DataSink& sink) {
-            char buffer[1 << 16];
-            if (std::fseek(file.get(), static_cast<long>(offset), SEEK_SET) != 0) return false;
-            const size_t n = std::fread(buffer, 1, std::min(length, sizeof buffer), file.get());
-            if (n == 0) return false;
-            sink.write(buffer, n);
-            return true;
-          });
+      }
     });
 
     // List one directory level: {"files": [{"path": <basename>, "is_dir", "file_size"}]}.

@@ -44,11 +44,26 @@ Result<json> SeedDeploy(DeploymentTarget& deployments, const Fields& request) {
   r.istio_enabled = istio.value_or(false);
   SOMLIER_ASSIGN_OR_RETURN(auto workers, request.Int("workers", {1, DeployRequest::kMaxWorkers}));
   if (workers) r.workers = static_cast<int>(*workers);
+  SOMLIER_ASSIGN_OR_RETURN(auto gpu, request.Bool("use_gpu"));
+  r.use_gpu = gpu.value_or(false);
+  SOMLIER_ASSIGN_OR_RETURN(auto dry_run, request.Bool("dry_run"));
+  r.dry_run = dry_run.value_or(false);
+  SOMLIER_ASSIGN_OR_RETURN(auto replicas, request.Int("replicas", {1, 1000}));
+  if (replicas) r.replicas = static_cast<int>(*replicas);
+  SOMLIER_ASSIGN_OR_RETURN(auto min_replicas, request.Int("min_replicas", {1, 1000}));
+  SOMLIER_ASSIGN_OR_RETURN(auto max_replicas, request.Int("max_replicas", {1, 1000}));
+  if (min_replicas) r.min_replicas = static_cast<int>(*min_replicas);
+  if (max_replicas) r.max_replicas = static_cast<int>(*max_replicas);
+  SOMLIER_ASSIGN_OR_RETURN(auto canary, request.Int("canary_percent", {1, 99}));
+  if (canary) r.canary_percent = static_cast<int>(*canary);
   SOMLIER_ASSIGN_OR_RETURN(DeployOutcome outcome, deployments.Deploy(r));
-  return json{{"status", outcome.status},
-              {"message", outcome.message},
-              {"name", outcome.name},
-              {"url", outcome.url}};
+  json answer = {{"status", outcome.status},
+                 {"message", outcome.message},
+                 {"name", outcome.name},
+                 {"url", outcome.url},
+                 {"target", outcome.target}};
+  if (r.dry_run) answer["manifests"] = outcome.manifests;
+  return answer;
 }
 
 Result<json> DeploymentsList(DeploymentTarget& deployments, const Fields&) {
@@ -70,6 +85,18 @@ Result<json> DeploymentsLogs(DeploymentTarget& deployments, const Fields& reques
   SOMLIER_ASSIGN_OR_RETURN(std::string log,
                            deployments.ReadLog(name, static_cast<size_t>(tail.value_or(0))));
   return json{{"name", name}, {"log_file", deployments.LogLocation(name)}, {"log", log}};
+}
+
+Result<json> DeploymentsPromote(DeploymentTarget& deployments, const Fields& request) {
+  SOMLIER_ASSIGN_OR_RETURN(std::string name, request.RequiredString("name"));
+  SOMLIER_ASSIGN_OR_RETURN(Deployment d, deployments.Promote(name));
+  return DeploymentJson(d);
+}
+
+Result<json> DeploymentsRollback(DeploymentTarget& deployments, const Fields& request) {
+  SOMLIER_ASSIGN_OR_RETURN(std::string name, request.RequiredString("name"));
+  SOMLIER_ASSIGN_OR_RETURN(Deployment d, deployments.Rollback(name));
+  return DeploymentJson(d);
 }
 
 }  // namespace somlier::api

@@ -7,6 +7,7 @@ namespace somlier {
 class HttpRoutes;
 class TrackingService;
 class RegistryService;
+class TrainService;
 }  // namespace somlier
 
 namespace somlier::api {
@@ -21,6 +22,10 @@ void AddRegistryRoutes(MlflowRouter& router, RegistryService& registry);
 
 // MLflow's proxied artifact API (/api/2.0/mlflow-artifacts/artifacts/...).
 void AddArtifactRoutes(HttpRoutes& server, TrackingService& tracking);
+
+// GET /api/somlier/source/NAME.tar: a project archive of the git cache, for the init
+// containers of Kubernetes Jobs (training/kubernetes_run_executor.h).
+void AddProjectSourceRoute(HttpRoutes& server, TrainService& train);
 
 // SoMLier's own use cases (the seed's /train, /search, ... and /runs/..., /deployments/...)
 // are served from their table: api/use_cases.h.

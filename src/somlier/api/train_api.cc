@@ -79,8 +79,10 @@ Result<TrainRequest> TrainRequestFromFields(const Fields& request) {
   r.timeout = std::chrono::seconds(timeout.value_or(0));
   SOMLIER_ASSIGN_OR_RETURN(auto use_k8s_job, request.Bool("use_k8s_job"));
   SOMLIER_ASSIGN_OR_RETURN(auto use_gpu, request.Bool("use_gpu"));
-  r.use_k8s_job = use_k8s_job.value_or(false);
+  r.use_k8s_job = use_k8s_job;
   r.use_gpu = use_gpu.value_or(false);
+  SOMLIER_ASSIGN_OR_RETURN(auto dry_run, request.Bool("dry_run"));
+  r.dry_run = dry_run.value_or(false);
   SOMLIER_ASSIGN_OR_RETURN(r.user, request.String("user"));
   if (const ordered_json* params = request.Raw("params")) {
     if (!params->is_object()) {
@@ -106,9 +108,17 @@ Result<json> TrainAnswer(TrackingService& tracking, const TrainJob& job) {
                  {"status", runs.empty() ? json("") : runs[0]["status"]},
                  {"experiment_id", job.experiment_id()},
                  {"commit", job.commit()},
+                 {"executor", job.executor()},
                  {"runs", std::move(runs)},
                  {"warnings", job.warnings()}};
   return answer;
+}
+
+json DryRunAnswer(const TrainService::Preview& preview) {
+  return {{"dry_run", true},
+          {"executor", preview.executor},
+          {"commit", preview.commit},
+          {"runs", preview.runs}};
 }
 
 Result<json> RunsList(TrackingService& tracking, const Fields& request) {

@@ -5,9 +5,13 @@
 // itself.
 //
 //   train: {project_name, project_ref, github_uri?, entrypoint?, params?: {NAME: SPEC},
-//           env_manager?, max_parallel?, timeout?, use_k8s_job?, use_gpu?, user?}
-//          -> {run_id, status, experiment_id, commit, runs: [RunSummary], warnings: [..]}
-//          (run_id and status are the grid's first run, as the seed answered)
+//           env_manager?, max_parallel?, timeout?, use_k8s_job?, use_gpu?, user?, dry_run?}
+//          -> {run_id, status, experiment_id, commit, executor, runs: [RunSummary],
+//              warnings: [..]}
+//          (run_id and status are the grid's first run, as the seed answered; executor
+//          "local" or "kubernetes": where the runs execute)
+//          dry_run: true -> {dry_run: true, executor, commit, runs: [..]}: each run as the
+//          executor would start it (a Job manifest; a command), nothing created
 //   runs/list: {project_name, max_results?} -> {experiment_id, runs: [RunSummary]}, newest first
 //   runs/show: {run_id} -> RunSummary plus {user_id, artifact_uri, source, tags}
 //   runs/logs: {run_id, offset?} -> {run_id, status, offset, text, ended}: the output from
@@ -35,7 +39,7 @@ namespace somlier::api {
 // The fields a train request accepts.
 inline constexpr std::string_view kTrainFields[] = {
     "project_name", "project_ref", "github_uri",  "entrypoint", "params", "env_manager",
-    "max_parallel", "timeout",     "use_k8s_job", "use_gpu",    "user"};
+    "max_parallel", "timeout",     "use_k8s_job", "use_gpu",    "user",   "dry_run"};
 
 // The request of POST /train; params keep the order they have in the body. Errors:
 // InvalidArgument for an unknown field (listing kTrainFields) or a bad value.
@@ -43,6 +47,8 @@ Result<TrainRequest> TrainRequestFromFields(const Fields& request);
 
 // The answer to a train request that made `job`.
 Result<nlohmann::json> TrainAnswer(TrackingService& tracking, const TrainJob& job);
+// The answer to a dry run.
+nlohmann::json DryRunAnswer(const TrainService::Preview& preview);
 
 Result<nlohmann::json> RunsList(TrackingService& tracking, const Fields& request);
 Result<nlohmann::json> RunsShow(TrackingService& tracking, const Fields& request);

@@ -31,8 +31,9 @@ constexpr std::string_view kRunsListFields[] = {"project_name", "max_results"};
 constexpr std::string_view kRunIdFields[] = {"run_id"};
 constexpr std::string_view kRunsLogsFields[] = {"run_id", "offset"};
 constexpr std::string_view kRunsKillFields[] = {"run_id", "wait"};
-constexpr std::string_view kDeployFields[] = {"project_name", "model_name",    "model_version",
-                                              "use_k8s_job",  "istio_enabled", "workers"};
+constexpr std::string_view kDeployFields[] = {
+    "project_name", "model_name", "model_version", "use_k8s_job",  "istio_enabled",  "workers",
+    "use_gpu",      "replicas",   "min_replicas",  "max_replicas", "canary_percent", "dry_run"};
 constexpr std::span<const std::string_view> kNoFields;
 constexpr std::string_view kNameFields[] = {"name"};
 constexpr std::string_view kDeploymentLogsFields[] = {"name", "tail"};
@@ -44,9 +45,14 @@ bool WithModelImport(const Services& s) { return s.model_import != nullptr; }
 
 Result<json> Train(const Services& s, const Fields& request) {
   SOMLIER_ASSIGN_OR_RETURN(TrainRequest train, TrainRequestFromFields(request));
+  if (train.dry_run) {
+    SOMLIER_ASSIGN_OR_RETURN(TrainService::Preview preview, s.train->DryRun(train));
+    return DryRunAnswer(preview);
+  }
   SOMLIER_ASSIGN_OR_RETURN(std::shared_ptr<TrainJob> job, s.train->Submit(train));
-  LogInfo("train: {} run(s) of {} at {} ({}) in experiment {}", job->runs().size(),
-          train.project_name, train.project_ref, job->commit().substr(0, 12), job->experiment_id());
+  LogInfo("train: {} run(s) of {} at {} ({}) in experiment {} on {}", job->runs().size(),
+          train.project_name, train.project_ref, job->commit().substr(0, 12), job->experiment_id(),
+          job->executor());
   return TrainAnswer(*s.tracking, *job);
 }
 
@@ -75,6 +81,10 @@ const UseCase kUseCases[] = {
      [](const Services& s, const Fields& f) { return DeploymentsStop(*s.deployments, f); }},
     {"/deployments/logs", false, kDeploymentLogsFields, WithDeployments,
      [](const Services& s, const Fields& f) { return DeploymentsLogs(*s.deployments, f); }},
+    {"/deployments/promote", false, kNameFields, WithDeployments,
+     [](const Services& s, const Fields& f) { return DeploymentsPromote(*s.deployments, f); }},
+    {"/deployments/rollback", false, kNameFields, WithDeployments,
+     [](const Services& s, const Fields& f) { return DeploymentsRollback(*s.deployments, f); }},
 };
 // clang-format on
 

@@ -3,6 +3,8 @@
 #include <fmt/core.h>
 #include <httplib.h>
 
+#include <fstream>
+
 #include "somlier/core/json_parse.h"
 
 namespace somlier::cli {
@@ -73,6 +75,42 @@ Result<json> ApiClient::PostText(const std::string& path, const std::string& bod
 
 Result<json> ApiClient::GetJson(const std::string& path) {
   return Decode(base_url_, client_->Get(path));
+}
+
+Status ApiClient::GetToFile(const std::string& path, const std::filesystem::path& destination) {
+  const std::filesystem::path partial = destination.string() + ".part";
+  std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+  if (!out) return Internal(fmt::format("cannot write '{}'", partial.string()));
+  std::string error_body;
+  int status = 0;
+  auto result = client_->Get(
+      path,
+      [&](const httplib::Response& response) {
+        status = response.status;
+        return true;
+      },
+      [&](const char* data, size_t size) {
+        if (status < 200 || status >= 300) {
+          if (error_body.size() < 65536) error_body.append(data, size);
+          return true;
+        }
+        out.write(data, static_cast<std::streamsize>(size));
+        return static_cast<bool>(out);
+      });
+  out.close();
+  std::error_code ec;
+  if (!result || result->status < 200 || result->status >= 300) {
+    std::filesystem::remove(partial, ec);
+    if (result) result->body = error_body;
+    return StatusFromResponse(base_url_, result);
+  }
+  if (!out) {
+    std::filesystem::remove(partial, ec);
+    return Internal(fmt::format("writing '{}' failed", partial.string()));
+  }
+  std::filesystem::rename(partial, destination, ec);
+  if (ec) return Internal(fmt::format("cannot store '{}': {}", destination.string(), ec.message()));
+  return OkStatus();
 }
 
 }  // namespace somlier::cli

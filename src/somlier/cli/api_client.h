@@ -7,6 +7,7 @@
 // failure is Unavailable), with the server's message. One object per thread.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -30,6 +31,8 @@ class ApiClient {
   // POST a JSON body already serialised (e.g. keeping the order of an object's keys).
   Result<nlohmann::json> PostText(const std::string& path, const std::string& body);
   Result<nlohmann::json> GetJson(const std::string& path);
+  // GET `path` streamed into `destination` (through a .part file renamed into place).
+  Status GetToFile(const std::string& path, const std::filesystem::path& destination);
 
  private:
   ApiClient(std::string base_url, std::unique_ptr<httplib::Client> client);

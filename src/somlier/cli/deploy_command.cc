@@ -1,7 +1,9 @@
 // `somlier deploy PROJECT_NAME MODEL_NAME MODEL_VERSION [--use_k8s_job=bool]
-// [--istio_enabled=bool] [--workers N]` (also under `online`), and `somlier deployments
-// list|stop|logs` — in-process or on SOMLIER_SERVER (deployment/local_deployments.h) — plus
-// the hidden `deployments supervise`, the background process a local deployment runs as.
+// [--istio_enabled=bool] [--workers N] [--use_gpu] [--replicas N] [--min_replicas N
+// --max_replicas M] [--canary_percent P] [--dry_run]` (also under `online`), and `somlier
+// deployments list|stop|logs|promote|rollback` — in-process or on SOMLIER_SERVER
+// (serving/deployment_router.h) — plus the hidden `deployments supervise`, the background
+// process a local deployment runs as.
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
@@ -28,6 +30,12 @@ struct DeployOptions {
   std::optional<bool> use_k8s_job;
   bool istio_enabled = false;
   int workers = 1;
+  bool use_gpu = false;
+  int replicas = 1;
+  std::optional<int> min_replicas;
+  std::optional<int> max_replicas;
+  std::optional<int> canary_percent;
+  bool dry_run = false;
   std::string output = "text";
 };
 
@@ -39,12 +47,23 @@ Result<int> Deploy(const Context& ctx, const DeployOptions& o) {
                   {"istio_enabled", o.istio_enabled},
                   {"workers", o.workers}};
   if (o.use_k8s_job) request["use_k8s_job"] = *o.use_k8s_job;
-  if (o.output != "json") {
+  if (o.use_gpu) request["use_gpu"] = true;
+  if (o.replicas != 1) request["replicas"] = o.replicas;
+  if (o.min_replicas) request["min_replicas"] = *o.min_replicas;
+  if (o.max_replicas) request["max_replicas"] = *o.max_replicas;
+  if (o.canary_percent) request["canary_percent"] = *o.canary_percent;
+  if (o.dry_run) request["dry_run"] = true;
+  if (o.output != "json" && !o.dry_run) {
     fmt::print(stderr, "deploying {} version {} ...\n", o.model, o.version);
     std::fflush(stderr);
   }
   SOMLIER_ASSIGN_OR_RETURN(json answer, cases->Call("/deploy", request));
-  if (o.output == "json") {
+  if (o.dry_run && o.output != "json") {
+    for (const json& manifest : answer.value("manifests", json::array())) {
+      fmt::print("---\n{}", ToYaml(manifest));
+    }
+    fmt::print(stderr, "dry run: {}; nothing was changed\n", answer["message"].get<std::string>());
+  } else if (o.output == "json") {
     PrintJson(answer);
   } else {
     fmt::print("{}\n", answer["message"].get<std::string>());
@@ -97,6 +116,19 @@ Result<int> StopDeployment(const Context& ctx, const DeploymentsOptions& o) {
   return 0;
 }
 
+// promote | rollback: the canary takes all traffic, or gives it back.
+Result<int> MoveTraffic(const Context& ctx, const DeploymentsOptions& o, const std::string& path) {
+  SOMLIER_ASSIGN_OR_RETURN(auto cases, UseCases::Open(ctx));
+  SOMLIER_ASSIGN_OR_RETURN(json answer, cases->Call(path, {{"name", o.name}}));
+  if (o.output == "json") {
+    PrintJson(answer);
+  } else {
+    fmt::print("{}: {} ({})\n", answer["name"].get<std::string>(),
+               answer["status"].get<std::string>(), answer["message"].get<std::string>());
+  }
+  return 0;
+}
+
 Result<int> Logs(const Context& ctx, const DeploymentsOptions& o) {
   SOMLIER_ASSIGN_OR_RETURN(auto cases, UseCases::Open(ctx));
   json request = {{"name", o.name}};
@@ -128,7 +160,7 @@ Result<int> Supervise(const Context& ctx, const DeploymentsOptions& o) {
   if (outcome.ok()) return 0;
   LogError("supervisor: {}", outcome.message());
   if (auto services = LocalServices::Open(ctx.settings, ctx.env); services.ok()) {
-    if (Status marked = (*services)->deployments->MarkFailed(o.name, outcome.message());
+    if (Status marked = (*services)->local_deployments->MarkFailed(o.name, outcome.message());
         !marked.ok()) {
       LogError("supervisor: recording the failure: {}", marked.message());
     }
@@ -139,15 +171,35 @@ Result<int> Supervise(const Context& ctx, const DeploymentsOptions& o) {
 void AddDeploy(CLI::App& parent, Context& ctx) {
   auto o = std::make_shared<DeployOptions>();
   CLI::App* deploy = parent.add_subcommand(
-      "deploy", "Serve a registered model version (a supervised local model server)");
+      "deploy",
+      "Serve a registered model version: a supervised local model server, or on Kubernetes");
   deploy->add_option("PROJECT_NAME", o->project, "The project (experiment) the model is from")
       ->required();
   deploy->add_option("MODEL_NAME", o->model, "The registered model")->required();
   deploy->add_option("MODEL_VERSION", o->version, "Its version (1, 2, ...)")->required();
   deploy->add_option("--use_k8s_job", o->use_k8s_job,
-                     "Deploy on Kubernetes (--use_k8s_job=true; not available yet)");
+                     "Deploy on Kubernetes (=true) or here (=false); default: Kubernetes when the "
+                     "server is configured for it (SOMLIER_K8S_*)");
   deploy->add_option("--istio_enabled", o->istio_enabled,
-                     "Kubernetes has Istio (--istio_enabled=true; with --use_k8s_job only)");
+                     "Route with Istio: sidecars, a VirtualService and a DestinationRule "
+                     "(Kubernetes)");
+  deploy->add_flag("--use_gpu", o->use_gpu, "A GPU per replica (Kubernetes)");
+  deploy->add_option("--replicas", o->replicas, "Replicas (Kubernetes)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  deploy
+      ->add_option("--min_replicas", o->min_replicas,
+                   "With --max_replicas: an autoscaler at 70% CPU owns the replicas (Kubernetes)")
+      ->check(CLI::Range(1, 1000));
+  deploy->add_option("--max_replicas", o->max_replicas, "See --min_replicas")
+      ->check(CLI::Range(1, 1000));
+  deploy
+      ->add_option("--canary_percent", o->canary_percent,
+                   "Give this version P% of the traffic; the serving version keeps the rest "
+                   "(Kubernetes with Istio; then `deployments promote|rollback NAME`)")
+      ->check(CLI::Range(1, 99));
+  deploy->add_flag("--dry_run", o->dry_run,
+                   "Print the manifests (YAML; JSON with --output json) and change nothing");
   deploy->add_option("--workers", o->workers, "Python worker processes of the model server")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
@@ -162,8 +214,8 @@ void AddDeployCommands(CLI::App& parent, Context& ctx) { AddDeploy(parent, ctx);
 
 void AddDeploymentsCommands(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<DeploymentsOptions>();
-  CLI::App* group =
-      app.add_subcommand("deployments", "List, stop and read the logs of local deployments");
+  CLI::App* group = app.add_subcommand(
+      "deployments", "List, stop, read the logs of, promote and roll back deployments");
   group->require_subcommand(1);
   CLI::App* list = group->add_subcommand("list", "Deployments and their status");
   list->add_option("--output", o->output, "Output format: text or json")
@@ -182,6 +234,21 @@ void AddDeploymentsCommands(CLI::App& app, Context& ctx) {
   logs->add_option("--output", o->output, "Output format: text or json")
       ->check(CLI::IsMember({"text", "json"}));
   ctx.handlers.emplace_back(logs, [&ctx, o] { return Logs(ctx, *o); });
+
+  CLI::App* promote = group->add_subcommand(
+      "promote", "Give a canary all of its model's traffic and remove the version it replaces");
+  promote->add_option("NAME", o->name, "The canary's deployment")->required();
+  promote->add_option("--output", o->output, "Output format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  ctx.handlers.emplace_back(promote,
+                            [&ctx, o] { return MoveTraffic(ctx, *o, "/deployments/promote"); });
+  CLI::App* rollback = group->add_subcommand(
+      "rollback", "Remove a canary and give its model's traffic back to the serving version");
+  rollback->add_option("NAME", o->name, "The canary's deployment")->required();
+  rollback->add_option("--output", o->output, "Output format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  ctx.handlers.emplace_back(rollback,
+                            [&ctx, o] { return MoveTraffic(ctx, *o, "/deployments/rollback"); });
 
   CLI::App* supervise = group->add_subcommand("supervise", "");
   supervise->group("");  // internal: what `deploy` starts

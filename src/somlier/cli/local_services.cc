@@ -1,6 +1,9 @@
 #include "somlier/cli/local_services.h"
 
 #include "somlier/core/url.h"
+#include "somlier/kubernetes/kube_settings.h"
+#include "somlier/serving/kubernetes_deployments.h"
+#include "somlier/training/kubernetes_run_executor.h"
 
 namespace somlier::cli {
 
@@ -23,7 +26,7 @@ Result<std::unique_ptr<LocalServices>> LocalServices::Open(const Settings& setti
   std::error_code ec;
   deploy.somlier_binary = std::filesystem::read_symlink("/proc/self/exe", ec);
   deploy.env = env;
-  services->deployments =
+  services->local_deployments =
       std::make_unique<LocalDeployments>(*services->store, *services->registry, std::move(deploy));
   services->model_import = std::make_unique<ModelImport>(
       *services->tracking, *services->registry,
@@ -33,7 +36,32 @@ Result<std::unique_ptr<LocalServices>> LocalServices::Open(const Settings& setti
   train.env = env;
   train.python = settings.python;
   train.default_project_uri = settings.default_project_uri;
-  services->train = std::make_unique<TrainService>(*services->tracking, std::move(train));
+  // Kubernetes, for a server configured for it (pods reach a server, not a CLI's loopback).
+  std::unique_ptr<RunExecutor> cluster;
+  std::unique_ptr<DeploymentTarget> cluster_deployments;
+  std::string no_cluster_reason =
+      "Kubernetes needs a SoMLier server the cluster can reach (runs log to it, models are "
+      "downloaded from it): start `somlier server` with SOMLIER_K8S_IMAGE and "
+      "SOMLIER_K8S_TRACKING_URL set and point SOMLIER_SERVER at it";
+  if (options.server) {
+    SOMLIER_ASSIGN_OR_RETURN(kubernetes::KubernetesSettings k8s,
+                             kubernetes::LoadKubernetesSettings(env, settings.config_file));
+    if (k8s.configured()) {
+      SOMLIER_ASSIGN_OR_RETURN(cluster, KubernetesRunExecutor::Create({k8s, settings.home, env}));
+      SOMLIER_ASSIGN_OR_RETURN(
+          cluster_deployments,
+          KubernetesDeployments::Create(*services->store, *services->registry, {std::move(k8s)}));
+    }
+    no_cluster_reason =
+        "Kubernetes is not configured for this server: set SOMLIER_K8S_IMAGE (the runtime image) "
+        "and SOMLIER_K8S_TRACKING_URL (this server as pods reach it)";
+  }
+  train.no_cluster_reason = no_cluster_reason;
+  services->deployments =
+      std::make_unique<DeploymentRouter>(*services->store, *services->local_deployments,
+                                         std::move(cluster_deployments), no_cluster_reason);
+  services->train =
+      std::make_unique<TrainService>(*services->tracking, std::move(train), std::move(cluster));
   return services;
 }
 

@@ -13,6 +13,7 @@
 #include "somlier/core/settings.h"
 #include "somlier/registry/model_import.h"
 #include "somlier/registry/registry_service.h"
+#include "somlier/serving/deployment_router.h"
 #include "somlier/serving/local_deployments.h"
 #include "somlier/store/store.h"
 #include "somlier/tracking/tracking_service.h"
@@ -24,6 +25,10 @@ struct LocalServicesOptions {
   // What register_v2 may fetch: anything for the user's own commands; a server restricts the
   // URIs its callers send (artifacts/fetch_policy.h).
   FetchPolicy model_sources = FetchPolicy::AnySource();
+  // A server: when Kubernetes is configured (kubernetes/kube_settings.h), grids run there
+  // by default. In-process commands execute on this machine only (pods could not reach
+  // their loopback tracking server).
+  bool server = false;
 };
 
 struct LocalServices {
@@ -31,7 +36,8 @@ struct LocalServices {
   std::unique_ptr<ArtifactStore> artifacts;
   std::unique_ptr<TrackingService> tracking;
   std::unique_ptr<RegistryService> registry;
-  std::unique_ptr<LocalDeployments> deployments;
+  std::unique_ptr<LocalDeployments> local_deployments;
+  std::unique_ptr<DeploymentRouter> deployments;  // this machine's and, on a server, Kubernetes'
   std::unique_ptr<ModelImport> model_import;
   std::unique_ptr<TrainService> train;  // last: destroyed first (it kills its runs)
 

@@ -1,6 +1,7 @@
 #include "somlier/cli/output.h"
 
 #include <fmt/core.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 
@@ -24,6 +25,38 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
     }
     fmt::print("{}\n", line);
   }
+}
+
+namespace {
+
+void EmitYaml(YAML::Emitter& out, const nlohmann::json& value) {
+  if (value.is_object()) {
+    out << YAML::BeginMap;
+    for (const auto& [key, item] : value.items()) {
+      out << YAML::Key << key << YAML::Value;
+      EmitYaml(out, item);
+    }
+    out << YAML::EndMap;
+  } else if (value.is_array()) {
+    out << YAML::BeginSeq;
+    for (const auto& item : value) EmitYaml(out, item);
+    out << YAML::EndSeq;
+  } else if (value.is_string()) {
+    // Quoted always: "true", "1" and "0.10" stay strings (labels, annotations, env values).
+    out << YAML::DoubleQuoted << value.get<std::string>();
+  } else if (value.is_null()) {
+    out << YAML::Null;
+  } else {
+    out << value.dump();
+  }
+}
+
+}  // namespace
+
+std::string ToYaml(const nlohmann::json& value) {
+  YAML::Emitter out;
+  EmitYaml(out, value);
+  return std::string(out.c_str()) + "\n";
 }
 
 void PrintJson(const json& value) {

@@ -17,6 +17,10 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows);
 // Indented JSON; invalid UTF-8 in strings is replaced, not an error.
 void PrintJson(const nlohmann::json& value);
 
+// `value` as a YAML document (block style; strings that YAML would read as something else
+// are quoted), as kubectl prints manifests.
+std::string ToYaml(const nlohmann::json& value);
+
 // A server's route table as a JSON array of {"method", "path", "pattern"} (--print_routes).
 void PrintRoutes(const std::vector<RouteInfo>& routes);
 

@@ -55,6 +55,7 @@ Result<int> Serve(const Context& ctx, ServerCommandOptions o) {
   // The URIs callers send to /register_v2 name public sources only: not this machine's
   // files, nor addresses on its networks (its metadata service, its other servers).
   LocalServicesOptions local;
+  local.server = true;
   if (!o.allow_local_sources) {
     local.model_sources = FetchPolicy::PublicOnly(
         "a server fetches only public sources unless started with --allow_local_sources");
@@ -90,7 +91,9 @@ Result<int> Serve(const Context& ctx, ServerCommandOptions o) {
   while (received == 0) received = stop.WaitFor(std::chrono::hours(1));
   fmt::print(stderr, "SoMLier server stopping ({})\n", StopSignals::Name(received));
   server->Stop();
-  services->train.reset();  // kills the runs still executing: KILLED, not left RUNNING
+  // Kills the runs still executing here (KILLED, not left RUNNING); Kubernetes Jobs go on, and
+  // the next server follows them.
+  services->train.reset();
   return 0;
 }
 

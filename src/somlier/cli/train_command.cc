@@ -45,7 +45,9 @@ struct TrainOptions {
   bool wait = false;
   bool no_wait = false;
   bool use_k8s_job = false;
+  const CLI::Option* use_k8s_job_option = nullptr;  // unset when not given: the server decides
   bool use_gpu = false;
+  bool dry_run = false;
   bool quiet = false;
   std::vector<std::string> param_options;  // -P NAME=SPEC
   std::string output = "text";
@@ -108,8 +110,11 @@ std::string TrainBody(const TrainOptions& o,
   if (!o.env_manager.empty()) body["env_manager"] = o.env_manager;
   if (o.max_parallel) body["max_parallel"] = o.max_parallel;
   if (o.timeout) body["timeout"] = o.timeout;
-  body["use_k8s_job"] = o.use_k8s_job;
+  if (o.use_k8s_job_option && o.use_k8s_job_option->count() > 0) {
+    body["use_k8s_job"] = o.use_k8s_job;
+  }
   body["use_gpu"] = o.use_gpu;
+  if (o.dry_run) body["dry_run"] = true;
   if (!user.empty()) body["user"] = user;
   return body.dump();
 }
@@ -147,6 +152,38 @@ void PrintRunsTable(const json& runs) {
     rows.push_back(std::move(row));
   }
   PrintTable(rows);
+}
+
+// A word as a POSIX shell would need it to be typed.
+std::string ShellQuote(const std::string& word) {
+  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789_-.,/:=@+%") == std::string::npos) {
+    return word;
+  }
+  return "'" + ReplaceAll(word, "'", "'\\''") + "'";
+}
+
+// Prints what a dry run would execute: Kubernetes manifests as YAML documents, commands as
+// lines.
+int ReportDryRun(const TrainOptions& o, const json& answer) {
+  if (o.output == "json") {
+    PrintJson(answer);
+    return 0;
+  }
+  const bool manifests = answer.value("executor", "") != "local";
+  for (const json& run : answer["runs"]) {
+    if (manifests) {
+      fmt::print("---\n{}", ToYaml(run));
+    } else {
+      std::vector<std::string> words;
+      for (const json& word : run["command"]) words.push_back(ShellQuote(word.get<std::string>()));
+      fmt::print("{}\n", Join(words, " "));
+    }
+  }
+  fmt::print(stderr, "dry run: {} run(s) on {} at commit {}; nothing was created\n",
+             answer["runs"].size(), answer.value("executor", ""),
+             answer.value("commit", "").substr(0, 12));
+  return 0;
 }
 
 // Prints the result of a train and returns the command's exit code.
@@ -198,6 +235,10 @@ Result<int> TrainInProcess(const Context& ctx, const TrainOptions& o, const std:
   TrainProgress progress(o.quiet || o.output == "json");
   SOMLIER_ASSIGN_OR_RETURN(auto cases, UseCases::Open(ctx));
   LocalServices& services = *cases->local();
+  if (request.dry_run) {
+    SOMLIER_ASSIGN_OR_RETURN(TrainService::Preview preview, services.train->DryRun(request));
+    return ReportDryRun(o, api::DryRunAnswer(preview));
+  }
 
   // The tracking API the runs log to, on a loopback port, with a token of its own (the
   // user's token is not handed to project code).
@@ -306,6 +347,10 @@ Result<json> FollowRemote(UseCases& cases, const json& submitted, TrainProgress&
 
 Result<int> TrainRemote(const Context& ctx, const TrainOptions& o, const std::string& body) {
   SOMLIER_ASSIGN_OR_RETURN(auto cases, UseCases::Open(ctx));
+  if (o.dry_run) {
+    SOMLIER_ASSIGN_OR_RETURN(json preview, cases->client()->PostText("/train", body));
+    return ReportDryRun(o, preview);
+  }
   if (!o.wait) {
     SOMLIER_ASSIGN_OR_RETURN(json submitted, cases->client()->PostText("/train", body));
     return Report(o, submitted, /*waited=*/false, /*interrupted=*/false);
@@ -317,9 +362,9 @@ Result<int> TrainRemote(const Context& ctx, const TrainOptions& o, const std::st
   for (const json& warning : submitted.value("warnings", json::array())) {
     progress.Note("warning: " + warning.get<std::string>());
   }
-  progress.Note(fmt::format("training {} at {} (commit {}) on {}: {} runs", o.project, o.ref,
-                            submitted.value("commit", "").substr(0, 12), ctx.settings.server,
-                            submitted["runs"].size()));
+  progress.Note(fmt::format("training {} at {} (commit {}) on {} ({} executor): {} runs", o.project,
+                            o.ref, submitted.value("commit", "").substr(0, 12), ctx.settings.server,
+                            submitted.value("executor", "local"), submitted["runs"].size()));
   bool interrupted = false;
   SOMLIER_ASSIGN_OR_RETURN(json answer,
                            FollowRemote(*cases, submitted, progress, stop, &interrupted));
@@ -378,9 +423,14 @@ void AddTrainCommands(CLI::App& parent, Context& ctx) {
                   "the default is to return once they are submitted)");
   train->add_flag("--no-wait", o->no_wait,
                   "Return once the runs are submitted (needs SOMLIER_SERVER)");
-  train->add_flag("--use_k8s_job", o->use_k8s_job,
-                  "Run as Kubernetes Jobs (--use_k8s_job=true; not available yet)");
-  train->add_flag("--use_gpu", o->use_gpu, "Ask for GPUs (--use_gpu=true)");
+  o->use_k8s_job_option =
+      train->add_flag("--use_k8s_job", o->use_k8s_job,
+                      "Run as Kubernetes Jobs (--use_k8s_job=true) or here (=false); default: "
+                      "Kubernetes when the server is configured for it (SOMLIER_K8S_*)");
+  train->add_flag("--use_gpu", o->use_gpu, "Ask for a GPU per run (--use_gpu=true)");
+  train->add_flag("--dry_run", o->dry_run,
+                  "Print what would run (Kubernetes manifests as YAML; with --output json, "
+                  "JSON) and create nothing");
   train->add_flag("-q,--quiet", o->quiet, "Do not print the runs' output (it is in their logs)");
   train->add_option("--output", o->output, "Output format: text or json")
       ->check(CLI::IsMember({"text", "json"}));

@@ -33,6 +33,17 @@ bool IsHex32(const std::string& id) {
   return true;
 }
 
+// The git cache's archive names: a commit and a hash of the project's path.
+bool IsArchiveName(const std::string& name) {
+  const size_t dash = name.find('-');
+  if (dash != 40 || name.size() > 80 || dash + 1 == name.size()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (i != dash && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string JobName(const std::string& run_id) { return "somlier-run-" + run_id; }
@@ -52,6 +63,13 @@ Result<json> BuildTrainingJob(const TrainingJob& job, const KubernetesSettings& 
     return InvalidArgument(fmt::format("timeout {} s is not positive", *job.timeout_seconds));
   }
   SOMLIER_RETURN_IF_ERROR(CheckDnsLabel("namespace", settings.ns));
+  if (job.source && !IsArchiveName(job.source->archive)) {
+    return InvalidArgument(
+        fmt::format("'{}' is not the name of a project archive", job.source->archive));
+  }
+  if (job.max_parallel < 1) {
+    return InvalidArgument(fmt::format("max_parallel {} is below 1", job.max_parallel));
+  }
 
   json labels = {{"app.kubernetes.io/managed-by", "somlier"},
                  {"somlier.io/run-id", job.run_id},
@@ -85,12 +103,32 @@ Result<json> BuildTrainingJob(const TrainingJob& job, const KubernetesSettings& 
                     {"resources", Resources(settings, job.gpu)},
                     {"volumeMounts", json::array({TokenMount()})}};
   if (!job.working_dir.empty()) container["workingDir"] = job.working_dir;
+  json volumes = json::array({TokenVolume(settings)});
+  json init_containers = json::array();
+  if (job.source) {
+    const json workspace = {{"name", "workspace"}, {"mountPath", kWorkspace}};
+    container["volumeMounts"].push_back(workspace);
+    if (job.working_dir.empty()) container["workingDir"] = kWorkspace;
+    volumes.push_back({{"name", "workspace"}, {"emptyDir", json::object()}});
+    json fetch_env = json::array({{{"name", "SOMLIER_SERVER"}, {"value", settings.tracking_url}}});
+    for (json& var : TokenEnv(settings)) fetch_env.push_back(std::move(var));
+    init_containers.push_back(
+        {{"name", "fetch-source"},
+         {"image", settings.image},
+         {"command",
+          {"somlier", "fetch-source", job.source->archive, kWorkspace, "--strip-components",
+           std::to_string(job.source->strip_components)}},
+         {"env", std::move(fetch_env)},
+         {"resources", Resources(settings, false)},
+         {"volumeMounts", json::array({workspace, TokenMount()})}});
+  }
   if (!settings.config_map.empty()) {
     container["envFrom"] = json::array({{{"configMapRef", {{"name", settings.config_map}}}}});
   }
   json pod_spec = {{"restartPolicy", "Never"},
                    {"containers", json::array({container})},
-                   {"volumes", json::array({TokenVolume(settings)})}};
+                   {"volumes", std::move(volumes)}};
+  if (!init_containers.empty()) pod_spec["initContainers"] = std::move(init_containers);
   if (job.gpu) ScheduleOnGpus(pod_spec, settings);
 
   if (job.gpu && base.is_object()) {  // the cluster's own tolerations stay, SoMLier's join them
@@ -121,11 +159,16 @@ Result<json> BuildTrainingJob(const TrainingJob& job, const KubernetesSettings& 
          {{"labels", pod_labels}, {"annotations", {{"sidecar.istio.io/inject", "false"}}}}},
         {"spec", pod_spec}}}};
   if (job.timeout_seconds) spec["activeDeadlineSeconds"] = *job.timeout_seconds;
-  json manifest = {
-      {"apiVersion", "batch/v1"},
-      {"kind", "Job"},
-      {"metadata", {{"name", JobName(job.run_id)}, {"namespace", settings.ns}, {"labels", labels}}},
-      {"spec", spec}};
+  json manifest = {{"apiVersion", "batch/v1"},
+                   {"kind", "Job"},
+                   {"metadata",
+                    {{"name", JobName(job.run_id)},
+                     {"namespace", settings.ns},
+                     {"labels", labels},
+                     {"annotations",
+                      {{"somlier.io/max-parallel", std::to_string(job.max_parallel)},
+                       {"somlier.io/index", std::to_string(job.index)}}}}},
+                   {"spec", spec}};
   if (base.is_null()) return manifest;
   // What a template must not decide: one pod per run, run once, with SoMLier's command.
   json trimmed = base;

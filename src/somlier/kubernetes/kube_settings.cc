@@ -144,6 +144,17 @@ const std::vector<Field>& Fields() {
          s.job_ttl_seconds = ttl;
          return OkStatus();
        }},
+      {"SOMLIER_K8S_POLL_MS", "poll_ms",
+       [](KubernetesSettings& s, const std::string& v, const std::string& where) {
+         int64_t ms = -1;
+         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+         if (ec != std::errc() || end != v.data() + v.size() || ms < 100 || ms > 600000) {
+           return InvalidArgument(fmt::format(
+               "{} '{}' is not a whole number of milliseconds (100 to 600000)", where, v));
+         }
+         s.poll_ms = ms;
+         return OkStatus();
+       }},
       {"SOMLIER_K8S_JOB_TEMPLATE", "job_template", File(&KubernetesSettings::job_template)},
       {"SOMLIER_K8S_DEPLOYMENT_TEMPLATE", "deployment_template",
        File(&KubernetesSettings::deployment_template)},

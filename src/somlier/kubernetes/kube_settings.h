@@ -23,6 +23,8 @@
 //                                                         with operator Exists, NoSchedule)
 //   SOMLIER_K8S_JOB_TTL_SECONDS      job_ttl_seconds      86400 (one day: a restarted server
 //                                                         still finds finished Jobs)
+//   SOMLIER_K8S_POLL_MS              poll_ms              3000 (how often Jobs, pods and logs
+//                                                         are read while runs execute)
 //   SOMLIER_K8S_JOB_TEMPLATE         job_template         (none; a YAML Job merged under
 //                                                         what SoMLier sets)
 //   SOMLIER_K8S_DEPLOYMENT_TEMPLATE  deployment_template  (none; the same for Deployments)
@@ -57,6 +59,7 @@ struct KubernetesSettings {
   std::map<std::string, std::string> gpu_node_selector;
   std::string gpu_toleration = "nvidia.com/gpu";
   int64_t job_ttl_seconds = 86400;
+  int64_t poll_ms = 3000;
   std::string job_template;
   std::string deployment_template;
 

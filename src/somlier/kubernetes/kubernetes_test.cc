@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "somlier/kubernetes/job_manifest.h"
+#include "somlier/kubernetes/job_status.h"
 #include "somlier/kubernetes/kube_settings.h"
 #include "somlier/kubernetes/manifest_template.h"
 #include "somlier/kubernetes/names.h"
@@ -315,6 +316,8 @@ TEST(TrainingJobManifest, EveryVariantPassesTheOfficialKubernetesSchema) {
       TrainingJob job = ExampleJob();
       job.gpu = gpu;
       job.suspend = templated;
+      // The runtime image's variant: an init container downloads the project.
+      if (gpu != templated) job.source = ProjectSource{std::string(40, 'a') + "-0123abcd", 2};
       auto built =
           BuildTrainingJob(job, ExampleSettings(), templated ? *LoadTemplate(file, "Job") : json());
       ASSERT_TRUE(built.ok());
@@ -417,6 +420,92 @@ TEST(ServingManifests, AutoscalingIstioAndCanaryRoutes) {
   EXPECT_EQ(status, 0) << output;
   EXPECT_NE(output.find("ok VirtualService"), std::string::npos) << output;
   EXPECT_NE(output.find("ok HorizontalPodAutoscaler"), std::string::npos) << output;
+}
+
+TEST(TrainingJobManifest, ARuntimeImageJobDownloadsItsProjectInAnInitContainer) {
+  TrainingJob job = ExampleJob();
+  job.source = ProjectSource{std::string(40, 'c') + "-00ff", 1};
+  job.max_parallel = 3;
+  job.index = 5;
+  auto built = BuildTrainingJob(job, ExampleSettings(), json());
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  const json& pod = (*built)["spec"]["template"]["spec"];
+  const json& init = pod["initContainers"][0];
+  EXPECT_EQ(init["command"], json({"somlier", "fetch-source", std::string(40, 'c') + "-00ff",
+                                   "/workspace", "--strip-components", "1"}));
+  EXPECT_EQ(init["env"][0],
+            json({{"name", "SOMLIER_SERVER"}, {"value", ExampleSettings().tracking_url}}));
+  EXPECT_EQ(init["env"][1]["valueFrom"]["secretKeyRef"]["name"], "somlier-token");
+  EXPECT_EQ(pod["containers"][0]["workingDir"], "/workspace");
+  EXPECT_EQ(pod["volumes"][1], json({{"name", "workspace"}, {"emptyDir", json::object()}}));
+  EXPECT_EQ((*built)["metadata"]["annotations"]["somlier.io/max-parallel"], "3");
+  EXPECT_EQ((*built)["metadata"]["annotations"]["somlier.io/index"], "5");
+  job.source->archive = "../../etc/passwd";
+  EXPECT_EQ(BuildTrainingJob(job, ExampleSettings(), json()).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(JobStatus, AJobsStateComesFromItsConditionsAndItsPod) {
+  const json suspended = {{"spec", {{"suspend", true}}}};
+  EXPECT_EQ(ReadJobState(suspended, json()).phase, JobState::Phase::kQueued);
+  const json admitted = {{"spec", {{"suspend", false}}}};
+  EXPECT_EQ(ReadJobState(admitted, json()).phase, JobState::Phase::kPending);
+  const json pulling = {
+      {"status",
+       {{"phase", "Pending"},
+        {"containerStatuses",
+         {{{"name", "run"},
+           {"state",
+            {{"waiting", {{"reason", "ErrImagePull"}, {"message", "pull access denied"}}}}}}}}}}};
+  JobState state = ReadJobState(admitted, pulling);
+  EXPECT_EQ(state.phase, JobState::Phase::kPending);
+  EXPECT_EQ(state.message, "ErrImagePull: pull access denied");
+  const json unschedulable = {
+      {"status",
+       {{"phase", "Pending"},
+        {"conditions",
+         {{{"type", "PodScheduled"},
+           {"status", "False"},
+           {"reason", "Unschedulable"},
+           {"message", "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}}}}}}};
+  EXPECT_EQ(ReadJobState(admitted, unschedulable).message,
+            "Unschedulable: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu.");
+  const json creating = {
+      {"status",
+       {{"phase", "Pending"},
+        {"containerStatuses",
+         {{{"name", "run"}, {"state", {{"waiting", {{"reason", "ContainerCreating"}}}}}}}}}}};
+  EXPECT_EQ(ReadJobState(admitted, creating).message, "") << "being created is no reason";
+  const json running = {{"status", {{"phase", "Running"}}}};
+  EXPECT_EQ(ReadJobState(admitted, running).phase, JobState::Phase::kRunning);
+
+  const json exited = {{"status",
+                        {{"phase", "Failed"},
+                         {"containerStatuses",
+                          {{{"name", "run"}, {"state", {{"terminated", {{"exitCode", 3}}}}}}}}}}};
+  const json failed = {{"status",
+                        {{"conditions",
+                          {{{"type", "Failed"},
+                            {"status", "True"},
+                            {"reason", "BackoffLimitExceeded"},
+                            {"message", "Job has reached the specified backoff limit"}}}}}}};
+  state = ReadJobState(failed, exited);
+  EXPECT_EQ(state.phase, JobState::Phase::kFailed);
+  EXPECT_EQ(state.exit_code, 3);
+  EXPECT_FALSE(state.deadline_exceeded);
+  const json late = {
+      {"status",
+       {{"conditions",
+         {{{"type", "Failed"}, {"status", "True"}, {"reason", "DeadlineExceeded"}}}}}}};
+  EXPECT_TRUE(ReadJobState(late, json()).deadline_exceeded);
+  const json complete = {
+      {"status", {{"conditions", {{{"type", "Complete"}, {"status", "True"}}}}}}};
+  state = ReadJobState(complete, json());
+  EXPECT_EQ(state.phase, JobState::Phase::kSucceeded);
+  EXPECT_EQ(state.exit_code, 0);
+  const json not_yet = {
+      {"status", {{"conditions", {{{"type", "Complete"}, {"status", "False"}}}}}}};
+  EXPECT_EQ(ReadJobState(not_yet, running).phase, JobState::Phase::kRunning);
 }
 
 }  // namespace

@@ -156,11 +156,22 @@ Status GitCache::CheckProject(const std::string& uri, const std::string& commit,
   return OkStatus();
 }
 
-Status GitCache::Export(const std::string& uri, const std::string& commit,
-                        const std::string& project_path, const fs::path& destination) {
+Result<GitCache::Archive> GitCache::ArchiveOf(const std::string& commit,
+                                              const std::string& project_path) const {
   SOMLIER_ASSIGN_OR_RETURN(std::string path, NormalizeProjectPath(project_path));
+  Archive archive;
+  archive.name = fmt::format("{}-{}", commit, StableHash(path));
+  archive.file = root_ / "archives" / (archive.name + ".tar");
+  archive.strip_components = path.empty() ? 0 : static_cast<int>(Split(path, '/').size());
+  return archive;
+}
+
+Result<GitCache::Archive> GitCache::MakeArchive(const std::string& uri, const std::string& commit,
+                                                const std::string& project_path) {
+  SOMLIER_ASSIGN_OR_RETURN(std::string path, NormalizeProjectPath(project_path));
+  SOMLIER_ASSIGN_OR_RETURN(Archive made, ArchiveOf(commit, project_path));
   const fs::path archives = root_ / "archives";
-  const fs::path archive = archives / fmt::format("{}-{}.tar", commit, StableHash(path));
+  const fs::path& archive = made.file;
   std::error_code ec;
   fs::create_directories(archives, ec);
   if (!fs::exists(archive, ec)) {
@@ -169,25 +180,47 @@ Status GitCache::Export(const std::string& uri, const std::string& commit,
       const fs::path temp = fs::path(archive.string() + ".part-" + NewRunId().substr(0, 8));
       std::vector<std::string> args = {"archive", "--format=tar", "-o", temp.string(), commit};
       if (!path.empty()) args.insert(args.end(), {"--", path});
-      Result<std::string> made = Git(uri, args, fmt::format("archiving '{}'", project_path));
-      if (!made.ok()) {
+      Result<std::string> out = Git(uri, args, fmt::format("archiving '{}'", project_path));
+      if (!out.ok()) {
         fs::remove(temp, ec);
-        return made.status();
+        return out.status();
       }
       fs::rename(temp, archive, ec);
       if (ec) return Internal(fmt::format("cannot store '{}': {}", archive.string(), ec.message()));
     }
   }
+  return made;
+}
+
+Result<fs::path> GitCache::FindArchive(const std::string& name) const {
+  const size_t dash = name.find('-');
+  const bool valid = dash == 40 && name.size() < 80 && dash + 1 < name.size() &&
+                     name.find_first_not_of("0123456789abcdef-") == std::string::npos &&
+                     name.find('-', dash + 1) == std::string::npos;
+  if (!valid) {
+    return InvalidArgument(fmt::format("'{}' is not a project archive's name (COMMIT-HASH)", name));
+  }
+  fs::path file = root_ / "archives" / (name + ".tar");
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) {
+    return NotFound(fmt::format("there is no project archive '{}'", name));
+  }
+  return file;
+}
+
+Status GitCache::Export(const std::string& uri, const std::string& commit,
+                        const std::string& project_path, const fs::path& destination) {
+  SOMLIER_ASSIGN_OR_RETURN(Archive archive, MakeArchive(uri, commit, project_path));
+  std::error_code ec;
   fs::create_directories(destination, ec);
   if (ec) {
     return Internal(fmt::format("cannot create '{}': {}", destination.string(), ec.message()));
   }
-  const size_t depth = path.empty() ? 0 : Split(path, '/').size();
   CommandOptions options;
   SOMLIER_ASSIGN_OR_RETURN(
       CommandOutput out,
-      RunCommand({"tar", "-x", "-f", archive.string(), "-C", destination.string(),
-                  fmt::format("--strip-components={}", depth)},
+      RunCommand({"tar", "-x", "-f", archive.file.string(), "-C", destination.string(),
+                  fmt::format("--strip-components={}", archive.strip_components)},
                  options));
   if (out.exit_code != 0) {
     return Internal(fmt::format("unpacking the project into '{}': {}", destination.string(),

@@ -45,6 +45,23 @@ class GitCache {
   Status Export(const std::string& uri, const std::string& commit, const std::string& project_path,
                 const std::filesystem::path& destination);
 
+  // The archive Export unpacks: a tar of the repository at `commit` holding only
+  // `project_path` (made once, kept under archives/ by `name`: the commit, '-', a hash of
+  // the path). Unpacked with `strip_components` leading directories removed, it is the
+  // project directory. What a Kubernetes pod downloads from the server instead of cloning.
+  struct Archive {
+    std::string name;
+    std::filesystem::path file;
+    int strip_components = 0;
+  };
+  Result<Archive> MakeArchive(const std::string& uri, const std::string& commit,
+                              const std::string& project_path);
+  // The archive's name, file and depth, without making it.
+  Result<Archive> ArchiveOf(const std::string& commit, const std::string& project_path) const;
+  // The archive called `name`, if it was made. Errors: InvalidArgument for a name that is
+  // not an archive's; NotFound.
+  Result<std::filesystem::path> FindArchive(const std::string& name) const;
+
  private:
   std::filesystem::path MirrorPath(const std::string& uri) const;
   Result<std::string> Git(const std::string& uri, const std::vector<std::string>& args,

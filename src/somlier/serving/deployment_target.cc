@@ -2,9 +2,42 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "somlier/core/time.h"
+#include "somlier/projects/git_cache.h"
+#include "somlier/tracking/validation.h"
 
 namespace somlier {
+
+Status CheckDeployRequest(const DeployRequest& request) {
+  if (request.project_name.empty()) return InvalidArgument("PROJECT_NAME must not be empty");
+  SOMLIER_RETURN_IF_ERROR(NormalizeProjectPath(request.project_name).status());
+  SOMLIER_RETURN_IF_ERROR(ValidateModelName(request.model_name));
+  const std::string& version = request.model_version;
+  if (version.empty() || version.size() > 18 ||
+      !std::all_of(version.begin(), version.end(),
+                   [](unsigned char c) { return std::isdigit(c) != 0; }) ||
+      version == "0" || version[0] == '0') {
+    return InvalidArgument(
+        fmt::format("MODEL_VERSION '{}' is not a version number (1, 2, ...)", version));
+  }
+  if (request.workers < 1 || request.workers > DeployRequest::kMaxWorkers) {
+    return InvalidArgument(fmt::format("workers {} must be between 1 and {}", request.workers,
+                                       DeployRequest::kMaxWorkers));
+  }
+  return OkStatus();
+}
+
+Result<Deployment> DeploymentTarget::Promote(const std::string& name) {
+  return Unimplemented(fmt::format(
+      "deployment '{}' serves one version on this machine; promote and rollback are for "
+      "canaries on Kubernetes (deploy --use_k8s_job=true --istio_enabled=true --canary_percent P)",
+      name));
+}
+
+Result<Deployment> DeploymentTarget::Rollback(const std::string& name) { return Promote(name); }
 
 bool DeploymentTransitionAllowed(std::optional<DeploymentStatus> from, DeploymentStatus to) {
   switch (to) {

@@ -1,7 +1,9 @@
 // DeploymentTarget: where the seed's `deploy` serves a registered model version, and the
 // list, stop and logs of what it deployed — the seam between the use cases (api/, cli/) and
 // the machinery. LocalDeployments (serving/local_deployments.h) serves on this machine under
-// a supervisor process; a Kubernetes target serves with Deployments, Services and Istio.
+// a supervisor process; KubernetesDeployments (serving/kubernetes_deployments.h) serves with
+// Deployments, Services and Istio, with canaries; DeploymentRouter
+// (serving/deployment_router.h) sends each request to the target it is for.
 //
 // A deployment's states (DeploymentStatus, store/entities.h) and the only transitions
 // (DeploymentTransitionAllowed; MoveDeployment applies them):
@@ -11,12 +13,14 @@
 //   STARTING, RUNNING -> FAILED                    it could not start or become ready in
 //                                                  time, its supervisor gave up (5 crashes
 //                                                  within a minute), or is gone (seen by List)
-//   STARTING, RUNNING, STOPPED, FAILED -> STOPPED  Stop
+//   STARTING, RUNNING, STOPPED, FAILED -> STOPPED  Stop; also the version a canary's promotion
+//                                                  or rollback retires
 //
 // A Deploy of a version that is RUNNING changes nothing (its answer is already_deployed).
 // Implementations are thread-safe.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,14 +41,28 @@ struct DeployRequest {
   bool istio_enabled = false;
   int workers = 1;
   int port = 0;  // 0: any free port
+  // Kubernetes only:
+  bool use_gpu = false;
+  int replicas = 1;
+  std::optional<int> min_replicas;  // with max_replicas: an autoscaler owns the replicas
+  std::optional<int> max_replicas;
+  std::optional<int> canary_percent;  // 1-99: the serving version keeps the rest (Istio)
+  bool dry_run = false;               // answer the manifests; change nothing
 };
+
+// The checks every target makes first. Errors: InvalidArgument naming the field — an empty
+// or climbing project, a model name the registry would refuse, a version that is not a
+// number from 1, workers out of range.
+Status CheckDeployRequest(const DeployRequest& request);
 
 // The seed's deploy response, and what a script needs besides.
 struct DeployOutcome {
-  std::string status;  // "deployed" | "already_deployed"
+  std::string status;  // "deployed" | "already_deployed" | "dry_run"
   std::string message;
   std::string name;
   std::string url;
+  std::string target;                     // "local" | "kubernetes": where it is served
+  std::vector<nlohmann::json> manifests;  // a dry run's (Kubernetes)
 };
 
 bool DeploymentTransitionAllowed(std::optional<DeploymentStatus> from, DeploymentStatus to);
@@ -75,6 +93,13 @@ class DeploymentTarget {
 
   // Where its whole log is, for people (a file, or a command that shows it).
   virtual std::string LogLocation(const std::string& name) const = 0;
+
+  // A canary (deployed with canary_percent) takes all the traffic; the versions it shared
+  // with are retired (STOPPED). FailedPrecondition when it shares with none.
+  virtual Result<Deployment> Promote(const std::string& name);
+  // The reverse: the canary is retired (STOPPED) and the version it shared with takes all
+  // the traffic again.
+  virtual Result<Deployment> Rollback(const std::string& name);
 };
 
 }  // namespace somlier

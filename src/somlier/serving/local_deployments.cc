@@ -74,26 +74,15 @@ std::string LocalDeployments::NameFor(const std::string& model_name,
 }
 
 Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
-  if (request.use_k8s_job.value_or(false) || request.istio_enabled) {
-    return Unimplemented(
-        "deploying to Kubernetes (use_k8s_job=true, istio_enabled=true) is not available yet; "
-        "deploy with use_k8s_job=false to start a local model server");
-  }
-  if (request.project_name.empty()) return InvalidArgument("PROJECT_NAME must not be empty");
-  SOMLIER_RETURN_IF_ERROR(NormalizeProjectPath(request.project_name).status());
-  SOMLIER_RETURN_IF_ERROR(ValidateModelName(request.model_name));
-  const std::string& version = request.model_version;
-  if (version.empty() || version.size() > 18 ||
-      !std::all_of(version.begin(), version.end(),
-                   [](unsigned char c) { return std::isdigit(c) != 0; }) ||
-      version == "0") {
+  if (request.use_k8s_job.value_or(false) || request.istio_enabled || request.dry_run ||
+      request.canary_percent || request.min_replicas || request.replicas != 1 || request.use_gpu) {
     return InvalidArgument(
-        fmt::format("MODEL_VERSION '{}' is not a version number (1, 2, ...)", version));
+        "istio_enabled, replicas, min_replicas, max_replicas, canary_percent, use_gpu and dry_run "
+        "are for Kubernetes deployments (use_k8s_job=true); a local deployment is one model "
+        "server");
   }
-  if (request.workers < 1 || request.workers > DeployRequest::kMaxWorkers) {
-    return InvalidArgument(fmt::format("workers {} must be between 1 and {}", request.workers,
-                                       DeployRequest::kMaxWorkers));
-  }
+  SOMLIER_RETURN_IF_ERROR(CheckDeployRequest(request));
+  const std::string& version = request.model_version;
   const std::string model_uri = fmt::format("models:/{}/{}", request.model_name, version);
   SOMLIER_RETURN_IF_ERROR(registry_.LocateModel(model_uri).status());
 
@@ -115,7 +104,10 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
       return DeployOutcome{"already_deployed",
                            fmt::format("{} version {} is already deployed as '{}' at {}",
                                        request.model_name, version, name, current.url),
-                           name, current.url};
+                           name,
+                           current.url,
+                           "local",
+                           {}};
     }
   }
 
@@ -205,7 +197,10 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
                        fmt::format("deployed {} version {} as '{}': serving at {} (POST "
                                    "{}/invocations)",
                                    request.model_name, version, name, d.url, d.url),
-                       name, d.url};
+                       name,
+                       d.url,
+                       "local",
+                       {}};
 }
 
 Result<Deployment> LocalDeployments::Refresh(Deployment d) {
@@ -227,6 +222,7 @@ Result<Deployment> LocalDeployments::Refresh(Deployment d) {
 
 Result<std::vector<Deployment>> LocalDeployments::List() {
   SOMLIER_ASSIGN_OR_RETURN(auto all, store_.ListDeployments());
+  std::erase_if(all, [](const Deployment& d) { return d.target != DeploymentTargetKind::kLocal; });
   for (Deployment& d : all) {
     SOMLIER_ASSIGN_OR_RETURN(d, Refresh(std::move(d)));
   }

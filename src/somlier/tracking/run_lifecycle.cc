@@ -43,6 +43,8 @@ std::string_view ToString(RunTransition transition) {
       return "kill";
     case RunTransition::kAbandon:
       return "abandon";
+    case RunTransition::kWait:
+      return "wait";
   }
   return "?";
 }
@@ -57,6 +59,7 @@ std::span<const RunStatus> AllowedFrom(RunTransition transition) {
     case RunTransition::kStart:
     case RunTransition::kKill:
     case RunTransition::kAbandon:
+    case RunTransition::kWait:
       break;
   }
   return kExecuting;
@@ -96,6 +99,7 @@ Status RunLifecycle::Start(const std::string& run_id, std::optional<int64_t> pid
   update.status = RunStatus::kRunning;
   update.start_time = NowMillis();
   update.pid = pid;
+  update.status_message = "";  // what it waited for is over
   return Transition(RunTransition::kStart, run_id, std::move(update));
 }
 
@@ -183,6 +187,12 @@ Status RunLifecycle::Abandon(const std::string& run_id, const std::string& reaso
   update.status_message = reason;
   update.executor = "";
   return Transition(RunTransition::kAbandon, run_id, std::move(update));
+}
+
+Status RunLifecycle::Wait(const std::string& run_id, const std::string& reason) {
+  RunUpdate update;
+  update.status_message = reason;
+  return Transition(RunTransition::kWait, run_id, std::move(update));
 }
 
 Result<std::vector<RunInfo>> RunLifecycle::Held() { return store_.ListHeldRuns(); }

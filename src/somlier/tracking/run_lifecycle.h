@@ -25,6 +25,9 @@
 //                                                  executor sees the process end (Finish)
 //   Abandon      SCHEDULED, RUNNING -> FAILED      its executor is gone, or its grid could
 //                                                  not be made; released
+//   Wait         SCHEDULED, RUNNING -> unchanged   why it waits, as its status message (a
+//                                                  cluster's "ImagePullBackOff: ..."); Start
+//                                                  clears it
 //
 // A kill recorded after the process exited but before its executor reported the end stands
 // too: the record says the user asked first.
@@ -55,7 +58,7 @@ namespace somlier {
 struct CreateRunRequest;
 class TrackingService;
 
-enum class RunTransition { kSchedule, kStart, kFinish, kFailToStart, kKill, kAbandon };
+enum class RunTransition { kSchedule, kStart, kFinish, kFailToStart, kKill, kAbandon, kWait };
 
 std::string_view ToString(RunTransition transition);
 
@@ -117,6 +120,8 @@ class RunLifecycle {
   Status Kill(const std::string& run_id, const std::string& reason);
   // Abandon: FAILED with `reason`, released.
   Status Abandon(const std::string& run_id, const std::string& reason);
+  // Wait: the status stays; `reason` (empty: none) becomes the run's status message.
+  Status Wait(const std::string& run_id, const std::string& reason);
 
   // The runs an executor holds: SCHEDULED or RUNNING, or ended (killed) and not released.
   Result<std::vector<RunInfo>> Held();

@@ -21,7 +21,8 @@ constexpr RunStatus kAllStatuses[] = {RunStatus::kScheduled, RunStatus::kRunning
                                       RunStatus::kFinished, RunStatus::kFailed, RunStatus::kKilled};
 constexpr RunTransition kAllTransitions[] = {RunTransition::kSchedule, RunTransition::kStart,
                                              RunTransition::kFinish,   RunTransition::kFailToStart,
-                                             RunTransition::kKill,     RunTransition::kAbandon};
+                                             RunTransition::kKill,     RunTransition::kAbandon,
+                                             RunTransition::kWait};
 
 class FakeStopper : public RunStopper {
  public:
@@ -98,6 +99,8 @@ class RunLifecycleTest : public ::testing::Test {
         return lifecycle().Kill(id, "asked again");
       case RunTransition::kAbandon:
         return lifecycle().Abandon(id, "executor died");
+      case RunTransition::kWait:
+        return lifecycle().Wait(id, "ImagePullBackOff");
     }
     return Internal("?");
   }
@@ -121,6 +124,8 @@ TEST_F(RunLifecycleTest, EveryTransitionFromEveryStatusIsAllowedOrRefusedAsDocum
         return IsTerminal(from) ? from : RunStatus::kFailed;
       case RunTransition::kKill:
         return RunStatus::kKilled;
+      case RunTransition::kWait:  // the status stays
+        return from;
       default:
         return RunStatus::kFailed;
     }
@@ -147,6 +152,16 @@ TEST_F(RunLifecycleTest, EveryTransitionFromEveryStatusIsAllowedOrRefusedAsDocum
   CreateRunRequest unheld;
   EXPECT_EQ(lifecycle().Schedule(unheld).status().code(), StatusCode::kInvalidArgument)
       << "a scheduled run names its executor";
+}
+
+TEST_F(RunLifecycleTest, WhyARunWaitsIsItsStatusMessageUntilItStarts) {
+  const std::string id = Scheduled();
+  ASSERT_TRUE(lifecycle().Wait(id, "ErrImagePull: pull access denied").ok());
+  EXPECT_EQ(Info(id).status, RunStatus::kScheduled);
+  EXPECT_EQ(Info(id).status_message, "ErrImagePull: pull access denied");
+  ASSERT_TRUE(lifecycle().Start(id, std::nullopt).ok());
+  EXPECT_EQ(Info(id).status, RunStatus::kRunning);
+  EXPECT_EQ(Info(id).status_message, "");
 }
 
 TEST_F(RunLifecycleTest, TheExecutorsEndReleasesTheRunAndAKillThatCameFirstStands) {

@@ -22,11 +22,6 @@ std::string RepositoryName(const std::string& uri) {
 
 Result<CheckedTrainRequest> CheckTrainRequest(const TrainRequest& r, const std::string& default_uri,
                                               int cores) {
-  if (r.use_k8s_job) {
-    return Unimplemented(
-        "use_k8s_job=true: training as Kubernetes Jobs is not available yet; train on this "
-        "machine with use_k8s_job=false (the default)");
-  }
   if (r.project_name.empty()) {
     return InvalidArgument(
         "project_name is required: the project's directory in the repository (e.g. "

@@ -33,8 +33,7 @@ struct CheckedTrainRequest {
 };
 
 // Errors: InvalidArgument naming the bad field (project_name, project_ref, a missing
-// repository, entrypoint, max_parallel, timeout, a parameter name or spec); Unimplemented
-// for use_k8s_job.
+// repository, entrypoint, max_parallel, timeout, a parameter name or spec).
 Result<CheckedTrainRequest> CheckTrainRequest(const TrainRequest& request,
                                               const std::string& default_uri, int cores);
 

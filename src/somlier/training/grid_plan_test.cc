@@ -70,9 +70,6 @@ TEST(GridPlan, ChecksTheRequestBeforeAnythingIsFetched) {
   EXPECT_TRUE(Says(refused(r), "timeout"));
   EXPECT_EQ(refused(Request({{"bad name!", "1"}})).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(refused(Request({{"lr", "1..0..1"}})).code(), StatusCode::kInvalidArgument);
-  r = Request();
-  r.use_k8s_job = true;
-  EXPECT_EQ(refused(r).code(), StatusCode::kUnimplemented);
 }
 
 TEST(GridPlan, EachCombinationGetsItsCommandAndItsRun) {
@@ -125,6 +122,7 @@ class RecordingObserver : public ExecutionObserver {
     std::lock_guard lock(mutex_);
     lines_[run_id] += std::string(line) + "\n";
   }
+  void OnWaiting(const std::string&, std::string_view) override {}
   void OnEnd(const std::string& run_id, const RunEnd& end) override {
     std::lock_guard lock(mutex_);
     ends_[run_id] = end;

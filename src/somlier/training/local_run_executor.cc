@@ -5,6 +5,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "somlier/core/install_paths.h"
@@ -183,6 +184,14 @@ Result<std::unique_ptr<Execution>> LocalRunExecutor::Submit(GridJob job,
   auto execution = std::make_unique<LocalExecution>(config_, std::move(job), observer);
   execution->Start();
   return std::unique_ptr<Execution>(std::move(execution));
+}
+
+Result<std::vector<nlohmann::json>> LocalRunExecutor::Preview(const GridJob& job) {
+  std::vector<nlohmann::json> runs;
+  for (const GridJob::Run& run : job.runs) {
+    runs.push_back({{"run_id", run.run_id}, {"command", run.argv}});
+  }
+  return runs;
 }
 
 ExecutorLiveness LocalRunExecutor::Check(const RunInfo& run) {

@@ -36,6 +36,9 @@ class LocalRunExecutor final : public RunExecutor {
   std::string_view name() const override { return "local"; }
   std::string Handle() const override;
   Result<std::unique_ptr<Execution>> Submit(GridJob job, ExecutionObserver& observer) override;
+  // {"run_id", "command"} per run: the entrypoint's argv (the interpreter is chosen when the
+  // grid's environment is prepared).
+  Result<std::vector<nlohmann::json>> Preview(const GridJob& job) override;
   // By process identity: alive, gone, or unknown for another host's (or kind's) handle.
   ExecutorLiveness Check(const RunInfo& run) override;
   // Signals the run's process group (found by its pid and checked to be the run's by its

@@ -12,9 +12,13 @@
 //
 // Recovery after a restart: every run an executor holds carries its Handle() (RunInfo's
 // executor). Check() says whether the executor behind a run's handle is alive — the local
-// one by process identity; a Kubernetes one by its Jobs' labels, with no pid involved — and
+// one by process identity; the Kubernetes one by the run's Job, with no pid involved — and
 // StopOrphan() stops what is left of a run whose executor is gone, or that this process may
-// stop for a user (RunStopper).
+// stop for a user (RunStopper). Where runs outlive the process that submitted them (Jobs in
+// a cluster: RunsOutliveProcess()), destroying an Execution only stops following them, and
+// the next process Resume()s following the runs whose executor is still alive.
+//
+// Preview() says what Submit() would execute, executing nothing (`--dry_run`).
 //
 // Implementations are thread-safe; the observer is called from their threads, several
 // calls at once, and must outlive the Execution.
@@ -24,6 +28,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,6 +56,9 @@ struct GridJob {
   std::string tracking_token;  // empty: none
   std::string python_package;  // the somlier package's directory on this machine, or empty
   std::string experiment_id;
+  std::string project;  // its name (the experiment's), for labels
+  std::string grid_id;  // groups the grid's runs (the somlier.train_id tag)
+  bool use_gpu = false;
   int max_parallel = 1;
   std::chrono::seconds timeout{0};  // per run; 0: none
 
@@ -78,6 +86,9 @@ class ExecutionObserver {
   // has the executor stop it at once.
   virtual Status OnStart(const std::string& run_id, std::optional<int64_t> pid) = 0;
   virtual void OnLine(const std::string& run_id, OutputStream stream, std::string_view line) = 0;
+  // Why a run that should be running still waits (an image that cannot be pulled), each time
+  // that changes; empty: it waits for no known reason.
+  virtual void OnWaiting(const std::string& run_id, std::string_view reason) = 0;
   virtual void OnEnd(const std::string& run_id, const RunEnd& end) = 0;
 };
 
@@ -107,6 +118,16 @@ class RunExecutor {
   // What runs it holds record as their executor.
   virtual std::string Handle() const = 0;
   virtual Result<std::unique_ptr<Execution>> Submit(GridJob job, ExecutionObserver& observer) = 0;
+  // What Submit(job) would execute, one JSON object per run (a Kubernetes manifest; the local
+  // command), executing nothing.
+  virtual Result<std::vector<nlohmann::json>> Preview(const GridJob& job) = 0;
+  // Whether runs go on executing when this process ends.
+  virtual bool RunsOutliveProcess() const { return false; }
+  // Follows `runs` (their run_id and log_file), held by an executor of this kind whose
+  // process is gone and alive by Check(): what they do from now on goes to `observer`.
+  // Unimplemented where runs cannot outlive their process.
+  virtual Result<std::unique_ptr<Execution>> Resume(std::vector<GridJob::Run> runs,
+                                                    ExecutionObserver& observer);
   virtual ExecutorLiveness Check(const RunInfo& run) = 0;
   // Stops what is left of `run` (held by an executor of this kind, maybe another process),
   // giving it `grace` to end before it is forced.

@@ -22,9 +22,12 @@ struct TrainRequest {
   std::optional<EnvManager> env_manager;  // empty: virtualenv when the project has requirements
   int max_parallel = 0;                   // 0: the number of cores
   std::chrono::seconds timeout{0};        // per run; 0: none
-  bool use_k8s_job = false;
+  // Kubernetes Jobs (true) or this machine (false); unset: Kubernetes when it is configured
+  // for the service executing the grid.
+  std::optional<bool> use_k8s_job;
   bool use_gpu = false;
-  std::string user;  // who asked (recorded on the runs), or empty
+  bool dry_run = false;  // say what would run; create and start nothing
+  std::string user;      // who asked (recorded on the runs), or empty
 };
 
 }  // namespace somlier

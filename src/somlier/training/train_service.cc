@@ -72,6 +72,15 @@ class TrainJob::Observer final : public ExecutionObserver {
   void OnLine(const std::string& run_id, OutputStream stream, std::string_view line) override {
     if (events_.on_line) events_.on_line(RunOf(run_id), stream, line);
   }
+  void OnWaiting(const std::string& run_id, std::string_view reason) override {
+    if (Status noted = tracking_.lifecycle().Wait(run_id, std::string(reason)); !noted.ok()) {
+      LogDebug("run {}: {}", run_id, noted.message());
+      return;
+    }
+    if (events_.on_note && !reason.empty()) {
+      events_.on_note(fmt::format("{} waits: {}", RunOf(run_id).run_name, reason));
+    }
+  }
   void OnEnd(const std::string& run_id, const RunEnd& end) override {
     RunOutcome outcome{RunStatus::kFailed, end.message};
     if (auto finished = tracking_.lifecycle().Finish(run_id, end); finished.ok()) {
@@ -115,13 +124,17 @@ bool TrainJob::WaitFor(std::chrono::milliseconds timeout) { return execution_->W
 bool TrainJob::Done() { return WaitFor(std::chrono::milliseconds(0)); }
 
 TrainService::TrainService(TrackingService& tracking, TrainServiceConfig config,
-                           std::unique_ptr<RunExecutor> executor)
-    : tracking_(tracking), config_(std::move(config)), executor_(std::move(executor)) {
-  if (!executor_) {
-    executor_ = std::make_unique<LocalRunExecutor>(
-        LocalRunExecutorConfig{config_.home, config_.env, config_.kill_grace});
-  }
+                           std::unique_ptr<RunExecutor> cluster)
+    : tracking_(tracking),
+      config_(std::move(config)),
+      local_(std::make_unique<LocalRunExecutor>(
+          LocalRunExecutorConfig{config_.home, config_.env, config_.kill_grace})),
+      cluster_(std::move(cluster)) {
   tracking_.lifecycle().SetStopper(this);
+}
+
+RunExecutor& TrainService::ExecutorOf(const RunInfo& run) {
+  return cluster_ && run.executor == cluster_->Handle() ? *cluster_ : *local_;
 }
 
 TrainService::~TrainService() {
@@ -137,6 +150,8 @@ TrainService::~TrainService() {
     std::lock_guard lock(mutex_);
     jobs.swap(jobs_);
   }
+  // Runs in a cluster go on: the next service follows them (RecoverOrphanedRuns).
+  std::erase_if(jobs, [](const std::shared_ptr<TrainJob>& job) { return job->outlives_process_; });
   for (auto& job : jobs) job->KillAll("the SoMLier process executing it stopped");
   for (auto& job : jobs) job->Wait();
 }
@@ -150,31 +165,56 @@ void TrainService::Prune() {
   std::erase_if(jobs_, [](const std::shared_ptr<TrainJob>& job) { return job->Done(); });
 }
 
-Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, TrainEvents events) {
+// A request checked, its project fetched and its runs planned: what Submit and DryRun share.
+struct TrainService::Prepared {
+  std::shared_ptr<TrainJob> job;
+  GridJob grid;
+  RunExecutor* executor = nullptr;
+  std::vector<PlannedRun> planned;
+  std::string experiment_name;
+  std::string train_id;
+  std::unique_ptr<RemoveOnExit> remove_spec_dir;
+};
+
+Result<TrainService::Prepared> TrainService::Prepare(const TrainRequest& r, TrainEvents& events) {
   // ---- The request itself ----
   SOMLIER_ASSIGN_OR_RETURN(
       CheckedTrainRequest checked,
       CheckTrainRequest(r, config_.default_project_uri,
                         static_cast<int>(std::thread::hardware_concurrency())));
+  Prepared p;
+  if (r.use_k8s_job.value_or(cluster_ != nullptr)) {
+    if (!cluster_) {
+      return FailedPrecondition("use_k8s_job=true: " + config_.no_cluster_reason +
+                                "; or train on this machine with use_k8s_job=false");
+    }
+    p.executor = cluster_.get();
+  } else {
+    p.executor = local_.get();
+  }
+  const bool in_cluster = p.executor->RunsOutliveProcess();
   TrackingServer server;
   {
     std::lock_guard lock(mutex_);
     server = server_;
   }
-  if (server.uri.empty()) {
+  if (server.uri.empty() && !r.dry_run) {
     return FailedPrecondition("no tracking server is running for the runs to log to");
   }
 
   // ---- The repository and the project ----
-  auto job = std::shared_ptr<TrainJob>(new TrainJob());
-  GridJob grid;
+  p.job = std::shared_ptr<TrainJob>(new TrainJob());
+  TrainJob& job = *p.job;
+  job.executor_ = std::string(p.executor->name());
+  job.outlives_process_ = in_cluster;
+  GridJob& grid = p.grid;
   grid.uri = checked.uri;
   grid.project_path = checked.project_path;
   GitCache git(config_.home / "repos", config_.env, events.cancelled);
   SOMLIER_ASSIGN_OR_RETURN(grid.commit, git.Fetch(grid.uri, r.project_ref));
   SOMLIER_RETURN_IF_ERROR(git.CheckProject(grid.uri, grid.commit, grid.project_path));
   grid.spec_dir = config_.home / "work" / ("train-" + NewRunId());
-  RemoveOnExit remove_spec_dir(grid.spec_dir);
+  p.remove_spec_dir = std::make_unique<RemoveOnExit>(grid.spec_dir);
   SOMLIER_RETURN_IF_ERROR(git.Export(grid.uri, grid.commit, grid.project_path, grid.spec_dir));
   grid.shown = fmt::format("{}@{}", grid.project_path.empty() ? "." : grid.project_path,
                            grid.commit.substr(0, 12));
@@ -190,25 +230,30 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
   env_request.configured_python = config_.python;
   if (!grid.spec.pip_dependencies.empty()) {
     env_request.requirements_file = grid.spec_dir / ".somlier-requirements.txt";
-    std::string requirements;
-    for (const std::string& line : grid.spec.pip_dependencies) requirements += line + "\n";
-    SOMLIER_RETURN_IF_ERROR(WriteFileAtomically(env_request.requirements_file, requirements));
+    if (!r.dry_run) {
+      std::string requirements;
+      for (const std::string& line : grid.spec.pip_dependencies) requirements += line + "\n";
+      SOMLIER_RETURN_IF_ERROR(WriteFileAtomically(env_request.requirements_file, requirements));
+    }
   } else if (std::error_code ec; fs::is_regular_file(grid.spec.RequirementsPath(), ec)) {
     env_request.requirements_file = grid.spec.RequirementsPath();
   }
   env_request.manager = r.env_manager.value_or(
       env_request.requirements_file.empty() ? EnvManager::kLocal : EnvManager::kVirtualenv);
-  if (auto package = PythonPackageDir(config_.env); package.ok()) {
+  if (in_cluster) {
+    // The pod has the image's Python and package.
+  } else if (auto package = PythonPackageDir(config_.env); package.ok()) {
     grid.python_package = package->string();
   } else {
-    job->warnings_.push_back(package.status().message() +
-                             "; runs can log with the mlflow client only");
+    job.warnings_.push_back(package.status().message() +
+                            "; runs can log with the mlflow client only");
   }
-  if (r.use_gpu) {
-    job->warnings_.push_back(fmt::format(
+  if (r.use_gpu && !in_cluster) {
+    job.warnings_.push_back(fmt::format(
         "use_gpu: the {} executor does not schedule GPUs; runs see this machine's devices",
-        executor_->name()));
+        p.executor->name()));
   }
+  grid.use_gpu = r.use_gpu;
   grid.tracking_uri = server.uri;
   grid.tracking_token = server.token;
   grid.max_parallel = checked.max_parallel;
@@ -217,17 +262,45 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
   // ---- The runs ----
   GridRunsContext context;
   context.commit = grid.commit;
-  context.backend = std::string(executor_->name());
+  context.backend = std::string(p.executor->name());
   context.env_name = env_request.manager == EnvManager::kVirtualenv ? "virtualenv" : "local";
-  context.train_id = NewRunId().substr(0, 12);
-  context.executor = executor_->Handle();
-  SOMLIER_ASSIGN_OR_RETURN(std::vector<PlannedRun> planned,
-                           PlanGridRuns(r, checked, **entrypoint, context));
-  const std::string experiment_name = ExperimentNameFor(checked);
-  SOMLIER_ASSIGN_OR_RETURN(Experiment experiment, tracking_.GetOrCreateExperiment(experiment_name));
+  context.train_id = p.train_id = NewRunId().substr(0, 12);
+  context.executor = p.executor->Handle();
+  SOMLIER_ASSIGN_OR_RETURN(p.planned, PlanGridRuns(r, checked, **entrypoint, context));
+  p.experiment_name = ExperimentNameFor(checked);
+  grid.project = p.experiment_name;
+  grid.grid_id = p.train_id;
+  job.commit_ = grid.commit;
+  return p;
+}
+
+Result<TrainService::Preview> TrainService::DryRun(const TrainRequest& r, TrainEvents events) {
+  TrainRequest request = r;
+  request.dry_run = true;
+  SOMLIER_ASSIGN_OR_RETURN(Prepared p, Prepare(request, events));
+  // Ids as the runs would get them; none is recorded.
+  auto experiment = tracking_.GetExperimentByName(p.experiment_name);
+  p.grid.experiment_id = experiment.ok() ? std::to_string(experiment->experiment_id) : "0";
+  for (PlannedRun& run : p.planned) {
+    p.grid.runs.push_back({NewRunId(), std::move(run.argv), {}});
+  }
+  SOMLIER_ASSIGN_OR_RETURN(std::vector<nlohmann::json> runs, p.executor->Preview(p.grid));
+  return Preview{std::string(p.executor->name()), p.grid.commit, std::move(runs)};
+}
+
+Result<std::filesystem::path> TrainService::SourceArchive(const std::string& name) const {
+  return GitCache(config_.home / "repos", config_.env).FindArchive(name);
+}
+
+Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, TrainEvents events) {
+  if (r.dry_run) return InvalidArgument("a dry run is TrainService::DryRun, not Submit");
+  SOMLIER_ASSIGN_OR_RETURN(Prepared p, Prepare(r, events));
+  std::shared_ptr<TrainJob> job = p.job;
+  GridJob& grid = p.grid;
+  SOMLIER_ASSIGN_OR_RETURN(Experiment experiment,
+                           tracking_.GetOrCreateExperiment(p.experiment_name));
   job->experiment_id_ = grid.experiment_id = std::to_string(experiment.experiment_id);
-  job->commit_ = grid.commit;
-  for (PlannedRun& run : planned) {
+  for (PlannedRun& run : p.planned) {
     run.create.experiment_id = job->experiment_id_;
     Result<Run> created = tracking_.lifecycle().Schedule(run.create);
     Result<fs::path> log_file = created.ok() ? tracking_.lifecycle().LogFile(created->info)
@@ -243,22 +316,22 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
     grid.runs.push_back({created->info.run_id, std::move(run.argv), std::move(*log_file)});
   }
   for (const std::string& warning : job->warnings_) LogWarning("train: {}", warning);
-  LogDebug("train {}: {} run(s) of {} at {} ({}) in experiment {}", context.train_id,
-           job->runs_.size(), experiment_name, r.project_ref, grid.commit.substr(0, 12),
-           job->experiment_id_);
+  LogDebug("train {}: {} run(s) of {} at {} ({}) in experiment {} on {}", p.train_id,
+           job->runs_.size(), p.experiment_name, r.project_ref, grid.commit.substr(0, 12),
+           job->experiment_id_, job->executor_);
 
   // ---- Execution ----
   job->spec_dir_ = grid.spec_dir;
   job->observer_ = std::make_unique<TrainJob::Observer>(tracking_, std::move(events), job->runs_);
   TrainJob::Observer& observer = *job->observer_;
-  Result<std::unique_ptr<Execution>> execution = executor_->Submit(std::move(grid), observer);
+  Result<std::unique_ptr<Execution>> execution = p.executor->Submit(std::move(grid), observer);
   if (!execution.ok()) {
     const std::string why = "starting the grid's runs failed: " + execution.status().message();
     for (const TrainRun& made : job->runs_) (void)tracking_.lifecycle().Abandon(made.run_id, why);
     return execution.status();
   }
   job->execution_ = std::move(*execution);
-  remove_spec_dir.Release();
+  p.remove_spec_dir->Release();
   {
     std::lock_guard lock(mutex_);
     Prune();
@@ -274,9 +347,9 @@ Status TrainService::CanStop(const RunInfo& run) {
       if (job->Has(run.run_id)) return OkStatus();
     }
   }
-  if (executor_->Check(run) == ExecutorLiveness::kUnknown) {
+  if (ExecutorOf(run).Check(run) == ExecutorLiveness::kUnknown) {
     return FailedPrecondition(
-        fmt::format("run '{}' is executed on another machine ({}); kill it through the server that "
+        fmt::format("run '{}' is executed elsewhere ({}); kill it through the server that "
                     "executes it (SOMLIER_SERVER)",
                     run.run_id, run.executor));
   }
@@ -293,11 +366,12 @@ void TrainService::Stop(const RunInfo& run, const std::string& reason) {
   for (auto& job : jobs) {
     if (job->Kill(run.run_id, reason)) return;
   }
-  // Not ours: executed by another process of this host, which sees the status when the
-  // process ends, keeps it and releases the run — unless that process is gone: then
-  // nobody will, and the run is released here (the kill stands).
-  executor_->StopOrphan(run, config_.kill_grace);
-  if (executor_->Check(run) == ExecutorLiveness::kGone) {
+  // Not ours: executed by another process of this host (or a cluster), which sees the
+  // status when the run ends, keeps it and releases the run — unless that process is gone:
+  // then nobody will, and the run is released here (the kill stands).
+  RunExecutor& executor = ExecutorOf(run);
+  executor.StopOrphan(run, config_.kill_grace);
+  if (executor.RunsOutliveProcess() || executor.Check(run) == ExecutorLiveness::kGone) {
     (void)tracking_.lifecycle().Finish(run.run_id, {RunEnd::Kind::kKilled, {}, reason});
   }
 }
@@ -305,22 +379,59 @@ void TrainService::Stop(const RunInfo& run, const std::string& reason) {
 Result<int> TrainService::RecoverOrphanedRuns() {
   SOMLIER_ASSIGN_OR_RETURN(std::vector<RunInfo> held, tracking_.lifecycle().Held());
   int recovered = 0;
+  std::vector<RunInfo> resume;  // alive in a cluster, followed by no one here
   for (const RunInfo& info : held) {
-    if (executor_->Check(info) != ExecutorLiveness::kGone) continue;
-    executor_->StopOrphan(info, std::chrono::milliseconds(0));
+    RunExecutor& executor = ExecutorOf(info);
+    const ExecutorLiveness liveness = executor.Check(info);
+    if (liveness == ExecutorLiveness::kAlive && executor.RunsOutliveProcess()) {
+      std::lock_guard lock(mutex_);
+      if (std::none_of(jobs_.begin(), jobs_.end(),
+                       [&](const auto& job) { return job->Has(info.run_id); })) {
+        resume.push_back(info);
+      }
+      continue;
+    }
+    if (liveness != ExecutorLiveness::kGone) continue;
+    executor.StopOrphan(info, std::chrono::milliseconds(0));
     if (IsTerminal(info.status)) {
       // Killed, and its executor died before it saw the end: the kill stands; released.
       (void)tracking_.lifecycle().Finish(info.run_id, {RunEnd::Kind::kKilled, {}, ""});
       continue;
     }
-    const std::string why = fmt::format(
-        "the SoMLier process that executed it ({}) ended before the run did", info.executor);
+    const std::string why =
+        executor.RunsOutliveProcess()
+            ? fmt::format(
+                  "its Kubernetes Job is gone (deleted, or expired after its TTL) and "
+                  "no SoMLier server saw how it ended ({})",
+                  info.executor)
+            : fmt::format("the SoMLier process that executed it ({}) ended before the run did",
+                          info.executor);
     if (tracking_.lifecycle().Abandon(info.run_id, why).ok()) {
       LogWarning("run {}: {}; marked FAILED", info.run_id, why);
       ++recovered;
     }
   }
+  if (!resume.empty()) SOMLIER_RETURN_IF_ERROR(Resume(resume));
   return recovered;
+}
+
+Status TrainService::Resume(const std::vector<RunInfo>& held) {
+  auto job = std::shared_ptr<TrainJob>(new TrainJob());
+  job->executor_ = std::string(cluster_->name());
+  job->outlives_process_ = true;
+  std::vector<GridJob::Run> runs;
+  for (const RunInfo& info : held) {
+    SOMLIER_ASSIGN_OR_RETURN(fs::path log_file, tracking_.lifecycle().LogFile(info));
+    job->runs_.push_back({info.run_id, info.run_name, {}});
+    runs.push_back({info.run_id, {}, std::move(log_file)});
+  }
+  job->observer_ = std::make_unique<TrainJob::Observer>(tracking_, TrainEvents{}, job->runs_);
+  SOMLIER_ASSIGN_OR_RETURN(job->execution_, cluster_->Resume(std::move(runs), *job->observer_));
+  LogInfo("following {} run(s) on Kubernetes again, started before this server", held.size());
+  std::lock_guard lock(mutex_);
+  Prune();
+  jobs_.push_back(std::move(job));
+  return OkStatus();
 }
 
 void TrainService::WatchForOrphanedRuns(std::chrono::milliseconds period) {

@@ -7,10 +7,12 @@
 // and the command of every combination (PlanGridRuns). Only then does it create the
 // project's experiment when missing and schedule one run per combination through the run
 // lifecycle (tracking/run_lifecycle.h: params logged, source recorded, held by the
-// executor), and hand the grid to its RunExecutor (training/run_executor.h; the local one,
-// training/local_run_executor.h, unless another is given). It records what the executor
-// reports — a run goes RUNNING when its process starts and FINISHED, FAILED or KILLED when
-// it ends, with its exit code and the reason; its output is kept in its artifacts at
+// executor), and hand the grid to a RunExecutor (training/run_executor.h): the local one
+// (training/local_run_executor.h), or the cluster's (training/kubernetes_run_executor.h)
+// when one is given and the request asks for it (use_k8s_job) or leaves it to the default.
+// A dry run (Preview) stops before anything is created and answers what would execute. It records
+// what the executor reports — a run goes RUNNING when its process starts and FINISHED, FAILED or
+// KILLED when it ends, with its exit code and the reason; its output is kept in its artifacts at
 // logs/output.log.
 //
 // It is the lifecycle's RunStopper: `RunLifecycle::Kill` stops a run of this service's jobs,
@@ -19,7 +21,9 @@
 // is gone, so none stays RUNNING forever: a CLI command calls it once, a server at its start
 // and then every few seconds (WatchForOrphanedRuns), because an executor can die while a
 // server keeps answering for its runs — another server on the same store, or an in-process
-// `somlier online train`, killed with SIGKILL. Thread-safe. The TrackingService must outlive
+// `somlier online train`, killed with SIGKILL. Runs whose executor outlives the process
+// (Kubernetes Jobs) are not killed when the service goes: RecoverOrphanedRuns() of the next
+// one follows them again (RunExecutor::Resume). Thread-safe. The TrackingService must outlive
 // the service; destroying the service stops that watch, kills the runs it still executes
 // and waits for them.
 #pragma once
@@ -30,6 +34,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,6 +63,8 @@ struct TrainServiceConfig {
   std::string python;          // the configured interpreter (Settings::python), or empty
   std::string default_project_uri;
   std::chrono::milliseconds kill_grace{3000};  // SIGTERM to SIGKILL
+  // Without a cluster executor: why a request for one (use_k8s_job=true) is refused.
+  std::string no_cluster_reason = "Kubernetes is not configured for SoMLier";
 };
 
 // One run of a grid as Submit() made it.
@@ -84,9 +91,10 @@ struct TrainEvents {
 // host executes (its process group is signalled).
 class TrainService : public RunStopper {
  public:
-  // `executor`: where runs execute (null: a LocalRunExecutor over `config`).
+  // Runs execute on this machine (a LocalRunExecutor over `config`), or with `cluster` (or
+  // null) where a request asks for it.
   TrainService(TrackingService& tracking, TrainServiceConfig config,
-               std::unique_ptr<RunExecutor> executor = nullptr);
+               std::unique_ptr<RunExecutor> cluster = nullptr);
   ~TrainService();
   TrainService(const TrainService&) = delete;
   TrainService& operator=(const TrainService&) = delete;
@@ -96,10 +104,25 @@ class TrainService : public RunStopper {
   void SetTrackingServer(const std::string& uri, const std::string& token);
 
   // Errors, all before any run exists: those of CheckTrainRequest and PlanGridRuns
-  // (InvalidArgument, Unimplemented for use_k8s_job); NotFound for an unknown repository
-  // ("the project's version does not exist" for an unknown ref, "the project does not
-  // exist" for a missing directory) or entrypoint.
+  // (InvalidArgument); FailedPrecondition for use_k8s_job=true without a cluster executor
+  // (no_cluster_reason); NotFound for an unknown repository ("the project's version does not
+  // exist" for an unknown ref, "the project does not exist" for a missing directory) or
+  // entrypoint; the executor's (kubectl's) when it could not start the grid (its runs FAILED).
   Result<std::shared_ptr<TrainJob>> Submit(const TrainRequest& request, TrainEvents events = {});
+
+  // What Submit(request) would execute — the executor's name, and one JSON object per run
+  // (a Job manifest; a command) — creating nothing: no run, no experiment, no Job. The same
+  // errors as Submit's, but the executor's.
+  struct Preview {
+    std::string executor;
+    std::string commit;
+    std::vector<nlohmann::json> runs;
+  };
+  Result<Preview> DryRun(const TrainRequest& request, TrainEvents events = {});
+
+  // The project archive called `name` that the cluster's pods download (projects/
+  // git_cache.h). Errors: InvalidArgument for a name that is not an archive's; NotFound.
+  Result<std::filesystem::path> SourceArchive(const std::string& name) const;
 
   // Abandons (FAILED, with the reason) every SCHEDULED or RUNNING run whose executor is gone,
   // stopping what is left of it. Returns how many.
@@ -119,11 +142,17 @@ class TrainService : public RunStopper {
     std::string uri;
     std::string token;
   };
+  struct Prepared;
+  Result<Prepared> Prepare(const TrainRequest& request, TrainEvents& events);
+  RunExecutor& ExecutorOf(const RunInfo& run);
+  // Follows runs the cluster executes that a gone process submitted.
+  Status Resume(const std::vector<RunInfo>& held);
   void Prune();
 
   TrackingService& tracking_;
   TrainServiceConfig config_;
-  std::unique_ptr<RunExecutor> executor_;
+  std::unique_ptr<RunExecutor> local_;
+  std::unique_ptr<RunExecutor> cluster_;  // or null
   std::mutex mutex_;
   TrackingServer server_;                        // guarded by mutex_
   std::vector<std::shared_ptr<TrainJob>> jobs_;  // guarded by mutex_
@@ -141,6 +170,7 @@ class TrainJob {
 
   const std::string& experiment_id() const { return experiment_id_; }
   const std::string& commit() const { return commit_; }
+  const std::string& executor() const { return executor_; }  // its name: "local", "kubernetes"
   const std::vector<TrainRun>& runs() const { return runs_; }
   const std::vector<std::string>& warnings() const { return warnings_; }
 
@@ -161,6 +191,8 @@ class TrainJob {
 
   std::string experiment_id_;
   std::string commit_;
+  std::string executor_;
+  bool outlives_process_ = false;  // its runs go on when the service goes
   std::vector<TrainRun> runs_;
   std::vector<std::string> warnings_;
   std::filesystem::path spec_dir_;  // the exported copy the spec was read from

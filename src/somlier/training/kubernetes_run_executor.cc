@@ -1,0 +1,558 @@
+#include "somlier/training/kubernetes_run_executor.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "somlier/core/json_parse.h"
+#include "somlier/core/log.h"
+#include "somlier/core/strings.h"
+#include "somlier/kubernetes/job_manifest.h"
+#include "somlier/kubernetes/job_status.h"
+#include "somlier/kubernetes/manifest_template.h"
+#include "somlier/kubernetes/names.h"
+#include "somlier/projects/git_cache.h"
+#include "somlier/projects/local_run.h"
+
+namespace somlier {
+namespace {
+
+namespace fs = std::filesystem;
+using kubernetes::JobName;
+using kubernetes::JobState;
+using kubernetes::Kubectl;
+using kubernetes::ReadJobState;
+using nlohmann::json;
+
+constexpr const char* kManagedBy = "app.kubernetes.io/managed-by=somlier";
+// Where the runtime image keeps the somlier Python package (docker/Dockerfile).
+constexpr const char* kRuntimePackage = "/usr/local/share/somlier/python";
+constexpr const char* kRuntimePython = "/usr/bin/python3";
+// The most of a pod's log read at once; the rest comes at the next poll.
+constexpr int64_t kLogChunk = 8 << 20;
+
+std::string Annotation(const json& object, const char* key) {
+  const json* annotations = object.contains("metadata") && object["metadata"].is_object() &&
+                                    object["metadata"].contains("annotations")
+                                ? &object["metadata"]["annotations"]
+                                : nullptr;
+  if (!annotations || !annotations->is_object() || !annotations->contains(key)) return "";
+  const json& value = (*annotations)[key];
+  return value.is_string() ? value.get<std::string>() : "";
+}
+
+std::string Label(const json& object, const char* key) {
+  const json& meta =
+      object.is_object() && object.contains("metadata") ? object["metadata"] : json();
+  if (!meta.is_object() || !meta.contains("labels") || !meta["labels"].is_object()) return "";
+  const json& labels = meta["labels"];
+  return labels.contains(key) && labels[key].is_string() ? labels[key].get<std::string>() : "";
+}
+
+std::string Name(const json& object) {
+  if (!object.is_object() || !object.contains("metadata")) return "";
+  return object["metadata"].value("name", "");
+}
+
+int IntAnnotation(const json& object, const char* key, int fallback) {
+  const std::string text = Annotation(object, key);
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc() && end == text.data() + text.size() ? value : fallback;
+}
+
+// One run an execution follows.
+struct Followed {
+  std::string run_id;
+  fs::path log_file;
+  std::mutex log_mutex;    // one writer of its log at a time (the poller, a kill)
+  int64_t log_offset = 0;  // bytes of the pod's log in the file; guarded by log_mutex
+  std::string partial;     // a line not yet ended; guarded by log_mutex
+  // Guarded by the execution's mutex:
+  bool started = false;
+  bool ended = false;  // claimed by whoever reports its end (once)
+  bool seen = false;   // its Job was listed at least once
+  std::string waiting;
+  std::string pod;  // its newest pod, once it has one
+};
+
+class KubeExecution final : public Execution {
+ public:
+  KubeExecution(KubernetesRunExecutor& owner, Kubectl kubectl, std::string selector,
+                std::vector<GridJob::Run> runs, ExecutionObserver& observer, bool resumed)
+      : owner_(owner),
+        kubectl_(std::move(kubectl)),
+        selector_(std::move(selector)),
+        observer_(observer) {
+    for (const GridJob::Run& run : runs) {
+      Followed& f = runs_.emplace_back();
+      f.run_id = run.run_id;
+      f.log_file = run.log_file;
+      f.seen = !resumed;  // a submitted Job exists; a resumed one was checked
+      if (resumed) {
+        std::error_code ec;
+        const auto size = fs::file_size(f.log_file, ec);
+        f.log_offset = ec ? 0 : static_cast<int64_t>(size);
+      }
+      owner_.Follow(f.run_id, true);
+    }
+  }
+
+  void Start() {
+    poller_ = std::thread([this] { Poll(); });
+  }
+
+  ~KubeExecution() override {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    if (poller_.joinable()) poller_.join();
+    for (Followed& f : runs_) owner_.Follow(f.run_id, false);
+  }
+
+  bool Kill(const std::string& run_id, const std::string& reason) override {
+    Followed* f = Find(run_id);
+    if (f == nullptr || !Claim(*f)) return false;
+    SaveLog(*f, true);
+    Status deleted = Delete(*f);
+    RunEnd end{RunEnd::Kind::kKilled, {}, reason};
+    if (!deleted.ok()) end.message += " (" + deleted.message() + ")";
+    Report(*f, end);
+    return true;
+  }
+
+  void KillAll(const std::string& reason) override {
+    for (Followed& f : runs_) Kill(f.run_id, reason);
+  }
+
+  void Wait() override {
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [this] { return ended_ == runs_.size(); });
+  }
+
+  bool WaitFor(std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(mutex_);
+    return done_.wait_for(lock, timeout, [this] { return ended_ == runs_.size(); });
+  }
+
+ private:
+  Followed* Find(const std::string& run_id) {
+    for (Followed& f : runs_) {
+      if (f.run_id == run_id) return &f;
+    }
+    return nullptr;
+  }
+
+  // True for the one caller that reports the run's end.
+  bool Claim(Followed& f) {
+    std::lock_guard lock(mutex_);
+    if (f.ended) return false;
+    f.ended = true;
+    return true;
+  }
+
+  void Report(Followed& f, const RunEnd& end) {
+    observer_.OnEnd(f.run_id, end);
+    {
+      std::lock_guard lock(mutex_);
+      ++ended_;
+    }
+    done_.notify_all();
+  }
+
+  Status Delete(const Followed& f) {
+    return kubectl_
+        .Run(fmt::format("deleting the Job of run {}", f.run_id),
+             {"delete", "job", JobName(f.run_id), "--cascade=background", "--ignore-not-found",
+              "--wait=false"})
+        .status();
+  }
+
+  // Appends what the pod's log has beyond what the file holds; at the end, also the last
+  // unfinished line.
+  void SaveLog(Followed& f, bool final) {
+    std::string pod;
+    {
+      std::lock_guard lock(mutex_);
+      pod = f.pod;
+    }
+    std::lock_guard lock(f.log_mutex);
+    if (!pod.empty()) {
+      auto text = kubectl_.Run(
+          fmt::format("reading the log of run {}", f.run_id),
+          {"logs", pod, "-c", "run", fmt::format("--limit-bytes={}", f.log_offset + kLogChunk)});
+      if (text.ok() && static_cast<int64_t>(text->size()) > f.log_offset) {
+        const std::string_view fresh = std::string_view(*text).substr(f.log_offset);
+        std::error_code ec;
+        fs::create_directories(f.log_file.parent_path(), ec);
+        std::ofstream out(f.log_file, std::ios::binary | std::ios::app);
+        out.write(fresh.data(), static_cast<std::streamsize>(fresh.size()));
+        out.flush();
+        if (out) {
+          f.log_offset += static_cast<int64_t>(fresh.size());
+          f.partial.append(fresh);
+          size_t start = 0;
+          for (size_t nl; (nl = f.partial.find('\n', start)) != std::string::npos; start = nl + 1) {
+            observer_.OnLine(f.run_id, OutputStream::kStdout,
+                             std::string_view(f.partial).substr(start, nl - start));
+          }
+          f.partial.erase(0, start);
+        }
+      }
+    }
+    if (final && !f.partial.empty()) {
+      observer_.OnLine(f.run_id, OutputStream::kStdout, f.partial);
+      f.partial.clear();
+    }
+  }
+
+  void Poll() {
+    bool failing = false;
+    std::unique_lock lock(mutex_);
+    while (!stop_ && ended_ < runs_.size()) {
+      lock.unlock();
+      Status polled = PollOnce();
+      if (!polled.ok() && !failing) {
+        LogWarning("following Kubernetes Jobs (retrying every {} ms): {}",
+                   kubectl_.settings().poll_ms, polled.message());
+      }
+      failing = !polled.ok();
+      lock.lock();
+      wake_.wait_for(lock, std::chrono::milliseconds(kubectl_.settings().poll_ms),
+                     [this] { return stop_ || ended_ == runs_.size(); });
+    }
+  }
+
+  Status PollOnce() {
+    SOMLIER_ASSIGN_OR_RETURN(std::string out,
+                             kubectl_.Run("listing the runs' Jobs",
+                                          {"get", "jobs,pods", "-l", selector_, "-o", "json"}));
+    json list = ParseJsonOrNull(out);
+    if (!list.is_object() || !list.contains("items") || !list["items"].is_array()) {
+      return Unavailable("listing the runs' Jobs: kubectl answered something that is not a List");
+    }
+    std::map<std::string, const json*> jobs;  // by run id
+    std::map<std::string, const json*> pods;  // the newest, by run id
+    for (const json& item : list["items"]) {
+      const std::string run_id = Label(item, "somlier.io/run-id");
+      if (run_id.empty()) continue;
+      const std::string kind = item.value("kind", "");
+      if (kind == "Job") {
+        jobs[run_id] = &item;
+      } else if (kind == "Pod") {
+        const json*& newest = pods[run_id];
+        auto created = [](const json* p) {
+          return (*p)["metadata"].value("creationTimestamp", std::string());
+        };
+        if (newest == nullptr || created(&item) >= created(newest)) newest = &item;
+      }
+    }
+    static const json kNone;
+    for (Followed& f : runs_) {
+      bool ended = false, started = false, seen = false;
+      std::string waiting;
+      {
+        std::lock_guard lock(mutex_);
+        if (pods.count(f.run_id)) f.pod = Name(*pods[f.run_id]);
+        ended = f.ended;
+        started = f.started;
+        seen = f.seen;
+        waiting = f.waiting;
+      }
+      if (ended) continue;
+      auto job = jobs.find(f.run_id);
+      if (job == jobs.end()) {
+        if (seen && Claim(f)) {
+          SaveLog(f, true);
+          Report(f, {RunEnd::Kind::kKilled,
+                     {},
+                     fmt::format("its Job '{}' was deleted outside SoMLier", JobName(f.run_id))});
+        }
+        continue;
+      }
+      {
+        std::lock_guard lock(mutex_);
+        f.seen = true;
+      }
+      const JobState state =
+          ReadJobState(*job->second, pods.count(f.run_id) ? *pods[f.run_id] : kNone);
+      switch (state.phase) {
+        case JobState::Phase::kQueued:
+          break;
+        case JobState::Phase::kPending:
+          if (state.message != waiting) {
+            observer_.OnWaiting(f.run_id, state.message);
+            std::lock_guard lock(mutex_);
+            f.waiting = state.message;
+          }
+          break;
+        case JobState::Phase::kRunning:
+          if (!started) {
+            {
+              std::lock_guard lock(mutex_);
+              f.started = true;
+            }
+            if (!observer_.OnStart(f.run_id, std::nullopt).ok()) {
+              Kill(f.run_id, "the run was ended as it started");
+              continue;
+            }
+          }
+          SaveLog(f, false);
+          break;
+        case JobState::Phase::kSucceeded:
+        case JobState::Phase::kFailed:
+          if (!Claim(f)) break;
+          SaveLog(f, true);
+          RunEnd end;
+          end.exit_code = state.exit_code;
+          if (state.phase == JobState::Phase::kSucceeded) {
+            end.exit_code = state.exit_code.value_or(0);
+          } else if (state.deadline_exceeded) {
+            end.kind = RunEnd::Kind::kKilled;
+            end.message = "timed out: " + state.message;
+          } else if (!state.exit_code) {
+            end.kind = RunEnd::Kind::kFailedToStart;
+            end.message = "its Job failed: " + state.message;
+          } else if (*state.exit_code == 0) {
+            end.exit_code = 1;  // the Job failed even though the container said 0
+            end.message = "its Job failed: " + state.message;
+          }
+          Report(f, end);
+          break;
+      }
+    }
+    return Admit(list["items"]);
+  }
+
+  // Lets suspended Jobs start, in their grid's order, while fewer than its limit run.
+  Status Admit(const json& items) {
+    struct Grid {
+      int limit = 1;
+      int active = 0;
+      std::vector<std::pair<int, const json*>> queued;
+    };
+    std::map<std::string, Grid> grids;
+    for (const json& item : items) {
+      if (item.value("kind", "") != "Job") continue;
+      Grid& grid = grids[Label(item, "somlier.io/grid")];
+      grid.limit = std::max(1, IntAnnotation(item, "somlier.io/max-parallel", 1));
+      const JobState state = ReadJobState(item, json());
+      if (state.phase == JobState::Phase::kQueued) {
+        grid.queued.emplace_back(IntAnnotation(item, "somlier.io/index", 0), &item);
+      } else if (state.phase != JobState::Phase::kSucceeded &&
+                 state.phase != JobState::Phase::kFailed) {
+        ++grid.active;
+      }
+    }
+    for (auto& [id, grid] : grids) {
+      std::sort(grid.queued.begin(), grid.queued.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (const auto& [index, job] : grid.queued) {
+        if (grid.active >= grid.limit) break;
+        Followed* f = Find(Label(*job, "somlier.io/run-id"));
+        if (f == nullptr) continue;  // another grid's, followed elsewhere
+        if (Status may = observer_.MayStart(f->run_id); !may.ok()) {
+          if (Claim(*f)) {  // killed while it waited: it never starts
+            (void)Delete(*f);
+            Report(*f, {RunEnd::Kind::kKilled, {}, may.message()});
+          }
+          continue;
+        }
+        SOMLIER_RETURN_IF_ERROR(kubectl_
+                                    .Run(fmt::format("starting the Job of run {}", f->run_id),
+                                         {"patch", "job", JobName(f->run_id), "--type=merge", "-p",
+                                          R"({"spec":{"suspend":false}})"})
+                                    .status());
+        ++grid.active;
+      }
+    }
+    return OkStatus();
+  }
+
+  KubernetesRunExecutor& owner_;
+  const Kubectl kubectl_;
+  const std::string selector_;
+  ExecutionObserver& observer_;
+  std::deque<Followed> runs_;  // fixed after construction (deque: stable addresses)
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  bool stop_ = false;  // guarded by mutex_
+  size_t ended_ = 0;   // guarded by mutex_
+  std::thread poller_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<KubernetesRunExecutor>> KubernetesRunExecutor::Create(
+    KubernetesRunExecutorConfig config) {
+  if (!config.settings.configured()) {
+    return FailedPrecondition(
+        "Kubernetes is not configured for SoMLier: set SOMLIER_K8S_IMAGE (the runtime image) and "
+        "SOMLIER_K8S_TRACKING_URL (this server as pods reach it)");
+  }
+  json job_template;
+  if (!config.settings.job_template.empty()) {
+    SOMLIER_ASSIGN_OR_RETURN(job_template,
+                             kubernetes::LoadTemplate(config.settings.job_template, "Job"));
+  }
+  return std::unique_ptr<KubernetesRunExecutor>(
+      new KubernetesRunExecutor(std::move(config), std::move(job_template)));
+}
+
+KubernetesRunExecutor::KubernetesRunExecutor(KubernetesRunExecutorConfig config, json job_template)
+    : config_(std::move(config)),
+      kubectl_(config_.settings),
+      job_template_(std::move(job_template)) {}
+
+std::string KubernetesRunExecutor::Handle() const {
+  const auto& s = config_.settings;
+  return "kubernetes:" + (s.context.empty() ? "" : s.context + "/") + s.ns;
+}
+
+void KubernetesRunExecutor::Follow(const std::string& run_id, bool following) {
+  std::lock_guard lock(mutex_);
+  if (following) {
+    followed_.insert(run_id);
+  } else if (auto it = followed_.find(run_id); it != followed_.end()) {
+    followed_.erase(it);
+  }
+}
+
+Result<std::vector<json>> KubernetesRunExecutor::Manifests(const GridJob& job, bool make_archive) {
+  const kubernetes::KubernetesSettings& settings = config_.settings;
+  std::optional<kubernetes::ProjectSource> source;
+  const bool own_image = !job.spec.docker_name.empty();
+  std::string image = settings.image;
+  if (own_image) {
+    image = job.spec.docker_name;
+    if (!job.spec.docker_tags.empty()) image += ":" + job.spec.docker_tags.front();
+  } else {
+    GitCache git(config_.home / "repos", config_.env);
+    SOMLIER_ASSIGN_OR_RETURN(GitCache::Archive archive,
+                             make_archive ? git.MakeArchive(job.uri, job.commit, job.project_path)
+                                          : git.ArchiveOf(job.commit, job.project_path));
+    source = kubernetes::ProjectSource{archive.name, archive.strip_components};
+  }
+
+  std::map<std::string, std::string> env;
+  ProjectSpec in_pod = job.spec;
+  in_pod.directory = own_image ? fs::path(".") : fs::path(kubernetes::kWorkspace);
+  for (const auto& [name, value] :
+       EntrypointEnvironment(in_pod, own_image ? "" : kRuntimePython, {})) {
+    env[name] = value;
+  }
+  if (own_image) env.erase("SOMLIER_PYTHON");
+  if (!own_image) env["PYTHONPATH"] = kRuntimePackage;
+  for (const char* name : {"MLFLOW_TRACKING_URI", "SOMLIER_TRACKING_URI", "SOMLIER_SERVER"}) {
+    env[name] = settings.tracking_url;
+  }
+  env["MLFLOW_EXPERIMENT_ID"] = env["SOMLIER_EXPERIMENT_ID"] = job.experiment_id;
+
+  std::vector<json> manifests;
+  for (size_t i = 0; i < job.runs.size(); ++i) {
+    const GridJob::Run& run = job.runs[i];
+    kubernetes::TrainingJob t;
+    t.run_id = run.run_id;
+    t.experiment_id = job.experiment_id;
+    t.project = job.project;
+    t.grid = job.grid_id;
+    t.image = image;
+    t.command = own_image ? run.argv : WithInterpreter(run.argv, kRuntimePython, {});
+    t.env = env;
+    t.env["MLFLOW_RUN_ID"] = t.env["SOMLIER_RUN_ID"] = run.run_id;
+    if (job.timeout.count() > 0) t.timeout_seconds = job.timeout.count();
+    t.source = source;
+    t.gpu = job.use_gpu;
+    t.max_parallel = job.max_parallel;
+    t.index = static_cast<int>(i);
+    t.suspend = static_cast<int>(i) >= job.max_parallel;
+    auto manifest = kubernetes::BuildTrainingJob(t, settings, job_template_);
+    if (!manifest.ok()) return manifest.status().WithContext("the Job of run " + run.run_id);
+    manifests.push_back(std::move(*manifest));
+  }
+  return manifests;
+}
+
+Result<std::vector<json>> KubernetesRunExecutor::Preview(const GridJob& job) {
+  return Manifests(job, false);
+}
+
+Result<std::unique_ptr<Execution>> KubernetesRunExecutor::Submit(GridJob job,
+                                                                 ExecutionObserver& observer) {
+  if (kubernetes::ToLabelValue(job.grid_id) != job.grid_id || job.grid_id.empty()) {
+    return InvalidArgument(fmt::format("grid id '{}' is not a label value", job.grid_id));
+  }
+  SOMLIER_ASSIGN_OR_RETURN(std::vector<json> manifests, Manifests(job, true));
+  if (!job.spec.pip_dependencies.empty() ||
+      (!job.env_request.requirements_file.empty() && job.spec.docker_name.empty())) {
+    observer.OnNote(
+        "warning: the runtime image does not install the project's requirements; name an image "
+        "with them in somlier.yaml (project.docker) if the runs need more than it has");
+  }
+  const std::string grid_selector = fmt::format("{},somlier.io/grid={}", kManagedBy, job.grid_id);
+  // One stream of JSON documents, created in order by one kubectl.
+  std::string documents;
+  for (const json& manifest : manifests) documents += manifest.dump() + "\n";
+  auto created = kubectl_.Run(fmt::format("creating the {} Job(s) of the grid", manifests.size()),
+                              {"create", "-f", "-", "-o", "name"}, documents);
+  if (!created.ok()) {
+    Status cleaned = kubectl_
+                         .Run("deleting the Jobs it had created",
+                              {"delete", "jobs", "-l", grid_selector, "--cascade=background",
+                               "--ignore-not-found", "--wait=false"})
+                         .status();
+    std::string message = created.status().message();
+    message += cleaned.ok() ? "; the Jobs it had created were deleted"
+                            : fmt::format("; {}; delete them with `kubectl delete jobs -l {}`",
+                                          cleaned.message(), grid_selector);
+    return Status(created.status().code(), message);
+  }
+  auto execution = std::make_unique<KubeExecution>(*this, kubectl_, grid_selector,
+                                                   std::move(job.runs), observer, false);
+  execution->Start();
+  return std::unique_ptr<Execution>(std::move(execution));
+}
+
+Result<std::unique_ptr<Execution>> KubernetesRunExecutor::Resume(std::vector<GridJob::Run> runs,
+                                                                 ExecutionObserver& observer) {
+  auto execution =
+      std::make_unique<KubeExecution>(*this, kubectl_, kManagedBy, std::move(runs), observer, true);
+  execution->Start();
+  return std::unique_ptr<Execution>(std::move(execution));
+}
+
+ExecutorLiveness KubernetesRunExecutor::Check(const RunInfo& run) {
+  if (run.executor != Handle()) return ExecutorLiveness::kUnknown;
+  {
+    std::lock_guard lock(mutex_);
+    if (followed_.count(run.run_id)) return ExecutorLiveness::kAlive;
+  }
+  auto found = kubectl_.Run(fmt::format("finding the Job of run {}", run.run_id),
+                            {"get", "job", JobName(run.run_id), "-o", "name"});
+  if (found.ok()) return ExecutorLiveness::kAlive;
+  if (found.status().code() == StatusCode::kNotFound &&
+      found.status().message().find("(NotFound)") != std::string::npos) {
+    return ExecutorLiveness::kGone;
+  }
+  return ExecutorLiveness::kUnknown;
+}
+
+void KubernetesRunExecutor::StopOrphan(const RunInfo& run, std::chrono::milliseconds) {
+  if (run.executor != Handle()) return;
+  auto deleted = kubectl_.Run(fmt::format("deleting the Job of run {}", run.run_id),
+                              {"delete", "job", JobName(run.run_id), "--cascade=background",
+                               "--ignore-not-found", "--wait=false"});
+  if (!deleted.ok()) LogWarning("{}", deleted.status().message());
+}
+
+}  // namespace somlier
