@@ -18,6 +18,7 @@
 #include "somlier/cli/cli.h"
 #include "somlier/cli/output.h"
 #include "somlier/core/base64.h"
+#include "somlier/core/ids.h"
 #include "somlier/execution/run_command.h"
 #include "somlier/kubernetes/kube_settings.h"
 #include "somlier/kubernetes/kubectl.h"
@@ -96,7 +97,7 @@ Result<int> FetchSource(const Context& ctx, const FetchSourceOptions& o) {
   if (ctx.settings.server.empty()) {
     return FailedPrecondition("fetch-source downloads from the SoMLier server: set SOMLIER_SERVER");
   }
-  if (o.archive.empty() || o.archive.find_first_not_of("0123456789abcdef-") != std::string::npos) {
+  if (!IsProjectArchiveName(o.archive)) {
     return InvalidArgument(
         fmt::format("'{}' is not a project archive's name (COMMIT-HASH)", o.archive));
   }

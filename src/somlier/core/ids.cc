@@ -51,4 +51,13 @@ bool IsValidRunId(std::string_view id) {
   return true;
 }
 
+bool IsProjectArchiveName(std::string_view name) {
+  if (name.size() < 42 || name.size() > 57 || name[40] != '-') return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if (i != 40 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 }  // namespace somlier

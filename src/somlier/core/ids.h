@@ -14,6 +14,10 @@ std::string NewRunId();
 
 bool IsValidRunId(std::string_view id);
 
+// A project archive's name (projects/git_cache.h): a 40-hex-digit commit, '-', and 1 to 16 hex
+// digits of a hash of the project's path — what a pod may ask the server for.
+bool IsProjectArchiveName(std::string_view name);
+
 // A secret (an API token): 64 lowercase hex digits, 256 random bits.
 std::string NewSecretToken();
 

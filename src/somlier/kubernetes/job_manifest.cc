@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "somlier/core/ids.h"
 #include "somlier/kubernetes/manifest_template.h"
 #include "somlier/kubernetes/names.h"
 #include "somlier/kubernetes/pod_parts.h"
@@ -25,32 +26,13 @@ bool IsEnvName(const std::string& name) {
   return true;
 }
 
-bool IsHex32(const std::string& id) {
-  if (id.size() != 32) return false;
-  for (char c : id) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-// The git cache's archive names: a commit and a hash of the project's path.
-bool IsArchiveName(const std::string& name) {
-  const size_t dash = name.find('-');
-  if (dash != 40 || name.size() > 80 || dash + 1 == name.size()) return false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    const char c = name[i];
-    if (i != dash && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string JobName(const std::string& run_id) { return "somlier-run-" + run_id; }
 
 Result<json> BuildTrainingJob(const TrainingJob& job, const KubernetesSettings& settings,
                               const json& base) {
-  if (!IsHex32(job.run_id)) {
+  if (!IsValidRunId(job.run_id)) {
     return InvalidArgument(fmt::format("run id '{}' is not 32 hexadecimal digits", job.run_id));
   }
   if (job.experiment_id.empty() ||
@@ -63,7 +45,7 @@ Result<json> BuildTrainingJob(const TrainingJob& job, const KubernetesSettings& 
     return InvalidArgument(fmt::format("timeout {} s is not positive", *job.timeout_seconds));
   }
   SOMLIER_RETURN_IF_ERROR(CheckDnsLabel("namespace", settings.ns));
-  if (job.source && !IsArchiveName(job.source->archive)) {
+  if (job.source && !IsProjectArchiveName(job.source->archive)) {
     return InvalidArgument(
         fmt::format("'{}' is not the name of a project archive", job.source->archive));
   }

@@ -48,6 +48,37 @@ std::optional<int> ExitCode(const json& pod) {
   return std::nullopt;
 }
 
+// What went wrong with a pod that ended, beyond its exit code: an init container that
+// failed (the project's download), the run container's reason (OOMKilled), an eviction.
+std::string PodProblem(const json& pod) {
+  const json& status = At(pod, "status");
+  const json& inits = At(status, "initContainerStatuses");
+  if (inits.is_array()) {
+    for (const json& container : inits) {
+      const json& terminated = At(At(container, "state"), "terminated");
+      const json& code = At(terminated, "exitCode");
+      if (code.is_number_integer() && code.get<int>() != 0) {
+        std::string text = "init container " + Text(container, "name") + " exited with code " +
+                           std::to_string(code.get<int>());
+        const std::string why = ReasonAndMessage(terminated);
+        return why.empty() ? text : text + " (" + why + ")";
+      }
+    }
+  }
+  const json& containers = At(status, "containerStatuses");
+  if (containers.is_array()) {
+    for (const json& container : containers) {
+      const json& terminated = At(At(container, "state"), "terminated");
+      const std::string reason = Text(terminated, "reason");
+      if (Text(container, "name") == "run" && !reason.empty() && reason != "Completed" &&
+          reason != "Error") {
+        return ReasonAndMessage(terminated);
+      }
+    }
+  }
+  return ReasonAndMessage(status);  // "Evicted: The node was low on resource: memory."
+}
+
 // Why a pod is not running yet, when the cluster says more than "being created".
 std::string WaitingReason(const json& pod) {
   const json& status = At(pod, "status");
@@ -80,6 +111,9 @@ JobState ReadJobState(const json& job, const json& pod) {
   if (const json* failed = TrueCondition(status, "Failed")) {
     state.phase = JobState::Phase::kFailed;
     state.message = ReasonAndMessage(*failed);
+    if (const std::string problem = PodProblem(pod); !problem.empty()) {
+      state.message += "; " + problem;
+    }
     state.deadline_exceeded = Text(*failed, "reason") == "DeadlineExceeded";
     state.exit_code = ExitCode(pod);
     return state;
@@ -95,13 +129,13 @@ JobState ReadJobState(const json& job, const json& pod) {
     return state;
   }
   const std::string phase = Text(At(pod, "status"), "phase");
-  if (phase == "Running" || phase == "Succeeded" || phase == "Failed") {
+  state.exit_code = ExitCode(pod);
+  if (phase == "Running" || state.exit_code) {
     state.phase = JobState::Phase::kRunning;  // its end is the Job's condition, soon
-    state.exit_code = ExitCode(pod);
     return state;
   }
-  state.phase = JobState::Phase::kPending;
-  state.message = WaitingReason(pod);
+  state.phase = JobState::Phase::kPending;  // ended before the run container ran, maybe
+  state.message = phase == "Failed" ? PodProblem(pod) : WaitingReason(pod);
   return state;
 }
 

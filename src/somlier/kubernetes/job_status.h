@@ -21,8 +21,10 @@ struct JobState {
     kFailed,
   };
   Phase phase = Phase::kPending;
-  // Pending: why, when the cluster says ("ImagePullBackOff: Back-off pulling image ...");
-  // Failed: the Job's reason and message ("DeadlineExceeded: Job was active longer ...").
+  // Pending: why, when the cluster says ("ImagePullBackOff: Back-off pulling image ...",
+  // "init container fetch-source exited with code 1");
+  // Failed: the Job's reason and message ("DeadlineExceeded: Job was active longer ..."),
+  // then the pod's problem when it had one ("; OOMKilled", "; Evicted: ...").
   std::string message;
   std::optional<int> exit_code;  // the run container's, once terminated
   bool deadline_exceeded = false;

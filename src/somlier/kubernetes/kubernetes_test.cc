@@ -503,6 +503,24 @@ TEST(JobStatus, AJobsStateComesFromItsConditionsAndItsPod) {
   state = ReadJobState(complete, json());
   EXPECT_EQ(state.phase, JobState::Phase::kSucceeded);
   EXPECT_EQ(state.exit_code, 0);
+  const json oom = {
+      {"status",
+       {{"phase", "Failed"},
+        {"containerStatuses",
+         {{{"name", "run"},
+           {"state", {{"terminated", {{"exitCode", 137}, {"reason", "OOMKilled"}}}}}}}}}}};
+  EXPECT_EQ(ReadJobState(failed, oom).message,
+            "BackoffLimitExceeded: Job has reached the specified backoff limit; OOMKilled");
+  const json no_download = {
+      {"status",
+       {{"phase", "Failed"},
+        {"initContainerStatuses",
+         {{{"name", "fetch-source"},
+           {"state", {{"terminated", {{"exitCode", 1}, {"reason", "Error"}}}}}}}}}}};
+  state = ReadJobState(admitted, no_download);
+  EXPECT_EQ(state.phase, JobState::Phase::kPending) << "the run itself never ran";
+  EXPECT_EQ(state.message, "init container fetch-source exited with code 1 (Error)");
+  EXPECT_FALSE(state.exit_code);
   const json not_yet = {
       {"status", {{"conditions", {{{"type", "Complete"}, {"status", "False"}}}}}}};
   EXPECT_EQ(ReadJobState(not_yet, running).phase, JobState::Phase::kRunning);

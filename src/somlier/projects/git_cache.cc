@@ -193,11 +193,7 @@ Result<GitCache::Archive> GitCache::MakeArchive(const std::string& uri, const st
 }
 
 Result<fs::path> GitCache::FindArchive(const std::string& name) const {
-  const size_t dash = name.find('-');
-  const bool valid = dash == 40 && name.size() < 80 && dash + 1 < name.size() &&
-                     name.find_first_not_of("0123456789abcdef-") == std::string::npos &&
-                     name.find('-', dash + 1) == std::string::npos;
-  if (!valid) {
+  if (!IsProjectArchiveName(name)) {
     return InvalidArgument(fmt::format("'{}' is not a project archive's name (COMMIT-HASH)", name));
   }
   fs::path file = root_ / "archives" / (name + ".tar");

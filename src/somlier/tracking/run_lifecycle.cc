@@ -15,6 +15,8 @@ namespace somlier {
 namespace {
 
 constexpr RunStatus kExecuting[] = {RunStatus::kScheduled, RunStatus::kRunning};
+// What a held run can be: executing, or killed and waiting for its executor to see the end.
+constexpr RunStatus kHeld[] = {RunStatus::kScheduled, RunStatus::kRunning, RunStatus::kKilled};
 constexpr RunStatus kAny[] = {RunStatus::kScheduled, RunStatus::kRunning, RunStatus::kFinished,
                               RunStatus::kFailed, RunStatus::kKilled};
 
@@ -45,6 +47,8 @@ std::string_view ToString(RunTransition transition) {
       return "abandon";
     case RunTransition::kWait:
       return "wait";
+    case RunTransition::kAdopt:
+      return "adopt";
   }
   return "?";
 }
@@ -56,6 +60,8 @@ std::span<const RunStatus> AllowedFrom(RunTransition transition) {
     case RunTransition::kFinish:
     case RunTransition::kFailToStart:
       return kAny;
+    case RunTransition::kAdopt:
+      return kHeld;
     case RunTransition::kStart:
     case RunTransition::kKill:
     case RunTransition::kAbandon:
@@ -193,6 +199,16 @@ Status RunLifecycle::Wait(const std::string& run_id, const std::string& reason) 
   RunUpdate update;
   update.status_message = reason;
   return Transition(RunTransition::kWait, run_id, std::move(update));
+}
+
+Status RunLifecycle::Adopt(const std::string& run_id, const std::string& executor) {
+  SOMLIER_ASSIGN_OR_RETURN(Run run, store_.GetRun(run_id));
+  if (run.info.executor.empty()) {
+    return FailedPrecondition(fmt::format("run '{}' cannot adopt: no executor holds it", run_id));
+  }
+  RunUpdate update;
+  update.executor = executor;
+  return Transition(RunTransition::kAdopt, run_id, std::move(update), run.info.status);
 }
 
 Result<std::vector<RunInfo>> RunLifecycle::Held() { return store_.ListHeldRuns(); }

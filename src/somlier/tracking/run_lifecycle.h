@@ -28,6 +28,8 @@
 //   Wait         SCHEDULED, RUNNING -> unchanged   why it waits, as its status message (a
 //                                                  cluster's "ImagePullBackOff: ..."); Start
 //                                                  clears it
+//   Adopt        SCHEDULED, RUNNING,-> unchanged   held by another executor: one that follows
+//                KILLED (held)                     a run whose follower is gone (a Job)
 //
 // A kill recorded after the process exited but before its executor reported the end stands
 // too: the record says the user asked first.
@@ -58,7 +60,16 @@ namespace somlier {
 struct CreateRunRequest;
 class TrackingService;
 
-enum class RunTransition { kSchedule, kStart, kFinish, kFailToStart, kKill, kAbandon, kWait };
+enum class RunTransition {
+  kSchedule,
+  kStart,
+  kFinish,
+  kFailToStart,
+  kKill,
+  kAbandon,
+  kWait,
+  kAdopt
+};
 
 std::string_view ToString(RunTransition transition);
 
@@ -122,6 +133,9 @@ class RunLifecycle {
   Status Abandon(const std::string& run_id, const std::string& reason);
   // Wait: the status stays; `reason` (empty: none) becomes the run's status message.
   Status Wait(const std::string& run_id, const std::string& reason);
+  // Adopt: the status stays; `executor` holds it from now on. A run ended and released
+  // cannot be adopted (FailedPrecondition).
+  Status Adopt(const std::string& run_id, const std::string& executor);
 
   // The runs an executor holds: SCHEDULED or RUNNING, or ended (killed) and not released.
   Result<std::vector<RunInfo>> Held();

@@ -22,7 +22,7 @@ constexpr RunStatus kAllStatuses[] = {RunStatus::kScheduled, RunStatus::kRunning
 constexpr RunTransition kAllTransitions[] = {RunTransition::kSchedule, RunTransition::kStart,
                                              RunTransition::kFinish,   RunTransition::kFailToStart,
                                              RunTransition::kKill,     RunTransition::kAbandon,
-                                             RunTransition::kWait};
+                                             RunTransition::kWait,     RunTransition::kAdopt};
 
 class FakeStopper : public RunStopper {
  public:
@@ -101,6 +101,8 @@ class RunLifecycleTest : public ::testing::Test {
         return lifecycle().Abandon(id, "executor died");
       case RunTransition::kWait:
         return lifecycle().Wait(id, "ImagePullBackOff");
+      case RunTransition::kAdopt:
+        return lifecycle().Adopt(id, "kubernetes:ns@another");
     }
     return Internal("?");
   }
@@ -125,6 +127,7 @@ TEST_F(RunLifecycleTest, EveryTransitionFromEveryStatusIsAllowedOrRefusedAsDocum
       case RunTransition::kKill:
         return RunStatus::kKilled;
       case RunTransition::kWait:  // the status stays
+      case RunTransition::kAdopt:
         return from;
       default:
         return RunStatus::kFailed;

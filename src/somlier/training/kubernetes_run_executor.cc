@@ -13,6 +13,7 @@
 #include "somlier/core/json_parse.h"
 #include "somlier/core/log.h"
 #include "somlier/core/strings.h"
+#include "somlier/execution/process_identity.h"
 #include "somlier/kubernetes/job_manifest.h"
 #include "somlier/kubernetes/job_status.h"
 #include "somlier/kubernetes/manifest_template.h"
@@ -37,31 +38,26 @@ constexpr const char* kRuntimePython = "/usr/bin/python3";
 // The most of a pod's log read at once; the rest comes at the next poll.
 constexpr int64_t kLogChunk = 8 << 20;
 
-std::string Annotation(const json& object, const char* key) {
-  const json* annotations = object.contains("metadata") && object["metadata"].is_object() &&
-                                    object["metadata"].contains("annotations")
-                                ? &object["metadata"]["annotations"]
-                                : nullptr;
-  if (!annotations || !annotations->is_object() || !annotations->contains(key)) return "";
-  const json& value = (*annotations)[key];
-  return value.is_string() ? value.get<std::string>() : "";
+// The value at `path` in `object` (null when any step is missing), without copying.
+const json& At(const json& object, std::initializer_list<const char*> path) {
+  static const json kNull;
+  const json* at = &object;
+  for (const char* key : path) {
+    if (!at->is_object()) return kNull;
+    auto found = at->find(key);
+    if (found == at->end()) return kNull;
+    at = &*found;
+  }
+  return *at;
 }
 
-std::string Label(const json& object, const char* key) {
-  const json& meta =
-      object.is_object() && object.contains("metadata") ? object["metadata"] : json();
-  if (!meta.is_object() || !meta.contains("labels") || !meta["labels"].is_object()) return "";
-  const json& labels = meta["labels"];
-  return labels.contains(key) && labels[key].is_string() ? labels[key].get<std::string>() : "";
-}
-
-std::string Name(const json& object) {
-  if (!object.is_object() || !object.contains("metadata")) return "";
-  return object["metadata"].value("name", "");
+std::string Text(const json& object, std::initializer_list<const char*> path) {
+  const json& value = At(object, path);
+  return value.is_string() ? value.get<std::string>() : std::string();
 }
 
 int IntAnnotation(const json& object, const char* key, int fallback) {
-  const std::string text = Annotation(object, key);
+  const std::string text = Text(object, {"metadata", "annotations", key});
   int value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   return ec == std::errc() && end == text.data() + text.size() ? value : fallback;
@@ -76,8 +72,8 @@ struct Followed {
   std::string partial;     // a line not yet ended; guarded by log_mutex
   // Guarded by the execution's mutex:
   bool started = false;
-  bool ended = false;  // claimed by whoever reports its end (once)
-  bool seen = false;   // its Job was listed at least once
+  bool ended = false;               // claimed by whoever reports its end (once)
+  std::optional<std::string> kill;  // asked to be killed (why); retried until its Job is gone
   std::string waiting;
   std::string pod;  // its newest pod, once it has one
 };
@@ -94,8 +90,8 @@ class KubeExecution final : public Execution {
       Followed& f = runs_.emplace_back();
       f.run_id = run.run_id;
       f.log_file = run.log_file;
-      f.seen = !resumed;  // a submitted Job exists; a resumed one was checked
-      if (resumed) {
+      f.started = run.running;
+      if (resumed) {  // its log goes on where the file ends
         std::error_code ec;
         const auto size = fs::file_size(f.log_file, ec);
         f.log_offset = ec ? 0 : static_cast<int64_t>(size);
@@ -108,7 +104,7 @@ class KubeExecution final : public Execution {
     poller_ = std::thread([this] { Poll(); });
   }
 
-  ~KubeExecution() override {
+  ~KubeExecution() override {  // stops following; the Jobs go on
     {
       std::lock_guard lock(mutex_);
       stop_ = true;
@@ -120,12 +116,13 @@ class KubeExecution final : public Execution {
 
   bool Kill(const std::string& run_id, const std::string& reason) override {
     Followed* f = Find(run_id);
-    if (f == nullptr || !Claim(*f)) return false;
-    SaveLog(*f, true);
-    Status deleted = Delete(*f);
-    RunEnd end{RunEnd::Kind::kKilled, {}, reason};
-    if (!deleted.ok()) end.message += " (" + deleted.message() + ")";
-    Report(*f, end);
+    if (f == nullptr) return false;
+    {
+      std::lock_guard lock(mutex_);
+      if (f->ended) return false;
+      if (!f->kill) f->kill = reason;
+    }
+    TryKill(*f);
     return true;
   }
 
@@ -159,13 +156,41 @@ class KubeExecution final : public Execution {
     return true;
   }
 
+  // Reports the end of a claimed run (as started first, when nobody saw it run: it ended
+  // between two polls).
   void Report(Followed& f, const RunEnd& end) {
+    bool started = false;
+    {
+      std::lock_guard lock(mutex_);
+      std::swap(started, f.started);
+      f.started = true;
+    }
+    if (!started && end.kind != RunEnd::Kind::kKilled) {
+      (void)observer_.OnStart(f.run_id, std::nullopt);
+    }
     observer_.OnEnd(f.run_id, end);
     {
       std::lock_guard lock(mutex_);
       ++ended_;
     }
     done_.notify_all();
+  }
+
+  // Saves the log, deletes the Job and reports the kill; when kubectl fails, the run stays
+  // followed and the next poll tries again (a Job left behind would hold its resources).
+  void TryKill(Followed& f) {
+    std::string reason;
+    {
+      std::lock_guard lock(mutex_);
+      if (f.ended || !f.kill) return;
+      reason = *f.kill;
+    }
+    SaveLog(f, true);
+    if (Status deleted = Delete(f); !deleted.ok()) {
+      LogWarning("run {}: {} (trying again)", f.run_id, deleted.message());
+      return;
+    }
+    if (Claim(f)) Report(f, {RunEnd::Kind::kKilled, {}, reason});
   }
 
   Status Delete(const Followed& f) {
@@ -176,8 +201,8 @@ class KubeExecution final : public Execution {
         .status();
   }
 
-  // Appends what the pod's log has beyond what the file holds; at the end, also the last
-  // unfinished line.
+  // Appends what the pod's log has beyond what the file holds; at the end, all of it (in
+  // pieces) and the last unfinished line.
   void SaveLog(Followed& f, bool final) {
     std::string pod;
     {
@@ -185,28 +210,27 @@ class KubeExecution final : public Execution {
       pod = f.pod;
     }
     std::lock_guard lock(f.log_mutex);
-    if (!pod.empty()) {
+    for (int piece = 0; !pod.empty() && piece < (final ? 64 : 1); ++piece) {
       auto text = kubectl_.Run(
           fmt::format("reading the log of run {}", f.run_id),
           {"logs", pod, "-c", "run", fmt::format("--limit-bytes={}", f.log_offset + kLogChunk)});
-      if (text.ok() && static_cast<int64_t>(text->size()) > f.log_offset) {
-        const std::string_view fresh = std::string_view(*text).substr(f.log_offset);
-        std::error_code ec;
-        fs::create_directories(f.log_file.parent_path(), ec);
-        std::ofstream out(f.log_file, std::ios::binary | std::ios::app);
-        out.write(fresh.data(), static_cast<std::streamsize>(fresh.size()));
-        out.flush();
-        if (out) {
-          f.log_offset += static_cast<int64_t>(fresh.size());
-          f.partial.append(fresh);
-          size_t start = 0;
-          for (size_t nl; (nl = f.partial.find('\n', start)) != std::string::npos; start = nl + 1) {
-            observer_.OnLine(f.run_id, OutputStream::kStdout,
-                             std::string_view(f.partial).substr(start, nl - start));
-          }
-          f.partial.erase(0, start);
-        }
+      if (!text.ok() || static_cast<int64_t>(text->size()) <= f.log_offset) break;
+      const std::string_view fresh = std::string_view(*text).substr(f.log_offset);
+      std::error_code ec;
+      fs::create_directories(f.log_file.parent_path(), ec);
+      std::ofstream out(f.log_file, std::ios::binary | std::ios::app);
+      out.write(fresh.data(), static_cast<std::streamsize>(fresh.size()));
+      out.flush();
+      if (!out) break;
+      f.log_offset += static_cast<int64_t>(fresh.size());
+      f.partial.append(fresh);
+      size_t start = 0;
+      for (size_t nl; (nl = f.partial.find('\n', start)) != std::string::npos; start = nl + 1) {
+        observer_.OnLine(f.run_id, OutputStream::kStdout,
+                         std::string_view(f.partial).substr(start, nl - start));
       }
+      f.partial.erase(0, start);
+      if (static_cast<int64_t>(fresh.size()) < kLogChunk) break;  // all of it
     }
     if (final && !f.partial.empty()) {
       observer_.OnLine(f.run_id, OutputStream::kStdout, f.partial);
@@ -214,12 +238,22 @@ class KubeExecution final : public Execution {
     }
   }
 
+  bool Stopping() {
+    std::lock_guard lock(mutex_);
+    return stop_;
+  }
+
   void Poll() {
     bool failing = false;
     std::unique_lock lock(mutex_);
     while (!stop_ && ended_ < runs_.size()) {
       lock.unlock();
-      Status polled = PollOnce();
+      Status polled;
+      try {
+        polled = PollOnce();
+      } catch (const std::exception& e) {  // JSON of an unexpected shape: try again later
+        polled = Internal(fmt::format("reading the runs' Jobs: {}", e.what()));
+      }
       if (!polled.ok() && !failing) {
         LogWarning("following Kubernetes Jobs (retrying every {} ms): {}",
                    kubectl_.settings().poll_ms, polled.message());
@@ -236,51 +270,52 @@ class KubeExecution final : public Execution {
                              kubectl_.Run("listing the runs' Jobs",
                                           {"get", "jobs,pods", "-l", selector_, "-o", "json"}));
     json list = ParseJsonOrNull(out);
-    if (!list.is_object() || !list.contains("items") || !list["items"].is_array()) {
+    if (!At(list, {"items"}).is_array()) {
       return Unavailable("listing the runs' Jobs: kubectl answered something that is not a List");
     }
     std::map<std::string, const json*> jobs;  // by run id
     std::map<std::string, const json*> pods;  // the newest, by run id
     for (const json& item : list["items"]) {
-      const std::string run_id = Label(item, "somlier.io/run-id");
+      const std::string run_id = Text(item, {"metadata", "labels", "somlier.io/run-id"});
       if (run_id.empty()) continue;
-      const std::string kind = item.value("kind", "");
+      const std::string kind = Text(item, {"kind"});
       if (kind == "Job") {
         jobs[run_id] = &item;
       } else if (kind == "Pod") {
         const json*& newest = pods[run_id];
-        auto created = [](const json* p) {
-          return (*p)["metadata"].value("creationTimestamp", std::string());
-        };
-        if (newest == nullptr || created(&item) >= created(newest)) newest = &item;
+        if (newest == nullptr || Text(item, {"metadata", "creationTimestamp"}) >=
+                                     Text(*newest, {"metadata", "creationTimestamp"})) {
+          newest = &item;
+        }
       }
     }
     static const json kNone;
     for (Followed& f : runs_) {
-      bool ended = false, started = false, seen = false;
+      if (Stopping()) return OkStatus();
+      bool ended = false, started = false, killing = false;
       std::string waiting;
       {
         std::lock_guard lock(mutex_);
-        if (pods.count(f.run_id)) f.pod = Name(*pods[f.run_id]);
+        if (pods.count(f.run_id)) f.pod = Text(*pods[f.run_id], {"metadata", "name"});
         ended = f.ended;
         started = f.started;
-        seen = f.seen;
+        killing = f.kill.has_value();
         waiting = f.waiting;
       }
       if (ended) continue;
+      if (killing) {
+        TryKill(f);
+        continue;
+      }
       auto job = jobs.find(f.run_id);
       if (job == jobs.end()) {
-        if (seen && Claim(f)) {
+        if (Claim(f)) {
           SaveLog(f, true);
           Report(f, {RunEnd::Kind::kKilled,
                      {},
                      fmt::format("its Job '{}' was deleted outside SoMLier", JobName(f.run_id))});
         }
         continue;
-      }
-      {
-        std::lock_guard lock(mutex_);
-        f.seen = true;
       }
       const JobState state =
           ReadJobState(*job->second, pods.count(f.run_id) ? *pods[f.run_id] : kNone);
@@ -321,8 +356,8 @@ class KubeExecution final : public Execution {
           } else if (!state.exit_code) {
             end.kind = RunEnd::Kind::kFailedToStart;
             end.message = "its Job failed: " + state.message;
-          } else if (*state.exit_code == 0) {
-            end.exit_code = 1;  // the Job failed even though the container said 0
+          } else {
+            if (*state.exit_code == 0) end.exit_code = 1;  // failed although it said 0
             end.message = "its Job failed: " + state.message;
           }
           Report(f, end);
@@ -341,8 +376,8 @@ class KubeExecution final : public Execution {
     };
     std::map<std::string, Grid> grids;
     for (const json& item : items) {
-      if (item.value("kind", "") != "Job") continue;
-      Grid& grid = grids[Label(item, "somlier.io/grid")];
+      if (Text(item, {"kind"}) != "Job") continue;
+      Grid& grid = grids[Text(item, {"metadata", "labels", "somlier.io/grid"})];
       grid.limit = std::max(1, IntAnnotation(item, "somlier.io/max-parallel", 1));
       const JobState state = ReadJobState(item, json());
       if (state.phase == JobState::Phase::kQueued) {
@@ -356,21 +391,25 @@ class KubeExecution final : public Execution {
       std::sort(grid.queued.begin(), grid.queued.end(),
                 [](const auto& a, const auto& b) { return a.first < b.first; });
       for (const auto& [index, job] : grid.queued) {
-        if (grid.active >= grid.limit) break;
-        Followed* f = Find(Label(*job, "somlier.io/run-id"));
+        if (grid.active >= grid.limit || Stopping()) break;
+        Followed* f = Find(Text(*job, {"metadata", "labels", "somlier.io/run-id"}));
         if (f == nullptr) continue;  // another grid's, followed elsewhere
+        {
+          std::lock_guard lock(mutex_);
+          if (f->ended || f->kill) continue;
+        }
         if (Status may = observer_.MayStart(f->run_id); !may.ok()) {
-          if (Claim(*f)) {  // killed while it waited: it never starts
-            (void)Delete(*f);
-            Report(*f, {RunEnd::Kind::kKilled, {}, may.message()});
+          if (may.code() == StatusCode::kFailedPrecondition) {
+            Kill(f->run_id, may.message());  // ended while it waited: it never starts
           }
           continue;
         }
-        SOMLIER_RETURN_IF_ERROR(kubectl_
-                                    .Run(fmt::format("starting the Job of run {}", f->run_id),
-                                         {"patch", "job", JobName(f->run_id), "--type=merge", "-p",
-                                          R"({"spec":{"suspend":false}})"})
-                                    .status());
+        auto patched = kubectl_.Run(fmt::format("starting the Job of run {}", f->run_id),
+                                    {"patch", "job", JobName(f->run_id), "--type=merge", "-p",
+                                     R"({"spec":{"suspend":false}})"});
+        if (!patched.ok() && patched.status().code() != StatusCode::kNotFound) {
+          return patched.status();
+        }
         ++grid.active;
       }
     }
@@ -414,9 +453,13 @@ KubernetesRunExecutor::KubernetesRunExecutor(KubernetesRunExecutorConfig config,
       kubectl_(config_.settings),
       job_template_(std::move(job_template)) {}
 
-std::string KubernetesRunExecutor::Handle() const {
+std::string KubernetesRunExecutor::Cluster() const {
   const auto& s = config_.settings;
   return "kubernetes:" + (s.context.empty() ? "" : s.context + "/") + s.ns;
+}
+
+std::string KubernetesRunExecutor::Handle() const {
+  return Cluster() + "@" + ThisProcessIdentity();
 }
 
 void KubernetesRunExecutor::Follow(const std::string& run_id, bool following) {
@@ -428,7 +471,7 @@ void KubernetesRunExecutor::Follow(const std::string& run_id, bool following) {
   }
 }
 
-Result<std::vector<json>> KubernetesRunExecutor::Manifests(const GridJob& job, bool make_archive) {
+Result<std::vector<json>> KubernetesRunExecutor::Manifests(const GridJob& job) {
   const kubernetes::KubernetesSettings& settings = config_.settings;
   std::optional<kubernetes::ProjectSource> source;
   const bool own_image = !job.spec.docker_name.empty();
@@ -438,9 +481,9 @@ Result<std::vector<json>> KubernetesRunExecutor::Manifests(const GridJob& job, b
     if (!job.spec.docker_tags.empty()) image += ":" + job.spec.docker_tags.front();
   } else {
     GitCache git(config_.home / "repos", config_.env);
+    // Made when the project was exported for planning (GitCache::Export).
     SOMLIER_ASSIGN_OR_RETURN(GitCache::Archive archive,
-                             make_archive ? git.MakeArchive(job.uri, job.commit, job.project_path)
-                                          : git.ArchiveOf(job.commit, job.project_path));
+                             git.ArchiveOf(job.commit, job.project_path));
     source = kubernetes::ProjectSource{archive.name, archive.strip_components};
   }
 
@@ -484,17 +527,13 @@ Result<std::vector<json>> KubernetesRunExecutor::Manifests(const GridJob& job, b
 }
 
 Result<std::vector<json>> KubernetesRunExecutor::Preview(const GridJob& job) {
-  return Manifests(job, false);
+  return Manifests(job);
 }
 
 Result<std::unique_ptr<Execution>> KubernetesRunExecutor::Submit(GridJob job,
                                                                  ExecutionObserver& observer) {
-  if (kubernetes::ToLabelValue(job.grid_id) != job.grid_id || job.grid_id.empty()) {
-    return InvalidArgument(fmt::format("grid id '{}' is not a label value", job.grid_id));
-  }
-  SOMLIER_ASSIGN_OR_RETURN(std::vector<json> manifests, Manifests(job, true));
-  if (!job.spec.pip_dependencies.empty() ||
-      (!job.env_request.requirements_file.empty() && job.spec.docker_name.empty())) {
+  SOMLIER_ASSIGN_OR_RETURN(std::vector<json> manifests, Manifests(job));
+  if (!job.env_request.requirements_file.empty() && job.spec.docker_name.empty()) {
     observer.OnNote(
         "warning: the runtime image does not install the project's requirements; name an image "
         "with them in somlier.yaml (project.docker) if the runs need more than it has");
@@ -532,14 +571,25 @@ Result<std::unique_ptr<Execution>> KubernetesRunExecutor::Resume(std::vector<Gri
 }
 
 ExecutorLiveness KubernetesRunExecutor::Check(const RunInfo& run) {
-  if (run.executor != Handle()) return ExecutorLiveness::kUnknown;
+  const std::string cluster = Cluster() + "@";
+  if (!run.executor.starts_with(cluster)) return ExecutorLiveness::kUnknown;
+  const std::string follower = run.executor.substr(cluster.size());
   {
     std::lock_guard lock(mutex_);
     if (followed_.count(run.run_id)) return ExecutorLiveness::kAlive;
   }
+  if (follower == ThisProcessIdentity()) return ExecutorLiveness::kAlive;  // being submitted
+  switch (CheckProcess(follower)) {
+    case ProcessState::kAlive:
+      return ExecutorLiveness::kAlive;  // another server of this host follows it
+    case ProcessState::kUnknown:
+      return ExecutorLiveness::kUnknown;  // another host's
+    case ProcessState::kGone:
+      break;
+  }
   auto found = kubectl_.Run(fmt::format("finding the Job of run {}", run.run_id),
                             {"get", "job", JobName(run.run_id), "-o", "name"});
-  if (found.ok()) return ExecutorLiveness::kAlive;
+  if (found.ok()) return ExecutorLiveness::kUnfollowed;
   if (found.status().code() == StatusCode::kNotFound &&
       found.status().message().find("(NotFound)") != std::string::npos) {
     return ExecutorLiveness::kGone;
@@ -547,12 +597,13 @@ ExecutorLiveness KubernetesRunExecutor::Check(const RunInfo& run) {
   return ExecutorLiveness::kUnknown;
 }
 
-void KubernetesRunExecutor::StopOrphan(const RunInfo& run, std::chrono::milliseconds) {
-  if (run.executor != Handle()) return;
-  auto deleted = kubectl_.Run(fmt::format("deleting the Job of run {}", run.run_id),
-                              {"delete", "job", JobName(run.run_id), "--cascade=background",
-                               "--ignore-not-found", "--wait=false"});
-  if (!deleted.ok()) LogWarning("{}", deleted.status().message());
+Status KubernetesRunExecutor::StopOrphan(const RunInfo& run, std::chrono::milliseconds) {
+  if (!run.executor.starts_with(Cluster() + "@")) return OkStatus();
+  return kubectl_
+      .Run(fmt::format("deleting the Job of run {}", run.run_id),
+           {"delete", "job", JobName(run.run_id), "--cascade=background", "--ignore-not-found",
+            "--wait=false"})
+      .status();
 }
 
 }  // namespace somlier

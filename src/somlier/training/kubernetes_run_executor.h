@@ -24,9 +24,11 @@
 // enter the cluster.
 //
 // Runs outlive the server: destroying an Execution only stops following them. The handle
-// is "kubernetes:[CONTEXT/]NAMESPACE"; Check() finds a run's Job by name (alive while it
-// exists, gone once deleted or expired), and a restarted server Resume()s following the runs
-// whose Jobs are still there. Thread-safe.
+// is "kubernetes:[CONTEXT/]NAMESPACE@<the following process's identity>"
+// (execution/process_identity.h). Check(): alive while that process lives (this one, or
+// another server of this host); once it is gone, unfollowed while the run's Job exists (a
+// restarted server adopts the run and Resume()s following it) and gone once the Job is
+// deleted or expired. Thread-safe.
 #pragma once
 
 #include <filesystem>
@@ -63,20 +65,19 @@ class KubernetesRunExecutor final : public RunExecutor {
   bool RunsOutliveProcess() const override { return true; }
   Result<std::unique_ptr<Execution>> Resume(std::vector<GridJob::Run> runs,
                                             ExecutionObserver& observer) override;
-  // kUnknown for another kind's or another cluster's handle; kAlive while this process
-  // follows the run or its Job exists; kGone once the Job is not found; kUnknown when
+  // See the file comment; kUnknown for another kind's, cluster's or host's handle, or when
   // kubectl cannot tell.
   ExecutorLiveness Check(const RunInfo& run) override;
-  // Deletes the run's Job (background propagation).
-  void StopOrphan(const RunInfo& run, std::chrono::milliseconds grace) override;
+  // Deletes the run's Job (background propagation); kubectl's error when it could not.
+  Status StopOrphan(const RunInfo& run, std::chrono::milliseconds grace) override;
 
   // Called by executions (kubernetes_run_executor.cc) as they start and stop following runs.
   void Follow(const std::string& run_id, bool following);
 
  private:
   explicit KubernetesRunExecutor(KubernetesRunExecutorConfig config, nlohmann::json job_template);
-  // `make_archive`: the project's archive is made for pods to download (else only named).
-  Result<std::vector<nlohmann::json>> Manifests(const GridJob& job, bool make_archive);
+  Result<std::vector<nlohmann::json>> Manifests(const GridJob& job);
+  std::string Cluster() const;  // "kubernetes:[CONTEXT/]NAMESPACE"
 
   KubernetesRunExecutorConfig config_;
   kubernetes::Kubectl kubectl_;

@@ -206,10 +206,11 @@ ExecutorLiveness LocalRunExecutor::Check(const RunInfo& run) {
   return ExecutorLiveness::kUnknown;
 }
 
-void LocalRunExecutor::StopOrphan(const RunInfo& run, std::chrono::milliseconds grace) {
+Status LocalRunExecutor::StopOrphan(const RunInfo& run, std::chrono::milliseconds grace) {
   if (run.pid) {
     TerminateProcessGroup(static_cast<pid_t>(*run.pid), "MLFLOW_RUN_ID", run.run_id, grace);
   }
+  return OkStatus();
 }
 
 }  // namespace somlier

@@ -43,7 +43,7 @@ class LocalRunExecutor final : public RunExecutor {
   ExecutorLiveness Check(const RunInfo& run) override;
   // Signals the run's process group (found by its pid and checked to be the run's by its
   // MLFLOW_RUN_ID), SIGKILL after `grace`. A run without a pid has nothing left to stop.
-  void StopOrphan(const RunInfo& run, std::chrono::milliseconds grace) override;
+  Status StopOrphan(const RunInfo& run, std::chrono::milliseconds grace) override;
 
  private:
   LocalRunExecutorConfig config_;

@@ -15,8 +15,9 @@
 // one by process identity; the Kubernetes one by the run's Job, with no pid involved — and
 // StopOrphan() stops what is left of a run whose executor is gone, or that this process may
 // stop for a user (RunStopper). Where runs outlive the process that submitted them (Jobs in
-// a cluster: RunsOutliveProcess()), destroying an Execution only stops following them, and
-// the next process Resume()s following the runs whose executor is still alive.
+// a cluster: RunsOutliveProcess()), destroying an Execution only stops following them;
+// Check() then says kUnfollowed for a run that goes on while the process that followed it is
+// gone, and another process adopts it (RunLifecycle::Adopt) and Resume()s following it.
 //
 // Preview() says what Submit() would execute, executing nothing (`--dry_run`).
 //
@@ -66,6 +67,7 @@ struct GridJob {
     std::string run_id;
     std::vector<std::string> argv;  // the entrypoint's command (before any interpreter)
     std::filesystem::path log_file;
+    bool running = false;  // resumed: it was RUNNING already
   };
   std::vector<Run> runs;
 
@@ -105,9 +107,10 @@ class Execution {
 };
 
 enum class ExecutorLiveness {
-  kAlive,    // still executing the run
-  kGone,     // gone: the run is orphaned
-  kUnknown,  // not this executor's to judge (another machine's, another kind's)
+  kAlive,       // still executing (or following) the run
+  kGone,        // gone, and the run with it: it is orphaned
+  kUnfollowed,  // the run goes on (a Job), but the process that followed it is gone
+  kUnknown,     // not this executor's to judge (another machine's, another kind's)
 };
 
 class RunExecutor {
@@ -130,8 +133,8 @@ class RunExecutor {
                                                     ExecutionObserver& observer);
   virtual ExecutorLiveness Check(const RunInfo& run) = 0;
   // Stops what is left of `run` (held by an executor of this kind, maybe another process),
-  // giving it `grace` to end before it is forced.
-  virtual void StopOrphan(const RunInfo& run, std::chrono::milliseconds grace) = 0;
+  // giving it `grace` to end before it is forced. An error: it may still be running.
+  virtual Status StopOrphan(const RunInfo& run, std::chrono::milliseconds grace) = 0;
 };
 
 }  // namespace somlier

@@ -134,7 +134,9 @@ TrainService::TrainService(TrackingService& tracking, TrainServiceConfig config,
 }
 
 RunExecutor& TrainService::ExecutorOf(const RunInfo& run) {
-  return cluster_ && run.executor == cluster_->Handle() ? *cluster_ : *local_;
+  // A cluster executor's handles start with its name ("kubernetes:...").
+  const bool in_cluster = cluster_ && run.executor.starts_with(std::string(cluster_->name()) + ":");
+  return in_cluster ? *cluster_ : *local_;
 }
 
 TrainService::~TrainService() {
@@ -161,8 +163,14 @@ void TrainService::SetTrackingServer(const std::string& uri, const std::string& 
   server_ = {uri, token};
 }
 
-void TrainService::Prune() {
-  std::erase_if(jobs_, [](const std::shared_ptr<TrainJob>& job) { return job->Done(); });
+std::vector<std::shared_ptr<TrainJob>> TrainService::TakeDone() {
+  std::vector<std::shared_ptr<TrainJob>> done;
+  std::erase_if(jobs_, [&](const std::shared_ptr<TrainJob>& job) {
+    if (!job->Done()) return false;
+    done.push_back(job);
+    return true;
+  });
+  return done;
 }
 
 // A request checked, its project fetched and its runs planned: what Submit and DryRun share.
@@ -333,8 +341,9 @@ Result<std::shared_ptr<TrainJob>> TrainService::Submit(const TrainRequest& r, Tr
   job->execution_ = std::move(*execution);
   p.remove_spec_dir->Release();
   {
+    std::vector<std::shared_ptr<TrainJob>> done;  // destroyed after the lock is released
     std::lock_guard lock(mutex_);
-    Prune();
+    done = TakeDone();
     jobs_.push_back(job);
   }
   return job;
@@ -348,10 +357,10 @@ Status TrainService::CanStop(const RunInfo& run) {
     }
   }
   if (ExecutorOf(run).Check(run) == ExecutorLiveness::kUnknown) {
-    return FailedPrecondition(
-        fmt::format("run '{}' is executed elsewhere ({}); kill it through the server that "
-                    "executes it (SOMLIER_SERVER)",
-                    run.run_id, run.executor));
+    return FailedPrecondition(fmt::format(
+        "run '{}' is executed elsewhere ({}), or its executor cannot be reached from here now; "
+        "kill it through the server that executes it (SOMLIER_SERVER)",
+        run.run_id, run.executor));
   }
   return OkStatus();
 }
@@ -360,18 +369,22 @@ void TrainService::Stop(const RunInfo& run, const std::string& reason) {
   std::vector<std::shared_ptr<TrainJob>> jobs;
   {
     std::lock_guard lock(mutex_);
-    Prune();
     jobs = jobs_;
   }
   for (auto& job : jobs) {
     if (job->Kill(run.run_id, reason)) return;
   }
-  // Not ours: executed by another process of this host (or a cluster), which sees the
-  // status when the run ends, keeps it and releases the run — unless that process is gone:
-  // then nobody will, and the run is released here (the kill stands).
+  // Not ours: executed by another process (of this host, or following a Job), which sees
+  // the status when the run ends, keeps it and releases the run — unless that process is
+  // gone: then nobody will, and the run is released here (the kill stands). A run whose
+  // remains could not be stopped stays held: the watch tries again.
   RunExecutor& executor = ExecutorOf(run);
-  executor.StopOrphan(run, config_.kill_grace);
-  if (executor.RunsOutliveProcess() || executor.Check(run) == ExecutorLiveness::kGone) {
+  if (Status stopped = executor.StopOrphan(run, config_.kill_grace); !stopped.ok()) {
+    LogWarning("run {}: {}", run.run_id, stopped.message());
+    return;
+  }
+  const ExecutorLiveness now = executor.Check(run);
+  if (now == ExecutorLiveness::kGone || now == ExecutorLiveness::kUnfollowed) {
     (void)tracking_.lifecycle().Finish(run.run_id, {RunEnd::Kind::kKilled, {}, reason});
   }
 }
@@ -379,20 +392,28 @@ void TrainService::Stop(const RunInfo& run, const std::string& reason) {
 Result<int> TrainService::RecoverOrphanedRuns() {
   SOMLIER_ASSIGN_OR_RETURN(std::vector<RunInfo> held, tracking_.lifecycle().Held());
   int recovered = 0;
-  std::vector<RunInfo> resume;  // alive in a cluster, followed by no one here
+  std::vector<RunInfo> adopted;  // in a cluster, followed by no live process: ours now
   for (const RunInfo& info : held) {
+    {
+      std::lock_guard lock(mutex_);
+      if (std::any_of(jobs_.begin(), jobs_.end(),
+                      [&](const auto& job) { return job->Has(info.run_id); })) {
+        continue;
+      }
+    }
     RunExecutor& executor = ExecutorOf(info);
     const ExecutorLiveness liveness = executor.Check(info);
-    if (liveness == ExecutorLiveness::kAlive && executor.RunsOutliveProcess()) {
-      std::lock_guard lock(mutex_);
-      if (std::none_of(jobs_.begin(), jobs_.end(),
-                       [&](const auto& job) { return job->Has(info.run_id); })) {
-        resume.push_back(info);
+    if (liveness == ExecutorLiveness::kUnfollowed && !IsTerminal(info.status)) {
+      if (Status adopt = tracking_.lifecycle().Adopt(info.run_id, executor.Handle()); adopt.ok()) {
+        adopted.push_back(info);
       }
       continue;
     }
-    if (liveness != ExecutorLiveness::kGone) continue;
-    executor.StopOrphan(info, std::chrono::milliseconds(0));
+    if (liveness != ExecutorLiveness::kGone && liveness != ExecutorLiveness::kUnfollowed) continue;
+    if (Status stopped = executor.StopOrphan(info, std::chrono::milliseconds(0)); !stopped.ok()) {
+      LogWarning("run {}: {} (trying again later)", info.run_id, stopped.message());
+      continue;
+    }
     if (IsTerminal(info.status)) {
       // Killed, and its executor died before it saw the end: the kill stands; released.
       (void)tracking_.lifecycle().Finish(info.run_id, {RunEnd::Kind::kKilled, {}, ""});
@@ -411,27 +432,37 @@ Result<int> TrainService::RecoverOrphanedRuns() {
       ++recovered;
     }
   }
-  if (!resume.empty()) SOMLIER_RETURN_IF_ERROR(Resume(resume));
+  if (!adopted.empty()) Resume(adopted);
   return recovered;
 }
 
-Status TrainService::Resume(const std::vector<RunInfo>& held) {
+void TrainService::Resume(const std::vector<RunInfo>& held) {
   auto job = std::shared_ptr<TrainJob>(new TrainJob());
   job->executor_ = std::string(cluster_->name());
   job->outlives_process_ = true;
   std::vector<GridJob::Run> runs;
   for (const RunInfo& info : held) {
-    SOMLIER_ASSIGN_OR_RETURN(fs::path log_file, tracking_.lifecycle().LogFile(info));
+    auto log_file = tracking_.lifecycle().LogFile(info);
+    if (!log_file.ok()) {
+      LogWarning("run {}: cannot follow it: {}", info.run_id, log_file.status().message());
+      continue;
+    }
     job->runs_.push_back({info.run_id, info.run_name, {}});
-    runs.push_back({info.run_id, {}, std::move(log_file)});
+    runs.push_back({info.run_id, {}, std::move(*log_file), info.status == RunStatus::kRunning});
   }
   job->observer_ = std::make_unique<TrainJob::Observer>(tracking_, TrainEvents{}, job->runs_);
-  SOMLIER_ASSIGN_OR_RETURN(job->execution_, cluster_->Resume(std::move(runs), *job->observer_));
-  LogInfo("following {} run(s) on Kubernetes again, started before this server", held.size());
+  auto execution = cluster_->Resume(std::move(runs), *job->observer_);
+  if (!execution.ok()) {
+    LogWarning("following {} run(s) on Kubernetes again failed: {}", held.size(),
+               execution.status().message());
+    return;
+  }
+  job->execution_ = std::move(*execution);
+  LogInfo("following {} run(s) on Kubernetes whose server is gone", job->runs_.size());
+  std::vector<std::shared_ptr<TrainJob>> done;  // destroyed after the lock is released
   std::lock_guard lock(mutex_);
-  Prune();
+  done = TakeDone();
   jobs_.push_back(std::move(job));
-  return OkStatus();
 }
 
 void TrainService::WatchForOrphanedRuns(std::chrono::milliseconds period) {
@@ -445,7 +476,7 @@ void TrainService::WatchForOrphanedRuns(std::chrono::milliseconds period) {
         LogWarning("checking for runs whose executor has died failed (retrying every {} ms): {}",
                    period.count(), recovered.status().message());
       } else if (recovered.ok() && *recovered > 0) {
-        LogWarning("{} run(s) whose executing SoMLier process died were marked FAILED", *recovered);
+        LogWarning("{} run(s) whose executor is gone were marked FAILED", *recovered);
       }
       failing = !recovered.ok();
       lock.lock();

@@ -125,7 +125,8 @@ class TrainService : public RunStopper {
   Result<std::filesystem::path> SourceArchive(const std::string& name) const;
 
   // Abandons (FAILED, with the reason) every SCHEDULED or RUNNING run whose executor is gone,
-  // stopping what is left of it. Returns how many.
+  // stopping what is left of it, and adopts (follows from now on) the runs in a cluster whose
+  // follower is gone. Returns how many were abandoned.
   Result<int> RecoverOrphanedRuns();
 
   // Calls RecoverOrphanedRuns() every `period` on a thread of its own until the service is
@@ -145,9 +146,11 @@ class TrainService : public RunStopper {
   struct Prepared;
   Result<Prepared> Prepare(const TrainRequest& request, TrainEvents& events);
   RunExecutor& ExecutorOf(const RunInfo& run);
-  // Follows runs the cluster executes that a gone process submitted.
-  Status Resume(const std::vector<RunInfo>& held);
-  void Prune();
+  // Follows runs the cluster executes, adopted from a gone process.
+  void Resume(const std::vector<RunInfo>& held);
+  // Removes the jobs that are done from jobs_ (mutex_ held) and returns them, to be destroyed
+  // once mutex_ is released (destroying one joins its threads).
+  std::vector<std::shared_ptr<TrainJob>> TakeDone();
 
   TrackingService& tracking_;
   TrainServiceConfig config_;
