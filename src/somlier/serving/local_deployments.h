@@ -44,7 +44,8 @@ class LocalDeployments final : public DeploymentTarget {
   LocalDeployments(Store& store, RegistryService& registry, LocalDeploymentsConfig config)
       : store_(store), registry_(registry), config_(std::move(config)) {}
 
-  // As DeploymentTarget; Unimplemented for use_k8s_job or istio_enabled true. A name taken
+  // As DeploymentTarget; InvalidArgument for what only Kubernetes does (use_k8s_job, istio,
+  // replicas, autoscaling, canaries, GPUs, dry runs). A name taken
   // by another model differs from this one only in case or punctuation.
   Result<DeployOutcome> Deploy(const DeployRequest& request) override;
   // A RUNNING deployment whose supervisor is gone is reported (and recorded) FAILED.
