@@ -159,8 +159,25 @@ class KubernetesDeployTest(SomlierTestCase):
         # Another canary, rolled back: version 2 takes everything again.
         self.deploy(3, istio_enabled=True, canary_percent=20)
         self.assertEqual(self.routes(), {"v2": 80, "v3": 20})
+        with self.assertRaises(HttpError) as third:  # one canary at a time
+            self.call("/deploy", {"project_name": "iris", "model_name": "iris",
+                                  "model_version": "4", "istio_enabled": True,
+                                  "canary_percent": 5})
+        self.assertEqual(third.exception.status, 412, third.exception.body)
+        self.assertIn("promote or roll back that canary", third.exception.body)
         rolled = self.call("/deployments/rollback", {"name": "somlier-iris-v3"})
         self.assertEqual(rolled["status"], "STOPPED")
+        self.assertEqual(self.routes(), {"v2": 100})
+        self.assertEqual(self.names("deployments"), ["somlier-iris-v2"])
+
+        # A version deployed without Istio still takes the routes the model had.
+        self.deploy(4)
+        self.assertEqual(self.routes(), {"v4": 100})
+        self.assertEqual(self.names("deployments"), ["somlier-iris-v4"])
+        self.deploy(2, istio_enabled=True, canary_percent=30)
+        self.assertEqual(self.routes(), {"v4": 70, "v2": 30})
+        # Stopping the serving version while a canary runs moves its share first.
+        self.call("/deployments/stop", {"name": "somlier-iris-v4"})
         self.assertEqual(self.routes(), {"v2": 100})
         self.assertEqual(self.names("deployments"), ["somlier-iris-v2"])
 
@@ -177,8 +194,10 @@ class KubernetesDeployTest(SomlierTestCase):
             self.deploy(2, roll_out=False, istio_enabled=True, canary_percent=50)
         self.assertEqual(failed.exception.status, 412, failed.exception.body)
         self.assertIn("ProgressDeadlineExceeded", failed.exception.body)
-        self.assertIn("its traffic was not moved", failed.exception.body)
+        self.assertIn("its Deployment was removed and no traffic moved", failed.exception.body)
         self.assertEqual(self.routes(), {"v1": 100})
+        self.assertEqual(self.names("deployments"), ["somlier-iris-v1"],
+                         "the Service must not send its requests to the failed version's pods")
         statuses = {d["name"]: d["status"] for d in self.call("/deployments/list", {})[
             "deployments"]}
         self.assertEqual(statuses, {"somlier-iris-v1": "RUNNING", "somlier-iris-v2": "FAILED"})

@@ -98,8 +98,11 @@ Result<json> BuildServingDeployment(const ModelDeployment& d, const KubernetesSe
                       {"sidecar.istio.io/inject", d.istio ? "true" : "false"}};
   json pod_labels = labels;  // Istio's injector reads the label before the annotation
   pod_labels["sidecar.istio.io/inject"] = d.istio ? "true" : "false";
+  // The selector cannot change once created: only what names the version, not the project.
+  json selector = labels;
+  selector.erase("somlier.io/project");
   json spec = {
-      {"selector", {{"matchLabels", labels}}},
+      {"selector", {{"matchLabels", selector}}},
       {"template",
        {{"metadata", {{"labels", pod_labels}, {"annotations", annotations}}}, {"spec", pod_spec}}}};
   if (!d.min_replicas) spec["replicas"] = d.replicas;  // else the autoscaler owns it

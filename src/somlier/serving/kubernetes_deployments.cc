@@ -11,6 +11,7 @@
 #include "somlier/kubernetes/manifest_template.h"
 #include "somlier/kubernetes/names.h"
 #include "somlier/kubernetes/serving_manifests.h"
+#include "somlier/projects/git_cache.h"
 
 namespace somlier {
 namespace {
@@ -63,9 +64,17 @@ Rollout ReadRollout(const json& deployment) {
   };
   const int64_t available = count("availableReplicas");
   const int64_t updated = count("updatedReplicas");
+  const int64_t total = count("replicas");
+  const json& generation = Field(deployment, {"metadata", "generation"});
+  const json& observed = Field(status, {"observedGeneration"});
+  // As `kubectl rollout status`: the controller has seen this spec (a stale condition of an
+  // earlier one does not count), and no pod of an older one is left.
+  const bool current =
+      !generation.is_number_integer() ||
+      (observed.is_number_integer() && observed.get<int64_t>() >= generation.get<int64_t>());
   r.text = fmt::format("{}/{} replicas available", available, wanted);
   const json& conditions = Field(status, {"conditions"});
-  if (conditions.is_array()) {
+  if (conditions.is_array() && current) {
     for (const json& c : conditions) {
       if (c.value("type", "") == "Progressing" && c.value("status", "") == "False") {
         r.failed = true;
@@ -73,7 +82,8 @@ Rollout ReadRollout(const json& deployment) {
       }
     }
   }
-  r.ready = !r.failed && available >= wanted && updated >= wanted && wanted > 0;
+  r.ready = current && !r.failed && available >= wanted && updated >= wanted &&
+            (total == 0 || total <= updated) && wanted > 0;
   return r;
 }
 
@@ -174,6 +184,10 @@ Result<DeployOutcome> KubernetesDeployments::Deploy(const DeployRequest& request
   d.target = DeploymentTargetKind::kKubernetes;
   d.url = fmt::format("http://{}.{}.svc.cluster.local", k8s::ServingServiceName(request.model_name),
                       settings.ns);
+  // Decided on what the records say while no other change of this model runs (a dry run
+  // changes nothing: it does not wait).
+  std::unique_lock<std::mutex> model_lock;
+  if (!request.dry_run) model_lock = LockModel(d.model_name);
   auto existing = store_.GetDeployment(d.name);
   if (existing.ok() && existing->target != DeploymentTargetKind::kKubernetes) {
     return AlreadyExists(fmt::format("deployment '{}' exists and is not on Kubernetes", d.name));
@@ -195,6 +209,12 @@ Result<DeployOutcome> KubernetesDeployments::Deploy(const DeployRequest& request
   SOMLIER_ASSIGN_OR_RETURN(std::vector<Deployment> others, Others(d));
   std::vector<std::pair<int64_t, int>> routes = {{version, 100}};
   if (request.canary_percent) {
+    if (others.size() > 1) {
+      return FailedPrecondition(fmt::format(
+          "{} and {} of {} already share its traffic: promote or roll back that canary before "
+          "starting another",
+          others[1].name, others[0].name, request.model_name));
+    }
     if (others.empty()) {
       return FailedPrecondition(fmt::format(
           "no other version of {} serves on Kubernetes to share traffic with: deploy version {} "
@@ -210,7 +230,8 @@ Result<DeployOutcome> KubernetesDeployments::Deploy(const DeployRequest& request
   // ---- The manifests, in the order they are applied ----
   SOMLIER_ASSIGN_OR_RETURN(json deployment,
                            k8s::BuildServingDeployment(spec, settings, deployment_template_));
-  deployment["metadata"]["annotations"]["somlier.io/project"] = request.project_name;
+  SOMLIER_ASSIGN_OR_RETURN(std::string project, NormalizeProjectPath(request.project_name));
+  deployment["metadata"]["annotations"]["somlier.io/project"] = project;
   std::vector<json> workload = {deployment};
   if (json hpa = k8s::BuildAutoscaler(spec, settings); !hpa.is_null()) workload.push_back(hpa);
   workload.push_back(k8s::BuildServingService(spec, settings));
@@ -233,8 +254,21 @@ Result<DeployOutcome> KubernetesDeployments::Deploy(const DeployRequest& request
     return outcome;
   }
 
+  if (spec.istio) {
+    SOMLIER_ASSIGN_OR_RETURN(bool istio, HasIstio());
+    if (!istio) {
+      return FailedPrecondition(
+          "istio_enabled=true, but the cluster does not serve Istio's VirtualService "
+          "(networking.istio.io): install Istio, or deploy with istio_enabled=false");
+    }
+  }
+
   // ---- Recorded, applied, rolled out, then the traffic ----
-  if (existing.ok()) d = std::move(*existing);
+  if (existing.ok()) {
+    d = std::move(*existing);
+    // What a failed or stopped attempt left: its pods must not serve by the Service meanwhile.
+    SOMLIER_RETURN_IF_ERROR(DeleteVersion(d));
+  }
   SOMLIER_RETURN_IF_ERROR(MoveDeployment(
       d, DeploymentStatus::kStarting,
       fmt::format("project {}; rolling out in namespace {}", request.project_name, settings.ns)));
@@ -262,38 +296,57 @@ Result<DeployOutcome> KubernetesDeployments::Deploy(const DeployRequest& request
   }
   const auto deadline = Steady::now() + config_.rollout_timeout;
   Rollout rollout;
+  std::string last_error;
   while (true) {
     auto got = kubectl_.Run(fmt::format("reading the rollout of {}", d.name),
                             {"get", "deployment", d.name, "-o", "json"});
-    if (!got.ok()) return fail(got.status());
-    rollout = ReadRollout(ParseJsonOrNull(*got));
-    if (rollout.ready) break;
+    if (got.ok()) {
+      rollout = ReadRollout(ParseJsonOrNull(*got));
+      if (rollout.ready) break;
+    } else {
+      last_error = got.status().message();  // tried again until the deadline
+    }
     if (rollout.failed || Steady::now() > deadline) {
+      // Its pods must not serve: the Service selects every version's.
+      auto log = kubectl_.Run("reading its log",
+                              {"logs", "deployment/" + d.name, "-c", "model", "--tail=20"});
+      (void)DeleteVersion(d);
       return fail(FailedPrecondition(fmt::format(
-          "{} version {} did not roll out{}: {} (its traffic was not moved; `somlier deployments "
-          "logs {}` shows its log)",
-          d.model_name, version, rollout.failed ? "" : " in time", rollout.text, d.name)));
+          "{} version {} did not roll out{}: {}{}; its Deployment was removed and no traffic "
+          "moved{}",
+          d.model_name, version, rollout.failed ? "" : " in time", rollout.text,
+          last_error.empty() ? "" : " (" + last_error + ")",
+          log.ok() && !log->empty() ? "; its last log lines:\n" + *log : "")));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(settings.poll_ms));
   }
   if (!traffic.empty()) {
     if (Status routed = apply(traffic, fmt::format("routing the traffic of {}", d.model_name));
         !routed.ok()) {
+      (void)DeleteVersion(d);
       return fail(routed);
     }
+  } else if (Status routed = Route(d, routes); !routed.ok()) {  // Istio routes of before
+    (void)DeleteVersion(d);
+    return fail(routed);
   }
+  // Serving now: recorded so before the versions it replaces are retired.
   std::string message = fmt::format("{}; {}", rollout.text, RoutesText(routes));
-  if (!request.canary_percent) {
-    for (const Deployment& other : others) {
-      SOMLIER_RETURN_IF_ERROR(
-          Retire(other, fmt::format("replaced by version {} ({})", version, d.name)));
-    }
-  } else {
+  if (request.canary_percent) {
     message +=
         fmt::format(" (canary: `somlier deployments promote {}` or `rollback {}`)", d.name, d.name);
   }
   SOMLIER_RETURN_IF_ERROR(MoveDeployment(d, DeploymentStatus::kRunning, message));
   SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));
+  if (!request.canary_percent) {
+    for (const Deployment& other : others) {
+      if (Status retired =
+              Retire(other, fmt::format("replaced by version {} ({})", version, d.name));
+          !retired.ok()) {
+        message += fmt::format("; {} could not be removed: {}", other.name, retired.message());
+      }
+    }
+  }
   return DeployOutcome{
       "deployed",
       fmt::format("deployed {} version {} as '{}' on Kubernetes (namespace {}): {}; in the "
@@ -303,6 +356,29 @@ Result<DeployOutcome> KubernetesDeployments::Deploy(const DeployRequest& request
       d.url,
       "kubernetes",
       {}};
+}
+
+std::unique_lock<std::mutex> KubernetesDeployments::LockModel(const std::string& model, bool wait) {
+  std::shared_ptr<std::mutex> mutex;
+  {
+    std::lock_guard lock(locks_mutex_);
+    auto& slot = model_locks_[model];
+    if (!slot) slot = std::make_shared<std::mutex>();
+    mutex = slot;
+  }
+  // The map keeps every model's mutex alive for the target's lifetime.
+  return wait ? std::unique_lock(*mutex) : std::unique_lock(*mutex, std::try_to_lock);
+}
+
+Result<bool> KubernetesDeployments::HasIstio() {
+  auto listed =
+      kubectl_.Run("finding Istio's routes", {"get", "virtualservices.networking.istio.io", "-o",
+                                              "name", "--ignore-not-found", "-l", kManagedBy});
+  if (listed.ok()) return true;
+  if (listed.status().message().find("doesn't have a resource type") != std::string::npos) {
+    return false;
+  }
+  return listed.status();
 }
 
 Status KubernetesDeployments::DeleteVersion(const Deployment& d) {
@@ -347,6 +423,8 @@ Status KubernetesDeployments::Route(const Deployment& d,
 
 Result<Deployment> KubernetesDeployments::Promote(const std::string& name) {
   SOMLIER_ASSIGN_OR_RETURN(Deployment d, Get(name));
+  auto model_lock = LockModel(d.model_name);
+  SOMLIER_ASSIGN_OR_RETURN(d, Get(name));
   if (d.status != DeploymentStatus::kRunning) {
     return FailedPrecondition(
         fmt::format("deployment '{}' is {}, not serving", name, ToString(d.status)));
@@ -371,6 +449,12 @@ Result<Deployment> KubernetesDeployments::Promote(const std::string& name) {
 
 Result<Deployment> KubernetesDeployments::Rollback(const std::string& name) {
   SOMLIER_ASSIGN_OR_RETURN(Deployment d, Get(name));
+  auto model_lock = LockModel(d.model_name);
+  SOMLIER_ASSIGN_OR_RETURN(d, Get(name));
+  if (d.status != DeploymentStatus::kRunning) {
+    return FailedPrecondition(fmt::format(
+        "deployment '{}' is {}, not serving: nothing to roll back", name, ToString(d.status)));
+  }
   SOMLIER_ASSIGN_OR_RETURN(std::vector<Deployment> others, Others(d));
   if (others.empty()) {
     return FailedPrecondition(
@@ -399,8 +483,14 @@ Result<std::vector<Deployment>> KubernetesDeployments::List() {
     return all;  // as recorded: the cluster cannot say more now
   }
   const json list = ParseJsonOrNull(*got);
+  if (!Field(list, {"items"}).is_array()) {
+    LogWarning("deployments list: kubectl answered something that is not a list");
+    return all;
+  }
   for (Deployment& d : all) {
     if (d.status != DeploymentStatus::kRunning) continue;  // a deploy in progress owns STARTING
+    auto model_lock = LockModel(d.model_name, /*wait=*/false);
+    if (!model_lock.owns_lock()) continue;  // being changed now: as recorded
     const json* found = nullptr;
     if (list.contains("items") && list["items"].is_array()) {
       for (const json& item : list["items"]) {
@@ -422,7 +512,13 @@ Result<std::vector<Deployment>> KubernetesDeployments::List() {
 
 Result<Deployment> KubernetesDeployments::Stop(const std::string& name) {
   SOMLIER_ASSIGN_OR_RETURN(Deployment d, Get(name));
+  auto model_lock = LockModel(d.model_name);
+  SOMLIER_ASSIGN_OR_RETURN(d, Get(name));
   SOMLIER_ASSIGN_OR_RETURN(std::vector<Deployment> others, Others(d));
+  if (!others.empty() && d.status == DeploymentStatus::kRunning) {
+    // Its share of the traffic moves first, then it goes.
+    SOMLIER_RETURN_IF_ERROR(Route(others.front(), {{VersionOf(others.front()), 100}}));
+  }
   SOMLIER_RETURN_IF_ERROR(DeleteVersion(d));
   if (others.empty()) {
     // The model's own objects go with its last version.
@@ -438,8 +534,6 @@ Result<Deployment> KubernetesDeployments::Stop(const std::string& name) {
         istio.status().message().find("doesn't have a resource type") == std::string::npos) {
       return istio.status();
     }
-  } else {
-    SOMLIER_RETURN_IF_ERROR(Route(others.front(), {{VersionOf(others.front()), 100}}));
   }
   SOMLIER_RETURN_IF_ERROR(MoveDeployment(d, DeploymentStatus::kStopped, "stopped"));
   SOMLIER_RETURN_IF_ERROR(store_.PutDeployment(d));

@@ -21,7 +21,9 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -72,12 +74,18 @@ class KubernetesDeployments final : public DeploymentTarget {
   Status DeleteVersion(const Deployment& d);
   // Records `d` STOPPED with `why`.
   Status Retire(Deployment d, const std::string& why);
+  // Changes to one model's objects take turns (List only skips a model being changed).
+  std::unique_lock<std::mutex> LockModel(const std::string& model, bool wait = true);
+  // Whether the cluster serves Istio's VirtualService kind.
+  Result<bool> HasIstio();
 
   Store& store_;
   RegistryService& registry_;
   KubernetesDeploymentsConfig config_;
   kubernetes::Kubectl kubectl_;
   nlohmann::json deployment_template_;  // null: none
+  std::mutex locks_mutex_;
+  std::map<std::string, std::shared_ptr<std::mutex>> model_locks_;  // guarded by locks_mutex_
 };
 
 }  // namespace somlier
