@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <string>
 
+#include "somlier/api/batch_api.h"
 #include "somlier/api/deploy_api.h"
 #include "somlier/api/error_answers.h"
 #include "somlier/api/http_util.h"
@@ -34,6 +35,9 @@ constexpr std::string_view kRunsKillFields[] = {"run_id", "wait"};
 constexpr std::string_view kDeployFields[] = {
     "project_name", "model_name", "model_version", "use_k8s_job",  "istio_enabled",  "workers",
     "use_gpu",      "replicas",   "min_replicas",  "max_replicas", "canary_percent", "dry_run"};
+constexpr std::string_view kBatchCreateFields[] = {
+    "docker_image", "schedule", "entrypoint", "dag_id",  "namespace",
+    "start_date",   "catchup",  "use_gpu",    "dry_run", "user"};
 constexpr std::span<const std::string_view> kNoFields;
 constexpr std::string_view kNameFields[] = {"name"};
 constexpr std::string_view kDeploymentLogsFields[] = {"name", "tail"};
@@ -42,6 +46,7 @@ bool Always(const Services&) { return true; }
 bool WithTrain(const Services& s) { return s.train != nullptr; }
 bool WithDeployments(const Services& s) { return s.deployments != nullptr; }
 bool WithModelImport(const Services& s) { return s.model_import != nullptr; }
+bool WithBatch(const Services& s) { return s.batch != nullptr; }
 
 Result<json> Train(const Services& s, const Fields& request) {
   SOMLIER_ASSIGN_OR_RETURN(TrainRequest train, TrainRequestFromFields(request));
@@ -85,6 +90,12 @@ const UseCase kUseCases[] = {
      [](const Services& s, const Fields& f) { return DeploymentsPromote(*s.deployments, f); }},
     {"/deployments/rollback", false, kNameFields, WithDeployments,
      [](const Services& s, const Fields& f) { return DeploymentsRollback(*s.deployments, f); }},
+    {"/batch/create", false, kBatchCreateFields, WithBatch,
+     [](const Services& s, const Fields& f) { return BatchCreate(*s.batch, f); }},
+    {"/offline/create", false, kBatchCreateFields, WithBatch,
+     [](const Services& s, const Fields& f) { return BatchCreate(*s.batch, f); }},
+    {"/offline/list", false, kNoFields, WithBatch,
+     [](const Services& s, const Fields& f) { return OfflineList(*s.batch, f); }},
 };
 // clang-format on
 

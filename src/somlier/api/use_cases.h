@@ -33,6 +33,10 @@ class DeploymentTarget;
 class ModelImport;
 }  // namespace somlier
 
+namespace somlier::batch {
+class BatchService;
+}  // namespace somlier::batch
+
 namespace somlier::api {
 
 // The services the use cases run on. Tracking and the registry are always there; a use case
@@ -43,6 +47,7 @@ struct UseCaseServices {
   TrainService* train = nullptr;            // /train, /runs/...
   DeploymentTarget* deployments = nullptr;  // /deploy, /deployments/...
   ModelImport* model_import = nullptr;      // /register_v2
+  batch::BatchService* batch = nullptr;     // /batch/create, /offline/...
 };
 
 struct UseCase {

@@ -42,6 +42,7 @@ int Main(int argc, char** argv) {
   AddDeployCommands(app, ctx);
   AddDeploymentsCommands(app, ctx);
   AddKubernetesCommands(app, ctx);
+  AddBatchCommands(app, ctx);
   CLI::App* online = app.add_subcommand("online",
                                         "The seed's online commands (train, search, register, "
                                         "register_v2, deploy) under their long names");

@@ -43,6 +43,8 @@ void AddRunsCommands(CLI::App& app, Context& ctx);
 void AddDeployCommands(CLI::App& parent, Context& ctx);
 // `deployments list|stop|logs`.
 void AddDeploymentsCommands(CLI::App& app, Context& ctx);
+// `batch create`, `offline create`, `offline list`.
+void AddBatchCommands(CLI::App& app, Context& ctx);
 // `serve-model`.
 void AddServeCommands(CLI::App& app, Context& ctx);
 // `server` and `python-path`.

@@ -57,6 +57,14 @@ Result<std::unique_ptr<LocalServices>> LocalServices::Open(const Settings& setti
         "and SOMLIER_K8S_TRACKING_URL (this server as pods reach it)";
   }
   train.no_cluster_reason = no_cluster_reason;
+  batch::BatchServiceConfig batch;
+  if (auto k8s = kubernetes::LoadKubernetesSettings(env, settings.config_file); k8s.ok()) {
+    batch.kubernetes = std::move(*k8s);
+  } else {
+    batch.kubernetes_error = k8s.status();  // only batch commands need them
+  }
+  batch.repository = {Lookup(env, "SOMLIER_DAGS_REPO"), settings.home, env};
+  services->batch = std::make_unique<batch::BatchService>(std::move(batch));
   services->deployments =
       std::make_unique<DeploymentRouter>(*services->store, *services->local_deployments,
                                          std::move(cluster_deployments), no_cluster_reason);

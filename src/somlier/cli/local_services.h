@@ -9,6 +9,7 @@
 #include "somlier/api/use_cases.h"
 #include "somlier/artifacts/artifact_store.h"
 #include "somlier/artifacts/fetch_policy.h"
+#include "somlier/batch/batch_service.h"
 #include "somlier/core/result.h"
 #include "somlier/core/settings.h"
 #include "somlier/registry/model_import.h"
@@ -39,6 +40,7 @@ struct LocalServices {
   std::unique_ptr<LocalDeployments> local_deployments;
   std::unique_ptr<DeploymentRouter> deployments;  // this machine's and, on a server, Kubernetes'
   std::unique_ptr<ModelImport> model_import;
+  std::unique_ptr<batch::BatchService> batch;
   std::unique_ptr<TrainService> train;  // last: destroyed first (it kills its runs)
 
   // Opens (and migrates) the database and the artifact root, and makes sure MLflow's
@@ -49,7 +51,8 @@ struct LocalServices {
 
   // All of them, for the use-case table (api/use_cases.h).
   api::UseCaseServices UseCases() const {
-    return {tracking.get(), registry.get(), train.get(), deployments.get(), model_import.get()};
+    return {tracking.get(),    registry.get(),     train.get(),
+            deployments.get(), model_import.get(), batch.get()};
   }
 };
 

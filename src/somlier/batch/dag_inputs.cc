@@ -1,0 +1,124 @@
+#include "somlier/batch/dag_inputs.h"
+
+#include <fmt/core.h>
+
+#include <regex>
+
+namespace somlier::batch {
+namespace {
+
+bool Templated(std::string_view text) {
+  return text.find("{{") != std::string_view::npos || text.find("{%") != std::string_view::npos ||
+         text.find("{#") != std::string_view::npos || text.find("$(") != std::string_view::npos;
+}
+
+}  // namespace
+
+Status CheckDagId(std::string_view dag_id) {
+  if (dag_id.empty() || dag_id.size() > 250) {
+    return InvalidArgument(
+        fmt::format("DAG_ID '{}' must be 1 to 250 characters long", dag_id.substr(0, 260)));
+  }
+  for (char c : dag_id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '-';
+    if (!ok) {
+      return InvalidArgument(fmt::format(
+          "DAG_ID '{}' may contain only letters, digits, '_', '.' and '-' (Airflow's rule)",
+          dag_id));
+    }
+  }
+  return OkStatus();
+}
+
+Status CheckImageReference(std::string_view image) {
+  // The reference grammar of the distribution project, in short.
+  // The reference grammar of the distribution project, in short: a first component is a
+  // registry only when it has a '.' or a port, or is localhost.
+  static const std::regex kReference(
+      R"(^((?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+|[a-zA-Z0-9-]+:[0-9]+)(?::[0-9]+)?/)?)"
+      R"([a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*)"
+      R"((?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$)");
+  if (image.empty() || image.size() > 512 ||
+      !std::regex_match(image.begin(), image.end(), kReference)) {
+    return InvalidArgument(fmt::format(
+        "DOCKER_IMAGE '{}' is not an image reference ([registry/]name[:tag][@sha256:digest], the "
+        "name in lowercase, e.g. registry.example.com/team/job:1.2)",
+        image.substr(0, 520)));
+  }
+  return OkStatus();
+}
+
+Result<std::vector<std::string>> SplitEntrypoint(std::string_view text) {
+  if (Templated(text)) {
+    return InvalidArgument(fmt::format(
+        "ENTRYPOINT '{}' contains '{{{{', '{{%', '{{#' or '$(': Airflow renders its commands "
+        "with Jinja and Kubernetes expands $(VAR) in them, so it would not run as written",
+        text));
+  }
+  if (text.size() > 16384) return InvalidArgument("ENTRYPOINT is longer than 16384 characters");
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '\'') {
+      const size_t close = text.find('\'', i + 1);
+      if (close == std::string_view::npos) {
+        return InvalidArgument(fmt::format("ENTRYPOINT '{}' has an unclosed ' quote", text));
+      }
+      word.append(text.substr(i + 1, close - i - 1));
+      i = close;
+    } else if (c == '"') {
+      size_t j = i + 1;
+      for (; j < text.size() && text[j] != '"'; ++j) {
+        if (text[j] == '\\' && j + 1 < text.size() &&
+            std::string_view("\"\\$`\n").find(text[j + 1]) != std::string_view::npos) {
+          ++j;
+          if (text[j] != '\n') word += text[j];
+          continue;
+        }
+        if (text[j] == '`' || (text[j] == '$' && j + 1 < text.size() &&
+                               (std::isalpha(static_cast<unsigned char>(text[j + 1])) ||
+                                text[j + 1] == '{' || text[j + 1] == '_'))) {
+          return InvalidArgument(fmt::format(
+              "ENTRYPOINT '{}' expands a variable or a command inside \"...\"; nothing is "
+              "expanded here: write the value itself, or put it in '...'",
+              text));
+        }
+        word += text[j];
+      }
+      if (j >= text.size()) {
+        return InvalidArgument(fmt::format("ENTRYPOINT '{}' has an unclosed \" quote", text));
+      }
+      i = j;
+    } else if (c == '\\') {
+      if (i + 1 < text.size()) {
+        if (text[i + 1] != '\n') word += text[i + 1];
+        ++i;
+      }
+    } else if (std::string_view("|;&<>`").find(c) != std::string_view::npos ||
+               (c == '$' && i + 1 < text.size() &&
+                (std::isalpha(static_cast<unsigned char>(text[i + 1])) || text[i + 1] == '{' ||
+                 text[i + 1] == '_'))) {
+      return InvalidArgument(fmt::format(
+          "ENTRYPOINT '{}' uses '{}', which a shell would interpret; the command runs without a "
+          "shell: quote it to pass it literally, or run `sh -c '...'`",
+          text, c));
+    } else {
+      word += c;
+    }
+  }
+  if (in_word) words.push_back(std::move(word));
+  if (words.empty()) return InvalidArgument("ENTRYPOINT is empty: give the command to run");
+  return words;
+}
+
+}  // namespace somlier::batch

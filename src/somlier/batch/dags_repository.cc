@@ -1,0 +1,207 @@
+#include "somlier/batch/dags_repository.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "somlier/core/file_lock.h"
+#include "somlier/core/ids.h"
+#include "somlier/core/strings.h"
+#include "somlier/core/url.h"
+#include "somlier/execution/run_command.h"
+
+namespace somlier::batch {
+namespace {
+
+namespace fs = std::filesystem;
+
+CommandOptions GitOptions(const Environment& base) {
+  std::map<std::string, std::string> env(base.begin(), base.end());
+  env["GIT_TERMINAL_PROMPT"] = "0";
+  env["GIT_ALLOW_PROTOCOL"] = "file:git:http:https:ssh";
+  if (env.find("GIT_SSH_COMMAND") == env.end()) env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes";
+  env["LC_ALL"] = "C";
+  CommandOptions options;
+  options.env = std::move(env);
+  options.timeout = std::chrono::seconds(300);
+  return options;
+}
+
+// git with `args` (in `dir` when given); its standard output, or an error saying `doing` and
+// git's first lines, with credentials removed from any URL in them.
+Result<std::string> Git(const Environment& env, const fs::path& dir,
+                        const std::vector<std::string>& args, std::string_view doing,
+                        StatusCode failure = StatusCode::kUnavailable) {
+  std::vector<std::string> argv = {"git"};
+  if (!dir.empty()) argv.insert(argv.end(), {"-C", dir.string()});
+  argv.insert(argv.end(), args.begin(), args.end());
+  SOMLIER_ASSIGN_OR_RETURN(CommandOutput out, RunCommand(argv, GitOptions(env)));
+  if (out.exit_code != 0) {
+    std::string why(Trim(out.stderr_text));
+    if (why.size() > 2000) why.resize(2000);
+    return Status(failure, fmt::format("{}: git failed: {}", doing, RedactUrlCredentials(why)));
+  }
+  return std::move(out.stdout_text);
+}
+
+// Removes a directory when it goes out of scope.
+struct RemoveDir {
+  fs::path dir;
+  ~RemoveDir() {
+    std::error_code ec;
+    if (!dir.empty()) fs::remove_all(dir, ec);
+  }
+};
+
+}  // namespace
+
+std::string DagBranch(const std::string& dag_id) {
+  std::string branch = dag_id;
+  std::replace(branch.begin(), branch.end(), '_', '-');
+  return "somlier/" + branch;
+}
+
+struct DagsRepository::Clone {
+  std::unique_ptr<RemoveDir> remove;
+  fs::path dir;
+  std::string branch;  // the default branch
+};
+
+DagsRepository::DagsRepository(DagsRepositoryConfig config) : config_(std::move(config)) {}
+
+Result<std::string> DagsRepository::Url() {
+  if (!config_.url.empty()) return config_.url;
+  const fs::path bare = config_.home / "dags.git";
+  std::error_code ec;
+  if (fs::exists(bare / "HEAD", ec)) return bare.string();
+  fs::create_directories(config_.home, ec);
+  SOMLIER_ASSIGN_OR_RETURN(auto lock, FileLock::Acquire(config_.home / "dags.git.lock"));
+  if (fs::exists(bare / "HEAD", ec)) return bare.string();
+  // Made aside and renamed into place, with a first commit so that it has a default branch.
+  const fs::path temp = config_.home / ("dags.git.part-" + NewRunId().substr(0, 8));
+  RemoveDir remove_temp{temp};
+  RemoveDir remove_seed{config_.home / "work" / ("dags-seed-" + NewRunId().substr(0, 8))};
+  const std::string doing = "making the DAGs repository " + bare.string();
+  SOMLIER_RETURN_IF_ERROR(Git(config_.env, {},
+                              {"init", "--quiet", "--bare", "--initial-branch=main", temp.string()},
+                              doing)
+                              .status());
+  const fs::path& seed = remove_seed.dir;
+  SOMLIER_RETURN_IF_ERROR(
+      Git(config_.env, {}, {"init", "--quiet", "--initial-branch=main", seed.string()}, doing)
+          .status());
+  fs::create_directories(seed / "dags", ec);
+  std::ofstream(seed / "dags" / ".gitkeep").flush();
+  std::ofstream(seed / "README.md")
+      << "# DAGs\n\nAirflow DAGs written by SoMLier (`somlier batch create`, `somlier offline "
+         "create_v2`); Airflow reads `dags/`.\n";
+  SOMLIER_RETURN_IF_ERROR(Git(config_.env, seed, {"add", "-A"}, doing).status());
+  SOMLIER_RETURN_IF_ERROR(Git(config_.env, seed,
+                              {"-c", "user.name=SoMLier", "-c", "user.email=somlier@localhost",
+                               "commit", "--quiet", "-m", "Start the DAGs repository"},
+                              doing)
+                              .status());
+  SOMLIER_RETURN_IF_ERROR(
+      Git(config_.env, seed, {"push", "--quiet", temp.string(), "HEAD:main"}, doing).status());
+  fs::rename(temp, bare, ec);
+  if (ec) return Internal(fmt::format("{}: {}", doing, ec.message()));
+  remove_temp.dir.clear();
+  return bare.string();
+}
+
+Result<DagsRepository::Clone> DagsRepository::CloneFresh() {
+  SOMLIER_ASSIGN_OR_RETURN(std::string url, Url());
+  if (url.starts_with("-")) {
+    return InvalidArgument(fmt::format("SOMLIER_DAGS_REPO '{}' must not start with '-'", url));
+  }
+  Clone clone;
+  clone.dir = config_.home / "work" / ("dags-" + NewRunId().substr(0, 12));
+  clone.remove = std::make_unique<RemoveDir>(RemoveDir{clone.dir});
+  std::error_code ec;
+  fs::create_directories(clone.dir.parent_path(), ec);
+  SOMLIER_RETURN_IF_ERROR(
+      Git(config_.env, {},
+          {"clone", "--quiet", "--no-tags", "--depth=1", "--", url, clone.dir.string()},
+          fmt::format("cloning the DAGs repository {}", RedactUrlCredentials(url)),
+          StatusCode::kNotFound)
+          .status());
+  auto branch = Git(config_.env, clone.dir, {"symbolic-ref", "--short", "HEAD"},
+                    "finding the DAGs repository's default branch");
+  if (!branch.ok() ||
+      !Git(config_.env, clone.dir, {"rev-parse", "--verify", "--quiet", "HEAD"}, "").ok()) {
+    return FailedPrecondition(fmt::format(
+        "the DAGs repository {} has no commit on its default branch yet: push a first commit",
+        RedactUrlCredentials(url)));
+  }
+  clone.branch = std::string(Trim(*branch));
+  return clone;
+}
+
+Result<std::vector<DagEntry>> DagsRepository::List() {
+  SOMLIER_ASSIGN_OR_RETURN(Clone clone, CloneFresh());
+  std::vector<DagEntry> dags;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(clone.dir / "dags", ec)) {
+    const fs::path& file = entry.path();
+    if (file.extension() == ".py" && entry.is_regular_file(ec)) {
+      dags.push_back({file.stem().string(), "dags/" + file.filename().string()});
+    }
+  }
+  std::sort(dags.begin(), dags.end(),
+            [](const DagEntry& a, const DagEntry& b) { return a.dag_id < b.dag_id; });
+  return dags;
+}
+
+Result<Delivery> DagsRepository::Deliver(const std::string& dag_id, const std::string& source) {
+  SOMLIER_ASSIGN_OR_RETURN(Clone clone, CloneFresh());
+  SOMLIER_ASSIGN_OR_RETURN(std::string url, Url());
+  Delivery delivery;
+  delivery.repository = RedactUrlCredentials(url);
+  delivery.branch = clone.branch;
+  delivery.path = "dags/" + dag_id + ".py";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(clone.dir / "dags", ec)) {
+    const fs::path& file = entry.path();
+    if (file.extension() != ".py") continue;
+    const std::string other = file.stem().string();
+    if (other == dag_id) {
+      return AlreadyExists(
+          fmt::format("DAG '{}' already exists in {} ({} on {}): choose another "
+                      "DAG_ID",
+                      dag_id, delivery.repository, delivery.path, clone.branch));
+    }
+    if (DagBranch(other) == DagBranch(dag_id)) {
+      return AlreadyExists(fmt::format(
+          "DAG '{}' would share the branch {} with DAG '{}' in {}: choose another DAG_ID", dag_id,
+          DagBranch(dag_id), other, delivery.repository));
+    }
+  }
+  fs::create_directories(clone.dir / "dags", ec);
+  {
+    std::ofstream out(clone.dir / delivery.path, std::ios::binary);
+    out << source;
+    if (!out.flush()) return Internal(fmt::format("cannot write {}", delivery.path));
+  }
+  const std::string doing = fmt::format("committing {}", delivery.path);
+  SOMLIER_RETURN_IF_ERROR(
+      Git(config_.env, clone.dir, {"add", "--", delivery.path}, doing).status());
+  std::vector<std::string> commit = {"commit", "--quiet", "-m",
+                                     fmt::format("feat(dags/{}): add {}", dag_id, dag_id)};
+  auto email = Git(config_.env, clone.dir, {"config", "user.email"}, "");
+  if (!email.ok() || Trim(*email).empty()) {
+    commit.insert(commit.begin(),
+                  {"-c", "user.name=SoMLier", "-c", "user.email=somlier@localhost"});
+  }
+  SOMLIER_RETURN_IF_ERROR(Git(config_.env, clone.dir, commit, doing).status());
+  SOMLIER_ASSIGN_OR_RETURN(std::string head,
+                           Git(config_.env, clone.dir, {"rev-parse", "HEAD"}, doing));
+  delivery.commit = std::string(Trim(head));
+  SOMLIER_RETURN_IF_ERROR(
+      Git(config_.env, clone.dir, {"push", "--quiet", "origin", "HEAD:refs/heads/" + clone.branch},
+          fmt::format("pushing {} to {} of {}", delivery.path, clone.branch, delivery.repository))
+          .status());
+  return delivery;
+}
+
+}  // namespace somlier::batch
