@@ -398,13 +398,18 @@ Status KubernetesDeployments::Retire(Deployment d, const std::string& why) {
 Status KubernetesDeployments::Route(const Deployment& d,
                                     const std::vector<std::pair<int64_t, int>>& routes) {
   const std::string host = k8s::ServingServiceName(d.model_name);
-  SOMLIER_ASSIGN_OR_RETURN(std::string current,
-                           kubectl_.Run(fmt::format("reading the routes of {}", d.model_name),
-                                        {"get", "virtualservices.networking.istio.io", host, "-o",
-                                         "json", "--ignore-not-found"}));
-  if (current.find_first_not_of(" \n") == std::string::npos) return OkStatus();  // no Istio
-  const json& project =
-      Field(ParseJsonOrNull(current), {"metadata", "labels", "somlier.io/project"});
+  auto read = kubectl_.Run(
+      fmt::format("reading the routes of {}", d.model_name),
+      {"get", "virtualservices.networking.istio.io", host, "-o", "json", "--ignore-not-found"});
+  if (!read.ok()) {
+    if (read.status().message().find("doesn't have a resource type") != std::string::npos) {
+      return OkStatus();  // no Istio in the cluster
+    }
+    return read.status();
+  }
+  if (read->find_first_not_of(" \n") == std::string::npos) return OkStatus();  // no routes
+  const json routes_now = ParseJsonOrNull(*read);
+  const json& project = Field(routes_now, {"metadata", "labels", "somlier.io/project"});
   k8s::ModelDeployment spec;
   spec.model = d.model_name;
   spec.project = project.is_string() ? project.get<std::string>() : "";
