@@ -19,6 +19,7 @@ Result<json> BatchCreate(batch::BatchService& batch, const Fields& request) {
   SOMLIER_ASSIGN_OR_RETURN(auto gpu, request.Bool("use_gpu"));
   SOMLIER_ASSIGN_OR_RETURN(auto dry_run, request.Bool("dry_run"));
   SOMLIER_ASSIGN_OR_RETURN(r.owner, request.String("user"));
+  SOMLIER_ASSIGN_OR_RETURN(r.github_token, request.String("github_personal_access_token"));
   r.catchup = catchup.value_or(false);
   r.use_gpu = gpu.value_or(false);
   r.dry_run = dry_run.value_or(false);
@@ -29,6 +30,10 @@ Result<json> BatchCreate(batch::BatchService& batch, const Fields& request) {
     answer["branch"] = created.delivery->branch;
     answer["commit"] = created.delivery->commit;
     answer["path"] = created.delivery->path;
+    if (!created.delivery->pull_request_url.empty()) {
+      answer["pull_request_url"] = created.delivery->pull_request_url;
+      answer["resumed"] = created.delivery->resumed;
+    }
   }
   return answer;
 }
@@ -39,6 +44,20 @@ Result<json> OfflineList(batch::BatchService& batch, const Fields&) {
   for (const batch::DagEntry& dag : dags)
     list.push_back({{"dag_id", dag.dag_id}, {"path", dag.path}});
   return json{{"dags", std::move(list)}};
+}
+
+Result<json> OfflineCheck(batch::BatchService& batch, const Fields& request) {
+  SOMLIER_ASSIGN_OR_RETURN(std::string dag_id, request.RequiredString("dag_id"));
+  SOMLIER_ASSIGN_OR_RETURN(auto unpause, request.Bool("unpause"));
+  SOMLIER_ASSIGN_OR_RETURN(batch::BatchService::DagCheck check,
+                           batch.Check(dag_id, unpause.value_or(false)));
+  json answer = {{"dag_id", dag_id},
+                 {"known", check.dag.known},
+                 {"active", check.dag.active},
+                 {"paused", check.dag.paused},
+                 {"unpaused", check.unpaused}};
+  if (!check.dag.import_error.empty()) answer["import_error"] = check.dag.import_error;
+  return answer;
 }
 
 }  // namespace somlier::api

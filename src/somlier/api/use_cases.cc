@@ -35,9 +35,18 @@ constexpr std::string_view kRunsKillFields[] = {"run_id", "wait"};
 constexpr std::string_view kDeployFields[] = {
     "project_name", "model_name", "model_version", "use_k8s_job",  "istio_enabled",  "workers",
     "use_gpu",      "replicas",   "min_replicas",  "max_replicas", "canary_percent", "dry_run"};
-constexpr std::string_view kBatchCreateFields[] = {
-    "docker_image", "schedule", "entrypoint", "dag_id",  "namespace",
-    "start_date",   "catchup",  "use_gpu",    "dry_run", "user"};
+constexpr std::string_view kBatchCreateFields[] = {"docker_image",
+                                                   "schedule",
+                                                   "entrypoint",
+                                                   "dag_id",
+                                                   "namespace",
+                                                   "start_date",
+                                                   "catchup",
+                                                   "use_gpu",
+                                                   "dry_run",
+                                                   "user",
+                                                   "github_personal_access_token"};
+constexpr std::string_view kOfflineCheckFields[] = {"dag_id", "unpause"};
 constexpr std::span<const std::string_view> kNoFields;
 constexpr std::string_view kNameFields[] = {"name"};
 constexpr std::string_view kDeploymentLogsFields[] = {"name", "tail"};
@@ -96,6 +105,8 @@ const UseCase kUseCases[] = {
      [](const Services& s, const Fields& f) { return BatchCreate(*s.batch, f); }},
     {"/offline/list", false, kNoFields, WithBatch,
      [](const Services& s, const Fields& f) { return OfflineList(*s.batch, f); }},
+    {"/offline/check", false, kOfflineCheckFields, WithBatch,
+     [](const Services& s, const Fields& f) { return OfflineCheck(*s.batch, f); }},
 };
 // clang-format on
 

@@ -36,13 +36,26 @@ Result<BatchCreated> BatchService::Create(const BatchCreateRequest& r, int64_t n
   if (r.dry_run) return created;
   std::lock_guard lock(mutex_);
   DagsRepository repository(config_.repository);
-  SOMLIER_ASSIGN_OR_RETURN(created.delivery, repository.Deliver(r.dag_id, created.source));
+  SOMLIER_ASSIGN_OR_RETURN(created.delivery,
+                           repository.Deliver(r.dag_id, created.source, r.github_token));
   return created;
 }
 
 Result<std::vector<DagEntry>> BatchService::List() {
   DagsRepository repository(config_.repository);
   return repository.List();
+}
+
+Result<BatchService::DagCheck> BatchService::Check(const std::string& dag_id, bool unpause) {
+  SOMLIER_RETURN_IF_ERROR(CheckDagId(dag_id));
+  DagCheck check;
+  SOMLIER_ASSIGN_OR_RETURN(check.dag, LookUpDag(config_.airflow, dag_id, dag_id + ".py"));
+  if (unpause && check.dag.known && check.dag.paused && check.dag.import_error.empty()) {
+    SOMLIER_RETURN_IF_ERROR(UnpauseDag(config_.airflow, dag_id));
+    check.dag.paused = false;
+    check.unpaused = true;
+  }
+  return check;
 }
 
 }  // namespace somlier::batch

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "somlier/batch/airflow.h"
 #include "somlier/batch/dags_repository.h"
 #include "somlier/core/result.h"
 #include "somlier/kubernetes/kube_settings.h"
@@ -20,6 +21,7 @@ struct BatchServiceConfig {
   kubernetes::KubernetesSettings kubernetes;  // the pods' namespace, resources, GPUs
   Status kubernetes_error;  // why the settings could not be read (then Create refuses)
   DagsRepositoryConfig repository;
+  AirflowConfig airflow;
 };
 
 struct BatchCreateRequest {
@@ -32,7 +34,8 @@ struct BatchCreateRequest {
   bool catchup = false;
   bool use_gpu = false;
   bool dry_run = false;
-  std::string owner;  // who asked; empty: "somlier"
+  std::string owner;         // who asked; empty: "somlier"
+  std::string github_token;  // empty: push to the default branch; else a pull request
 };
 
 struct BatchCreated {
@@ -51,6 +54,15 @@ class BatchService {
 
   // The DAGs in the repository.
   Result<std::vector<DagEntry>> List();
+
+  // One look at what Airflow knows of DAG `dag_id` (batch/airflow.h); with `unpause`, a DAG
+  // Airflow knows and holds paused is unpaused. Errors: InvalidArgument for a DAG id; those of
+  // LookUpDag and UnpauseDag.
+  struct DagCheck {
+    AirflowDag dag;
+    bool unpaused = false;
+  };
+  Result<DagCheck> Check(const std::string& dag_id, bool unpause);
 
  private:
   BatchServiceConfig config_;

@@ -3,6 +3,7 @@
 #include "somlier/batch/dag_file.h"
 #include "somlier/batch/dag_inputs.h"
 #include "somlier/batch/schedule.h"
+#include "somlier/batch/table_ref.h"
 
 namespace somlier::batch {
 namespace {
@@ -108,6 +109,38 @@ TEST(DagFile, ValuesReachThePythonSourceAsLiterals) {
   dag.ns = "Not A Namespace";
   EXPECT_EQ(RenderBatchDag(dag, kubernetes::KubernetesSettings{}).status().code(),
             StatusCode::kInvalidArgument);
+}
+
+TEST(TableRef, BigQueryNamesAndNothingElse) {
+  auto full = ParseTableRef("DATASET_REF", "my-project.temp_serena.boston_house_pricing", false);
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  EXPECT_EQ((full->project + "|" + full->dataset + "|" + full->table),
+            "my-project|temp_serena|boston_house_pricing");
+  EXPECT_EQ(full->ToString(), "my-project.temp_serena.boston_house_pricing");
+  auto two = ParseTableRef("DATASET_REF", "features.daily-2024", false);
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(two->project, "");
+  EXPECT_TRUE(ParseTableRef("--destination", "results", true).ok());
+  EXPECT_FALSE(ParseTableRef("DATASET_REF", "results", false).ok()) << "create_v2 needs a dataset";
+  for (const char* bad : {"a.b.c.d", "x;DROP TABLE t", "ds.t; DROP TABLE users --", "ds.t`",
+                          "ds.\"t\"", "ds.t WHERE 1=1", "Proj.ds.t", "p.ds.t", "ds..t", ".t",
+                          "ds.-t", "ds.t\n", "ds.t'--", "my-project-.ds.t"}) {
+    EXPECT_EQ(ParseTableRef("DATASET_REF", bad, true).status().code(), StatusCode::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_NE(ParseTableRef("DATASET_REF", "ds.t; DROP TABLE users", true)
+                .status()
+                .message()
+                .find("DATASET_REF 'ds.t; DROP TABLE users': table"),
+            std::string::npos);
+  EXPECT_TRUE(CheckColumnName("DATASET_LOAD_COLUMN", "return_date_kst").ok());
+  EXPECT_TRUE(CheckColumnName("DATASET_LOAD_COLUMN", "_ts").ok());
+  for (const char* bad : {"", "1date", "date; --", "date\"", "a b", "d`ate", "d.ate"}) {
+    EXPECT_EQ(CheckColumnName("DATASET_LOAD_COLUMN", bad).code(), StatusCode::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_EQ(QuoteIdentifier("da\"te", false), "\"da\"\"te\"");
+  EXPECT_EQ(QuoteIdentifier("da`te", true), "`da\\`te`");
 }
 
 }  // namespace

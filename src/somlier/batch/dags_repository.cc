@@ -3,8 +3,12 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
+#include <optional>
 
+#include "somlier/batch/github.h"
+#include "somlier/core/base64.h"
 #include "somlier/core/file_lock.h"
 #include "somlier/core/ids.h"
 #include "somlier/core/strings.h"
@@ -55,6 +59,10 @@ struct RemoveDir {
 };
 
 }  // namespace
+
+std::string CommitMessage(const std::string& dag_id) {
+  return fmt::format("feat(dags/{}): add {}", dag_id, dag_id);
+}
 
 std::string DagBranch(const std::string& dag_id) {
   std::string branch = dag_id;
@@ -110,7 +118,7 @@ Result<std::string> DagsRepository::Url() {
   return bare.string();
 }
 
-Result<DagsRepository::Clone> DagsRepository::CloneFresh() {
+Result<DagsRepository::Clone> DagsRepository::CloneFresh(const Environment& env) {
   SOMLIER_ASSIGN_OR_RETURN(std::string url, Url());
   if (url.starts_with("-")) {
     return InvalidArgument(fmt::format("SOMLIER_DAGS_REPO '{}' must not start with '-'", url));
@@ -121,15 +129,13 @@ Result<DagsRepository::Clone> DagsRepository::CloneFresh() {
   std::error_code ec;
   fs::create_directories(clone.dir.parent_path(), ec);
   SOMLIER_RETURN_IF_ERROR(
-      Git(config_.env, {},
-          {"clone", "--quiet", "--no-tags", "--depth=1", "--", url, clone.dir.string()},
+      Git(env, {}, {"clone", "--quiet", "--no-tags", "--depth=1", "--", url, clone.dir.string()},
           fmt::format("cloning the DAGs repository {}", RedactUrlCredentials(url)),
           StatusCode::kNotFound)
           .status());
-  auto branch = Git(config_.env, clone.dir, {"symbolic-ref", "--short", "HEAD"},
+  auto branch = Git(env, clone.dir, {"symbolic-ref", "--short", "HEAD"},
                     "finding the DAGs repository's default branch");
-  if (!branch.ok() ||
-      !Git(config_.env, clone.dir, {"rev-parse", "--verify", "--quiet", "HEAD"}, "").ok()) {
+  if (!branch.ok() || !Git(env, clone.dir, {"rev-parse", "--verify", "--quiet", "HEAD"}, "").ok()) {
     return FailedPrecondition(fmt::format(
         "the DAGs repository {} has no commit on its default branch yet: push a first commit",
         RedactUrlCredentials(url)));
@@ -139,7 +145,7 @@ Result<DagsRepository::Clone> DagsRepository::CloneFresh() {
 }
 
 Result<std::vector<DagEntry>> DagsRepository::List() {
-  SOMLIER_ASSIGN_OR_RETURN(Clone clone, CloneFresh());
+  SOMLIER_ASSIGN_OR_RETURN(Clone clone, CloneFresh(config_.env));
   std::vector<DagEntry> dags;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(clone.dir / "dags", ec)) {
@@ -153,12 +159,27 @@ Result<std::vector<DagEntry>> DagsRepository::List() {
   return dags;
 }
 
-Result<Delivery> DagsRepository::Deliver(const std::string& dag_id, const std::string& source) {
-  SOMLIER_ASSIGN_OR_RETURN(Clone clone, CloneFresh());
+Result<Delivery> DagsRepository::Deliver(const std::string& dag_id, const std::string& source,
+                                         const std::string& token) {
   SOMLIER_ASSIGN_OR_RETURN(std::string url, Url());
+  std::optional<GitHubRepo> github;
+  Environment env = config_.env;
+  if (!token.empty()) {
+    // Known before anything is pushed: where the pull request will go.
+    SOMLIER_ASSIGN_OR_RETURN(github, GitHubRepoOf(url, config_.github_repo));
+    if (url.starts_with("https://") || url.starts_with("http://")) {
+      // The token as git's http.extraHeader, through the environment only.
+      const int count = std::atoi(Lookup(env, "GIT_CONFIG_COUNT").c_str());
+      env["GIT_CONFIG_COUNT"] = std::to_string(count + 1);
+      env[fmt::format("GIT_CONFIG_KEY_{}", count)] = "http.extraHeader";
+      env[fmt::format("GIT_CONFIG_VALUE_{}", count)] =
+          "Authorization: Basic " + Base64Encode("x-access-token:" + token);
+    }
+  }
+  SOMLIER_ASSIGN_OR_RETURN(Clone clone, CloneFresh(env));
   Delivery delivery;
   delivery.repository = RedactUrlCredentials(url);
-  delivery.branch = clone.branch;
+  delivery.branch = token.empty() ? clone.branch : DagBranch(dag_id);
   delivery.path = "dags/" + dag_id + ".py";
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(clone.dir / "dags", ec)) {
@@ -177,30 +198,75 @@ Result<Delivery> DagsRepository::Deliver(const std::string& dag_id, const std::s
           DagBranch(dag_id), other, delivery.repository));
     }
   }
-  fs::create_directories(clone.dir / "dags", ec);
-  {
-    std::ofstream out(clone.dir / delivery.path, std::ios::binary);
-    out << source;
-    if (!out.flush()) return Internal(fmt::format("cannot write {}", delivery.path));
+
+  bool pushed = false;
+  if (github) {
+    // Its branch from an earlier attempt whose pull request failed: only the pull request.
+    SOMLIER_ASSIGN_OR_RETURN(
+        std::string heads,
+        Git(env, clone.dir, {"ls-remote", "--heads", "origin", "refs/heads/" + delivery.branch},
+            "looking for the DAG's branch"));
+    if (!Trim(heads).empty()) {
+      SOMLIER_RETURN_IF_ERROR(
+          Git(env, clone.dir,
+              {"fetch", "--quiet", "--depth=1", "origin", "refs/heads/" + delivery.branch},
+              "fetching the DAG's branch")
+              .status());
+      if (!Git(env, clone.dir, {"cat-file", "-e", "FETCH_HEAD:" + delivery.path}, "").ok()) {
+        return AlreadyExists(fmt::format(
+            "the branch {} of {} exists and holds no {}: another DAG's (a DAG id that differs "
+            "only by '_' and '-'); choose another DAG_ID",
+            delivery.branch, delivery.repository, delivery.path));
+      }
+      SOMLIER_ASSIGN_OR_RETURN(std::string head,
+                               Git(env, clone.dir, {"rev-parse", "FETCH_HEAD"}, "reading it"));
+      delivery.commit = std::string(Trim(head));
+      delivery.resumed = pushed = true;
+    }
   }
-  const std::string doing = fmt::format("committing {}", delivery.path);
-  SOMLIER_RETURN_IF_ERROR(
-      Git(config_.env, clone.dir, {"add", "--", delivery.path}, doing).status());
-  std::vector<std::string> commit = {"commit", "--quiet", "-m",
-                                     fmt::format("feat(dags/{}): add {}", dag_id, dag_id)};
-  auto email = Git(config_.env, clone.dir, {"config", "user.email"}, "");
-  if (!email.ok() || Trim(*email).empty()) {
-    commit.insert(commit.begin(),
-                  {"-c", "user.name=SoMLier", "-c", "user.email=somlier@localhost"});
+  if (!pushed) {
+    if (github) {
+      SOMLIER_RETURN_IF_ERROR(
+          Git(env, clone.dir, {"checkout", "--quiet", "-b", delivery.branch}, "branching")
+              .status());
+    }
+    fs::create_directories(clone.dir / "dags", ec);
+    {
+      std::ofstream out(clone.dir / delivery.path, std::ios::binary);
+      out << source;
+      if (!out.flush()) return Internal(fmt::format("cannot write {}", delivery.path));
+    }
+    const std::string doing = fmt::format("committing {}", delivery.path);
+    SOMLIER_RETURN_IF_ERROR(Git(env, clone.dir, {"add", "--", delivery.path}, doing).status());
+    std::vector<std::string> commit = {"commit", "--quiet", "-m", CommitMessage(dag_id)};
+    auto email = Git(env, clone.dir, {"config", "user.email"}, "");
+    if (!email.ok() || Trim(*email).empty()) {
+      commit.insert(commit.begin(),
+                    {"-c", "user.name=SoMLier", "-c", "user.email=somlier@localhost"});
+    }
+    SOMLIER_RETURN_IF_ERROR(Git(env, clone.dir, commit, doing).status());
+    SOMLIER_ASSIGN_OR_RETURN(std::string head, Git(env, clone.dir, {"rev-parse", "HEAD"}, doing));
+    delivery.commit = std::string(Trim(head));
+    SOMLIER_RETURN_IF_ERROR(Git(env, clone.dir,
+                                {"push", "--quiet", "origin", "HEAD:refs/heads/" + delivery.branch},
+                                fmt::format("pushing {} to {} of {}", delivery.path,
+                                            delivery.branch, delivery.repository))
+                                .status());
   }
-  SOMLIER_RETURN_IF_ERROR(Git(config_.env, clone.dir, commit, doing).status());
-  SOMLIER_ASSIGN_OR_RETURN(std::string head,
-                           Git(config_.env, clone.dir, {"rev-parse", "HEAD"}, doing));
-  delivery.commit = std::string(Trim(head));
-  SOMLIER_RETURN_IF_ERROR(
-      Git(config_.env, clone.dir, {"push", "--quiet", "origin", "HEAD:refs/heads/" + clone.branch},
-          fmt::format("pushing {} to {} of {}", delivery.path, clone.branch, delivery.repository))
-          .status());
+  if (github) {
+    auto pull = OpenPullRequest(
+        config_.github_api_url, *github, token, delivery.branch, clone.branch,
+        CommitMessage(dag_id),
+        fmt::format("Adds the Airflow DAG `{}` ({}), written by SoMLier.", dag_id, delivery.path));
+    if (!pull.ok()) {
+      return Status(pull.status().code(),
+                    fmt::format("{} is on the branch {} of {}, but {}; run the same command again "
+                                "to open the pull request",
+                                delivery.path, delivery.branch, delivery.repository,
+                                pull.status().message()));
+    }
+    delivery.pull_request_url = pull->url;
+  }
   return delivery;
 }
 

@@ -1,11 +1,15 @@
 // `somlier batch create DOCKER_IMAGE SCHEDULE ENTRYPOINT DAG_ID [--dry_run] [--use_gpu]
-// [--namespace NS] [--start_date YYYY-MM-DD] [--catchup] [--output json]` (also `somlier
-// offline create`, as the original spelled it) and `somlier offline list` — in-process or on
-// SOMLIER_SERVER (batch/batch_service.h).
+// [--namespace NS] [--start_date YYYY-MM-DD] [--catchup] [--check_airflow [--unpause]
+// [--airflow_timeout S]] [--output json]` (also `somlier offline create`, as the original
+// spelled it), `somlier offline list` and `somlier offline check DAG_ID [--unpause]
+// [--airflow_timeout S]` — in-process or on SOMLIER_SERVER (batch/batch_service.h). The
+// Airflow check polls POST /offline/check, saying what it waits for.
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "somlier/cli/cli.h"
 #include "somlier/cli/output.h"
@@ -15,6 +19,76 @@ namespace somlier::cli {
 namespace {
 
 using nlohmann::json;
+
+struct CheckOptions {
+  bool unpause = false;
+  int timeout_seconds = 360;  // Airflow picks up new files every ~5 minutes by default
+  int poll_ms = 10000;
+};
+
+// Polls what Airflow knows of the DAG until it is active, saying what it waits for.
+Result<json> WaitForAirflow(UseCases& cases, const std::string& dag_id, const CheckOptions& o,
+                            const std::string& pull_request, bool quiet) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::seconds(o.timeout_seconds);
+  std::string said;
+  auto say = [&](const std::string& what) {
+    if (quiet || what == said) return;
+    const auto waited =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count();
+    fmt::print(stderr, "airflow: {} ({} s of {} s)\n", what, waited, o.timeout_seconds);
+    std::fflush(stderr);
+    said = what;
+  };
+  while (true) {
+    SOMLIER_ASSIGN_OR_RETURN(
+        json look, cases.Call("/offline/check", {{"dag_id", dag_id}, {"unpause", o.unpause}}));
+    if (look.contains("import_error")) {
+      return FailedPrecondition(fmt::format("Airflow could not import dags/{}.py:\n{}", dag_id,
+                                            look["import_error"].get<std::string>()));
+    }
+    if (look.value("known", false) && look.value("active", false)) {
+      if (!quiet) {
+        fmt::print(stderr, "airflow: DAG {} is active{}\n", dag_id,
+                   look.value("unpaused", false) ? " and was unpaused"
+                   : look.value("paused", false)
+                       ? ", and paused: unpause it in Airflow or run `somlier offline check " +
+                             dag_id + " --unpause`"
+                       : " and unpaused");
+      }
+      return look;
+    }
+    if (look.value("known", false)) {
+      say(fmt::format("Airflow knows DAG {} but it is not active yet", dag_id));
+    } else if (!pull_request.empty()) {
+      say(fmt::format("waiting for the merge of {}, then for Airflow to parse dags/{}.py",
+                      pull_request, dag_id));
+    } else {
+      say(
+          fmt::format("waiting for Airflow to parse dags/{}.py (new files are read every few "
+                      "minutes)",
+                      dag_id));
+    }
+    if (Clock::now() + std::chrono::milliseconds(o.poll_ms) > deadline) {
+      return Unavailable(fmt::format(
+          "Airflow did not show DAG {} as active within {} s (last: {}); check again later with "
+          "`somlier offline check {}`",
+          dag_id, o.timeout_seconds, said.empty() ? "not known" : said, dag_id));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(o.poll_ms));
+  }
+}
+
+void AddCheckOptions(CLI::App& command, CheckOptions& o) {
+  command.add_flag("--unpause", o.unpause, "Unpause the DAG once Airflow knows it");
+  command.add_option("--airflow_timeout", o.timeout_seconds, "How long to wait, in seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+  command.add_option("--airflow_poll_ms", o.poll_ms, "")
+      ->group("")  // for tests: how often to look
+      ->check(CLI::Range(10, 600000));
+}
 
 struct BatchOptions {
   std::string image;
@@ -26,6 +100,8 @@ struct BatchOptions {
   bool catchup = false;
   bool use_gpu = false;
   bool dry_run = false;
+  bool check_airflow = false;
+  CheckOptions check;
   std::string output = "text";
 };
 
@@ -38,18 +114,42 @@ Result<int> Create(const Context& ctx, const BatchOptions& o) {
   if (!o.start_date.empty()) request["start_date"] = o.start_date;
   std::string user = Lookup(ctx.env, "USER");
   if (!user.empty()) request["user"] = user;
+  // With a token, a pull request; it is read from the environment, never an argument.
+  if (std::string token = Lookup(ctx.env, "SOMLIER_GITHUB_TOKEN"); !token.empty() && !o.dry_run) {
+    request["github_personal_access_token"] = token;
+  }
   SOMLIER_ASSIGN_OR_RETURN(json answer, cases->Call("/batch/create", request));
   if (o.output == "json") {
     PrintJson(answer);
   } else if (o.dry_run) {
     fmt::print("{}", answer["dag"].get<std::string>());
     fmt::print(stderr, "dry run: dags/{}.py above; nothing was written\n", o.dag_id);
+  } else if (answer.contains("pull_request_url")) {
+    fmt::print("{} DAG {}: {} on the branch {} of {}; pull request {}\n",
+               answer.value("resumed", false) ? "opened the pull request of" : "created", o.dag_id,
+               answer["path"].get<std::string>(), answer["branch"].get<std::string>(),
+               answer["repository"].get<std::string>(),
+               answer["pull_request_url"].get<std::string>());
   } else {
     fmt::print("created DAG {}: {} on {} of {} (commit {})\n", o.dag_id,
                answer["path"].get<std::string>(), answer["branch"].get<std::string>(),
                answer["repository"].get<std::string>(),
                answer["commit"].get<std::string>().substr(0, 12));
   }
+  if (o.check_airflow && !o.dry_run) {
+    std::fflush(stdout);
+    SOMLIER_RETURN_IF_ERROR(WaitForAirflow(*cases, o.dag_id, o.check,
+                                           answer.value("pull_request_url", ""), o.output == "json")
+                                .status());
+  }
+  return 0;
+}
+
+Result<int> Check(const Context& ctx, const std::string& dag_id, const CheckOptions& o,
+                  const std::string& output) {
+  SOMLIER_ASSIGN_OR_RETURN(auto cases, UseCases::Open(ctx));
+  SOMLIER_ASSIGN_OR_RETURN(json look, WaitForAirflow(*cases, dag_id, o, "", output == "json"));
+  if (output == "json") PrintJson(look);
   return 0;
 }
 
@@ -87,6 +187,10 @@ void AddCreate(CLI::App& group, Context& ctx) {
   create->add_flag("--catchup", o->catchup, "Run the schedule's missed intervals since start_date");
   create->add_flag("--use_gpu", o->use_gpu, "A GPU for the pod (SOMLIER_K8S_GPU_*)");
   create->add_flag("--dry_run", o->dry_run, "Print the DAG and write nothing");
+  create->add_flag("--check_airflow", o->check_airflow,
+                   "Then wait until Airflow (SOMLIER_AIRFLOW_URL) has parsed it, failing with "
+                   "its import error");
+  AddCheckOptions(*create, o->check);
   create->add_option("--output", o->output, "Output format: text or json")
       ->check(CLI::IsMember({"text", "json"}));
   ctx.handlers.emplace_back(create, [&ctx, o] { return Create(ctx, *o); });
@@ -106,6 +210,19 @@ void AddBatchCommands(CLI::App& app, Context& ctx) {
   list->add_option("--output", *output, "Output format: text or json")
       ->check(CLI::IsMember({"text", "json"}));
   ctx.handlers.emplace_back(list, [&ctx, output] { return List(ctx, *output); });
+
+  auto check = std::make_shared<CheckOptions>();
+  auto check_dag = std::make_shared<std::string>();
+  auto check_output = std::make_shared<std::string>("text");
+  CLI::App* check_command = offline->add_subcommand(
+      "check", "Wait until Airflow has parsed a DAG (after its pull request is merged)");
+  check_command->add_option("DAG_ID", *check_dag, "The DAG")->required();
+  AddCheckOptions(*check_command, *check);
+  check_command->add_option("--output", *check_output, "Output format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  ctx.handlers.emplace_back(check_command, [&ctx, check, check_dag, check_output] {
+    return Check(ctx, *check_dag, *check, *check_output);
+  });
 }
 
 }  // namespace somlier::cli

@@ -63,7 +63,15 @@ Result<std::unique_ptr<LocalServices>> LocalServices::Open(const Settings& setti
   } else {
     batch.kubernetes_error = k8s.status();  // only batch commands need them
   }
-  batch.repository = {Lookup(env, "SOMLIER_DAGS_REPO"), settings.home, env};
+  batch.repository.url = Lookup(env, "SOMLIER_DAGS_REPO");
+  batch.repository.home = settings.home;
+  batch.repository.env = env;
+  if (std::string api = Lookup(env, "SOMLIER_GITHUB_API_URL"); !api.empty()) {
+    batch.repository.github_api_url = api;
+  }
+  batch.repository.github_repo = Lookup(env, "SOMLIER_DAGS_GITHUB_REPO");
+  batch.airflow = {Lookup(env, "SOMLIER_AIRFLOW_URL"), Lookup(env, "SOMLIER_AIRFLOW_USERNAME"),
+                   Lookup(env, "SOMLIER_AIRFLOW_PASSWORD")};
   services->batch = std::make_unique<batch::BatchService>(std::move(batch));
   services->deployments =
       std::make_unique<DeploymentRouter>(*services->store, *services->local_deployments,
