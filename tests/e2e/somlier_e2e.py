@@ -282,6 +282,18 @@ def wait_for_lines(stream, predicate, count, timeout=60):
     return lines
 
 
+def wait_until(predicate, timeout=30, what="the condition"):
+    """Polls `predicate` every 50 ms until it returns something true (returned), or fails
+    after `timeout` seconds naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def process_group_alive(pgid):
     """Whether any process of group `pgid` is still running (zombies excluded)."""
     for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):

@@ -2,9 +2,9 @@
 Airflow would import it), what it refuses, and the DAGs repository flow into a real local
 git repository (the default one under SOMLIER_HOME, and a bare repository of the test's)."""
 import ast
+import base64
 import http.server
 import json
-import os
 import pathlib
 import subprocess
 import threading
@@ -67,7 +67,7 @@ class FakeAirflow:
     /api/v1/dags/{id}?update_mask=is_paused, behind Basic auth."""
 
     def __init__(self, user="airflow", password="pw-" + "x" * 12):
-        self.auth = "Basic " + __import__("base64").b64encode(f"{user}:{password}".encode()).decode()
+        self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self.requests = []
         self.parse_after = {}  # dag id -> looks before it is known
         self.paused = {}
@@ -354,7 +354,6 @@ class PullRequestTest(SomlierTestCase):
             for path in pathlib.Path(root).rglob("*"):
                 if path.is_file():
                     self.assertNotIn(GITHUB_TOKEN.encode(), path.read_bytes(), str(path))
-        import base64
         encoded = base64.b64encode(f"x-access-token:{GITHUB_TOKEN}".encode())
         for path in pathlib.Path(self.home).rglob("*"):
             if path.is_file():

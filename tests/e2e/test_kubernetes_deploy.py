@@ -4,25 +4,15 @@ here). The test plays the Deployment controller (rollout status, pods, logs) and
 objects SoMLier applies, the order traffic moves in, canaries, promote, rollback and stop."""
 import json
 import threading
-import time
 import unittest
 
 from fake_kube_apiserver import FakeKubeApiServer
-from somlier_e2e import HttpError, ServerProcess, SomlierTestCase, request_json
+from somlier_e2e import HttpError, ServerProcess, SomlierTestCase, request_json, wait_until
 
 TOKEN = "tok-" + "5" * 40
 NS = "serving"
 IMAGE = "registry.example.com/somlier-runtime:0.1.0"
 
-
-def until(predicate, timeout=30, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class KubernetesDeployTest(SomlierTestCase):
@@ -73,7 +63,7 @@ class KubernetesDeployTest(SomlierTestCase):
         seen = {}
 
         def controller():
-            deployment = until(lambda: next((d for d in self.api.objects("deployments", NS)
+            deployment = wait_until(lambda: next((d for d in self.api.objects("deployments", NS)
                                              if d["metadata"]["name"] == name), None),
                                what=f"the Deployment {name}")
             seen["routes_before_rollout"] = [json.dumps(o["spec"]) for o in

@@ -2,17 +2,14 @@
 `kubectl` against a FAKE Kubernetes API server (tests/e2e/fake_kube_apiserver.py — no real
 one can run here). The test plays the cluster's Job controller: it starts pods and moves Jobs
 through their conditions, and checks what SoMLier makes of them."""
-import io
 import json
-import os
 import pathlib
-import subprocess
-import tarfile
 import time
 import unittest
 
 from fake_kube_apiserver import FakeKubeApiServer
-from somlier_e2e import (GitRepo, HttpError, ServerProcess, SomlierTestCase, request_json)
+from somlier_e2e import (GitRepo, HttpError, ServerProcess, SomlierTestCase, request_json,
+                         wait_until)
 
 TOKEN = "tok-" + "7" * 40
 NS = "ml-team"
@@ -27,15 +24,6 @@ entrypoints:
     command: python train.py
 '''
 
-
-def until(predicate, timeout=30, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class KubernetesTrainTest(SomlierTestCase):
@@ -165,28 +153,28 @@ class KubernetesTrainTest(SomlierTestCase):
         # Run 0 runs, logs and finishes; run 1's pod fails with exit code 3.
         pod0 = self.api.start_pod(NS, f"somlier-run-{runs[0]}", phase="Running")
         self.api.set_log(NS, pod0, "epoch 1\n")
-        until(lambda: self.status_of(runs[0]) == "RUNNING", what="run 0 RUNNING")
-        until(lambda: "epoch 1" in self.call("/runs/logs", {"run_id": runs[0]})["text"],
+        wait_until(lambda: self.status_of(runs[0]) == "RUNNING", what="run 0 RUNNING")
+        wait_until(lambda: "epoch 1" in self.call("/runs/logs", {"run_id": runs[0]})["text"],
               what="run 0's log")
         self.finish(runs[0], 0, log="epoch 1\nepoch 2\ndone\n")
-        until(lambda: self.status_of(runs[0]) == "FINISHED", what="run 0 FINISHED")
+        wait_until(lambda: self.status_of(runs[0]) == "FINISHED", what="run 0 FINISHED")
         self.assertEqual(self.call("/runs/logs", {"run_id": runs[0]})["text"],
                          "epoch 1\nepoch 2\ndone\n")
         # One place freed: the third Job is admitted, the fourth still waits.
-        until(lambda: not self.jobs()[runs[2]]["spec"]["suspend"], what="run 2 admitted")
+        wait_until(lambda: not self.jobs()[runs[2]]["spec"]["suspend"], what="run 2 admitted")
         self.assertTrue(self.jobs()[runs[3]]["spec"]["suspend"])
 
         self.finish(runs[1], 3)
-        until(lambda: self.status_of(runs[1]) == "FAILED", what="run 1 FAILED")
+        wait_until(lambda: self.status_of(runs[1]) == "FAILED", what="run 1 FAILED")
         self.assertEqual(self.show(runs[1])["exit_code"], 3)
-        until(lambda: not self.jobs()[runs[3]]["spec"]["suspend"], what="run 3 admitted")
+        wait_until(lambda: not self.jobs()[runs[3]]["spec"]["suspend"], what="run 3 admitted")
 
         # Run 2's image cannot be pulled: the run says so while it waits.
         self.api.start_pod(NS, f"somlier-run-{runs[2]}", container_statuses=[
             {"name": "run", "state": {"waiting": {
                 "reason": "ImagePullBackOff",
                 "message": f'Back-off pulling image "{IMAGE}"'}}}])
-        until(lambda: "ImagePullBackOff" in self.show(runs[2]).get("status_message", ""),
+        wait_until(lambda: "ImagePullBackOff" in self.show(runs[2]).get("status_message", ""),
               what="the pull error in run 2's status")
         self.assertEqual(self.status_of(runs[2]), "SCHEDULED")
 
@@ -198,7 +186,7 @@ class KubernetesTrainTest(SomlierTestCase):
         time.sleep(0.5)
         self.assertIn(runs[2], self.jobs())
         self.api.forbidden.pop("jobs")
-        until(lambda: runs[2] not in self.jobs(), what="the killed run's Job deleted")
+        wait_until(lambda: runs[2] not in self.jobs(), what="the killed run's Job deleted")
         deletes = [p for m, p, _ in self.api.requests if m == "DELETE"]
         self.assertTrue(any(p.endswith(f"/jobs/somlier-run-{runs[2]}") for p in deletes))
 
@@ -206,7 +194,7 @@ class KubernetesTrainTest(SomlierTestCase):
         self.api.set_status("jobs", NS, f"somlier-run-{runs[3]}", {"conditions": [
             {"type": "Failed", "status": "True", "reason": "DeadlineExceeded",
              "message": "Job was active longer than specified deadline"}]})
-        until(lambda: self.status_of(runs[3]) == "KILLED", what="run 3 timed out")
+        wait_until(lambda: self.status_of(runs[3]) == "KILLED", what="run 3 timed out")
         self.assertIn("DeadlineExceeded", self.show(runs[3])["status_message"])
         self.assert_no_token_sent()
 
@@ -215,8 +203,8 @@ class KubernetesTrainTest(SomlierTestCase):
         runs = [r["run_id"] for r in self.train(max_parallel=4)["runs"]]
         pod = self.api.start_pod(NS, f"somlier-run-{runs[0]}", phase="Running")
         self.api.set_log(NS, pod, "step 1\n")
-        until(lambda: self.status_of(runs[0]) == "RUNNING", what="run 0 RUNNING")
-        until(lambda: "step 1" in self.call("/runs/logs", {"run_id": runs[0]})["text"],
+        wait_until(lambda: self.status_of(runs[0]) == "RUNNING", what="run 0 RUNNING")
+        wait_until(lambda: "step 1" in self.call("/runs/logs", {"run_id": runs[0]})["text"],
               what="run 0's log")
         self.server.stop()
         # The cluster goes on while no server follows: the Jobs stay.
@@ -226,12 +214,12 @@ class KubernetesTrainTest(SomlierTestCase):
         self.api.store.pop(("jobs", NS, f"somlier-run-{runs[2]}"))  # expired, say
 
         self.start_server()
-        until(lambda: self.status_of(runs[1]) == "FINISHED", what="run 1 reconciled")
-        until(lambda: self.status_of(runs[2]) == "FAILED", what="run 2 without a Job")
+        wait_until(lambda: self.status_of(runs[1]) == "FINISHED", what="run 1 reconciled")
+        wait_until(lambda: self.status_of(runs[2]) == "FAILED", what="run 2 without a Job")
         self.assertIn("its Kubernetes Job is gone", self.show(runs[2])["status_message"])
         self.assertEqual(self.status_of(runs[0]), "RUNNING")
         self.finish(runs[0], 0, log="step 1\nstep 2\nstep 3\n")
-        until(lambda: self.status_of(runs[0]) == "FINISHED", what="run 0 reconciled")
+        wait_until(lambda: self.status_of(runs[0]) == "FINISHED", what="run 0 reconciled")
         # The log went on where the first server had left it, nothing twice.
         self.assertEqual(self.call("/runs/logs", {"run_id": runs[0]})["text"],
                          "step 1\nstep 2\nstep 3\n")

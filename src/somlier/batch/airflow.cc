@@ -1,11 +1,11 @@
 #include "somlier/batch/airflow.h"
 
 #include <fmt/core.h>
-#include <httplib.h>
 
 #include <nlohmann/json.hpp>
 
-#include "somlier/core/json_parse.h"
+#include "somlier/batch/json_http.h"
+#include "somlier/core/base64.h"
 #include "somlier/core/url.h"
 
 namespace somlier::batch {
@@ -13,60 +13,27 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kMaxAnswer = 4 << 20;
-
-struct Answer {
-  int status = 0;
-  json body;
-};
-
-Result<Answer> Call(const AirflowConfig& airflow, const std::string& method,
-                    const std::string& path, const std::string& body = "") {
+Result<JsonAnswer> Call(const AirflowConfig& airflow, std::string_view method,
+                        const std::string& path, const std::string& body = "") {
   if (airflow.url.empty()) {
     return FailedPrecondition(
         "Airflow is not configured: set SOMLIER_AIRFLOW_URL (and SOMLIER_AIRFLOW_USERNAME and "
         "SOMLIER_AIRFLOW_PASSWORD where it takes Basic auth)");
   }
-  auto parts = SplitUrl(airflow.url);
-  if (!parts) {
-    return InvalidArgument(
-        fmt::format("SOMLIER_AIRFLOW_URL '{}' is not a URL", RedactUrlCredentials(airflow.url)));
+  HttpHeaders headers = {{"Accept", "application/json"}};
+  if (!airflow.username.empty()) {
+    headers.emplace_back("Authorization",
+                         "Basic " + Base64Encode(airflow.username + ":" + airflow.password));
   }
-  std::string prefix = parts->path;
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  httplib::Client client(parts->origin);
-  client.set_connection_timeout(10, 0);
-  client.set_read_timeout(60, 0);
-  if (!airflow.username.empty()) client.set_basic_auth(airflow.username, airflow.password);
-  httplib::Headers headers = {{"Accept", "application/json"}};
-  std::string text;
-  bool too_long = false;
-  auto receive = [&](const char* data, size_t size) {
-    if (text.size() + size > kMaxAnswer) {
-      too_long = true;
-      return false;
-    }
-    text.append(data, size);
-    return true;
-  };
-  httplib::Result result = method == "PATCH"
-                               ? client.Patch(prefix + path, headers, body, "application/json")
-                               : client.Get(prefix + path, headers, receive);
+  SOMLIER_ASSIGN_OR_RETURN(JsonAnswer answer, CallJson("Airflow", "SOMLIER_AIRFLOW_URL",
+                                                       airflow.url, method, path, headers, body));
+  const json& b = answer.body;
+  const std::string detail = b.is_object() && b.contains("detail") && b["detail"].is_string()
+                                 ? b["detail"].get<std::string>()
+                             : b.is_object() && b.contains("title") && b["title"].is_string()
+                                 ? b["title"].get<std::string>()
+                                 : "";
   const std::string where = RedactUrlCredentials(airflow.url);
-  if (!result && !too_long) {
-    return Unavailable(
-        fmt::format("cannot reach Airflow at {}: {}", where, httplib::to_string(result.error())));
-  }
-  if (too_long) return Unavailable(fmt::format("Airflow at {} answered more than 4 MiB", where));
-  Answer answer;
-  answer.status = result->status;
-  answer.body = ParseJsonOrNull(method == "PATCH" ? result->body : text);
-  const std::string detail =
-      answer.body.is_object() && answer.body.contains("detail") && answer.body["detail"].is_string()
-          ? answer.body["detail"].get<std::string>()
-      : answer.body.is_object() && answer.body.contains("title") && answer.body["title"].is_string()
-          ? answer.body["title"].get<std::string>()
-          : "";
   if (answer.status == 401 || answer.status == 403) {
     return FailedPrecondition(
         fmt::format("Airflow at {} refused {} {} ({}{}): check SOMLIER_AIRFLOW_USERNAME and "
@@ -91,7 +58,7 @@ bool Flag(const json& object, const char* key) {
 Result<AirflowDag> LookUpDag(const AirflowConfig& airflow, const std::string& dag_id,
                              const std::string& file_name) {
   AirflowDag dag;
-  SOMLIER_ASSIGN_OR_RETURN(Answer got, Call(airflow, "GET", "/api/v1/dags/" + dag_id));
+  SOMLIER_ASSIGN_OR_RETURN(JsonAnswer got, Call(airflow, "GET", "/api/v1/dags/" + dag_id));
   if (got.status == 200) {
     dag.known = true;
     dag.active = Flag(got.body, "is_active");
@@ -100,7 +67,8 @@ Result<AirflowDag> LookUpDag(const AirflowConfig& airflow, const std::string& da
   }
   // Not parsed yet, or parsed with errors: the import errors say whether its file failed.
   SOMLIER_ASSIGN_OR_RETURN(
-      Answer errors, Call(airflow, "GET", "/api/v1/importErrors?limit=100&order_by=-timestamp"));
+      JsonAnswer errors,
+      Call(airflow, "GET", "/api/v1/importErrors?limit=100&order_by=-timestamp"));
   const json& list = errors.body.is_object() && errors.body.contains("import_errors")
                          ? errors.body["import_errors"]
                          : json();
@@ -121,8 +89,9 @@ Result<AirflowDag> LookUpDag(const AirflowConfig& airflow, const std::string& da
 
 Status UnpauseDag(const AirflowConfig& airflow, const std::string& dag_id) {
   SOMLIER_ASSIGN_OR_RETURN(
-      Answer patched, Call(airflow, "PATCH", "/api/v1/dags/" + dag_id + "?update_mask=is_paused",
-                           R"({"is_paused":false})"));
+      JsonAnswer patched,
+      Call(airflow, "PATCH", "/api/v1/dags/" + dag_id + "?update_mask=is_paused",
+           R"({"is_paused":false})"));
   if (patched.status == 404) {
     return NotFound(fmt::format("Airflow does not know DAG '{}' (yet)", dag_id));
   }

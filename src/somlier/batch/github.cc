@@ -1,12 +1,11 @@
 #include "somlier/batch/github.h"
 
 #include <fmt/core.h>
-#include <httplib.h>
 
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "somlier/core/json_parse.h"
+#include "somlier/batch/json_http.h"
 #include "somlier/core/url.h"
 
 namespace somlier::batch {
@@ -14,55 +13,19 @@ namespace {
 
 using nlohmann::json;
 
-constexpr size_t kMaxAnswer = 1 << 20;
-
-struct Answer {
-  int status = 0;
-  json body;
-  std::string error;  // could not be reached
-};
-
-Answer Call(const std::string& api_url, const std::string& token, const std::string& method,
-            const std::string& path, const std::string& body) {
-  Answer answer;
-  auto parts = SplitUrl(api_url);
-  if (!parts) {
-    answer.error = fmt::format("SOMLIER_GITHUB_API_URL '{}' is not a URL", api_url);
-    return answer;
-  }
-  std::string prefix = parts->path;
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  httplib::Client client(parts->origin);
-  client.set_connection_timeout(15, 0);
-  client.set_read_timeout(60, 0);
-  const httplib::Headers headers = {{"Authorization", "Bearer " + token},
-                                    {"Accept", "application/vnd.github+json"},
-                                    {"X-GitHub-Api-Version", "2022-11-28"},
-                                    {"User-Agent", "somlier"}};
-  std::string text;
-  auto receive = [&](const char* data, size_t size) {
-    if (text.size() + size > kMaxAnswer) return false;
-    text.append(data, size);
-    return true;
-  };
-  httplib::Result result = method == "POST"
-                               ? client.Post(prefix + path, headers, body, "application/json")
-                               : client.Get(prefix + path, headers, receive);
-  if (!result) {
-    answer.error = fmt::format("cannot reach GitHub at {}: {}", RedactUrlCredentials(api_url),
-                               httplib::to_string(result.error()));
-    return answer;
-  }
-  answer.status = result->status;
-  answer.body = ParseJsonOrNull(
-      method == "POST"
-          ? std::string_view(result->body).substr(0, std::min(result->body.size(), kMaxAnswer))
-          : std::string_view(text));
-  return answer;
+// GitHub answers small JSON documents; 1 MiB is plenty.
+Result<JsonAnswer> Call(const std::string& api_url, const std::string& token,
+                        std::string_view method, const std::string& path, const std::string& body) {
+  return CallJson("GitHub", "SOMLIER_GITHUB_API_URL", api_url, method, path,
+                  {{"Authorization", "Bearer " + token},
+                   {"Accept", "application/vnd.github+json"},
+                   {"X-GitHub-Api-Version", "2022-11-28"},
+                   {"User-Agent", "somlier"}},
+                  body, 1 << 20);
 }
 
 // GitHub's message, with the details of a 422 ("A pull request already exists for ...").
-std::string Message(const Answer& answer) {
+std::string Message(const JsonAnswer& answer) {
   std::string message = answer.body.is_object() && answer.body.contains("message") &&
                                 answer.body["message"].is_string()
                             ? answer.body["message"].get<std::string>()
@@ -109,22 +72,23 @@ Result<PullRequest> OpenPullRequest(const std::string& api_url, const GitHubRepo
                                     const std::string& body) {
   const std::string pulls = fmt::format("/repos/{}/{}/pulls", repo.owner, repo.name);
   const json request = {{"title", title}, {"head", branch}, {"base", base}, {"body", body}};
-  Answer answer = Call(api_url, token, "POST", pulls, request.dump());
   const std::string doing = fmt::format("opening a pull request of {} into {} on {}/{}", branch,
                                         base, repo.owner, repo.name);
-  if (!answer.error.empty()) return Unavailable(doing + ": " + answer.error);
+  auto posted = Call(api_url, token, "POST", pulls, request.dump());
+  if (!posted.ok()) return Status(posted.status().code(), doing + ": " + posted.status().message());
+  const JsonAnswer& answer = *posted;
   if (answer.status == 201 && answer.body.is_object() && answer.body.contains("html_url") &&
       answer.body["html_url"].is_string()) {
     return PullRequest{answer.body["html_url"].get<std::string>(), false};
   }
   const std::string message = Message(answer);
   if (answer.status == 422 && message.find("already exists") != std::string::npos) {
-    Answer open = Call(api_url, token, "GET",
-                       fmt::format("{}?state=open&head={}:{}", pulls, repo.owner, branch), "");
-    if (open.status == 200 && open.body.is_array() && !open.body.empty() &&
-        open.body[0].is_object() && open.body[0].contains("html_url") &&
-        open.body[0]["html_url"].is_string()) {
-      return PullRequest{open.body[0]["html_url"].get<std::string>(), true};
+    auto open = Call(api_url, token, "GET",
+                     fmt::format("{}?state=open&head={}:{}", pulls, repo.owner, branch), "");
+    if (open.ok() && open->status == 200 && open->body.is_array() && !open->body.empty() &&
+        open->body[0].is_object() && open->body[0].contains("html_url") &&
+        open->body[0]["html_url"].is_string()) {
+      return PullRequest{open->body[0]["html_url"].get<std::string>(), true};
     }
   }
   const std::string text = fmt::format("{}: GitHub answered {}: {}", doing, answer.status, message);

@@ -8,15 +8,15 @@
 // submission created are deleted by their grid label and the error, kubectl's words and
 // whether the clean-up worked, comes back: the caller fails the runs with it.
 //
-// An Execution follows its runs by polling (`kubectl get jobs,pods -l ... -o json` every
-// `poll_ms`): a Job's state (kubernetes/job_status.h) becomes the run's — pending reasons
-// such as ImagePullBackOff or Unschedulable as its status message, RUNNING when its pod
-// runs, FINISHED or FAILED by the Job's Complete or Failed condition and the container's
-// exit code, KILLED when its deadline (`--timeout`, activeDeadlineSeconds) passed. As the
-// grid's Jobs end, its suspended Jobs are admitted in order (their annotations carry the
-// limit and the order). The pod's log is appended to the run's log file as it grows, and at
-// the end, before the Job can expire (its TTL), so `runs logs -f` follows it. Kill() saves
-// the log, then deletes the Job (background propagation: its pod goes too).
+// An Execution follows its runs by polling (training/kubernetes_execution.h: `kubectl get
+// jobs,pods -l ... -o json` every `poll_ms`): a Job's state (kubernetes/job_status.h) becomes the
+// run's — pending reasons such as ImagePullBackOff or Unschedulable as its status message, RUNNING
+// when its pod runs, FINISHED or FAILED by the Job's Complete or Failed condition and the
+// container's exit code, KILLED when its deadline (`--timeout`, activeDeadlineSeconds) passed. As
+// the grid's Jobs end, its suspended Jobs are admitted in order (their annotations carry the limit
+// and the order). The pod's log is appended to the run's log file as it grows, and at the end,
+// before the Job can expire (its TTL), so `runs logs -f` follows it. Kill() saves the log, then
+// deletes the Job (background propagation: its pod goes too).
 //
 // The image is the project's own (`project.docker` in somlier.yaml) or the runtime image;
 // with the runtime image an init container downloads the project at its commit from the
