@@ -307,10 +307,10 @@ class PullRequestTest(SomlierTestCase):
         return subprocess.run(["git", "-C", str(self.team), *args], capture_output=True,
                               text=True).stdout
 
-    def create(self, dag_id):
+    def create(self, dag_id, entrypoint="echo hi"):
         watch = CmdlineWatch(GITHUB_TOKEN)
         try:
-            return self.somlier("batch", "create", "busybox:1", "@daily", "echo hi", dag_id,
+            return self.somlier("batch", "create", "busybox:1", "@daily", entrypoint, dag_id,
                                 env=self.pr_env)
         finally:
             self.assertEqual(watch.close(), [], "the token was in a process's command line")
@@ -342,6 +342,11 @@ class PullRequestTest(SomlierTestCase):
                          {"title": "feat(dags/nightly_job): add nightly_job",
                           "head": "somlier/nightly-job", "base": "main"})
 
+        # Its branch holds that DAG as it was: another ENTRYPOINT is not slipped into review.
+        changed = self.create("nightly_job", "echo changed")
+        self.assertFails(changed, 4, "does not hold exactly this dags/nightly_job.py")
+        self.assertEqual(self.git("rev-parse", "somlier/nightly-job"), pushed)
+
         # Its twin id shares the branch: refused before anything is pushed.
         twin = self.create("nightly-job")
         self.assertFails(twin, 4, "somlier/nightly-job", "another DAG")
@@ -349,7 +354,7 @@ class PullRequestTest(SomlierTestCase):
 
         # The token is nowhere it could leak from.
         self.assertNotIn(GITHUB_TOKEN, failed.stdout + failed.stderr + again.stdout +
-                         again.stderr + twin.stderr)
+                         again.stderr + twin.stderr + changed.stderr)
         for root in (self.team, self.home):
             for path in pathlib.Path(root).rglob("*"):
                 if path.is_file():

@@ -69,6 +69,13 @@ Result<AirflowDag> LookUpDag(const AirflowConfig& airflow, const std::string& da
   SOMLIER_ASSIGN_OR_RETURN(
       JsonAnswer errors,
       Call(airflow, "GET", "/api/v1/importErrors?limit=100&order_by=-timestamp"));
+  if (errors.status == 404) {  // every Airflow 2 answers this one: the URL is not Airflow's API
+    return FailedPrecondition(fmt::format(
+        "SOMLIER_AIRFLOW_URL {} does not answer Airflow's stable REST API (GET "
+        "/api/v1/importErrors is 404): check the URL, with any path prefix, and that the API is "
+        "enabled",
+        RedactUrlCredentials(airflow.url)));
+  }
   const json& list = errors.body.is_object() && errors.body.contains("import_errors")
                          ? errors.body["import_errors"]
                          : json();

@@ -44,7 +44,8 @@ TEST(Schedule, CronFieldsRangesStepsNamesAndPresets) {
 TEST(DagInputs, DagIdsImagesAndEntrypointWords) {
   EXPECT_TRUE(CheckDagId("inference_boston_house_price").ok());
   EXPECT_TRUE(CheckDagId("team.job-1").ok());
-  for (const char* bad : {"", "has space", "quote'", "semi;colon", "path/dag", "ünïcode"}) {
+  for (const char* bad : {"", "has space", "quote'", "semi;colon", "path/dag", "ünïcode", "..",
+                          ".hidden", "a..b", "x.lock", "x.", "-x"}) {
     EXPECT_EQ(CheckDagId(bad).code(), StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_EQ(CheckDagId(std::string(251, 'a')).code(), StatusCode::kInvalidArgument);
@@ -66,14 +67,41 @@ TEST(DagInputs, DagIdsImagesAndEntrypointWords) {
 }
 
 TEST(DagInputs, EntrypointsThatWouldBeRewrittenOrInterpretedAreRefused) {
-  for (const char* bad :
-       {"echo {{ ds }}", "run {% if x %}", "a {# c #}", "echo $(whoami)", "echo '$(whoami)'",
-        "a | b", "a; rm -rf /", "a && b", "a > f", "echo `id`", "echo $HOME", "echo \"$HOME\"",
-        "echo ${X}", "'open", "\"open", "", "   "}) {
+  for (const char* bad : {"echo {{ ds }}",
+                          "run {% if x %}",
+                          "a {# c #}",
+                          "echo $(whoami)",
+                          "a | b",
+                          "a; rm -rf /",
+                          "a && b",
+                          "a > f",
+                          "echo `id`",
+                          "echo $HOME",
+                          "echo \"$HOME\"",
+                          "echo ${X}",
+                          "'open",
+                          "\"open",
+                          "",
+                          "   ",
+                          "echo {\\{var.value.secret}}",
+                          "echo '{'{conn.x.password}}",
+                          "echo \"{\"{ds}}",
+                          "a\nb",
+                          "#comment",
+                          "ls ~/x",
+                          "X=1 python job.py",
+                          "ls *.py",
+                          "a (b)",
+                          "echo $1",
+                          "echo $$"}) {
     EXPECT_EQ(SplitEntrypoint(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_NE(Error(SplitEntrypoint("echo {{ ds }}").status()).find("Jinja"), std::string::npos);
   EXPECT_TRUE(SplitEntrypoint("echo '|;&<>' \"a|b\" 5$").ok());
+  // Quoted, a '$' is the program's: the DAG doubles it for the kubelet (see DagFile).
+  EXPECT_EQ(*SplitEntrypoint("sh -c 'echo $(date) $$'"),
+            (std::vector<std::string>{"sh", "-c", "echo $(date) $$"}));
+  EXPECT_TRUE(SplitEntrypoint("python /opt/x=y.py").ok()) << "'=' after a '/' is a path";
 }
 
 TEST(DagFile, DatesInSeoul) {
@@ -95,12 +123,13 @@ TEST(DagFile, ValuesReachThePythonSourceAsLiterals) {
   dag.dag_id = "nightly.job";
   dag.schedule = *ParseSchedule("0 3 * * *");
   dag.image = "registry.example.com/team/job:1";
-  dag.command = {"python", "run.py", "--note", "it's \"quoted\"\n\\ ünï"};
+  dag.command = {"python", "run.py", "--note", "it's \"quoted\"\n\\ ünï", "$(HOME) 😀"};
   dag.ns = "batch";
   dag.start_date = {2026, 12, 1};
   auto source = RenderBatchDag(dag, kubernetes::KubernetesSettings{});
   ASSERT_TRUE(source.ok()) << source.status().message();
-  EXPECT_NE(source->find(R"(arguments=["run.py", "--note", "it's \"quoted\"\n\\ \u00fcn\u00ef"],)"),
+  EXPECT_NE(source->find(R"(arguments=["run.py", "--note", "it's \"quoted\"\x0a\\ \xfcn\xef", )"
+                         R"("$$(HOME) \U0001f600"],)"),
             std::string::npos)
       << *source;
   EXPECT_NE(source->find("schedule=\"0 3 * * *\","), std::string::npos);

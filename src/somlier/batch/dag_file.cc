@@ -14,8 +14,46 @@ namespace {
 
 using nlohmann::json;
 
-// A Python literal for a JSON value: strings escaped as JSON (ASCII only, so the file's
-// encoding never matters), booleans and null as Python spells them.
+// A Python string literal: ASCII only (the file's encoding never matters), every code point
+// outside printable ASCII escaped as Python reads it (\xNN, \uNNNN, \UNNNNNNNN).
+std::string PyString(const std::string& text) {
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    uint32_t code = c;
+    size_t length = 1;
+    if (c >= 0x80) {  // UTF-8 (checked by the JSON parser or the CLI's argv; else bytes)
+      length = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+      code = length == 1 ? c : c & (0x3F >> (length - 1));
+      for (size_t k = 1; k < length; ++k) {
+        const unsigned char next = i + k < text.size() ? text[i + k] : 0;
+        if ((next & 0xC0) != 0x80) {
+          length = 1;
+          code = c;
+          break;
+        }
+        code = (code << 6) | (next & 0x3F);
+      }
+    }
+    if (code == '"' || code == '\\') {
+      out += '\\';
+      out += static_cast<char>(code);
+    } else if (code >= 0x20 && code < 0x7F) {
+      out += static_cast<char>(code);
+    } else if (code < 0x100) {
+      out += fmt::format("\\x{:02x}", code);
+    } else if (code < 0x10000) {
+      out += fmt::format("\\u{:04x}", code);
+    } else {
+      out += fmt::format("\\U{:08x}", code);
+    }
+    i += length;
+  }
+  return out + "\"";
+}
+
+// A Python literal for a JSON value: strings as PyString, booleans and null as Python spells
+// them.
 std::string Py(const json& value) {
   if (value.is_boolean()) return value.get<bool>() ? "True" : "False";
   if (value.is_null()) return "None";
@@ -33,7 +71,19 @@ std::string Py(const json& value) {
     }
     return out + "}";
   }
-  return value.dump(-1, ' ', /*ensure_ascii=*/true);
+  if (value.is_string()) return PyString(value.get<std::string>());
+  return value.dump();
+}
+
+// A command word as the pod gets it: '$' doubled, which the kubelet turns back into '$'
+// (so no $(VAR) in it is expanded).
+std::string KubeletLiteral(const std::string& word) {
+  std::string out;
+  for (char c : word) {
+    if (c == '$') out += '$';
+    out += c;
+  }
+  return out;
 }
 
 bool LeapYear(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
@@ -89,7 +139,9 @@ Result<std::string> RenderBatchDag(const BatchDag& dag, const kubernetes::Kubern
   json requests = {{"cpu", k8s.cpu_request}, {"memory", k8s.memory_request}};
   json limits = {{"cpu", k8s.cpu_limit}, {"memory", k8s.memory_limit}};
   if (dag.gpu) limits[k8s.gpu_resource] = "1";
-  const std::vector<std::string> arguments(dag.command.begin() + 1, dag.command.end());
+  std::vector<std::string> arguments;
+  for (size_t i = 1; i < dag.command.size(); ++i)
+    arguments.push_back(KubeletLiteral(dag.command[i]));
 
   std::string out;
   out += fmt::format(
@@ -130,7 +182,8 @@ Result<std::string> RenderBatchDag(const BatchDag& dag, const kubernetes::Kubern
       "        arguments={},\n"
       "        container_resources=k8s.V1ResourceRequirements(requests={}, limits={}),\n",
       Py(kubernetes::ToDnsLabel(dag.dag_id, 53)), Py(dag.ns), Py(dag.image),
-      Py(json::array({dag.command.front()})), Py(json(arguments)), Py(requests), Py(limits));
+      Py(json::array({KubeletLiteral(dag.command.front())})), Py(json(arguments)), Py(requests),
+      Py(limits));
   if (dag.gpu) {
     out += fmt::format("        node_selector={},\n", Py(json(k8s.gpu_node_selector)));
     if (!k8s.gpu_toleration.empty()) {

@@ -7,9 +7,17 @@
 namespace somlier::batch {
 namespace {
 
-bool Templated(std::string_view text) {
-  return text.find("{{") != std::string_view::npos || text.find("{%") != std::string_view::npos ||
-         text.find("{#") != std::string_view::npos || text.find("$(") != std::string_view::npos;
+bool Templated(std::string_view word) {
+  return word.find("{{") != std::string_view::npos || word.find("{%") != std::string_view::npos ||
+         word.find("{#") != std::string_view::npos;
+}
+
+// What follows a '$' for a shell to expand it (a name, ${...}, $(...), $1, $?, $$, ...).
+bool Expands(std::string_view text, size_t dollar) {
+  if (dollar + 1 >= text.size()) return false;
+  const char c = text[dollar + 1];
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("_{(?$!#@*-").find(c) != std::string_view::npos;
 }
 
 }  // namespace
@@ -27,6 +35,14 @@ Status CheckDagId(std::string_view dag_id) {
           "DAG_ID '{}' may contain only letters, digits, '_', '.' and '-' (Airflow's rule)",
           dag_id));
     }
+  }
+  // It also names a file (dags/<id>.py), a git branch and a URL path segment.
+  if (dag_id.front() == '.' || dag_id.front() == '-' || dag_id.back() == '.' ||
+      dag_id.find("..") != std::string_view::npos || dag_id.ends_with(".lock")) {
+    return InvalidArgument(fmt::format(
+        "DAG_ID '{}' must not start with '.' or '-', end with '.' or '.lock', or contain '..' (it "
+        "names a file and a git branch)",
+        dag_id));
   }
   return OkStatus();
 }
@@ -50,30 +66,32 @@ Status CheckImageReference(std::string_view image) {
 }
 
 Result<std::vector<std::string>> SplitEntrypoint(std::string_view text) {
-  if (Templated(text)) {
-    return InvalidArgument(fmt::format(
-        "ENTRYPOINT '{}' contains '{{{{', '{{%', '{{#' or '$(': Airflow renders its commands "
-        "with Jinja and Kubernetes expands $(VAR) in them, so it would not run as written",
-        text));
-  }
   if (text.size() > 16384) return InvalidArgument("ENTRYPOINT is longer than 16384 characters");
+  auto refuse = [&](std::string_view what) {
+    return InvalidArgument(fmt::format(
+        "ENTRYPOINT '{}' {}; the command runs without a shell: quote it to pass it literally, or "
+        "run `sh -c '...'`",
+        text, what));
+  };
   std::vector<std::string> words;
   std::string word;
   bool in_word = false;
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
-    if (c == ' ' || c == '\t' || c == '\n') {
+    if (c == ' ' || c == '\t') {
       if (in_word) words.push_back(std::move(word));
       word.clear();
       in_word = false;
       continue;
     }
+    if (c == '\n') return refuse("has a line break, which a shell reads as a second command");
+    if (c == '\0') return refuse("contains a NUL character");
+    if (!in_word && c == '#') return refuse("has a word starting with '#', a shell's comment");
+    if (!in_word && c == '~') return refuse("starts a word with '~', which a shell expands");
     in_word = true;
     if (c == '\'') {
       const size_t close = text.find('\'', i + 1);
-      if (close == std::string_view::npos) {
-        return InvalidArgument(fmt::format("ENTRYPOINT '{}' has an unclosed ' quote", text));
-      }
+      if (close == std::string_view::npos) return refuse("has an unclosed ' quote");
       word.append(text.substr(i + 1, close - i - 1));
       i = close;
     } else if (c == '"') {
@@ -85,39 +103,42 @@ Result<std::vector<std::string>> SplitEntrypoint(std::string_view text) {
           if (text[j] != '\n') word += text[j];
           continue;
         }
-        if (text[j] == '`' || (text[j] == '$' && j + 1 < text.size() &&
-                               (std::isalpha(static_cast<unsigned char>(text[j + 1])) ||
-                                text[j + 1] == '{' || text[j + 1] == '_'))) {
-          return InvalidArgument(fmt::format(
-              "ENTRYPOINT '{}' expands a variable or a command inside \"...\"; nothing is "
-              "expanded here: write the value itself, or put it in '...'",
-              text));
+        if (text[j] == '`' || (text[j] == '$' && Expands(text, j))) {
+          return refuse(
+              "expands a variable or a command inside \"...\"; write the value itself, "
+              "or put it in '...'");
         }
         word += text[j];
       }
-      if (j >= text.size()) {
-        return InvalidArgument(fmt::format("ENTRYPOINT '{}' has an unclosed \" quote", text));
-      }
+      if (j >= text.size()) return refuse("has an unclosed \" quote");
       i = j;
     } else if (c == '\\') {
       if (i + 1 < text.size()) {
         if (text[i + 1] != '\n') word += text[i + 1];
         ++i;
       }
-    } else if (std::string_view("|;&<>`").find(c) != std::string_view::npos ||
-               (c == '$' && i + 1 < text.size() &&
-                (std::isalpha(static_cast<unsigned char>(text[i + 1])) || text[i + 1] == '{' ||
-                 text[i + 1] == '_'))) {
-      return InvalidArgument(fmt::format(
-          "ENTRYPOINT '{}' uses '{}', which a shell would interpret; the command runs without a "
-          "shell: quote it to pass it literally, or run `sh -c '...'`",
-          text, c));
+    } else if (std::string_view("|;&<>()`*?[").find(c) != std::string_view::npos ||
+               (c == '$' && Expands(text, i))) {
+      return refuse(fmt::format("uses '{}' unquoted, which a shell would interpret", c));
     } else {
       word += c;
     }
   }
   if (in_word) words.push_back(std::move(word));
   if (words.empty()) return InvalidArgument("ENTRYPOINT is empty: give the command to run");
+  if (const auto eq = words.front().find('=');
+      eq != std::string::npos && words.front().find('/') > eq) {
+    return refuse(
+        fmt::format("starts with the assignment '{}', which needs a shell", words.front()));
+  }
+  for (const std::string& w : words) {
+    if (Templated(w)) {
+      return InvalidArgument(fmt::format(
+          "ENTRYPOINT '{}' has the word '{}' with '{{{{', '{{%' or '{{#': Airflow renders its "
+          "commands with Jinja, so it would not run as written",
+          text, w));
+    }
+  }
   return words;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
+#include <regex>
 
 #include "somlier/batch/github.h"
 #include "somlier/core/base64.h"
@@ -22,6 +23,13 @@ namespace fs = std::filesystem;
 
 CommandOptions GitOptions(const Environment& base) {
   std::map<std::string, std::string> env(base.begin(), base.end());
+  // A caller's repository (somlier run from a git hook) must not become the one git acts on.
+  for (const char* name : {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
+                           "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_NAMESPACE",
+                           "GIT_PREFIX", "GIT_CONFIG", "GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE",
+                           "GIT_SHALLOW_FILE", "GIT_REPLACE_REF_BASE", "GIT_NO_REPLACE_OBJECTS"}) {
+    env.erase(name);
+  }
   env["GIT_TERMINAL_PROMPT"] = "0";
   env["GIT_ALLOW_PROTOCOL"] = "file:git:http:https:ssh";
   if (env.find("GIT_SSH_COMMAND") == env.end()) env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes";
@@ -44,7 +52,10 @@ Result<std::string> Git(const Environment& env, const fs::path& dir,
   if (out.exit_code != 0) {
     std::string why(Trim(out.stderr_text));
     if (why.size() > 2000) why.resize(2000);
-    return Status(failure, fmt::format("{}: git failed: {}", doing, RedactUrlCredentials(why)));
+    // Any credentials in any URL git quotes (https://TOKEN@host/...) are removed.
+    static const std::regex kCredentials(R"((\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@)");
+    why = std::regex_replace(why, kCredentials, "$1***@");
+    return Status(failure, fmt::format("{}: git failed: {}", doing, why));
   }
   return std::move(out.stdout_text);
 }
@@ -167,11 +178,24 @@ Result<Delivery> DagsRepository::Deliver(const std::string& dag_id, const std::s
   if (!token.empty()) {
     // Known before anything is pushed: where the pull request will go.
     SOMLIER_ASSIGN_OR_RETURN(github, GitHubRepoOf(url, config_.github_repo));
-    if (url.starts_with("https://") || url.starts_with("http://")) {
-      // The token as git's http.extraHeader, through the environment only.
+    if (url.starts_with("http://")) {
+      return InvalidArgument(fmt::format(
+          "SOMLIER_DAGS_REPO {} is plain http: the GitHub token would cross the network in "
+          "clear; use https",
+          RedactUrlCredentials(url)));
+    }
+    // The token as git's http.extraHeader for GitHub's host only (a mirror elsewhere never
+    // sees it), through the environment only.
+    const auto origin = SplitUrl(url);
+    const auto api = SplitUrl(config_.github_api_url);
+    std::string api_host = api ? api->origin.substr(api->origin.find("://") + 3) : "";
+    if (api_host == "api.github.com") api_host = "github.com";
+    if (origin && url.starts_with("https://") &&
+        origin->origin.substr(origin->origin.find("://") + 3) == api_host) {
       const int count = std::atoi(Lookup(env, "GIT_CONFIG_COUNT").c_str());
       env["GIT_CONFIG_COUNT"] = std::to_string(count + 1);
-      env[fmt::format("GIT_CONFIG_KEY_{}", count)] = "http.extraHeader";
+      env[fmt::format("GIT_CONFIG_KEY_{}", count)] =
+          fmt::format("http.https://{}/.extraHeader", api_host);
       env[fmt::format("GIT_CONFIG_VALUE_{}", count)] =
           "Authorization: Basic " + Base64Encode("x-access-token:" + token);
     }
@@ -209,13 +233,23 @@ Result<Delivery> DagsRepository::Deliver(const std::string& dag_id, const std::s
     if (!Trim(heads).empty()) {
       SOMLIER_RETURN_IF_ERROR(
           Git(env, clone.dir,
-              {"fetch", "--quiet", "--depth=1", "origin", "refs/heads/" + delivery.branch},
+              {"fetch", "--quiet", "--depth=2", "origin", "refs/heads/" + delivery.branch},
               "fetching the DAG's branch")
               .status());
-      if (!Git(env, clone.dir, {"cat-file", "-e", "FETCH_HEAD:" + delivery.path}, "").ok()) {
+      // Only a branch holding exactly this DAG, as one commit on top, is taken as ours.
+      auto there = Git(env, clone.dir, {"rev-parse", "FETCH_HEAD:" + delivery.path}, "");
+      CommandOptions hash = GitOptions(env);
+      hash.input = source;
+      auto ours = RunCommand({"git", "-C", clone.dir.string(), "hash-object", "--stdin"}, hash);
+      auto changed =
+          Git(env, clone.dir, {"diff-tree", "-r", "--name-only", "FETCH_HEAD^", "FETCH_HEAD"}, "");
+      const bool same = there.ok() && ours.ok() && ours->exit_code == 0 &&
+                        Trim(*there) == Trim(ours->stdout_text);
+      if (!same || !changed.ok() || Trim(*changed) != delivery.path) {
         return AlreadyExists(fmt::format(
-            "the branch {} of {} exists and holds no {}: another DAG's (a DAG id that differs "
-            "only by '_' and '-'); choose another DAG_ID",
+            "the branch {} of {} exists and does not hold exactly this {} (an earlier attempt "
+            "with other values, another DAG whose id differs only by '_' and '-', or other "
+            "changes): delete the branch or choose another DAG_ID",
             delivery.branch, delivery.repository, delivery.path));
       }
       SOMLIER_ASSIGN_OR_RETURN(std::string head,

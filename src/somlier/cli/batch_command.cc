@@ -33,6 +33,7 @@ Result<json> WaitForAirflow(UseCases& cases, const std::string& dag_id, const Ch
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::seconds(o.timeout_seconds);
   std::string said;
+  bool answered = false;
   auto say = [&](const std::string& what) {
     if (quiet || what == said) return;
     const auto waited =
@@ -42,8 +43,18 @@ Result<json> WaitForAirflow(UseCases& cases, const std::string& dag_id, const Ch
     said = what;
   };
   while (true) {
-    SOMLIER_ASSIGN_OR_RETURN(
-        json look, cases.Call("/offline/check", {{"dag_id", dag_id}, {"unpause", o.unpause}}));
+    auto called = cases.Call("/offline/check", {{"dag_id", dag_id}, {"unpause", o.unpause}});
+    if (!called.ok() && (called.status().code() != StatusCode::kUnavailable || !answered)) {
+      return called.status();  // refused, or never reachable: said at once
+    }
+    if (!called.ok()) {  // a moment's outage of an Airflow that answered: tried again
+      say(called.status().message() + "; trying again");
+      if (Clock::now() + std::chrono::milliseconds(o.poll_ms) > deadline) return called.status();
+      std::this_thread::sleep_for(std::chrono::milliseconds(o.poll_ms));
+      continue;
+    }
+    json look = std::move(*called);
+    answered = true;
     if (look.contains("import_error")) {
       return FailedPrecondition(fmt::format("Airflow could not import dags/{}.py:\n{}", dag_id,
                                             look["import_error"].get<std::string>()));
