@@ -248,13 +248,13 @@ Result<TrainService::Prepared> TrainService::Prepare(const TrainRequest& r, Trai
   }
   env_request.manager = r.env_manager.value_or(
       env_request.requirements_file.empty() ? EnvManager::kLocal : EnvManager::kVirtualenv);
-  if (in_cluster) {
-    // The pod has the image's Python and package.
-  } else if (auto package = PythonPackageDir(config_.env); package.ok()) {
-    grid.python_package = package->string();
-  } else {
-    job.warnings_.push_back(package.status().message() +
-                            "; runs can log with the mlflow client only");
+  if (!in_cluster) {  // a pod has its image's Python and package
+    if (auto package = PythonPackageDir(config_.env); package.ok()) {
+      grid.python_package = package->string();
+    } else {
+      job.warnings_.push_back(package.status().message() +
+                              "; runs can log with the mlflow client only");
+    }
   }
   if (r.use_gpu && !in_cluster) {
     job.warnings_.push_back(fmt::format(
