@@ -16,6 +16,21 @@ from somlier_e2e import ServerProcess, SomlierTestCase, request_json
 GITHUB_TOKEN = "ghp_" + "Q" * 36
 
 
+class JsonHandler(http.server.BaseHTTPRequestHandler):
+    """What the fakes below share: quiet, and JSON answers."""
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
 class FakeGitHub:
     """A FAKE of GitHub's REST API (no GitHub here): POST /repos/{owner}/{repo}/pulls and the
     GET of open pull requests by head, as documented. `answers` is a queue of (status, body)
@@ -26,17 +41,7 @@ class FakeGitHub:
         self.answers = []
         fake = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(JsonHandler):
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
@@ -74,17 +79,7 @@ class FakeAirflow:
         self.import_errors = []
         fake = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(JsonHandler):
 
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
