@@ -139,6 +139,16 @@ class KubernetesTrainTest(SomlierTestCase):
         with self.assertRaises(HttpError) as refused:
             request_json("GET", f"{self.server.url}/api/somlier/source/{archive}.tar", raw=True)
         self.assertEqual(refused.exception.status, 401)
+        # The route hands out archives of the git cache and nothing else, whatever the name.
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        for name in ("..%2F..%2F..%2Fetc%2Fpasswd", "%2e%2e", self.head + "-" + "f" * 16,
+                     archive + "%00", "x" * 5000, archive.upper()):
+            with self.assertRaises(HttpError) as hostile:
+                request_json("GET", f"{self.server.url}/api/somlier/source/{name}.tar",
+                             headers=auth, raw=True)
+            self.assertIn(hostile.exception.status, (400, 404, 422), name)
+        self.assertGreater(len(request_json("GET", f"{self.server.url}/api/somlier/source/"
+                                            f"{archive}.tar", headers=auth, raw=True)), 0)
         fetched = self.tmp / "fetched"
         out = self.somlier("fetch-source", archive, str(fetched), "--strip-components", "2",
                            env=dict(self.env, SOMLIER_SERVER=self.server.url,

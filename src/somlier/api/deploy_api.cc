@@ -73,10 +73,16 @@ Result<json> DeploymentsList(DeploymentTarget& deployments, const Fields&) {
   return json{{"deployments", std::move(list)}};
 }
 
-Result<json> DeploymentsStop(DeploymentTarget& deployments, const Fields& request) {
+// stop, promote, rollback: {name} -> the deployment after `change`.
+Result<json> ChangeDeployment(DeploymentTarget& deployments, const Fields& request,
+                              Result<Deployment> (DeploymentTarget::*change)(const std::string&)) {
   SOMLIER_ASSIGN_OR_RETURN(std::string name, request.RequiredString("name"));
-  SOMLIER_ASSIGN_OR_RETURN(Deployment d, deployments.Stop(name));
+  SOMLIER_ASSIGN_OR_RETURN(Deployment d, (deployments.*change)(name));
   return DeploymentJson(d);
+}
+
+Result<json> DeploymentsStop(DeploymentTarget& deployments, const Fields& request) {
+  return ChangeDeployment(deployments, request, &DeploymentTarget::Stop);
 }
 
 Result<json> DeploymentsLogs(DeploymentTarget& deployments, const Fields& request) {
@@ -88,15 +94,11 @@ Result<json> DeploymentsLogs(DeploymentTarget& deployments, const Fields& reques
 }
 
 Result<json> DeploymentsPromote(DeploymentTarget& deployments, const Fields& request) {
-  SOMLIER_ASSIGN_OR_RETURN(std::string name, request.RequiredString("name"));
-  SOMLIER_ASSIGN_OR_RETURN(Deployment d, deployments.Promote(name));
-  return DeploymentJson(d);
+  return ChangeDeployment(deployments, request, &DeploymentTarget::Promote);
 }
 
 Result<json> DeploymentsRollback(DeploymentTarget& deployments, const Fields& request) {
-  SOMLIER_ASSIGN_OR_RETURN(std::string name, request.RequiredString("name"));
-  SOMLIER_ASSIGN_OR_RETURN(Deployment d, deployments.Rollback(name));
-  return DeploymentJson(d);
+  return ChangeDeployment(deployments, request, &DeploymentTarget::Rollback);
 }
 
 }  // namespace somlier::api
