@@ -63,9 +63,9 @@ if [ "$demo" = 1 ] || [ "$tests" = 1 ]; then
 fi
 if [ "$tests" = 1 ]; then
   # GoogleTest, a PostgreSQL server for the store tests, PyYAML to check written MLmodel
-  # files, wrk for the serving benchmark, and the clang-format scripts/check_format.sh
-  # checks the sources with.
-  packages+=(libgtest-dev libgmock-dev postgresql python3-yaml wrk clang-format-14)
+  # files, Jinja2 to render the DAGs' Airflow templates as Airflow would, wrk for the serving
+  # benchmark, and the clang-format scripts/check_format.sh checks the sources with.
+  packages+=(libgtest-dev libgmock-dev postgresql python3-yaml python3-jinja2 wrk clang-format-14)
   # Node and npm for the Kubernetes schema packages (tests/k8s-schemas); a Node already on
   # PATH (NodeSource's, say) is kept: Debian's npm would conflict with it.
   command -v node >/dev/null 2>&1 || packages+=(nodejs)

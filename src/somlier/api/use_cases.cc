@@ -47,6 +47,22 @@ constexpr std::string_view kBatchCreateFields[] = {"docker_image",
                                                    "user",
                                                    "github_personal_access_token"};
 constexpr std::string_view kOfflineCheckFields[] = {"dag_id", "unpause"};
+constexpr std::string_view kOfflineCreateV2Fields[] = {"model_ref",
+                                                       "dag_id",
+                                                       "schedule_interval",
+                                                       "dataset_ref",
+                                                       "dataset_load_column",
+                                                       "destination_table_ref",
+                                                       "start_date",
+                                                       "dataset_load_window",
+                                                       "dataset_load_by_kst",
+                                                       "warehouse",
+                                                       "namespace",
+                                                       "dry_run",
+                                                       "user",
+                                                       "github_personal_access_token"};
+constexpr std::string_view kOfflinePredictFields[] = {
+    "model_ref", "dataset", "load_column", "date", "window", "by_kst", "destination", "warehouse"};
 constexpr std::span<const std::string_view> kNoFields;
 constexpr std::string_view kNameFields[] = {"name"};
 constexpr std::string_view kDeploymentLogsFields[] = {"name", "tail"};
@@ -56,6 +72,7 @@ bool WithTrain(const Services& s) { return s.train != nullptr; }
 bool WithDeployments(const Services& s) { return s.deployments != nullptr; }
 bool WithModelImport(const Services& s) { return s.model_import != nullptr; }
 bool WithBatch(const Services& s) { return s.batch != nullptr; }
+bool WithOffline(const Services& s) { return s.offline != nullptr; }
 
 Result<json> Train(const Services& s, const Fields& request) {
   SOMLIER_ASSIGN_OR_RETURN(TrainRequest train, TrainRequestFromFields(request));
@@ -103,10 +120,16 @@ const UseCase kUseCases[] = {
      [](const Services& s, const Fields& f) { return BatchCreate(*s.batch, f); }},
     {"/offline/create", false, kBatchCreateFields, WithBatch,
      [](const Services& s, const Fields& f) { return BatchCreate(*s.batch, f); }},
+    {"/offline/create_v2", false, kOfflineCreateV2Fields, WithBatch,
+     [](const Services& s, const Fields& f) {
+       return OfflineCreateV2(*s.batch, *s.registry, f);
+     }},
     {"/offline/list", false, kNoFields, WithBatch,
      [](const Services& s, const Fields& f) { return OfflineList(*s.batch, f); }},
     {"/offline/check", false, kOfflineCheckFields, WithBatch,
      [](const Services& s, const Fields& f) { return OfflineCheck(*s.batch, f); }},
+    {"/offline/predict", false, kOfflinePredictFields, WithOffline,
+     [](const Services& s, const Fields& f) { return OfflinePredict(*s.offline, f); }},
 };
 // clang-format on
 

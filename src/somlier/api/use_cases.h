@@ -36,6 +36,9 @@ class ModelImport;
 namespace somlier::batch {
 class BatchService;
 }  // namespace somlier::batch
+namespace somlier::offline {
+class OfflineService;
+}  // namespace somlier::offline
 
 namespace somlier::api {
 
@@ -44,10 +47,11 @@ namespace somlier::api {
 struct UseCaseServices {
   TrackingService* tracking = nullptr;
   RegistryService* registry = nullptr;
-  TrainService* train = nullptr;            // /train, /runs/...
-  DeploymentTarget* deployments = nullptr;  // /deploy, /deployments/...
-  ModelImport* model_import = nullptr;      // /register_v2
-  batch::BatchService* batch = nullptr;     // /batch/create, /offline/...
+  TrainService* train = nullptr;               // /train, /runs/...
+  DeploymentTarget* deployments = nullptr;     // /deploy, /deployments/...
+  ModelImport* model_import = nullptr;         // /register_v2
+  batch::BatchService* batch = nullptr;        // /batch/create, /offline/...
+  offline::OfflineService* offline = nullptr;  // /offline/predict
 };
 
 struct UseCase {

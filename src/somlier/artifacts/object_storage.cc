@@ -100,64 +100,6 @@ Result<json> PostForm(const std::string& url, const std::string& form) {
   return answer;
 }
 
-Result<std::string> GcsAccessToken(const Environment& env) {
-  const std::string key_file = Lookup(env, "GOOGLE_APPLICATION_CREDENTIALS");
-  if (!key_file.empty()) {
-    std::ifstream in(key_file);
-    if (!in) {
-      return FailedPrecondition(
-          fmt::format("GOOGLE_APPLICATION_CREDENTIALS names '{}', which "
-                      "cannot be read",
-                      key_file));
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    const json key = ParseJsonOrNull(text.str());
-    // A field of the key file when it is a string; a key file of another shape is refused,
-    // never read with a throwing accessor.
-    auto field = [&key](const char* name) -> std::optional<std::string> {
-      if (!key.is_object()) return std::nullopt;
-      const auto it = key.find(name);
-      if (it == key.end() || !it->is_string()) return std::nullopt;
-      return it->get<std::string>();
-    };
-    const auto client_email = field("client_email");
-    const auto private_key = field("private_key");
-    if (field("type") != "service_account" || !client_email || !private_key ||
-        (key.contains("token_uri") && !field("token_uri"))) {
-      return FailedPrecondition(fmt::format(
-          "'{}' (GOOGLE_APPLICATION_CREDENTIALS) is not a service-account key file (JSON with "
-          "type service_account, and client_email, private_key and any token_uri as strings)",
-          key_file));
-    }
-    const std::string token_uri =
-        field("token_uri").value_or("https://oauth2.googleapis.com/token");
-    SOMLIER_ASSIGN_OR_RETURN(
-        std::string jwt, ServiceAccountJwt(*client_email, *private_key, token_uri,
-                                           "https://www.googleapis.com/auth/devstorage.read_only",
-                                           static_cast<int64_t>(std::time(nullptr))));
-    SOMLIER_ASSIGN_OR_RETURN(
-        json answer, PostForm(token_uri,
-                              "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
-                              "&assertion=" +
-                                  jwt));
-    if (!answer.contains("access_token") || !answer["access_token"].is_string()) {
-      return FailedPrecondition(fmt::format("{} answered without an access_token", token_uri));
-    }
-    return answer["access_token"].get<std::string>();
-  }
-  CommandOptions options;
-  options.env = env;
-  options.timeout = std::chrono::seconds(60);
-  auto out = RunCommand({"gcloud", "auth", "print-access-token"}, options);
-  if (out.ok() && out->exit_code == 0 && !Trim(out->stdout_text).empty()) {
-    return std::string(Trim(out->stdout_text));
-  }
-  return FailedPrecondition(
-      "no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key "
-      "file, log in with `gcloud auth login`, or set STORAGE_EMULATOR_HOST for an emulator");
-}
-
 }  // namespace
 
 std::string Sha256Hex(std::string_view data) {
@@ -311,6 +253,64 @@ Result<std::string> ServiceAccountJwt(const std::string& client_email,
   return signing_input + "." + Base64Url(signature);
 }
 
+Result<std::string> GoogleAccessToken(const Environment& env, std::string_view scope) {
+  const std::string key_file = Lookup(env, "GOOGLE_APPLICATION_CREDENTIALS");
+  if (!key_file.empty()) {
+    std::ifstream in(key_file);
+    if (!in) {
+      return FailedPrecondition(
+          fmt::format("GOOGLE_APPLICATION_CREDENTIALS names '{}', which "
+                      "cannot be read",
+                      key_file));
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    const json key = ParseJsonOrNull(text.str());
+    // A field of the key file when it is a string; a key file of another shape is refused,
+    // never read with a throwing accessor.
+    auto field = [&key](const char* name) -> std::optional<std::string> {
+      if (!key.is_object()) return std::nullopt;
+      const auto it = key.find(name);
+      if (it == key.end() || !it->is_string()) return std::nullopt;
+      return it->get<std::string>();
+    };
+    const auto client_email = field("client_email");
+    const auto private_key = field("private_key");
+    if (field("type") != "service_account" || !client_email || !private_key ||
+        (key.contains("token_uri") && !field("token_uri"))) {
+      return FailedPrecondition(fmt::format(
+          "'{}' (GOOGLE_APPLICATION_CREDENTIALS) is not a service-account key file (JSON with "
+          "type service_account, and client_email, private_key and any token_uri as strings)",
+          key_file));
+    }
+    const std::string token_uri =
+        field("token_uri").value_or("https://oauth2.googleapis.com/token");
+    SOMLIER_ASSIGN_OR_RETURN(std::string jwt,
+                             ServiceAccountJwt(*client_email, *private_key, token_uri, scope,
+                                               static_cast<int64_t>(std::time(nullptr))));
+    SOMLIER_ASSIGN_OR_RETURN(
+        json answer, PostForm(token_uri,
+                              "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"
+                              "&assertion=" +
+                                  jwt));
+    if (!answer.contains("access_token") || !answer["access_token"].is_string()) {
+      return FailedPrecondition(fmt::format("{} answered without an access_token", token_uri));
+    }
+    return answer["access_token"].get<std::string>();
+  }
+  CommandOptions options;
+  options.env = env;
+  options.timeout = std::chrono::seconds(60);
+  auto out = RunCommand({"gcloud", "auth", "print-access-token"}, options);
+  if (out.ok() && out->exit_code == 0 && !Trim(out->stdout_text).empty()) {
+    return std::string(Trim(out->stdout_text));
+  }
+  return FailedPrecondition(
+      "no Google Cloud credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key "
+      "file, log in with `gcloud auth login`, or name an emulator (STORAGE_EMULATOR_HOST for GCS, "
+      "BIGQUERY_EMULATOR_HOST for BigQuery)");
+}
+
 Result<SignedGet> GcsGetRequest(const BucketObject& object, const Environment& env) {
   SignedGet get;
   const std::string path =
@@ -323,7 +323,9 @@ Result<SignedGet> GcsGetRequest(const BucketObject& object, const Environment& e
     get.url = split.first + path;
     return get;
   }
-  SOMLIER_ASSIGN_OR_RETURN(std::string token, GcsAccessToken(env));
+  SOMLIER_ASSIGN_OR_RETURN(
+      std::string token,
+      GoogleAccessToken(env, "https://www.googleapis.com/auth/devstorage.read_only"));
   get.url = "https://storage.googleapis.com" + path;
   get.headers["Authorization"] = "Bearer " + token;
   return get;

@@ -55,7 +55,16 @@ std::string SignAwsV4(std::string_view method, std::string_view path, std::strin
 // The request that reads `object` from S3 now. Errors: InvalidArgument for a bad endpoint.
 Result<SignedGet> S3GetRequest(const BucketObject& object, const Environment& env);
 
-// ---- GCS ----
+// ---- Google Cloud (GCS, and BigQuery's offline/bigquery_warehouse.h) ----
+// An OAuth access token for `scope` (e.g. https://www.googleapis.com/auth/bigquery): from
+// the service-account key file GOOGLE_APPLICATION_CREDENTIALS names (a JWT for `scope`,
+// signed with its RS256 key and exchanged at its token_uri), else from `gcloud auth
+// print-access-token` (the login's own scopes). Emulators are the caller's to check first.
+// The token is a secret: for an Authorization header only. Errors: FailedPrecondition when
+// no credentials are configured or the token request is refused; Unavailable when the
+// token_uri cannot be reached.
+Result<std::string> GoogleAccessToken(const Environment& env, std::string_view scope);
+
 // The request that reads `object` from GCS, with an access token obtained as described
 // above. Errors: FailedPrecondition when no credentials are configured; Unavailable or
 // PermissionDenied-like FailedPrecondition when the token exchange fails.

@@ -142,4 +142,12 @@ Result<std::vector<std::string>> SplitEntrypoint(std::string_view text) {
   return words;
 }
 
+Status CheckNotTemplated(std::string_view what, std::string_view word) {
+  if (!Templated(word)) return OkStatus();
+  return InvalidArgument(fmt::format(
+      "{} '{}' has '{{{{', '{{%' or '{{#': Airflow renders its commands with Jinja, so it would "
+      "not reach the pod as written",
+      what, word));
+}
+
 }  // namespace somlier::batch

@@ -29,5 +29,7 @@ namespace somlier::batch {
 Status CheckDagId(std::string_view dag_id);
 Status CheckImageReference(std::string_view image);
 Result<std::vector<std::string>> SplitEntrypoint(std::string_view entrypoint);
+// A word Airflow's Jinja would rewrite ({{, {% or {#). Errors: InvalidArgument naming `what`.
+Status CheckNotTemplated(std::string_view what, std::string_view word);
 
 }  // namespace somlier::batch

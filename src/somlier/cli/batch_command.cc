@@ -1,19 +1,25 @@
 // `somlier batch create DOCKER_IMAGE SCHEDULE ENTRYPOINT DAG_ID [--dry_run] [--use_gpu]
 // [--namespace NS] [--start_date YYYY-MM-DD] [--catchup] [--check_airflow [--unpause]
 // [--airflow_timeout S]] [--output json]` (also `somlier offline create`, as the original
-// spelled it), `somlier offline list` and `somlier offline check DAG_ID [--unpause]
+// spelled it), `somlier offline create_v2 MODEL_REF DAG_ID SCHEDULE_INTERVAL DATASET_REF
+// DATASET_LOAD_COLUMN DESTINATION_TABLE_REF [GITHUB_PERSONAL_ACCESS_TOKEN|-] [--start_date]
+// [--dataset_load_window 1] [--dataset_load_by_kst true] [--warehouse W] [--dry_run]
+// [--check_airflow]`, `somlier offline list` and `somlier offline check DAG_ID [--unpause]
 // [--airflow_timeout S]` — in-process or on SOMLIER_SERVER (batch/batch_service.h). The
 // Airflow check polls POST /offline/check, saying what it waits for.
 #include <fmt/core.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "somlier/cli/cli.h"
 #include "somlier/cli/output.h"
 #include "somlier/cli/use_cases.h"
+#include "somlier/core/strings.h"
 
 namespace somlier::cli {
 namespace {
@@ -101,6 +107,35 @@ void AddCheckOptions(CLI::App& command, CheckOptions& o) {
       ->check(CLI::Range(10, 600000));
 }
 
+// What a created DAG's answer says, then (when asked) the wait for Airflow.
+Result<int> Delivered(UseCases& cases, const json& answer, const std::string& dag_id, bool dry_run,
+                      bool check_airflow, const CheckOptions& check, const std::string& output) {
+  if (output == "json") {
+    PrintJson(answer);
+  } else if (dry_run) {
+    fmt::print("{}", answer["dag"].get<std::string>());
+    fmt::print(stderr, "dry run: dags/{}.py above; nothing was written\n", dag_id);
+  } else if (answer.contains("pull_request_url")) {
+    fmt::print("{} DAG {}: {} on the branch {} of {}; pull request {}\n",
+               answer.value("resumed", false) ? "opened the pull request of" : "created", dag_id,
+               answer["path"].get<std::string>(), answer["branch"].get<std::string>(),
+               answer["repository"].get<std::string>(),
+               answer["pull_request_url"].get<std::string>());
+  } else {
+    fmt::print("created DAG {}: {} on {} of {} (commit {})\n", dag_id,
+               answer["path"].get<std::string>(), answer["branch"].get<std::string>(),
+               answer["repository"].get<std::string>(),
+               answer["commit"].get<std::string>().substr(0, 12));
+  }
+  if (check_airflow && !dry_run) {
+    std::fflush(stdout);
+    SOMLIER_RETURN_IF_ERROR(
+        WaitForAirflow(cases, dag_id, check, answer.value("pull_request_url", ""), output == "json")
+            .status());
+  }
+  return 0;
+}
+
 struct BatchOptions {
   std::string image;
   std::string schedule;
@@ -130,30 +165,66 @@ Result<int> Create(const Context& ctx, const BatchOptions& o) {
     request["github_personal_access_token"] = token;
   }
   SOMLIER_ASSIGN_OR_RETURN(json answer, cases->Call("/batch/create", request));
-  if (o.output == "json") {
-    PrintJson(answer);
-  } else if (o.dry_run) {
-    fmt::print("{}", answer["dag"].get<std::string>());
-    fmt::print(stderr, "dry run: dags/{}.py above; nothing was written\n", o.dag_id);
-  } else if (answer.contains("pull_request_url")) {
-    fmt::print("{} DAG {}: {} on the branch {} of {}; pull request {}\n",
-               answer.value("resumed", false) ? "opened the pull request of" : "created", o.dag_id,
-               answer["path"].get<std::string>(), answer["branch"].get<std::string>(),
-               answer["repository"].get<std::string>(),
-               answer["pull_request_url"].get<std::string>());
-  } else {
-    fmt::print("created DAG {}: {} on {} of {} (commit {})\n", o.dag_id,
-               answer["path"].get<std::string>(), answer["branch"].get<std::string>(),
-               answer["repository"].get<std::string>(),
-               answer["commit"].get<std::string>().substr(0, 12));
+  return Delivered(*cases, answer, o.dag_id, o.dry_run, o.check_airflow, o.check, o.output);
+}
+
+struct CreateV2Options {
+  std::string model_ref;
+  std::string dag_id;
+  std::string schedule;
+  std::string dataset_ref;
+  std::string load_column;
+  std::string destination_ref;
+  std::string token = "-";
+  std::string start_date;
+  int window = 1;
+  bool by_kst = true;
+  std::string warehouse;
+  std::string ns;
+  bool dry_run = false;
+  bool check_airflow = false;
+  CheckOptions check;
+  std::string output = "text";
+};
+
+// The token: as given; `-` (or none given) is SOMLIER_GITHUB_TOKEN, else (for `-`) a line of
+// standard input. Empty: no pull request, a push to the default branch.
+Result<std::string> GitHubToken(const Context& ctx, const std::string& given, bool asked) {
+  if (given != "-") return given;
+  if (std::string token = Lookup(ctx.env, "SOMLIER_GITHUB_TOKEN"); !token.empty()) return token;
+  if (!asked) return std::string();
+  if (isatty(STDIN_FILENO) == 1) fmt::print(stderr, "GitHub token: ");
+  std::fflush(stderr);
+  std::string line;
+  if (!std::getline(std::cin, line)) {
+    return InvalidArgument(
+        "GITHUB_PERSONAL_ACCESS_TOKEN '-' reads the token from SOMLIER_GITHUB_TOKEN or standard "
+        "input, and both are empty");
   }
-  if (o.check_airflow && !o.dry_run) {
-    std::fflush(stdout);
-    SOMLIER_RETURN_IF_ERROR(WaitForAirflow(*cases, o.dag_id, o.check,
-                                           answer.value("pull_request_url", ""), o.output == "json")
-                                .status());
+  return std::string(Trim(line));
+}
+
+Result<int> CreateV2(const Context& ctx, const CreateV2Options& o, bool token_given) {
+  SOMLIER_ASSIGN_OR_RETURN(auto cases, UseCases::Open(ctx));
+  json request = {{"model_ref", o.model_ref},
+                  {"dag_id", o.dag_id},
+                  {"schedule_interval", o.schedule},
+                  {"dataset_ref", o.dataset_ref},
+                  {"dataset_load_column", o.load_column},
+                  {"destination_table_ref", o.destination_ref},
+                  {"dataset_load_window", o.window},
+                  {"dataset_load_by_kst", o.by_kst},
+                  {"dry_run", o.dry_run}};
+  if (!o.start_date.empty()) request["start_date"] = o.start_date;
+  if (!o.warehouse.empty()) request["warehouse"] = o.warehouse;
+  if (!o.ns.empty()) request["namespace"] = o.ns;
+  if (std::string user = Lookup(ctx.env, "USER"); !user.empty()) request["user"] = user;
+  if (!o.dry_run) {
+    SOMLIER_ASSIGN_OR_RETURN(std::string token, GitHubToken(ctx, o.token, token_given));
+    if (!token.empty()) request["github_personal_access_token"] = token;
   }
-  return 0;
+  SOMLIER_ASSIGN_OR_RETURN(json answer, cases->Call("/offline/create_v2", request));
+  return Delivered(*cases, answer, o.dag_id, o.dry_run, o.check_airflow, o.check, o.output);
 }
 
 Result<int> Check(const Context& ctx, const std::string& dag_id, const CheckOptions& o,
@@ -207,6 +278,52 @@ void AddCreate(CLI::App& group, Context& ctx) {
   ctx.handlers.emplace_back(create, [&ctx, o] { return Create(ctx, *o); });
 }
 
+void AddCreateV2(CLI::App& group, Context& ctx) {
+  auto o = std::make_shared<CreateV2Options>();
+  CLI::App* create = group.add_subcommand(
+      "create_v2",
+      "An Airflow DAG that predicts each day's rows of a warehouse table with a registered model "
+      "(`somlier offline predict` in the runtime image), as a pull request to the DAGs repository");
+  create->add_option("MODEL_REF", o->model_ref, "NAME/VERSION or NAME@ALIAS (must be registered)")
+      ->required();
+  create->add_option("DAG_ID", o->dag_id, "The DAG's id (letters, digits, '_', '.', '-')")
+      ->required();
+  create
+      ->add_option("SCHEDULE_INTERVAL", o->schedule,
+                   "A daily cron expression ('0 3 * * *', Asia/Seoul) or @daily")
+      ->required();
+  create->add_option("DATASET_REF", o->dataset_ref, "The input table: [project.]dataset.table")
+      ->required();
+  create->add_option("DATASET_LOAD_COLUMN", o->load_column, "The column holding each row's date")
+      ->required();
+  create->add_option("DESTINATION_TABLE_REF", o->destination_ref, "The predictions' table")
+      ->required();
+  auto* token = create->add_option(
+      "GITHUB_PERSONAL_ACCESS_TOKEN", o->token,
+      "A pull request with this token; '-' (the default) reads SOMLIER_GITHUB_TOKEN, else "
+      "standard input. Prefer SOMLIER_GITHUB_TOKEN: an argument shows in the process list");
+  create->add_option("--start_date", o->start_date,
+                     "YYYY-MM-DD (Asia/Seoul); default: the day before today");
+  create
+      ->add_option("--dataset_load_window", o->window,
+                   "Rows where the load column = the run's date - (window - 1) days")
+      ->check(CLI::Range(1, 366));
+  create->add_option("--dataset_load_by_kst", o->by_kst,
+                     "true: the run's date in Asia/Seoul (its timestamp + 9 h); false: {{ ds }}");
+  create->add_option("--warehouse", o->warehouse,
+                     "Where the pod reads and writes: a URL without a password or a name the pod "
+                     "is configured with (default: bigquery://<DATASET_REF's project>)");
+  create->add_option("--namespace", o->ns, "The pod's namespace (default: SOMLIER_K8S_NAMESPACE)");
+  create->add_flag("--dry_run", o->dry_run, "Print the DAG and write nothing");
+  create->add_flag("--check_airflow", o->check_airflow,
+                   "Then wait until Airflow (SOMLIER_AIRFLOW_URL) has parsed it");
+  AddCheckOptions(*create, o->check);
+  create->add_option("--output", o->output, "Output format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  ctx.handlers.emplace_back(create,
+                            [&ctx, o, token] { return CreateV2(ctx, *o, token->count() > 0); });
+}
+
 }  // namespace
 
 void AddBatchCommands(CLI::App& app, Context& ctx) {
@@ -216,6 +333,8 @@ void AddBatchCommands(CLI::App& app, Context& ctx) {
   CLI::App* offline = app.add_subcommand("offline", "Batch and offline serving as Airflow DAGs");
   offline->require_subcommand(1);
   AddCreate(*offline, ctx);
+  AddCreateV2(*offline, ctx);
+  AddOfflineCommands(*offline, ctx);
   auto output = std::make_shared<std::string>("text");
   CLI::App* list = offline->add_subcommand("list", "The DAGs SoMLier wrote (the DAGs repository)");
   list->add_option("--output", *output, "Output format: text or json")

@@ -45,6 +45,8 @@ void AddDeployCommands(CLI::App& parent, Context& ctx);
 void AddDeploymentsCommands(CLI::App& app, Context& ctx);
 // `batch create`, `offline create`, `offline list`.
 void AddBatchCommands(CLI::App& app, Context& ctx);
+// `offline predict`, added to the `offline` group.
+void AddOfflineCommands(CLI::App& offline, Context& ctx);
 // `serve-model`.
 void AddServeCommands(CLI::App& app, Context& ctx);
 // `server` and `python-path`.

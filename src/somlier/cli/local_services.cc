@@ -1,5 +1,6 @@
 #include "somlier/cli/local_services.h"
 
+#include "somlier/core/install_paths.h"
 #include "somlier/core/url.h"
 #include "somlier/kubernetes/kube_settings.h"
 #include "somlier/serving/kubernetes_deployments.h"
@@ -73,6 +74,10 @@ Result<std::unique_ptr<LocalServices>> LocalServices::Open(const Settings& setti
   batch.airflow = {Lookup(env, "SOMLIER_AIRFLOW_URL"), Lookup(env, "SOMLIER_AIRFLOW_USERNAME"),
                    Lookup(env, "SOMLIER_AIRFLOW_PASSWORD")};
   services->batch = std::make_unique<batch::BatchService>(std::move(batch));
+  SOMLIER_ASSIGN_OR_RETURN(Environment worker_env, WithPythonPackage(env));
+  services->offline = std::make_unique<offline::OfflineService>(
+      *services->registry,
+      offline::OfflineConfig{settings.home, std::move(worker_env), settings.PythonOrDefault()});
   services->deployments =
       std::make_unique<DeploymentRouter>(*services->store, *services->local_deployments,
                                          std::move(cluster_deployments), no_cluster_reason);

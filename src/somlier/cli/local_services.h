@@ -12,6 +12,7 @@
 #include "somlier/batch/batch_service.h"
 #include "somlier/core/result.h"
 #include "somlier/core/settings.h"
+#include "somlier/offline/offline_service.h"
 #include "somlier/registry/model_import.h"
 #include "somlier/registry/registry_service.h"
 #include "somlier/serving/deployment_router.h"
@@ -41,6 +42,7 @@ struct LocalServices {
   std::unique_ptr<DeploymentRouter> deployments;  // this machine's and, on a server, Kubernetes'
   std::unique_ptr<ModelImport> model_import;
   std::unique_ptr<batch::BatchService> batch;
+  std::unique_ptr<offline::OfflineService> offline;
   std::unique_ptr<TrainService> train;  // last: destroyed first (it kills its runs)
 
   // Opens (and migrates) the database and the artifact root, and makes sure MLflow's
@@ -51,8 +53,8 @@ struct LocalServices {
 
   // All of them, for the use-case table (api/use_cases.h).
   api::UseCaseServices UseCases() const {
-    return {tracking.get(),    registry.get(),     train.get(),
-            deployments.get(), model_import.get(), batch.get()};
+    return {tracking.get(),     registry.get(), train.get(),  deployments.get(),
+            model_import.get(), batch.get(),    offline.get()};
   }
 };
 

@@ -20,6 +20,7 @@
 #include "somlier/artifacts/atomic_file.h"
 #include "somlier/cli/cli.h"
 #include "somlier/cli/local_services.h"
+#include "somlier/cli/model_location.h"
 #include "somlier/cli/output.h"
 #include "somlier/cli/stop_signals.h"
 #include "somlier/core/install_paths.h"
@@ -41,90 +42,6 @@ struct ServeOptions {
   std::string ready_file;
   bool print_routes = false;
 };
-
-// Downloads a model from SOMLIER_SERVER into `destination` with the Python package.
-Status DownloadModel(const Context& ctx, const std::string& model_uri,
-                     const fs::path& destination) {
-  SOMLIER_ASSIGN_OR_RETURN(Environment env, WithPythonPackage(ctx.env));
-  env["SOMLIER_TRACKING_URI"] = ctx.settings.server;
-  if (!ctx.settings.token.empty()) env["SOMLIER_TOKEN"] = ctx.settings.token;
-  CommandOptions command;
-  command.env = std::move(env);
-  SOMLIER_ASSIGN_OR_RETURN(CommandOutput out,
-                           RunCommand({ctx.settings.PythonOrDefault(), "-c",
-                                       "import sys; from somlier import _models; "
-                                       "_models.download_model(sys.argv[1], sys.argv[2])",
-                                       model_uri, destination.string()},
-                                      command));
-  if (out.exit_code != 0) {
-    std::string_view why = Trim(out.stderr_text);
-    if (why.size() > 2000) why = why.substr(why.size() - 2000);
-    return NotFound(
-        fmt::format("cannot download {} from {}: {}", model_uri, ctx.settings.server,
-                    why.empty() ? "exit code " + std::to_string(out.exit_code) : std::string(why)));
-  }
-  return OkStatus();
-}
-
-struct ServedModel {
-  fs::path directory;
-  std::string name;
-  std::string version;
-  fs::path temporary;  // a private download's directory, removed after serving
-};
-
-// Removes a directory when it goes out of scope.
-struct RemoveOnExit {
-  fs::path dir;
-  ~RemoveOnExit() {
-    std::error_code ec;
-    if (!dir.empty()) fs::remove_all(dir, ec);
-  }
-};
-
-Result<ServedModel> LocateServedModel(const Context& ctx, const std::string& model_uri) {
-  ServedModel model;
-  std::error_code ec;
-  std::string path = model_uri.starts_with("file://") ? model_uri.substr(7) : model_uri;
-  if (!model_uri.starts_with("models:/") && !model_uri.starts_with("runs:/")) {
-    if (!fs::is_directory(path, ec)) {
-      return NotFound(
-          fmt::format("model '{}' is not a directory, models:/NAME/VERSION, "
-                      "models:/NAME@ALIAS or runs:/RUN_ID/PATH",
-                      model_uri));
-    }
-    if (!fs::is_regular_file(fs::path(path) / "MLmodel", ec)) {
-      return NotFound(fmt::format("directory '{}' holds no model (no MLmodel file)", path));
-    }
-    model.directory = fs::absolute(path);
-    model.name = model.directory.filename().string();
-    model.version = "1";
-    return model;
-  }
-  if (!ctx.settings.server.empty()) {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string pattern = (fs::path(tmp ? tmp : "/tmp") / "somlier-model-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) {
-      return Internal(
-          fmt::format("cannot create a directory like {}: {}", pattern, std::strerror(errno)));
-    }
-    RemoveOnExit on_failure{pattern};
-    SOMLIER_RETURN_IF_ERROR(DownloadModel(ctx, model_uri, fs::path(pattern) / "model"));
-    on_failure.dir.clear();
-    model.temporary = pattern;
-    model.directory = fs::path(pattern) / "model";
-    std::string rest = model_uri.substr(model_uri.find(":/") + 2);
-    model.name = rest.substr(0, rest.find_first_of("/@"));
-    model.version = rest.find('/') != std::string::npos ? rest.substr(rest.rfind('/') + 1) : "1";
-    return model;
-  }
-  SOMLIER_ASSIGN_OR_RETURN(auto services, LocalServices::Open(ctx.settings, ctx.env));
-  SOMLIER_ASSIGN_OR_RETURN(ModelLocation location, services->registry->LocateModel(model_uri));
-  model.directory = location.directory;
-  model.name = location.name;
-  model.version = location.version.empty() ? "1" : location.version;
-  return model;
-}
 
 Result<int> Serve(const Context& ctx, ServeOptions o) {
   StopSignals stop;  // before any thread starts

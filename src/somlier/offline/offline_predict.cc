@@ -1,0 +1,453 @@
+#include "somlier/offline/offline_predict.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "somlier/batch/dag_file.h"
+#include "somlier/core/base64.h"
+#include "somlier/core/time.h"
+#include "somlier/serving/request_table.h"
+#include "somlier/serving/schema_check.h"
+
+namespace somlier::offline {
+namespace {
+
+using serving::BatchOutput;
+using serving::ModelInput;
+using serving::ModelSchema;
+using serving::ModelSignature;
+using serving::RequestJson;
+using serving::RequestTable;
+
+constexpr size_t kWaiting = 2;  // chunks that may wait between two stages
+
+// The first failure of any stage, and a way for every stage to see it.
+class Failure {
+ public:
+  void Set(Status status) {
+    std::lock_guard lock(mu_);
+    if (status_.ok()) status_ = std::move(status);
+    failed_ = true;
+  }
+  bool failed() const { return failed_; }
+  Status status() {
+    std::lock_guard lock(mu_);
+    return status_;
+  }
+
+ private:
+  std::mutex mu_;
+  Status status_;
+  std::atomic<bool> failed_{false};
+};
+
+// A bounded hand-off between two stages. A null item is the end of the rows.
+template <typename T>
+class Handoff {
+ public:
+  // False when a stage failed (the item is dropped).
+  bool Put(std::unique_ptr<T> item) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return items_.size() < kWaiting || aborted_; });
+    if (aborted_) return false;
+    items_.push_back(std::move(item));
+    cv_.notify_all();
+    return true;
+  }
+
+  // False when a stage failed; else true with the next item (null at the end).
+  bool Take(std::unique_ptr<T>& item) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !items_.empty() || aborted_; });
+    if (aborted_) return false;
+    item = std::move(items_.front());
+    items_.pop_front();
+    cv_.notify_all();
+    return true;
+  }
+
+  void Abort() {
+    std::lock_guard lock(mu_);
+    aborted_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<T>> items_;
+  bool aborted_ = false;
+};
+
+struct ReadChunk {
+  int64_t first_row = 0;
+  RowChunk rows;
+  ModelInput input;
+};
+
+struct PredictedChunk {
+  int64_t first_row = 0;
+  RowChunk rows;  // the destination's columns
+};
+
+// The input columns that reach the model (see the header).
+std::vector<size_t> FeatureColumns(const ModelSchema& schema, const std::vector<Column>& columns,
+                                   const std::string& load_column) {
+  std::vector<size_t> out;
+  auto index_of = [&](const std::string& name) -> std::optional<size_t> {
+    for (size_t c = 0; c < columns.size(); ++c) {
+      if (columns[c].name == name) return c;
+    }
+    return std::nullopt;
+  };
+  if (schema.signature.kind == ModelSignature::Kind::kColumns) {
+    for (const auto& spec : schema.signature.columns) {
+      if (auto c = index_of(spec.name)) out.push_back(*c);
+    }
+  } else if (!schema.feature_names.empty()) {
+    for (const std::string& name : schema.feature_names) {
+      if (auto c = index_of(name)) out.push_back(*c);
+    }
+  } else {
+    for (size_t c = 0; c < columns.size(); ++c) {
+      if (columns[c].name != load_column) out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// A chunk's feature cells as the online server's parsers give them, then checked and typed.
+Result<ModelInput> ToModelInput(const RowChunk& chunk, const std::vector<Column>& columns,
+                                const std::vector<size_t>& features, const ModelSchema& schema,
+                                int64_t first_row) {
+  auto document = std::make_shared<RequestJson>(RequestJson::array());
+  auto& values = document->get_ref<RequestJson::array_t&>();
+  values.reserve(chunk.rows * features.size());
+  const size_t width = columns.size();
+  // Booleans: a warehouse's own (PostgreSQL, BigQuery), or 0/1 where the model's signature
+  // says boolean (SQLite has no boolean type).
+  std::vector<bool> boolean(features.size());
+  for (size_t f = 0; f < features.size(); ++f) {
+    const Column& column = columns[features[f]];
+    boolean[f] = column.type == ColumnType::kBoolean;
+    for (const auto& spec : schema.signature.columns) {
+      if (spec.name == column.name && spec.type == serving::ValueType::kBoolean) boolean[f] = true;
+    }
+  }
+  for (size_t r = 0; r < chunk.rows; ++r) {
+    for (size_t f = 0; f < features.size(); ++f) {
+      const SqlValue& v = chunk.cells[r * width + features[f]];
+      if (auto* n = std::get_if<int64_t>(&v); n && boolean[f] && (*n == 0 || *n == 1)) {
+        values.emplace_back(*n == 1);
+      } else if (auto* n = std::get_if<int64_t>(&v)) {
+        values.emplace_back(*n);
+      } else if (auto* d = std::get_if<double>(&v)) {
+        values.emplace_back(std::isnan(*d) ? RequestJson(nullptr) : RequestJson(*d));
+      } else if (auto* s = std::get_if<std::string>(&v)) {
+        values.emplace_back(*s);
+      } else if (auto* b = std::get_if<SqlBlob>(&v)) {
+        values.emplace_back(Base64Encode(b->bytes));
+      } else {
+        values.emplace_back(nullptr);
+      }
+    }
+  }
+  RequestTable table;
+  table.document = document;
+  table.rows = chunk.rows;
+  table.cols = features.size();
+  for (size_t c : features) table.columns.push_back(columns[c].name);
+  table.cells.resize(values.size());
+  for (size_t i = 0; i < values.size(); ++i) table.cells[i].json = &values[i];
+  auto input = serving::ConformToSchema(table, schema);
+  if (!input.ok()) {
+    return InvalidArgument(fmt::format("rows {}-{} of the input: {}", first_row + 1,
+                                       first_row + static_cast<int64_t>(chunk.rows),
+                                       input.status().message()));
+  }
+  return std::move(*input);
+}
+
+// The prediction columns a model's first answer shows.
+std::vector<Column> PredictionColumns(const BatchOutput& out) {
+  std::vector<Column> columns;
+  if (!out.columns.empty()) {
+    const nlohmann::json first =
+        out.row_count() ? nlohmann::json::parse(out.row(0), nullptr, false) : nlohmann::json();
+    for (const std::string& name : out.columns) {
+      ColumnType type = ColumnType::kText;
+      if (first.is_object() && first.contains(name)) {
+        const auto& v = first[name];
+        type = v.is_number_integer() ? ColumnType::kInteger
+               : v.is_number()       ? ColumnType::kReal
+               : v.is_boolean()      ? ColumnType::kBoolean
+                                     : ColumnType::kText;
+      }
+      columns.push_back({name, type});
+    }
+    return columns;
+  }
+  ColumnType type = ColumnType::kText;
+  if (out.row_shape.empty()) {
+    const std::string& t = out.datatype;
+    if (t == "FP64" || t == "FP32" || t == "FP16") type = ColumnType::kReal;
+    if (t.starts_with("INT") || t.starts_with("UINT")) type = ColumnType::kInteger;
+    if (t == "BOOL") type = ColumnType::kBoolean;
+  }
+  columns.push_back({"prediction", type});
+  return columns;
+}
+
+// One predicted value (a JSON text) as a cell of `type`.
+SqlValue PredictionCell(std::string_view text, ColumnType type) {
+  if (text == "null") return std::monostate{};
+  switch (type) {
+    case ColumnType::kInteger: {
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+      if (ec == std::errc() && end == text.data() + text.size()) return n;
+      [[fallthrough]];
+    }
+    case ColumnType::kReal: {
+      double d = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+      if (ec == std::errc() && end == text.data() + text.size()) return d;
+      break;
+    }
+    case ColumnType::kBoolean:
+      if (text == "true") return int64_t{1};
+      if (text == "false") return int64_t{0};
+      break;
+    default:
+      break;
+  }
+  if (!text.empty() && text.front() == '"') {
+    auto parsed = nlohmann::json::parse(text, nullptr, false);
+    if (parsed.is_string()) return parsed.get<std::string>();
+  }
+  return std::string(text);
+}
+
+std::string IsoTimestamp(int64_t seconds) { return FormatUtcIsoMillis(seconds * 1000); }
+
+}  // namespace
+
+Status CheckOfflinePredictRequest(const OfflinePredictRequest& r) {
+  SOMLIER_RETURN_IF_ERROR(batch::CheckColumnName("--load_column", r.load_column));
+  SOMLIER_RETURN_IF_ERROR(batch::ParseDate("--date", r.date).status());
+  if (r.window < 1 || r.window > 366) {
+    return InvalidArgument(
+        fmt::format("--window {} is not a number of days from 1 to 366", r.window));
+  }
+  if (r.dataset.ToString() == r.destination.ToString()) {
+    return InvalidArgument(
+        fmt::format("--destination '{}' is the input table: predictions go to a table of their own",
+                    r.destination.ToString()));
+  }
+  if (r.chunk_rows < 1 || r.chunk_rows > 1'000'000) {
+    return InvalidArgument(fmt::format("chunk_rows {} is not from 1 to 1000000", r.chunk_rows));
+  }
+  return OkStatus();
+}
+
+Result<OfflinePredictResult> RunOfflinePredict(
+    const OfflinePredictRequest& request, const PredictModel& model, Warehouse& warehouse,
+    const serving::WorkerOptions& worker_options, int64_t now_seconds, int64_t expected_rows,
+    const std::function<void(int64_t, int64_t)>& progress) {
+  SOMLIER_RETURN_IF_ERROR(CheckOfflinePredictRequest(request));
+  SOMLIER_ASSIGN_OR_RETURN(batch::Date date, batch::ParseDate("--date", request.date));
+  OfflinePredictResult result;
+  result.selected_date = batch::FormatDate(batch::AddDays(date, 1 - request.window));
+
+  SOMLIER_ASSIGN_OR_RETURN(
+      auto reader, warehouse.Select(request.dataset, request.load_column, result.selected_date));
+  const std::vector<Column> input_columns = reader->columns();
+  if (std::none_of(input_columns.begin(), input_columns.end(),
+                   [&](const Column& c) { return c.name == request.load_column; })) {
+    return NotFound(fmt::format("table '{}' has no column '{}'", request.dataset.ToString(),
+                                request.load_column));
+  }
+  for (const Column& c : input_columns) {
+    for (const char* added : kAddedColumns) {
+      if (c.name == added || c.name == "prediction") {
+        return InvalidArgument(fmt::format(
+            "table '{}' has a column '{}', a name the predictions' table gives its own column",
+            request.dataset.ToString(), c.name));
+      }
+    }
+  }
+
+  // The model loads while the first rows are read.
+  std::promise<Result<std::unique_ptr<serving::PythonWorker>>> started;
+  std::shared_future<ModelSchema> schema_ready;
+  std::promise<ModelSchema> schema_promise;
+  schema_ready = schema_promise.get_future().share();
+
+  Failure failure;
+  Handoff<ReadChunk> to_predict;
+  Handoff<PredictedChunk> to_write;
+  const auto start = std::chrono::steady_clock::now();
+  auto fail = [&](Status status) {
+    failure.Set(std::move(status));
+    to_predict.Abort();
+    to_write.Abort();
+  };
+
+  std::thread read_stage([&] {
+    int64_t row = 0;
+    std::optional<std::vector<size_t>> features;
+    while (!failure.failed()) {
+      auto chunk = std::make_unique<ReadChunk>();
+      chunk->first_row = row;
+      Status status = reader->Next(request.chunk_rows, chunk->rows);
+      if (!status.ok()) return fail(std::move(status));
+      if (chunk->rows.rows == 0) {
+        to_predict.Put(nullptr);
+        return;
+      }
+      // Waits for the model's schema (or a failure to load it).
+      while (schema_ready.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+        if (failure.failed()) return;
+      }
+      if (failure.failed()) return;
+      const ModelSchema& schema = schema_ready.get();
+      if (!features) features = FeatureColumns(schema, input_columns, request.load_column);
+      auto input = ToModelInput(chunk->rows, input_columns, *features, schema, row);
+      if (!input.ok()) return fail(input.status());
+      chunk->input = std::move(*input);
+      row += static_cast<int64_t>(chunk->rows.rows);
+      if (!to_predict.Put(std::move(chunk))) return;
+    }
+  });
+
+  std::vector<Column> prediction_columns;
+  std::vector<Column> output_columns;
+  std::thread write_stage([&] {
+    std::unique_ptr<TableWriter> writer;
+    int64_t written = 0;
+    while (true) {
+      std::unique_ptr<PredictedChunk> item;
+      if (!to_write.Take(item)) return;
+      if (!item) break;
+      PredictedChunk& chunk = *item;
+      if (!writer) {
+        Replacement replacement{request.destination, output_columns, "inference_date",
+                                request.date};
+        auto opened = warehouse.Replace(replacement);
+        if (!opened.ok()) return fail(opened.status());
+        writer = std::move(*opened);
+      }
+      Status status = writer->Append(chunk.rows);
+      if (!status.ok()) return fail(std::move(status));
+      written += static_cast<int64_t>(chunk.rows.rows);
+      if (progress) progress(written, expected_rows);
+    }
+    if (writer) {
+      Status status = writer->Commit();
+      if (!status.ok()) return fail(std::move(status));
+    }
+    result.rows = written;
+  });
+
+  // The predict stage, on this thread.
+  auto worker = serving::PythonWorker::Start(worker_options);
+  if (!worker.ok()) {
+    fail(worker.status());
+  } else {
+    schema_promise.set_value((*worker)->info().schema);
+  }
+  const std::string predicted_at = IsoTimestamp(now_seconds);
+  while (worker.ok() && !failure.failed()) {
+    std::unique_ptr<ReadChunk> item;
+    if (!to_predict.Take(item)) break;
+    if (!item) {
+      to_write.Put(nullptr);
+      break;
+    }
+    ReadChunk& chunk = *item;
+    serving::BatchInput batch;
+    batch.segments = {chunk.input.rows};
+    batch.input = std::move(chunk.input);
+    auto out = (*worker)->Predict(batch, std::chrono::minutes(10));
+    if (!out.ok()) {
+      fail(out.status());
+      break;
+    }
+    if (!out->failed.empty()) {
+      fail(InvalidArgument(fmt::format("the model failed on rows {}-{}: {}", chunk.first_row + 1,
+                                       chunk.first_row + static_cast<int64_t>(chunk.rows.rows),
+                                       out->failed.begin()->second)));
+      break;
+    }
+    if (out->row_count() != chunk.rows.rows) {
+      fail(Internal(fmt::format("the model answered {} predictions for {} rows", out->row_count(),
+                                chunk.rows.rows)));
+      break;
+    }
+    if (prediction_columns.empty()) {
+      prediction_columns = PredictionColumns(*out);
+      output_columns = input_columns;
+      output_columns.insert(output_columns.end(), prediction_columns.begin(),
+                            prediction_columns.end());
+      output_columns.push_back({"model_name", ColumnType::kText});
+      output_columns.push_back({"model_version", ColumnType::kText});
+      output_columns.push_back({"inference_date", ColumnType::kDate});
+      output_columns.push_back({"predicted_at", ColumnType::kTimestamp});
+    }
+    auto predicted = std::make_unique<PredictedChunk>();
+    predicted->first_row = chunk.first_row;
+    predicted->rows.rows = chunk.rows.rows;
+    auto& cells = predicted->rows.cells;
+    cells.reserve(chunk.rows.rows * output_columns.size());
+    const size_t width = input_columns.size();
+    for (size_t r = 0; r < chunk.rows.rows; ++r) {
+      auto begin = chunk.rows.cells.begin() + static_cast<std::ptrdiff_t>(r * width);
+      cells.insert(cells.end(), std::make_move_iterator(begin),
+                   std::make_move_iterator(begin + static_cast<std::ptrdiff_t>(width)));
+      const std::string_view text = out->row(r);
+      if (!out->columns.empty()) {
+        const auto record = nlohmann::json::parse(text, nullptr, false);
+        for (const Column& c : prediction_columns) {
+          if (!record.is_object() || !record.contains(c.name)) {
+            cells.emplace_back(std::monostate{});
+          } else {
+            cells.push_back(PredictionCell(record[c.name].dump(), c.type));
+          }
+        }
+      } else {
+        cells.push_back(PredictionCell(text, prediction_columns.front().type));
+      }
+      cells.emplace_back(model.name);
+      cells.emplace_back(model.version);
+      cells.emplace_back(request.date);
+      cells.emplace_back(predicted_at);
+    }
+    if (!to_write.Put(std::move(predicted))) break;
+  }
+  if (!worker.ok() || failure.failed()) {
+    to_predict.Abort();
+    to_write.Abort();
+  }
+  read_stage.join();
+  write_stage.join();
+  worker = Status();  // the worker exits
+  if (failure.failed()) return failure.status();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (const Column& c : prediction_columns) result.prediction_columns.push_back(c.name);
+  result.model_name = model.name;
+  result.model_version = model.version;
+  return result;
+}
+
+}  // namespace somlier::offline

@@ -1,0 +1,19 @@
+// SqliteWarehouse: the Warehouse (offline/warehouse.h) of `sqlite:///PATH`. Bare tables live
+// in PATH; `dataset.table` lives in the database file DATASET.db beside PATH, attached under
+// the dataset's name. Every database it writes is put in WAL mode (synchronous=NORMAL), so a
+// reader and a writer — each on its own connection — run side by side, and an uncommitted
+// replacement is simply absent after a crash. Sources must exist; destinations (files and
+// tables) are created. Thread safety: as Warehouse.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "somlier/offline/warehouse.h"
+
+namespace somlier::offline {
+
+// `url` is sqlite:///relative or sqlite:////absolute. Errors: InvalidArgument for another form.
+Result<std::unique_ptr<Warehouse>> OpenSqliteWarehouse(const std::string& url);
+
+}  // namespace somlier::offline
