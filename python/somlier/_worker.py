@@ -277,6 +277,10 @@ def main(argv):
         return 2
     try:
         model = _Model(argv[0])
+        # Every batch becomes numpy arrays or a DataFrame: imported now, while the model loads,
+        # not in the first request's time.
+        import numpy  # noqa: F401
+        import pandas  # noqa: F401
     except Exception as error:  # noqa: BLE001 - the server reports it
         _write_frames(out_fd, json.dumps({"ok": False, "error": _error_text(error)}).encode())
         return 1

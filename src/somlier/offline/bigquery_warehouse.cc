@@ -875,7 +875,7 @@ class BigQueryWriter final : public TableWriter {
 
   Status Append(const RowChunk& chunk) override {
     if (committed_) return FailedPrecondition("the BigQuery writer has already committed");
-    const size_t n = r_.columns.size();
+    const size_t n = r_.varying();
     if (chunk.cells.size() != chunk.rows * n) {
       return Internal(fmt::format("a chunk of {} rows has {} cells, not {} per row", chunk.rows,
                                   chunk.cells.size(), n));
@@ -907,8 +907,8 @@ class BigQueryWriter final : public TableWriter {
     for (size_t row = 0; row < chunk.rows; ++row) {
       body += '{';
       bool first = true;
-      for (size_t c = 0; c < n; ++c) {
-        const SqlValue& v = chunk.cells[row * n + c];
+      for (size_t c = 0; c < r_.columns.size(); ++c) {
+        const SqlValue& v = c < n ? chunk.cells[row * n + c] : r_.constants[c - n];
         if (std::holds_alternative<std::monostate>(v)) continue;
         if (!first) body += ',';
         first = false;

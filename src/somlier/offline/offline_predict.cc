@@ -7,8 +7,8 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
-#include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -30,7 +30,8 @@ using serving::ModelSignature;
 using serving::RequestJson;
 using serving::RequestTable;
 
-constexpr size_t kWaiting = 2;  // chunks that may wait between two stages
+constexpr size_t kWaiting = 2;
+// chunks that may wait between two stages
 
 // The first failure of any stage, and a way for every stage to see it.
 class Failure {
@@ -97,8 +98,7 @@ struct ReadChunk {
 };
 
 struct PredictedChunk {
-  int64_t first_row = 0;
-  RowChunk rows;  // the destination's columns
+  RowChunk rows;  // the destination's varying columns: the input's, then the predictions
 };
 
 // The input columns that reach the model (see the header).
@@ -127,10 +127,56 @@ std::vector<size_t> FeatureColumns(const ModelSchema& schema, const std::vector<
   return out;
 }
 
+// The float64 matrix a model without a signature gets, straight from numeric cells (what
+// ConformToSchema would make of them, without a JSON value per cell); nullopt when a value is
+// not a number or the features do not match the model, for ConformToSchema to explain.
+std::optional<ModelInput> NumericMatrix(const RowChunk& chunk, size_t width,
+                                        const std::vector<size_t>& features,
+                                        const std::vector<Column>& columns,
+                                        const ModelSchema& schema) {
+  if (schema.signature.kind != ModelSignature::Kind::kNone) return std::nullopt;
+  const size_t expected =
+      schema.n_features >= 0 ? static_cast<size_t>(schema.n_features) : schema.feature_names.size();
+  if ((!schema.feature_names.empty() && features.size() != schema.feature_names.size()) ||
+      (expected > 0 && features.size() != expected)) {
+    return std::nullopt;
+  }
+  ModelInput input;
+  input.rows = chunk.rows;
+  input.tensor = true;
+  input.dtype = "float64";
+  input.row_shape = {static_cast<int64_t>(features.size())};
+  for (size_t c : features) input.names.push_back(columns[c].name);
+  serving::TypedColumn& column = input.columns.emplace_back();
+  column.data.resize(chunk.rows * features.size() * sizeof(double));
+  char* out = column.data.data();
+  for (size_t r = 0; r < chunk.rows; ++r) {
+    for (size_t c : features) {
+      const SqlValue& v = chunk.cells[r * width + c];
+      double value;
+      if (auto* d = std::get_if<double>(&v)) {
+        value = *d;
+      } else if (auto* n = std::get_if<int64_t>(&v)) {
+        value = static_cast<double>(*n);
+      } else if (std::holds_alternative<std::monostate>(v)) {
+        value = std::nan("");
+      } else {
+        return std::nullopt;
+      }
+      std::memcpy(out, &value, sizeof value);
+      out += sizeof value;
+    }
+  }
+  return input;
+}
+
 // A chunk's feature cells as the online server's parsers give them, then checked and typed.
 Result<ModelInput> ToModelInput(const RowChunk& chunk, const std::vector<Column>& columns,
                                 const std::vector<size_t>& features, const ModelSchema& schema,
                                 int64_t first_row) {
+  if (auto matrix = NumericMatrix(chunk, columns.size(), features, columns, schema)) {
+    return std::move(*matrix);
+  }
   auto document = std::make_shared<RequestJson>(RequestJson::array());
   auto& values = document->get_ref<RequestJson::array_t&>();
   values.reserve(chunk.rows * features.size());
@@ -288,16 +334,16 @@ Result<OfflinePredictResult> RunOfflinePredict(
     }
   }
 
-  // The model loads while the first rows are read.
-  std::promise<Result<std::unique_ptr<serving::PythonWorker>>> started;
-  std::shared_future<ModelSchema> schema_ready;
-  std::promise<ModelSchema> schema_promise;
-  schema_ready = schema_promise.get_future().share();
+  // The model first: the clock runs from a loaded model to the commit, as a script's would.
+  SOMLIER_ASSIGN_OR_RETURN(auto worker, serving::PythonWorker::Start(worker_options));
+  const ModelSchema schema = worker->info().schema;
+  const std::vector<size_t> features = FeatureColumns(schema, input_columns, request.load_column);
+  const std::string predicted_at = IsoTimestamp(now_seconds);
+  const auto start = std::chrono::steady_clock::now();
 
   Failure failure;
   Handoff<ReadChunk> to_predict;
   Handoff<PredictedChunk> to_write;
-  const auto start = std::chrono::steady_clock::now();
   auto fail = [&](Status status) {
     failure.Set(std::move(status));
     to_predict.Abort();
@@ -306,7 +352,6 @@ Result<OfflinePredictResult> RunOfflinePredict(
 
   std::thread read_stage([&] {
     int64_t row = 0;
-    std::optional<std::vector<size_t>> features;
     while (!failure.failed()) {
       auto chunk = std::make_unique<ReadChunk>();
       chunk->first_row = row;
@@ -316,14 +361,7 @@ Result<OfflinePredictResult> RunOfflinePredict(
         to_predict.Put(nullptr);
         return;
       }
-      // Waits for the model's schema (or a failure to load it).
-      while (schema_ready.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
-        if (failure.failed()) return;
-      }
-      if (failure.failed()) return;
-      const ModelSchema& schema = schema_ready.get();
-      if (!features) features = FeatureColumns(schema, input_columns, request.load_column);
-      auto input = ToModelInput(chunk->rows, input_columns, *features, schema, row);
+      auto input = ToModelInput(chunk->rows, input_columns, features, schema, row);
       if (!input.ok()) return fail(input.status());
       chunk->input = std::move(*input);
       row += static_cast<int64_t>(chunk->rows.rows);
@@ -331,6 +369,7 @@ Result<OfflinePredictResult> RunOfflinePredict(
     }
   });
 
+  // Known from the model's first answer; read by the write stage only after that chunk.
   std::vector<Column> prediction_columns;
   std::vector<Column> output_columns;
   std::thread write_stage([&] {
@@ -340,17 +379,19 @@ Result<OfflinePredictResult> RunOfflinePredict(
       std::unique_ptr<PredictedChunk> item;
       if (!to_write.Take(item)) return;
       if (!item) break;
-      PredictedChunk& chunk = *item;
       if (!writer) {
-        Replacement replacement{request.destination, output_columns, "inference_date",
+        Replacement replacement{request.destination,
+                                output_columns,
+                                {model.name, model.version, request.date, predicted_at},
+                                "inference_date",
                                 request.date};
         auto opened = warehouse.Replace(replacement);
         if (!opened.ok()) return fail(opened.status());
         writer = std::move(*opened);
       }
-      Status status = writer->Append(chunk.rows);
+      Status status = writer->Append(item->rows);
       if (!status.ok()) return fail(std::move(status));
-      written += static_cast<int64_t>(chunk.rows.rows);
+      written += static_cast<int64_t>(item->rows.rows);
       if (progress) progress(written, expected_rows);
     }
     if (writer) {
@@ -361,38 +402,34 @@ Result<OfflinePredictResult> RunOfflinePredict(
   });
 
   // The predict stage, on this thread.
-  auto worker = serving::PythonWorker::Start(worker_options);
-  if (!worker.ok()) {
-    fail(worker.status());
-  } else {
-    schema_promise.set_value((*worker)->info().schema);
-  }
-  const std::string predicted_at = IsoTimestamp(now_seconds);
-  while (worker.ok() && !failure.failed()) {
-    std::unique_ptr<ReadChunk> item;
-    if (!to_predict.Take(item)) break;
-    if (!item) {
+  while (!failure.failed()) {
+    std::unique_ptr<ReadChunk> chunk;
+    if (!to_predict.Take(chunk)) break;
+    if (!chunk) {
       to_write.Put(nullptr);
       break;
     }
-    ReadChunk& chunk = *item;
+    const size_t rows = chunk->rows.rows;
+    const auto shown = [&] {
+      return fmt::format("rows {}-{}", chunk->first_row + 1,
+                         chunk->first_row + static_cast<int64_t>(rows));
+    };
     serving::BatchInput batch;
-    batch.segments = {chunk.input.rows};
-    batch.input = std::move(chunk.input);
-    auto out = (*worker)->Predict(batch, std::chrono::minutes(10));
+    batch.segments = {chunk->input.rows};
+    batch.input = std::move(chunk->input);
+    auto out = worker->Predict(batch, std::chrono::minutes(10));
     if (!out.ok()) {
       fail(out.status());
       break;
     }
     if (!out->failed.empty()) {
-      fail(InvalidArgument(fmt::format("the model failed on rows {}-{}: {}", chunk.first_row + 1,
-                                       chunk.first_row + static_cast<int64_t>(chunk.rows.rows),
-                                       out->failed.begin()->second)));
+      fail(InvalidArgument(
+          fmt::format("the model failed on {}: {}", shown(), out->failed.begin()->second)));
       break;
     }
-    if (out->row_count() != chunk.rows.rows) {
-      fail(Internal(fmt::format("the model answered {} predictions for {} rows", out->row_count(),
-                                chunk.rows.rows)));
+    if (out->row_count() != rows) {
+      fail(Internal(
+          fmt::format("the model answered {} predictions for {} rows", out->row_count(), rows)));
       break;
     }
     if (prediction_columns.empty()) {
@@ -405,45 +442,40 @@ Result<OfflinePredictResult> RunOfflinePredict(
       output_columns.push_back({"inference_date", ColumnType::kDate});
       output_columns.push_back({"predicted_at", ColumnType::kTimestamp});
     }
+    // Each row: the input's values, then the predictions (the constants are the writer's).
     auto predicted = std::make_unique<PredictedChunk>();
-    predicted->first_row = chunk.first_row;
-    predicted->rows.rows = chunk.rows.rows;
+    predicted->rows.rows = rows;
     auto& cells = predicted->rows.cells;
-    cells.reserve(chunk.rows.rows * output_columns.size());
     const size_t width = input_columns.size();
-    for (size_t r = 0; r < chunk.rows.rows; ++r) {
-      auto begin = chunk.rows.cells.begin() + static_cast<std::ptrdiff_t>(r * width);
+    cells.reserve(rows * (width + prediction_columns.size()));
+    for (size_t r = 0; r < rows; ++r) {
+      auto begin = chunk->rows.cells.begin() + static_cast<std::ptrdiff_t>(r * width);
       cells.insert(cells.end(), std::make_move_iterator(begin),
                    std::make_move_iterator(begin + static_cast<std::ptrdiff_t>(width)));
       const std::string_view text = out->row(r);
-      if (!out->columns.empty()) {
-        const auto record = nlohmann::json::parse(text, nullptr, false);
-        for (const Column& c : prediction_columns) {
-          if (!record.is_object() || !record.contains(c.name)) {
-            cells.emplace_back(std::monostate{});
-          } else {
-            cells.push_back(PredictionCell(record[c.name].dump(), c.type));
-          }
-        }
-      } else {
+      if (out->columns.empty()) {
         cells.push_back(PredictionCell(text, prediction_columns.front().type));
+        continue;
       }
-      cells.emplace_back(model.name);
-      cells.emplace_back(model.version);
-      cells.emplace_back(request.date);
-      cells.emplace_back(predicted_at);
+      const auto record = nlohmann::json::parse(text, nullptr, false);
+      for (const Column& c : prediction_columns) {
+        cells.push_back(record.is_object() && record.contains(c.name)
+                            ? PredictionCell(record[c.name].dump(), c.type)
+                            : SqlValue(std::monostate{}));
+      }
     }
     if (!to_write.Put(std::move(predicted))) break;
   }
-  if (!worker.ok() || failure.failed()) {
+  if (failure.failed()) {
     to_predict.Abort();
     to_write.Abort();
   }
   read_stage.join();
   write_stage.join();
-  worker = Status();  // the worker exits
-  if (failure.failed()) return failure.status();
+  // The work ends with the commit; the worker's exit (Python's teardown) is not part of it.
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  worker.reset();
+  if (failure.failed()) return failure.status();
   for (const Column& c : prediction_columns) result.prediction_columns.push_back(c.name);
   result.model_name = model.name;
   result.model_version = model.version;

@@ -52,7 +52,7 @@ struct OfflinePredictRequest {
 struct OfflinePredictResult {
   std::string selected_date;  // date − (window − 1)
   int64_t rows = 0;
-  double seconds = 0;  // from the first row read to the commit
+  double seconds = 0;  // from the model loaded (and the first row read) to the commit
   std::vector<std::string> prediction_columns;
   std::string model_name;
   std::string model_version;

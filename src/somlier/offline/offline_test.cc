@@ -71,13 +71,12 @@ class SqliteWarehouseTest : public ::testing::Test {
 
   // Writes `rows` rows of (id, day) into `table` for `date` and commits when asked.
   Status Write(const batch::TableRef& table, const std::string& date, int rows, bool commit) {
-    Replacement r{table, {{"id", ColumnType::kInteger}, {"day", ColumnType::kDate}}, "day", date};
+    // The date is a constant column: given once, for every row.
+    Replacement r{
+        table, {{"id", ColumnType::kInteger}, {"day", ColumnType::kDate}}, {date}, "day", date};
     SOMLIER_ASSIGN_OR_RETURN(auto writer, warehouse_->Replace(r));
     RowChunk chunk;
-    for (int i = 0; i < rows; ++i) {
-      chunk.cells.emplace_back(int64_t{i});
-      chunk.cells.emplace_back(date);
-    }
+    for (int i = 0; i < rows; ++i) chunk.cells.emplace_back(int64_t{i});
     chunk.rows = static_cast<size_t>(rows);
     SOMLIER_RETURN_IF_ERROR(writer->Append(chunk));
     return commit ? writer->Commit() : OkStatus();
@@ -127,6 +126,7 @@ TEST_F(SqliteWarehouseTest, ReplacesADateAtomicallyInDatasetFiles) {
   Replacement other{
       table,
       {{"id", ColumnType::kInteger}, {"score", ColumnType::kReal}, {"day", ColumnType::kDate}},
+      {},
       "day",
       "2026-12-03"};
   EXPECT_NE(Error(warehouse_->Replace(other).status()).find("without the column(s) score"),

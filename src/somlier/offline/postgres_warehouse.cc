@@ -252,10 +252,48 @@ void AppendCopyText(std::string& out, std::string_view text) {
   }
 }
 
+// A value in COPY's text format.
+void AppendCopyValue(std::string& out, const SqlValue& v, ColumnType type) {
+  char number[32];
+  if (auto* i = std::get_if<int64_t>(&v)) {
+    if (type == ColumnType::kBoolean) {
+      out += *i ? 't' : 'f';
+    } else {
+      out.append(number, std::to_chars(number, number + sizeof number, *i).ptr);
+    }
+  } else if (auto* d = std::get_if<double>(&v)) {
+    if (std::isnan(*d)) {
+      out += "NaN";
+    } else if (std::isinf(*d)) {
+      out += *d > 0 ? "Infinity" : "-Infinity";
+    } else {
+      out.append(number, std::to_chars(number, number + sizeof number, *d).ptr);
+    }
+  } else if (auto* s = std::get_if<std::string>(&v)) {
+    AppendCopyText(out, *s);
+  } else if (auto* b = std::get_if<SqlBlob>(&v)) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += "\\\\x";
+    for (unsigned char ch : b->bytes) {
+      out += kHex[ch >> 4];
+      out += kHex[ch & 15];
+    }
+  } else {
+    out += "\\N";
+  }
+}
+
 class PgWriter final : public TableWriter {
  public:
-  PgWriter(std::unique_ptr<Pg> pg, std::vector<Column> columns)
-      : pg_(std::move(pg)), columns_(std::move(columns)) {}
+  PgWriter(std::unique_ptr<Pg> pg, const Replacement& r)
+      : pg_(std::move(pg)), columns_(r.columns), constants_(r.constants.size()) {
+    // Every row ends with the constants' text.
+    for (size_t k = 0; k < r.constants.size(); ++k) {
+      if (k || r.varying()) row_end_ += '\t';
+      AppendCopyValue(row_end_, r.constants[k], columns_[r.varying() + k].type);
+    }
+    row_end_ += '\n';
+  }
   ~PgWriter() override {
     if (copying_) {
       PQputCopyEnd(pg_->get(), "abandoned");
@@ -275,40 +313,13 @@ class PgWriter final : public TableWriter {
 
   Status Append(const RowChunk& chunk) override {
     buffer_.clear();
-    const size_t n = columns_.size();
-    char number[32];
+    const size_t n = columns_.size() - constants_;
     for (size_t r = 0; r < chunk.rows; ++r) {
       for (size_t c = 0; c < n; ++c) {
         if (c) buffer_ += '\t';
-        const SqlValue& v = chunk.cells[r * n + c];
-        if (auto* i = std::get_if<int64_t>(&v)) {
-          if (columns_[c].type == ColumnType::kBoolean) {
-            buffer_ += *i ? 't' : 'f';
-          } else {
-            buffer_.append(number, std::to_chars(number, number + sizeof number, *i).ptr);
-          }
-        } else if (auto* d = std::get_if<double>(&v)) {
-          if (std::isnan(*d)) {
-            buffer_ += "NaN";
-          } else if (std::isinf(*d)) {
-            buffer_ += *d > 0 ? "Infinity" : "-Infinity";
-          } else {
-            buffer_.append(number, std::to_chars(number, number + sizeof number, *d).ptr);
-          }
-        } else if (auto* s = std::get_if<std::string>(&v)) {
-          AppendCopyText(buffer_, *s);
-        } else if (auto* b = std::get_if<SqlBlob>(&v)) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          buffer_ += "\\\\x";
-          for (unsigned char ch : b->bytes) {
-            buffer_ += kHex[ch >> 4];
-            buffer_ += kHex[ch & 15];
-          }
-        } else {
-          buffer_ += "\\N";
-        }
+        AppendCopyValue(buffer_, chunk.cells[r * n + c], columns_[c].type);
       }
-      buffer_ += '\n';
+      buffer_ += row_end_;
     }
     if (PQputCopyData(pg_->get(), buffer_.data(), static_cast<int>(buffer_.size())) != 1) {
       return pg_->Error(nullptr, "COPY (sending rows)");
@@ -335,6 +346,8 @@ class PgWriter final : public TableWriter {
  private:
   std::unique_ptr<Pg> pg_;
   std::vector<Column> columns_;
+  size_t constants_;
+  std::string row_end_;
   std::string buffer_;
   bool copying_ = false;
   bool committed_ = false;
@@ -377,7 +390,7 @@ class PostgresWarehouse final : public Warehouse {
     SOMLIER_RETURN_IF_ERROR(CheckNoProject(r.table));
     SOMLIER_ASSIGN_OR_RETURN(auto pg, Connect(url_));
     SOMLIER_RETURN_IF_ERROR(pg->Run("BEGIN").status());
-    auto writer = std::make_unique<PgWriter>(std::move(pg), r.columns);
+    auto writer = std::make_unique<PgWriter>(std::move(pg), r);
     Pg& conn = writer->pg();
     const std::string table = Name(r.table);
     std::vector<std::string> definitions;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 #include <utility>
 
 #include "somlier/core/strings.h"
@@ -28,14 +29,14 @@ ColumnType FromDeclared(const char* declared) {
   const std::string t = Lower(declared ? declared : "");
   if (t.find("bool") != std::string::npos) return ColumnType::kBoolean;
   if (t.find("int") != std::string::npos) return ColumnType::kInteger;
-  if (t.find("char") != std::string::npos || t.find("clob") != std::string::npos ||
-      t.find("text") != std::string::npos) {
-    return ColumnType::kText;
-  }
   if (t.find("timestamp") != std::string::npos || t.find("datetime") != std::string::npos) {
     return ColumnType::kTimestamp;
   }
   if (t.find("date") != std::string::npos) return ColumnType::kDate;
+  if (t.find("char") != std::string::npos || t.find("clob") != std::string::npos ||
+      t.find("text") != std::string::npos) {
+    return ColumnType::kText;
+  }
   if (t.find("blob") != std::string::npos) return ColumnType::kBytes;
   if (t.empty()) return ColumnType::kText;
   return ColumnType::kReal;  // REAL, FLOAT, DOUBLE, NUMERIC, DECIMAL
@@ -53,10 +54,12 @@ std::string_view Declared(ColumnType type) {
       return "TEXT";
     case ColumnType::kBytes:
       return "BLOB";
+    // Dates are ISO text: a plain DATE or TIMESTAMP column has NUMERIC affinity, so SQLite
+    // would try every value as a number first; with TEXT in the name it takes text as is.
     case ColumnType::kDate:
-      return "DATE";
+      return "DATE TEXT";
     case ColumnType::kTimestamp:
-      return "TIMESTAMP";
+      return "TIMESTAMP TEXT";
   }
   return "TEXT";
 }
@@ -73,7 +76,9 @@ class Db {
   }
 
   Status Open(const fs::path& path, bool create) {
-    const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    // One thread uses a connection at a time (see the header): no per-call mutex.
+    const int flags =
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
     const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK) {
       return Unavailable(fmt::format("cannot open the warehouse database '{}': {}", path.string(),
@@ -123,7 +128,7 @@ class Db {
     SOMLIER_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare("ATTACH ? AS " + Quote(schema)));
     sqlite3_bind_text(stmt, 1, file.c_str(), -1, SQLITE_TRANSIENT);
     if (sqlite3_step(stmt) != SQLITE_DONE) return Error(sqlite3_errmsg(db_), "ATTACH");
-    return OkStatus();
+    return Exec(fmt::format("PRAGMA {0}.cache_size=-16384", Quote(schema)));
   }
 
   sqlite3* get() const { return db_; }
@@ -180,6 +185,7 @@ class SqliteReader final : public RowReader {
     chunk.rows = 0;
     chunk.cells.clear();
     const int n = static_cast<int>(columns_.size());
+    chunk.cells.reserve(max_rows * columns_.size());
     while (!done_ && chunk.rows < max_rows) {
       const int rc = sqlite3_step(stmt_);
       if (rc == SQLITE_DONE) {
@@ -203,23 +209,40 @@ class SqliteReader final : public RowReader {
 
 class SqliteWriter final : public TableWriter {
  public:
-  SqliteWriter(std::unique_ptr<Db> db, size_t columns) : db_(std::move(db)), columns_(columns) {}
+  SqliteWriter(std::unique_ptr<Db> db, size_t varying) : db_(std::move(db)), columns_(varying) {}
   ~SqliteWriter() override {
     if (!committed_) (void)db_->Exec("ROLLBACK");
   }
 
   Db* db() const { return db_.get(); }
 
-  Status Prepare(const std::string& table, const std::vector<Column>& columns) {
+  // Two INSERTs: many rows at once (fewer trips through the VM), and one. Each row's varying
+  // values are numbered parameters ?1.. in order; the constants' parameters follow them and
+  // are bound once, shared by every row (bindings survive sqlite3_reset).
+  Status Prepare(const std::string& table, const Replacement& r) {
     std::vector<std::string> names;
-    for (const Column& c : columns) names.push_back(Quote(c.name));
-    const std::string row = "(" + Join(std::vector<std::string>(columns.size(), "?"), ",") + ")";
+    for (const Column& c : r.columns) names.push_back(Quote(c.name));
     const std::string head = fmt::format("INSERT INTO {} ({}) VALUES ", table, Join(names, ","));
-    // Many rows per statement: fewer trips through the VM (SQLite allows 32766 variables).
-    many_rows_ = std::max<size_t>(1, std::min<size_t>(64, 32000 / columns.size()));
-    std::vector<std::string> rows(many_rows_, row);
-    SOMLIER_ASSIGN_OR_RETURN(many_, db_->Prepare(head + Join(rows, ",")));
-    SOMLIER_ASSIGN_OR_RETURN(one_, db_->Prepare(head + row));
+    constants_ = r.constants;  // bound with SQLITE_STATIC: they live as long as the statements
+    many_rows_ = std::max<size_t>(1, std::min<size_t>(64, 30000 / std::max<size_t>(1, columns_)));
+    for (size_t rows : {many_rows_, size_t{1}}) {
+      std::string sql = head;
+      const size_t first_constant = rows * columns_ + 1;
+      for (size_t row = 0; row < rows; ++row) {
+        sql += row ? ",(" : "(";
+        for (size_t c = 0; c < r.columns.size(); ++c) {
+          const size_t number =
+              c < columns_ ? row * columns_ + c + 1 : first_constant + (c - columns_);
+          sql += fmt::format("{}?{}", c ? "," : "", number);
+        }
+        sql += ")";
+      }
+      SOMLIER_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, db_->Prepare(sql));
+      for (size_t k = 0; k < constants_.size(); ++k) {
+        SOMLIER_RETURN_IF_ERROR(Bind(stmt, static_cast<int>(first_constant + k), constants_[k]));
+      }
+      (rows == 1 ? one_ : many_) = stmt;
+    }
     return OkStatus();
   }
 
@@ -253,6 +276,7 @@ class SqliteWriter final : public TableWriter {
   size_t many_rows_ = 1;
   sqlite3_stmt* many_ = nullptr;
   sqlite3_stmt* one_ = nullptr;
+  std::vector<SqlValue> constants_;
   bool committed_ = false;
 };
 
@@ -265,6 +289,7 @@ class SqliteWarehouse final : public Warehouse {
   Result<std::unique_ptr<RowReader>> Select(const TableRef& table, const std::string& column,
                                             const std::string& date) override {
     SOMLIER_ASSIGN_OR_RETURN(auto db, Connect(table, false));
+    reading_.insert(File(table));
     SOMLIER_ASSIGN_OR_RETURN(
         sqlite3_stmt * stmt,
         db->Prepare(fmt::format("SELECT * FROM {} WHERE {} = ?", Name(table), Quote(column))));
@@ -292,10 +317,15 @@ class SqliteWarehouse final : public Warehouse {
   Result<std::unique_ptr<TableWriter>> Replace(const Replacement& r) override {
     SOMLIER_ASSIGN_OR_RETURN(auto db, Connect(r.table, true));
     const std::string schema = Quote(r.table.dataset.empty() ? "main" : r.table.dataset);
-    SOMLIER_RETURN_IF_ERROR(db->Exec(fmt::format("PRAGMA {}.journal_mode=WAL", schema)));
-    SOMLIER_RETURN_IF_ERROR(db->Exec(fmt::format("PRAGMA {}.synchronous=NORMAL", schema)));
+    // The database keeps its journal mode (a rollback journal for a new file: a new table's
+    // pages are written once), except that a file this warehouse also reads goes to WAL, where
+    // the reader does not block the writer. Either way a commit is durable (FULL).
+    if (reading_.count(File(r.table))) {
+      SOMLIER_RETURN_IF_ERROR(db->Exec(fmt::format("PRAGMA {}.journal_mode=WAL", schema)));
+    }
+    SOMLIER_RETURN_IF_ERROR(db->Exec(fmt::format("PRAGMA {}.synchronous=FULL", schema)));
     SOMLIER_RETURN_IF_ERROR(db->Exec("BEGIN IMMEDIATE"));
-    auto writer = std::make_unique<SqliteWriter>(std::move(db), r.columns.size());
+    auto writer = std::make_unique<SqliteWriter>(std::move(db), r.varying());
     Db& conn = *writer->db();
     const std::string table = Name(r.table);
 
@@ -325,7 +355,7 @@ class SqliteWarehouse final : public Warehouse {
     sqlite3_bind_text(del, 1, r.date.c_str(), -1, SQLITE_TRANSIENT);
     if (sqlite3_step(del) != SQLITE_DONE) return conn.Error(sqlite3_errmsg(conn.get()), "DELETE");
     sqlite3_reset(del);
-    SOMLIER_RETURN_IF_ERROR(writer->Prepare(table, r.columns));
+    SOMLIER_RETURN_IF_ERROR(writer->Prepare(table, r));
     return std::unique_ptr<TableWriter>(std::move(writer));
   }
 
@@ -349,9 +379,12 @@ class SqliteWarehouse final : public Warehouse {
     }
     if (create) fs::create_directories(main_.parent_path(), ec);
     auto db = std::make_unique<Db>();
-    SOMLIER_RETURN_IF_ERROR(db->Open(main_, create || !fs::exists(main_, ec)));
+    // A reader of a dataset's table creates no main database: it opens none.
+    const bool no_main = !create && !fs::exists(main_, ec);
+    SOMLIER_RETURN_IF_ERROR(db->Open(no_main ? fs::path(":memory:") : main_, create));
+
     if (!table.dataset.empty()) {
-      const fs::path file = main_.parent_path() / (table.dataset + ".db");
+      const fs::path file = File(table);
       if (!create && !fs::exists(file, ec)) {
         return NotFound(fmt::format("dataset '{}' does not exist (no database file '{}')",
                                     table.dataset, file.string()));
@@ -361,8 +394,14 @@ class SqliteWarehouse final : public Warehouse {
     return db;
   }
 
+  // The database file holding `table`.
+  fs::path File(const TableRef& table) const {
+    return table.dataset.empty() ? main_ : main_.parent_path() / (table.dataset + ".db");
+  }
+
   std::string url_;
   fs::path main_;
+  std::set<fs::path> reading_;  // files Select() has read
 };
 
 }  // namespace

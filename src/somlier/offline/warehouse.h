@@ -58,19 +58,24 @@ class RowReader {
 class TableWriter {
  public:
   virtual ~TableWriter() = default;  // without Commit(): nothing is changed
-  // Appends rows with the writer's columns, in its order.
+  // Appends rows of the replacement's varying columns (all but the constant ones), in order.
   virtual Status Append(const RowChunk& chunk) = 0;
   // Makes the replacement visible at once. Errors: those of the engine.
   virtual Status Commit() = 0;
 };
 
 // What a writer replaces: `date`'s rows (where `date_column` equals it) of `table`, created
-// with `columns` when missing; an existing table must have every one of them (by name).
+// with `columns` when missing; an existing table must have every one of them (by name). The
+// last constants.size() columns hold the same values on every row (the model, the date...):
+// they are given once, here, and not in each appended row.
 struct Replacement {
   batch::TableRef table;
   std::vector<Column> columns;
+  std::vector<SqlValue> constants;
   std::string date_column;
   std::string date;  // YYYY-MM-DD
+
+  size_t varying() const { return columns.size() - constants.size(); }
 };
 
 class Warehouse {
