@@ -31,6 +31,7 @@ sys.path.insert(0, str(SOURCE_DIR / "python"))
 import jinja2  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from fake_bigquery import FakeBigQuery  # noqa: E402
 from test_batch import GITHUB_TOKEN, CmdlineWatch, FakeGitHub, call_of, keywords  # noqa: E402
 
 MODELS = """
@@ -148,9 +149,6 @@ class SharedHomeTest(SomlierTestCase):
         self.numeric, self.churn = Shared.numeric, Shared.churn
         self.features, self.churn_features = Shared.features, Shared.churn_features
 
-
-class OfflinePredictTest(SharedHomeTest):
-
     def predict(self, *args, check=0, timeout=120):
         result = self.somlier("offline", "predict", *args, timeout=timeout)
         if check is not None:
@@ -170,6 +168,9 @@ class OfflinePredictTest(SharedHomeTest):
         rows = [r for r in self.features if r[5] == day]
         frame = pd.DataFrame([r[1:5] for r in rows], columns=["f0", "f1", "f2", "f3"])
         return [r[0] for r in rows], list(self.numeric.predict(frame))
+
+
+class OfflinePredictTest(SharedHomeTest):
 
     def test_the_rows_of_a_kst_and_a_utc_date_predicted_as_the_model_does(self):
         common = ["--dataset", "features.daily", "--load_column", "load_date",
@@ -340,6 +341,73 @@ class OfflinePredictTest(SharedHomeTest):
         password = urllib.parse.urlsplit(url).password
         if password:
             self.assertNotIn(password, missing.stderr)
+
+
+class BigQueryTest(SharedHomeTest):
+    """bigquery:// against a FAKE of BigQuery's REST API (tests/e2e/fake_bigquery.py): the
+    real one cannot run here."""
+    PROJECT = "proj-123456"
+    TOKEN = "ya29.fake-" + "t" * 40
+
+    def setUp(self):
+        super().setUp()
+        self.fake, url = FakeBigQuery(token=self.TOKEN, page_cap=15).start()
+        self.addCleanup(self.fake.close)
+        self.env.update(SOMLIER_BIGQUERY_API_URL=url,
+                        GOOGLE_APPLICATION_CREDENTIALS=self.fake.write_service_account_key(
+                            self.tmp))
+        fields = [("id", "INTEGER"), ("f0", "FLOAT"), ("f1", "FLOAT"), ("f2", "FLOAT"),
+                  ("f3", "FLOAT"), ("load_date", "DATE")]
+        self.fake.create_table(self.PROJECT, "features", "daily", fields, self.features)
+        self.fake.create_dataset(self.PROJECT, "scores")
+
+    def bq_predict(self, *extra, check=0):
+        return self.predict("numeric/1", "--dataset", f"{self.PROJECT}.features.daily",
+                            "--load_column", "load_date", "--destination",
+                            f"{self.PROJECT}.scores.daily", "--warehouse",
+                            f"bigquery://{self.PROJECT}", "--chunk_rows", "20", *extra,
+                            check=check)
+
+    def test_pages_in_load_jobs_out_and_a_swap_that_replaces_the_date(self):
+        for _ in range(2):  # the second run replaces the first's rows
+            answer = json.loads(self.bq_predict("--date", "2026-11-30T18:00:00+00:00",
+                                                "--by_kst", "--output", "json").stdout)
+            self.assertEqual((answer["rows"], answer["selected_date"]), (50, "2026-12-01"))
+        rows = self.fake.rows(self.PROJECT, "scores", "daily")
+        ids, predictions = self.expected_numeric("2026-12-01")
+        self.assertEqual([r["id"] for r in rows], ids)
+        self.assertEqual([r["prediction"] for r in rows], predictions)
+        self.assertEqual({(r["inference_date"], r["model_name"], r["load_date"]) for r in rows},
+                         {("2026-12-01", "numeric", "2026-12-01")})
+        # Pages of at most 15 rows came in; chunks of 20 went out as load jobs (3 per run).
+        pages = [r for r in self.fake.requests if "/queries/" in r["path"]]
+        self.assertGreaterEqual(len(pages), 3)
+        self.assertEqual(self.fake.load_jobs, 6)
+        self.assertEqual([t for t in self.fake.table_ids(self.PROJECT, "scores")
+                          if t != "daily"], [], "no staging table is left")
+        for request in self.fake.requests:
+            if request["path"] != "/token":  # the token is asked for with the key's assertion
+                self.assertEqual(request["headers"].get("Authorization"), "Bearer " + self.TOKEN)
+        self.assertEqual({c.get("scope") for c in self.fake.token_requests},
+                         {"https://www.googleapis.com/auth/bigquery"})
+
+    def test_a_load_job_failing_halfway_changes_nothing(self):
+        self.bq_predict("--date", "2026-12-01")
+        before = self.fake.rows(self.PROJECT, "scores", "daily")
+        self.fake.fail_load_job(2, message="the fake's load job 2 fails")
+        failed = self.bq_predict("--date", "2026-12-01", check=None)
+        self.assertNotEqual(failed.returncode, 0)
+        self.assertIn("the fake's load job 2 fails", failed.stderr)
+        self.assertNotIn(self.TOKEN, failed.stderr + failed.stdout)
+        self.assertEqual(self.fake.rows(self.PROJECT, "scores", "daily"), before)
+        self.assertEqual(self.fake.table_ids(self.PROJECT, "scores"), ["daily"])
+        # A table BigQuery does not know is named.
+        missing = self.predict("numeric/1", "--dataset", f"{self.PROJECT}.features.nope",
+                               "--load_column", "load_date", "--destination",
+                               f"{self.PROJECT}.scores.daily", "--warehouse",
+                               f"bigquery://{self.PROJECT}", "--date", "2026-12-01", check=None)
+        self.assertNotEqual(missing.returncode, 0)
+        self.assertIn("nope", missing.stderr)
 
 
 K8S = {"SOMLIER_K8S_IMAGE": "registry.example.com/ml/somlier:0.1",
