@@ -257,7 +257,9 @@ class BatchCreateTest(SomlierTestCase):
         subprocess.run(["git", "clone", "--quiet", str(team), str(seed)], check=True,
                        capture_output=True)
         (seed / "README").write_text("dags\n")
-        self.git(seed, "add", "README")
+        (seed / "dags").mkdir()
+        (seed / "dags" / "hand_written.py").write_text("# a DAG somebody else wrote\n")
+        self.git(seed, "add", "README", "dags")
         self.git(seed, "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "start")
         self.git(seed, "push", "-q", "origin", "HEAD:trunk")
         env = dict(self.env, SOMLIER_DAGS_REPO=str(team))
@@ -269,10 +271,18 @@ class BatchCreateTest(SomlierTestCase):
         self.assertEqual((answer["branch"], answer["path"]), ("trunk", "dags/weekly.report.py"))
         self.assertEqual(self.git(team, "rev-parse", "trunk").strip(), answer["commit"])
         listed = request_json("POST", server.url + "/offline/list", {})
-        self.assertEqual(listed["dags"], [{"dag_id": "weekly.report",
-                                           "path": "dags/weekly.report.py"}])
+        # Only SoMLier's DAGs are listed, not the hand-written one.
+        self.assertEqual(listed, {"dags": [{"dag_id": "weekly.report",
+                                            "path": "dags/weekly.report.py",
+                                            "made_by": "somlier batch create"}],
+                                  "airflow_configured": False})
         out = self.somlier("offline", "list", "--output", "json", env=env)
         self.assertEqual(json.loads(out.stdout)["dags"][0]["dag_id"], "weekly.report")
+        text = self.somlier("offline", "list", env=env)
+        self.assertRegex(text.stdout, r"weekly.report\s+dags/weekly.report.py\s+somlier batch "
+                                      r"create\s+-")
+        self.assertNotIn("hand_written", text.stdout)
+        self.assertIn("not configured", text.stderr)
 
 
 
@@ -392,6 +402,19 @@ class AirflowCheckTest(SomlierTestCase):
                          [("/api/v1/dags/daily_job?update_mask=is_paused", {"is_paused": False})])
         self.assertEqual({r[2] for r in self.airflow.requests}, {self.airflow.auth})
         self.assertNotIn(self.airflow.password, out.stdout + out.stderr)
+
+        # The list shows Airflow's view of each DAG.
+        self.airflow.parse_after["other_job"] = 100
+        self.assertEqual(self.somlier("batch", "create", "busybox:1", "@daily", "echo hi",
+                                      "other_job", env=self.af_env).returncode, 0)
+        listed = json.loads(self.somlier("offline", "list", "--output", "json",
+                                         env=self.af_env).stdout)
+        self.assertEqual({d["dag_id"]: d["airflow"] for d in listed["dags"]},
+                         {"daily_job": {"known": True, "active": True, "paused": False},
+                          "other_job": {"known": False, "active": False, "paused": False}})
+        text = self.somlier("offline", "list", env=self.af_env).stdout
+        self.assertRegex(text, r"daily_job .* active")
+        self.assertRegex(text, r"other_job .* not parsed yet")
 
         # Later, the same check: active and unpaused now.
         again = self.somlier("offline", "check", "daily_job", "--output", "json", *self.fast,

@@ -83,12 +83,22 @@ Result<json> OfflineCreateV2(batch::BatchService& batch, RegistryService& regist
   return CreatedAnswer(created, r.dry_run);
 }
 
-Result<json> OfflineList(batch::BatchService& batch, const Fields&) {
-  SOMLIER_ASSIGN_OR_RETURN(std::vector<batch::DagEntry> dags, batch.List());
-  json list = json::array();
-  for (const batch::DagEntry& dag : dags)
-    list.push_back({{"dag_id", dag.dag_id}, {"path", dag.path}});
-  return json{{"dags", std::move(list)}};
+Result<json> OfflineList(batch::BatchService& batch, const Fields& request) {
+  SOMLIER_ASSIGN_OR_RETURN(std::string token, request.String("github_personal_access_token"));
+  SOMLIER_ASSIGN_OR_RETURN(batch::BatchService::DagList listed, batch.List(token));
+  json dags = json::array();
+  for (const auto& [entry, airflow] : listed.dags) {
+    json dag = {{"dag_id", entry.dag_id}, {"path", entry.path}, {"made_by", entry.made_by}};
+    if (airflow) {
+      dag["airflow"] = {
+          {"known", airflow->known}, {"active", airflow->active}, {"paused", airflow->paused}};
+      if (!airflow->import_error.empty()) dag["airflow"]["import_error"] = airflow->import_error;
+    }
+    dags.push_back(std::move(dag));
+  }
+  json answer = {{"dags", std::move(dags)}, {"airflow_configured", listed.airflow_configured}};
+  if (!listed.airflow_error.empty()) answer["airflow_error"] = listed.airflow_error;
+  return answer;
 }
 
 Result<json> OfflineCheck(batch::BatchService& batch, const Fields& request) {

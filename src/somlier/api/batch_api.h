@@ -12,7 +12,9 @@
 //                  dataset_load_window?, dataset_load_by_kst?, warehouse?, namespace?, dry_run?,
 //                  user?, github_personal_access_token?} -> as batch/create; the model must be
 //                  in the registry
-//   offline/list: {} -> {dags: [{dag_id, path}]}
+//   offline/list: {github_personal_access_token?} -> {dags: [{dag_id, path, made_by, airflow?:
+//                  {known, active, paused, import_error?}}], airflow_configured,
+//                  airflow_error?}: the DAGs SoMLier wrote, with Airflow's view of each
 //   offline/check: {dag_id, unpause?} -> {dag_id, known, active, paused, unpaused,
 //                  import_error?}: one look at what Airflow knows of the DAG
 //   offline/predict: {model_ref, dataset, load_column, date, window?, by_kst?, destination,

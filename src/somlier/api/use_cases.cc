@@ -47,6 +47,7 @@ constexpr std::string_view kBatchCreateFields[] = {"docker_image",
                                                    "user",
                                                    "github_personal_access_token"};
 constexpr std::string_view kOfflineCheckFields[] = {"dag_id", "unpause"};
+constexpr std::string_view kOfflineListFields[] = {"github_personal_access_token"};
 constexpr std::string_view kOfflineCreateV2Fields[] = {"model_ref",
                                                        "dag_id",
                                                        "schedule_interval",
@@ -124,7 +125,7 @@ const UseCase kUseCases[] = {
      [](const Services& s, const Fields& f) {
        return OfflineCreateV2(*s.batch, *s.registry, f);
      }},
-    {"/offline/list", false, kNoFields, WithBatch,
+    {"/offline/list", false, kOfflineListFields, WithBatch,
      [](const Services& s, const Fields& f) { return OfflineList(*s.batch, f); }},
     {"/offline/check", false, kOfflineCheckFields, WithBatch,
      [](const Services& s, const Fields& f) { return OfflineCheck(*s.batch, f); }},

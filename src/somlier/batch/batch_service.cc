@@ -124,9 +124,23 @@ Result<BatchCreated> BatchService::Render(BatchDag dag, const std::string& start
   return created;
 }
 
-Result<std::vector<DagEntry>> BatchService::List() {
+Result<BatchService::DagList> BatchService::List(const std::string& github_token) {
   DagsRepository repository(config_.repository);
-  return repository.List();
+  DagList list;
+  SOMLIER_ASSIGN_OR_RETURN(std::vector<DagEntry> dags, repository.List(github_token));
+  list.airflow_configured = !config_.airflow.url.empty();
+  for (DagEntry& dag : dags) {
+    ListedDag& listed = list.dags.emplace_back();
+    listed.entry = std::move(dag);
+    if (!list.airflow_configured || !list.airflow_error.empty()) continue;
+    auto look = LookUpDag(config_.airflow, listed.entry.dag_id, listed.entry.dag_id + ".py");
+    if (look.ok()) {
+      listed.airflow = std::move(*look);
+    } else {
+      list.airflow_error = look.status().message();  // said once; the rest are not asked
+    }
+  }
+  return list;
 }
 
 Result<BatchService::DagCheck> BatchService::Check(const std::string& dag_id, bool unpause) {

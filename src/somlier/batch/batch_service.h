@@ -79,8 +79,18 @@ class BatchService {
   // pods reach; those of DagsRepository::Deliver.
   Result<BatchCreated> CreateV2(const OfflineCreateRequest& request, int64_t now_seconds);
 
-  // The DAGs in the repository.
-  Result<std::vector<DagEntry>> List();
+  // The DAGs SoMLier wrote in the repository and, when Airflow is configured, what it knows of
+  // each (a failing Airflow is reported in `airflow_error`, not as the list's failure).
+  struct ListedDag {
+    DagEntry entry;
+    std::optional<AirflowDag> airflow;
+  };
+  struct DagList {
+    std::vector<ListedDag> dags;
+    bool airflow_configured = false;
+    std::string airflow_error;
+  };
+  Result<DagList> List(const std::string& github_token = "");
 
   // One look at what Airflow knows of DAG `dag_id` (batch/airflow.h); with `unpause`, a DAG
   // Airflow knows and holds paused is unpaused. Errors: InvalidArgument for a DAG id; those of

@@ -237,14 +237,36 @@ Result<int> Check(const Context& ctx, const std::string& dag_id, const CheckOpti
 
 Result<int> List(const Context& ctx, const std::string& output) {
   SOMLIER_ASSIGN_OR_RETURN(auto cases, UseCases::Open(ctx));
-  SOMLIER_ASSIGN_OR_RETURN(json answer, cases->Call("/offline/list", json::object()));
+  json request = json::object();
+  // A private repository is cloned with the token, as `create` pushes with it.
+  if (std::string token = Lookup(ctx.env, "SOMLIER_GITHUB_TOKEN"); !token.empty()) {
+    request["github_personal_access_token"] = token;
+  }
+  SOMLIER_ASSIGN_OR_RETURN(json answer, cases->Call("/offline/list", request));
   if (output == "json") {
     PrintJson(answer);
     return 0;
   }
-  std::vector<std::vector<std::string>> rows = {{"DAG_ID", "PATH"}};
-  for (const json& dag : answer["dags"]) rows.push_back({dag["dag_id"], dag["path"]});
+  const bool airflow = answer.value("airflow_configured", false);
+  std::vector<std::vector<std::string>> rows = {{"DAG_ID", "PATH", "MADE_BY", "AIRFLOW"}};
+  for (const json& dag : answer["dags"]) {
+    std::string state = airflow ? "?" : "-";
+    if (dag.contains("airflow")) {
+      const json& a = dag["airflow"];
+      state = a.contains("import_error") ? "import error"
+              : !a.value("known", false) ? "not parsed yet"
+              : a.value("paused", false) ? "paused"
+              : a.value("active", false) ? "active"
+                                         : "inactive";
+    }
+    rows.push_back({dag["dag_id"], dag["path"], dag.value("made_by", ""), state});
+  }
   PrintTable(rows);
+  if (answer.contains("airflow_error")) {
+    fmt::print(stderr, "airflow: {}\n", answer["airflow_error"].get<std::string>());
+  } else if (!airflow) {
+    fmt::print(stderr, "airflow: not configured (SOMLIER_AIRFLOW_URL): states not shown\n");
+  }
   return 0;
 }
 
