@@ -5,7 +5,10 @@
 #   2. checks the seed's example project with `config show` and runs it with `config run`,
 #   3. trains the seed's example grid on the PyTorch example (8 runs in parallel),
 #   4. searches the best run and registers its model,
-#   5. deploys it as a local model server and sends it a prediction with curl.
+#   5. deploys it as a local model server and sends it a prediction with curl,
+#   6. renders a scheduled batch job's Airflow DAG (a dry run), commits the DAG of a daily
+#      batch inference of the model to the local DAGs repository, and runs that inference
+#      (`offline predict`) over a small table of digit images in the default warehouse.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --demo
@@ -67,6 +70,47 @@ import json, sys
 scores = json.load(sys.stdin)["predictions"]
 for row in scores:
     print("predicted digit", max(range(10), key=row.__getitem__), " scores", [round(s, 2) for s in row])'
+
+# Batch: the DAGs run in pods of the runtime image against a server the cluster reaches;
+# here they are only written (no Airflow or cluster), so example values stand in for both.
+export SOMLIER_K8S_IMAGE=registry.example.com/ml/somlier:0.1.0
+export SOMLIER_K8S_TRACKING_URL=http://somlier.ml.svc.cluster.local:5000
+step "somlier batch create busybox:1.36 \"0 9 * * *\" \"sh -c 'echo nightly report'\" nightly_report --dry_run"
+"$somlier" batch create busybox:1.36 "0 9 * * *" "sh -c 'echo nightly report'" nightly_report \
+  --dry_run
+
+step "somlier offline create_v2 pytorch-digits/1 digits_daily \"0 3 * * *\" digits.daily load_date digits.predictions --warehouse default"
+"$somlier" offline create_v2 pytorch-digits/1 digits_daily "0 3 * * *" digits.daily load_date \
+  digits.predictions --warehouse default
+"$somlier" offline list
+
+# What the DAG's pod would read: a day's digit images (64 pixels each) in the default
+# warehouse ($SOMLIER_HOME/digits.db is the dataset `digits`).
+"$SOMLIER_PYTHON" - "$SOMLIER_HOME/digits.db" <<'PY'
+import sqlite3, sys
+from sklearn.datasets import load_digits
+x, _ = load_digits(return_X_y=True)
+with sqlite3.connect(sys.argv[1]) as db:
+    columns = ", ".join(f"pixel_{i} REAL" for i in range(64))
+    db.execute(f"CREATE TABLE daily ({columns}, load_date TEXT)")
+    db.executemany(f"INSERT INTO daily VALUES ({', '.join('?' * 65)})",
+                   [(*(x[i] / 16.0), "2026-12-01") for i in range(200)])
+PY
+step "somlier offline predict pytorch-digits/1 --dataset digits.daily --load_column load_date --date 2026-12-01 --destination digits.predictions"
+"$somlier" offline predict pytorch-digits/1 --dataset digits.daily --load_column load_date \
+  --date 2026-12-01 --destination digits.predictions
+"$SOMLIER_PYTHON" - "$SOMLIER_HOME/digits.db" <<'PY'
+import json, sqlite3, sys
+from sklearn.datasets import load_digits
+_, y = load_digits(return_X_y=True)
+with sqlite3.connect(sys.argv[1]) as db:
+    rows = db.execute("SELECT prediction, model_name, model_version, inference_date "
+                      "FROM predictions ORDER BY rowid").fetchall()
+digits = [max(range(10), key=json.loads(r[0]).__getitem__) for r in rows]
+right = sum(d == label for d, label in zip(digits, y))
+print(f"{len(rows)} rows in digits.predictions ({rows[0][1]} v{rows[0][2]}, "
+      f"inference_date {rows[0][3]}): {right} digits right; first ten {digits[:10]}")
+PY
 
 step "demo finished (state in $SOMLIER_HOME; try: $somlier runs list example-projects/pytorch)"
 echo "the model server keeps running until: $somlier deployments stop pytorch-digits-v1"
