@@ -139,6 +139,14 @@ def resolve_model_uri(model_uri):
         run_id, _, path = model_uri[len("runs:/"):].partition("/")
         run = _client.call("GET", "runs/get", {"run_id": run_id})["run"]
         return run["info"]["artifact_uri"].rstrip("/") + ("/" + path.strip("/") if path else "")
+    name, version = resolve_model_version(model_uri)
+    return _client.call("GET", "model-versions/get-download-uri",
+                        {"name": name, "version": version})["artifact_uri"]
+
+
+def resolve_model_version(model_uri):
+    """models:/NAME/VERSION, models:/NAME/STAGE, models:/NAME/latest, models:/NAME@ALIAS ->
+    (NAME, the version number it names now, as a string)."""
     if not model_uri.startswith("models:/"):
         raise SomlierException(
             f"model URI {model_uri!r} is not models:/NAME/VERSION, models:/NAME@ALIAS or "
@@ -163,8 +171,7 @@ def resolve_model_uri(model_uri):
                 raise SomlierException(f"registered model {name!r} has no version in {suffix!r}",
                                        "RESOURCE_DOES_NOT_EXIST")
             version = str(max(int(v["version"]) for v in latest))
-    return _client.call("GET", "model-versions/get-download-uri",
-                        {"name": name, "version": version})["artifact_uri"]
+    return name, version
 
 
 def download_model(model_uri, destination=None):

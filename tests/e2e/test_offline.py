@@ -59,8 +59,9 @@ churn = Pipeline([
         ("numbers", StandardScaler(), ["tenure_months", "monthly_spend"]),
         ("flags", "passthrough", ["has_support"])])),
     ("classify", LogisticRegression(max_iter=1000))]).fit(churn_x, labels)
-with somlier.start_run():
-    somlier.sklearn.log_model(numeric, "model", registered_model_name="numeric")
+for _ in range(2):  # versions 1 and 2 (the alias "live" names 2)
+    with somlier.start_run():
+        somlier.sklearn.log_model(numeric, "model", registered_model_name="numeric")
 with somlier.start_run():
     somlier.sklearn.log_model(churn, "model", registered_model_name="churn",
                               input_example=churn_x.head(5))
@@ -116,8 +117,9 @@ def setUpModule():
     pickled = os.path.join(cls.shared, "models.pickle")
     subprocess.run([PYTHON, script, str(slow), pickled], check=True, timeout=300,
                    env=dict(env, PYTHONPATH=package, MLFLOW_TRACKING_URI=cls.server.url))
-    request_json("POST", cls.server.url + "/api/2.0/mlflow/registered-models/alias",
-                 {"name": "churn", "alias": "champion", "version": "1"})
+    for name, alias, version in (("churn", "champion", "1"), ("numeric", "live", "2")):
+        request_json("POST", cls.server.url + "/api/2.0/mlflow/registered-models/alias",
+                     {"name": name, "alias": alias, "version": version})
     with open(pickled, "rb") as f:
         cls.numeric, cls.churn = pickle.load(f)
     cls.features = numeric_rows()
@@ -229,6 +231,23 @@ class OfflinePredictTest(SharedHomeTest):
         self.assertEqual([r["customer"] for r in rows], [r[0] for r in self.churn_features])
         self.assertEqual([r["prediction"] for r in rows], list(self.churn.predict(frame)))
         self.assertEqual({r["model_version"] for r in rows}, {"1"})
+
+    def test_a_pod_downloads_the_model_from_the_server_and_records_the_version_it_resolved(self):
+        # A DAG's pod: SOMLIER_SERVER set, no registry of its own, the warehouse by URL.
+        pod = dict(self.env, SOMLIER_SERVER=self.server.url, SOMLIER_HOME=str(self.tmp / "pod"))
+        warehouse = "sqlite:///" + os.path.join(self.home, "warehouse.db")
+        out = self.somlier("offline", "predict", "numeric@live", "--dataset", "features.daily",
+                           "--load_column", "load_date", "--date", "2026-12-01",
+                           "--destination", "scores.pod", "--warehouse", warehouse,
+                           "--output", "json", env=pod, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        answer = json.loads(out.stdout)
+        self.assertEqual((answer["model_name"], answer["model_version"], answer["rows"]),
+                         ("numeric", "2", 50))
+        rows = self.scores("scores.db", "pod")
+        self.assertEqual({(r["model_name"], r["model_version"]) for r in rows}, {("numeric", "2")})
+        self.assertEqual([r["prediction"] for r in rows], self.expected_numeric("2026-12-01")[1])
+        self.assertEqual(list((self.tmp / "pod").glob("*.db")), [], "the pod's home holds no data")
 
     def test_a_run_killed_halfway_leaves_the_previous_rows(self):
         common = ["--dataset", "features.daily", "--load_column", "load_date", "--date",

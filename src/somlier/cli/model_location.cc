@@ -16,9 +16,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Downloads a model from SOMLIER_SERVER into `destination` with the Python package.
-Status DownloadModel(const Context& ctx, const std::string& model_uri,
-                     const fs::path& destination) {
+// Downloads a model from SOMLIER_SERVER into `destination` with the Python package; answers
+// the registered name and the version the URI names now ("" for runs:/ URIs).
+Result<std::pair<std::string, std::string>> DownloadModel(const Context& ctx,
+                                                          const std::string& model_uri,
+                                                          const fs::path& destination) {
   SOMLIER_ASSIGN_OR_RETURN(Environment env, WithPythonPackage(ctx.env));
   env["SOMLIER_TRACKING_URI"] = ctx.settings.server;
   if (!ctx.settings.token.empty()) env["SOMLIER_TOKEN"] = ctx.settings.token;
@@ -27,7 +29,9 @@ Status DownloadModel(const Context& ctx, const std::string& model_uri,
   SOMLIER_ASSIGN_OR_RETURN(CommandOutput out,
                            RunCommand({ctx.settings.PythonOrDefault(), "-c",
                                        "import sys; from somlier import _models; "
-                                       "_models.download_model(sys.argv[1], sys.argv[2])",
+                                       "_models.download_model(sys.argv[1], sys.argv[2]); "
+                                       "sys.argv[1].startswith('models:/') and print("
+                                       "'\\t'.join(_models.resolve_model_version(sys.argv[1])))",
                                        model_uri, destination.string()},
                                       command));
   if (out.exit_code != 0) {
@@ -37,7 +41,13 @@ Status DownloadModel(const Context& ctx, const std::string& model_uri,
         fmt::format("cannot download {} from {}: {}", model_uri, ctx.settings.server,
                     why.empty() ? "exit code " + std::to_string(out.exit_code) : std::string(why)));
   }
-  return OkStatus();
+  const std::string_view line = Trim(out.stdout_text);
+  const size_t tab = line.rfind('\t');
+  if (tab == std::string_view::npos) return std::pair<std::string, std::string>();
+  const size_t start = line.rfind('\n', tab);
+  const std::string_view name =
+      line.substr(start == std::string_view::npos ? 0 : start + 1, tab - (start + 1));
+  return std::pair<std::string, std::string>(std::string(name), std::string(line.substr(tab + 1)));
 }
 
 }  // namespace
@@ -74,13 +84,15 @@ Result<ServedModel> LocateServedModel(const Context& ctx, const std::string& mod
           fmt::format("cannot create a directory like {}: {}", pattern, std::strerror(errno)));
     }
     RemoveOnExit on_failure{pattern};
-    SOMLIER_RETURN_IF_ERROR(DownloadModel(ctx, model_uri, fs::path(pattern) / "model"));
+    SOMLIER_ASSIGN_OR_RETURN(auto resolved,
+                             DownloadModel(ctx, model_uri, fs::path(pattern) / "model"));
     on_failure.dir.clear();
     model.temporary = pattern;
     model.directory = fs::path(pattern) / "model";
     std::string rest = model_uri.substr(model_uri.find(":/") + 2);
-    model.name = rest.substr(0, rest.find_first_of("/@"));
-    model.version = rest.find('/') != std::string::npos ? rest.substr(rest.rfind('/') + 1) : "1";
+    // An alias or a stage names a version: the one the server resolved, not a guess.
+    model.name = resolved.first.empty() ? rest.substr(0, rest.find_first_of("/@")) : resolved.first;
+    model.version = resolved.second.empty() ? "1" : resolved.second;
     return model;
   }
   SOMLIER_ASSIGN_OR_RETURN(auto services, LocalServices::Open(ctx.settings, ctx.env));
