@@ -122,7 +122,7 @@ def fill(path, rows, day=DAY):
 
 def somlier_run(somlier, env, home, rows):
     for name in ("scores.db", "scores.db-wal", "scores.db-shm"):
-        pathlib.Path(home, name).unlink(missing_ok=True)
+        pathlib.Path(home, "warehouse", name).unlink(missing_ok=True)
     out, wall, peak = run_measured(
         [somlier, "offline", "predict", "bench/1", "--dataset", "features.daily",
          "--load_column", "load_date", "--date", DAY, "--destination", "scores.daily",
@@ -165,7 +165,8 @@ def main():
             server.terminate()
             server.wait(timeout=30)
 
-        fill(home / "features.db", args.rows)
+        (home / "warehouse").mkdir(parents=True, exist_ok=True)
+        fill(home / "warehouse" / "features.db", args.rows)
         print(f"{args.rows:,} rows of {DAY} (+1% of another day), 4 REAL features; "
               f"best of {args.repeat}")
         best = max((somlier_run(args.somlier, env, home, args.rows)
@@ -176,7 +177,7 @@ def main():
             (work / "pandas.db").unlink(missing_ok=True)
             out, wall, peak = run_measured(
                 [PYTHON, str(work / "pandas_script.py"), str(work / "model.pickle"),
-                 str(home / "features.db"), str(work / "pandas.db"), DAY], env)
+                 str(home / "warehouse" / "features.db"), str(work / "pandas.db"), DAY], env)
             rows, seconds = out.split()
             pandas.append((int(rows) / float(seconds), int(rows) / wall, peak))
         pandas_best = max(pandas, key=lambda r: r[0])
@@ -188,7 +189,7 @@ def main():
               f"{best[1] / pandas_best[1]:.2f}x (process); target >= 3x")
 
         if args.memory_rows:
-            fill(home / "features.db", args.memory_rows)
+            fill(home / "warehouse" / "features.db", args.memory_rows)
             rate, _, peak = somlier_run(args.somlier, env, home, args.memory_rows)
             print(f"{args.memory_rows:,} rows: {rate:,.0f} rows/s, peak {peak / 2**20:.0f} MB "
                   f"(the command and its worker); target < 300 MB")

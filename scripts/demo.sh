@@ -85,8 +85,9 @@ step "somlier offline create_v2 pytorch-digits/1 digits_daily \"0 3 * * *\" digi
 "$somlier" offline list
 
 # What the DAG's pod would read: a day's digit images (64 pixels each) in the default
-# warehouse ($SOMLIER_HOME/digits.db is the dataset `digits`).
-"$SOMLIER_PYTHON" - "$SOMLIER_HOME/digits.db" <<'PY'
+# warehouse ($SOMLIER_HOME/warehouse/digits.db is its dataset `digits`).
+mkdir -p "$SOMLIER_HOME/warehouse"
+"$SOMLIER_PYTHON" - "$SOMLIER_HOME/warehouse/digits.db" <<'PY'
 import sqlite3, sys
 from sklearn.datasets import load_digits
 x, _ = load_digits(return_X_y=True)
@@ -99,7 +100,7 @@ PY
 step "somlier offline predict pytorch-digits/1 --dataset digits.daily --load_column load_date --date 2026-12-01 --destination digits.predictions"
 "$somlier" offline predict pytorch-digits/1 --dataset digits.daily --load_column load_date \
   --date 2026-12-01 --destination digits.predictions
-"$SOMLIER_PYTHON" - "$SOMLIER_HOME/digits.db" <<'PY'
+"$SOMLIER_PYTHON" - "$SOMLIER_HOME/warehouse/digits.db" <<'PY'
 import json, sqlite3, sys
 from sklearn.datasets import load_digits
 _, y = load_digits(return_X_y=True)

@@ -65,10 +65,11 @@ for _ in range(2):  # versions 1 and 2 (the alias "live" names 2)
 with somlier.start_run():
     somlier.sklearn.log_model(churn, "model", registered_model_name="churn",
                               input_example=churn_x.head(5))
-with somlier.start_run() as run:
-    somlier.log_artifacts(sys.argv[1], "model")
-    somlier.register_model(f"runs:/{run.run_id}/model", "slow")
-with open(sys.argv[2], "wb") as f:
+for directory, name in ((sys.argv[1], "slow"), (sys.argv[2], "clash")):
+    with somlier.start_run() as run:
+        somlier.log_artifacts(directory, "model")
+        somlier.register_model(f"runs:/{run.run_id}/model", name)
+with open(sys.argv[3], "wb") as f:
     pickle.dump((numeric, churn), f)
 """
 
@@ -109,13 +110,17 @@ def setUpModule():
         time.sleep(0.3)
         return pd.Series([0.5] * len(frame))
     """)
+    # Answers records with a column named like one the predictions' table has.
+    clash = python_function_model(os.path.join(cls.shared, "clash"), "clash_model", """
+        return pd.DataFrame({"score": [1.0] * len(frame), "Model_Name": ["x"] * len(frame)})
+    """)
     package = subprocess.run([SOMLIER_BIN, "python-path"], env=env, check=True,
                              capture_output=True, text=True).stdout.strip()
     script = os.path.join(cls.shared, "models.py")
     with open(script, "w") as f:
         f.write(MODELS)
     pickled = os.path.join(cls.shared, "models.pickle")
-    subprocess.run([PYTHON, script, str(slow), pickled], check=True, timeout=300,
+    subprocess.run([PYTHON, script, str(slow), str(clash), pickled], check=True, timeout=300,
                    env=dict(env, PYTHONPATH=package, MLFLOW_TRACKING_URI=cls.server.url))
     for name, alias, version in (("churn", "champion", "1"), ("numeric", "live", "2")):
         request_json("POST", cls.server.url + "/api/2.0/mlflow/registered-models/alias",
@@ -124,7 +129,8 @@ def setUpModule():
         cls.numeric, cls.churn = pickle.load(f)
     cls.features = numeric_rows()
     warehouse = os.path.join(cls.shared, "home", "warehouse.db")
-    with sqlite3.connect(os.path.join(cls.shared, "home", "features.db")) as db:
+    os.makedirs(os.path.join(cls.shared, "home", "warehouse"))
+    with sqlite3.connect(os.path.join(cls.shared, "home", "warehouse", "features.db")) as db:
         db.execute("CREATE TABLE daily (id INTEGER, f0 REAL, f1 REAL, f2 REAL, f3 REAL, "
                    "load_date TEXT)")
         db.executemany("INSERT INTO daily VALUES (?, ?, ?, ?, ?, ?)", cls.features)
@@ -159,7 +165,8 @@ class SharedHomeTest(SomlierTestCase):
         return result
 
     def scores(self, file, table, date=None, order="id"):
-        with sqlite3.connect(os.path.join(self.home, file)) as db:
+        with sqlite3.connect(os.path.join(self.home, file if file == "warehouse.db"
+                                          else os.path.join("warehouse", file))) as db:
             db.row_factory = sqlite3.Row
             sql = f'SELECT * FROM "{table}"'
             rows = db.execute(sql + (" WHERE inference_date = ?" if date else "") + f" ORDER BY {order}",
@@ -214,14 +221,31 @@ class OfflinePredictTest(SharedHomeTest):
         self.assertEqual(before, after)
         self.assertEqual(after, {"2026-11-30": 40, "2026-12-01": 50, "2026-12-02": 50})
 
-        # A date without rows writes nothing.
+        # A date without rows writes nothing, and removes what an earlier run wrote for it
+        # (its input rows may have been withdrawn since).
         empty = self.predict("numeric/1", *common[:-2], "--date", "2025-01-01")
         self.assertIn("no rows of features.daily where load_date = 2025-01-01", empty.stdout)
+        with sqlite3.connect(os.path.join(self.home, "warehouse", "scores.db")) as db:
+            db.execute("UPDATE daily SET inference_date = '2025-01-01' WHERE inference_date = "
+                       "'2026-11-30'")
+        self.predict("numeric/1", *common[:-2], "--date", "2025-01-01")
+        self.assertEqual(self.scores("scores.db", "daily", "2025-01-01"), [])
+        self.assertEqual(len(self.scores("scores.db", "daily", "2026-12-01")), 50)
+
+        # A model output named like one of the table's columns is refused before any write.
+        clash = self.predict("clash/1", "--dataset", "features.daily", "--load_column",
+                             "load_date", "--date", "2026-12-01", "--destination",
+                             "scores.clash", check=None)
+        self.assertNotEqual(clash.returncode, 0)
+        self.assertIn("'Model_Name' has the name of another column", clash.stderr)
+        with sqlite3.connect(os.path.join(self.home, "warehouse", "scores.db")) as db:
+            self.assertEqual(db.execute("SELECT count(*) FROM sqlite_master WHERE name = "
+                                        "'clash'").fetchone()[0], 0)
 
     def test_the_categorical_pipeline_by_alias_on_the_default_warehouse(self):
         answer = json.loads(self.predict(
             "churn@champion", "--dataset", "churn_features", "--load_column", "load_date",
-            "--date", "2026-12-01", "--destination", "churn_scores", "--chunk_rows", "25",
+            "--date", "2026-12-01", "--destination", "churn_scores", "--chunk_rows", "5",
             "--output", "json").stdout)
         self.assertEqual(answer["rows"], 120)
         rows = self.scores("warehouse.db", "churn_scores", order="customer")
@@ -294,9 +318,9 @@ class OfflinePredictTest(SharedHomeTest):
             result = self.predict(model, *[x for p in base.items() for x in p], check=None)
             self.assertNotEqual(result.returncode, 0, model)
             self.assertIn(fragment, result.stderr, model)
-        self.assertFalse(os.path.exists(os.path.join(self.home, "bad.db")))
-        self.assertFalse(os.path.exists(os.path.join(self.home, "nowhere.db")))
-        with sqlite3.connect(os.path.join(self.home, "features.db")) as db:
+        self.assertFalse(os.path.exists(os.path.join(self.home, "warehouse", "bad.db")))
+        self.assertFalse(os.path.exists(os.path.join(self.home, "warehouse", "nowhere.db")))
+        with sqlite3.connect(os.path.join(self.home, "warehouse", "features.db")) as db:
             self.assertEqual(db.execute("SELECT count(*) FROM daily").fetchone()[0], 150)
 
     def test_rest_takes_configured_warehouse_names_only(self):
@@ -305,6 +329,13 @@ class OfflinePredictTest(SharedHomeTest):
         answer = request_json("POST", self.server.url + "/offline/predict", body)
         self.assertEqual((answer["rows"], answer["warehouse"]), (50, "default"))
         self.assertEqual(len(self.scores("rest.db", "daily")), 50)
+        # A dataset is a file of the warehouse's own directory: never SoMLier's database.
+        request_json("POST", self.server.url + "/offline/predict",
+                     dict(body, destination="somlier.preds"))
+        self.assertTrue(os.path.exists(os.path.join(self.home, "warehouse", "somlier.db")))
+        with sqlite3.connect(os.path.join(self.home, "somlier.db")) as store:
+            self.assertEqual(store.execute("SELECT count(*) FROM sqlite_master WHERE name = "
+                                           "'preds'").fetchone()[0], 0)
         for warehouse, fragment in (("sqlite:////etc/x.db", "not a URL"),
                                     ("postgresql://u:p@127.0.0.1/db", "not a URL"),
                                     ("elsewhere", "SOMLIER_WAREHOUSE_ELSEWHERE")):
@@ -313,10 +344,11 @@ class OfflinePredictTest(SharedHomeTest):
                              dict(body, warehouse=warehouse, destination="rest2.daily"))
             self.assertEqual(caught.exception.status, 422)
             self.assertIn(fragment, caught.exception.body)
-        with self.assertRaises(HttpError) as caught:
-            request_json("POST", self.server.url + "/offline/predict", dict(body, window=0))
-        self.assertEqual(caught.exception.status, 422)
-        self.assertFalse(os.path.exists(os.path.join(self.home, "rest2.db")))
+        for change in ({"window": 0}, {"destination": "other-project.rest.daily"}):
+            with self.assertRaises(HttpError) as caught:
+                request_json("POST", self.server.url + "/offline/predict", dict(body, **change))
+            self.assertEqual(caught.exception.status, 422, change)
+        self.assertFalse(os.path.exists(os.path.join(self.home, "warehouse", "rest2.db")))
 
     def test_postgresql(self):
         url = new_postgres_database()
@@ -346,6 +378,16 @@ class OfflinePredictTest(SharedHomeTest):
             got = [r for r in rows if r[0] == day]
             self.assertEqual([int(r[1]) for r in got], ids)
             self.assertEqual([int(r[2]) for r in got], predictions)
+        # A TIMESTAMPTZ load column: every row of the day, not only midnight's.
+        subprocess.run(["psql", url, "-q", "-v", "ON_ERROR_STOP=1", "-c", """
+            CREATE TABLE features.events AS SELECT id, f0, f1, f2, f3,
+                load_date + time '10:30' AT TIME ZONE 'UTC' AS load_ts FROM features.daily;
+        """], check=True, capture_output=True, timeout=60)
+        events = json.loads(self.predict("numeric/1", "--dataset", "features.events",
+                                         "--load_column", "load_ts", "--date", "2026-12-02",
+                                         "--destination", "public.event_scores", "--warehouse",
+                                         url, "--output", "json").stdout)
+        self.assertEqual(events["rows"], 60)
         types = subprocess.run(["psql", url, "-At", "-c",
                                 "SELECT data_type FROM information_schema.columns WHERE "
                                 "table_name = 'scores' AND column_name IN "
@@ -517,6 +559,7 @@ class CreateV2Test(SharedHomeTest):
                 (3, "features.`daily`", "DATASET_REF"),
                 (4, "load_date) OR (1=1", "DATASET_LOAD_COLUMN"),
                 (5, 'scores"."x', "DESTINATION_TABLE_REF"),
+                (5, "features.daily", "is the input table"),
                 (1, "../escape", "DAG_ID")):
             with self.subTest(value=value):
                 args = list(self.ARGS)
@@ -526,9 +569,17 @@ class CreateV2Test(SharedHomeTest):
                 self.assertIn(fragment, out.stderr)
         out = self.create_v2(*self.ARGS)
         self.assertIn("names no project", out.stderr)
-        out = self.create_v2(*self.ARGS, "--warehouse", "postgresql://u:secret@db/w")
-        self.assertIn("has a password", out.stderr)
-        self.assertNotIn("secret", out.stderr)
+        for warehouse, fragment in (("postgresql://u:secret@db/w", "has a password"),
+                                    ("postgresql://db/w?password=secret", "has a password"),
+                                    ("prod-wh", "letters, digits"),
+                                    ("mysql://db/w", "is not sqlite"),
+                                    ("sqlite:///w.db", None)):
+            args = list(self.ARGS)
+            if warehouse == "sqlite:///w.db":  # a project only BigQuery has
+                args[3], fragment = "proj-123456.features.daily", "names a project"
+            out = self.create_v2(*args, "--warehouse", warehouse)
+            self.assertIn(fragment, out.stderr, warehouse)
+            self.assertNotIn("secret", out.stderr)
         del self.env["SOMLIER_K8S_IMAGE"]
         out = self.create_v2(*self.ARGS, "--warehouse", "default")
         self.assertIn("SOMLIER_K8S_IMAGE", out.stderr)

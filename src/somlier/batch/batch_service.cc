@@ -28,6 +28,62 @@ Result<BatchCreated> BatchService::Create(const BatchCreateRequest& r, int64_t n
   return Render(std::move(dag), r.start_date, now_seconds, r.dry_run, r.github_token);
 }
 
+namespace {
+
+// What `offline predict` in the pod will accept as its --warehouse, checked now rather than
+// failing every night: a URL of a known kind without a password (the DAG file is committed),
+// or a warehouse name; and table references that kind of warehouse can hold.
+Status CheckWarehouse(const std::string& warehouse, const TableRef& dataset,
+                      const TableRef& destination) {
+  const size_t scheme = warehouse.find("://");
+  if (scheme == std::string::npos) {
+    if (warehouse.empty() || warehouse.size() > 64 ||
+        warehouse.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                    "0123456789_") != std::string::npos) {
+      return InvalidArgument(fmt::format(
+          "--warehouse '{}' is not sqlite:///PATH, postgresql://..., bigquery://PROJECT or a "
+          "name of letters, digits and '_' (SOMLIER_WAREHOUSE_<NAME> in the pod)",
+          warehouse));
+    }
+    return OkStatus();
+  }
+  const std::string kind = warehouse.substr(0, scheme);
+  const std::string_view rest = std::string_view(warehouse).substr(scheme + 3);
+  const size_t at = rest.find('@');
+  const bool user_password =
+      at != std::string_view::npos && rest.substr(0, at).find(':') != std::string_view::npos;
+  if (user_password || rest.find("password=") != std::string_view::npos ||
+      warehouse.find_first_of(" \t\r\n") != std::string::npos) {
+    return InvalidArgument(
+        "--warehouse has a password: the DAG file is committed to git, so name a warehouse the "
+        "pod is configured with instead (SOMLIER_WAREHOUSE_<NAME> in its environment)");
+  }
+  if (kind == "bigquery") {
+    for (const TableRef* t : {&dataset, &destination}) {
+      if (t->dataset.empty()) {
+        return InvalidArgument(
+            fmt::format("table '{}' has no dataset: BigQuery's tables are [project.]dataset.table",
+                        t->ToString()));
+      }
+    }
+    return OkStatus();
+  }
+  if (kind != "sqlite" && kind != "postgresql" && kind != "postgres") {
+    return InvalidArgument(fmt::format(
+        "--warehouse '{}' is not sqlite:///PATH, postgresql://... or bigquery://PROJECT",
+        kind + "://..."));
+  }
+  for (const TableRef* t : {&dataset, &destination}) {
+    if (!t->project.empty()) {
+      return InvalidArgument(fmt::format(
+          "table '{}' names a project: only a bigquery:// warehouse has projects", t->ToString()));
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
 Result<BatchCreated> BatchService::CreateV2(const OfflineCreateRequest& r, int64_t now_seconds) {
   SOMLIER_RETURN_IF_ERROR(config_.kubernetes_error);
   SOMLIER_ASSIGN_OR_RETURN(Schedule schedule, ParseSchedule(r.schedule));
@@ -62,17 +118,11 @@ Result<BatchCreated> BatchService::CreateV2(const OfflineCreateRequest& r, int64
     warehouse = "bigquery://" + dataset.project;
   }
   SOMLIER_RETURN_IF_ERROR(CheckNotTemplated("--warehouse", warehouse));
-  if (warehouse.front() == '-' || warehouse.find_first_of(" \t\r\n") != std::string::npos) {
-    return InvalidArgument(fmt::format("--warehouse '{}' is not a URL or a name", warehouse));
-  }
-  if (const size_t scheme = warehouse.find("://"); scheme != std::string::npos) {
-    const std::string_view rest = std::string_view(warehouse).substr(scheme + 3);
-    const size_t at = rest.find('@');
-    if (at != std::string_view::npos && rest.substr(0, at).find(':') != std::string_view::npos) {
-      return InvalidArgument(
-          "--warehouse has a password: the DAG file is committed to git, so name a warehouse "
-          "the pod is configured with instead (SOMLIER_WAREHOUSE_<NAME> in its environment)");
-    }
+  SOMLIER_RETURN_IF_ERROR(CheckWarehouse(warehouse, dataset, destination));
+  if (dataset.ToString() == destination.ToString()) {
+    return InvalidArgument(fmt::format(
+        "DESTINATION_TABLE_REF '{}' is the input table: predictions go to a table of their own",
+        r.destination_ref));
   }
   const kubernetes::KubernetesSettings& k8s = config_.kubernetes;
   if (k8s.image.empty() || k8s.tracking_url.empty()) {

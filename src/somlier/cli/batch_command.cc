@@ -8,6 +8,7 @@
 // [--airflow_timeout S]` — in-process or on SOMLIER_SERVER (batch/batch_service.h). The
 // Airflow check polls POST /offline/check, saying what it waits for.
 #include <fmt/core.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -193,10 +194,23 @@ Result<std::string> GitHubToken(const Context& ctx, const std::string& given, bo
   if (given != "-") return given;
   if (std::string token = Lookup(ctx.env, "SOMLIER_GITHUB_TOKEN"); !token.empty()) return token;
   if (!asked) return std::string();
-  if (isatty(STDIN_FILENO) == 1) fmt::print(stderr, "GitHub token: ");
-  std::fflush(stderr);
+  // Typed at a terminal, it is not shown.
+  const bool terminal = isatty(STDIN_FILENO) == 1;
+  termios saved{};
+  if (terminal && tcgetattr(STDIN_FILENO, &saved) == 0) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    fmt::print(stderr, "GitHub token: ");
+    std::fflush(stderr);
+  }
   std::string line;
-  if (!std::getline(std::cin, line)) {
+  const bool got = static_cast<bool>(std::getline(std::cin, line));
+  if (terminal) {
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    fmt::print(stderr, "\n");
+  }
+  if (!got) {
     return InvalidArgument(
         "GITHUB_PERSONAL_ACCESS_TOKEN '-' reads the token from SOMLIER_GITHUB_TOKEN or standard "
         "input, and both are empty");

@@ -28,10 +28,16 @@ Result<std::pair<std::string, std::string>> DownloadModel(const Context& ctx,
   command.env = std::move(env);
   SOMLIER_ASSIGN_OR_RETURN(CommandOutput out,
                            RunCommand({ctx.settings.PythonOrDefault(), "-c",
-                                       "import sys; from somlier import _models; "
-                                       "_models.download_model(sys.argv[1], sys.argv[2]); "
-                                       "sys.argv[1].startswith('models:/') and print("
-                                       "'\\t'.join(_models.resolve_model_version(sys.argv[1])))",
+                                       // The version an alias or stage names is resolved
+                                       // once, and that version is downloaded.
+                                       "import sys\n"
+                                       "from somlier import _models\n"
+                                       "uri = sys.argv[1]\n"
+                                       "if uri.startswith('models:/'):\n"
+                                       "    name, version = _models.resolve_model_version(uri)\n"
+                                       "    uri = 'models:/' + name + '/' + version\n"
+                                       "    print(name + '\\t' + version)\n"
+                                       "_models.download_model(uri, sys.argv[2])\n",
                                        model_uri, destination.string()},
                                       command));
   if (out.exit_code != 0) {

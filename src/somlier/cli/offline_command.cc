@@ -16,6 +16,7 @@
 #include "somlier/cli/model_location.h"
 #include "somlier/cli/output.h"
 #include "somlier/core/install_paths.h"
+#include "somlier/core/url.h"
 #include "somlier/offline/offline_service.h"
 
 namespace somlier::cli {
@@ -105,7 +106,7 @@ Result<int> Predict(const Context& ctx, const PredictOptions& o) {
   }
   bar.reset();
   SOMLIER_RETURN_IF_ERROR(result.status());
-  const json answer = offline::OfflinePredictJson(*result, r, o.warehouse);
+  const json answer = offline::OfflinePredictJson(*result, r, RedactUrlPassword(o.warehouse));
   if (o.output == "json") {
     PrintJson(answer);
     return 0;

@@ -105,6 +105,11 @@ TEST(Url, RedactsPasswords) {
   EXPECT_EQ(RedactUrlPassword("postgresql://u:secret@h:5432/db"), "postgresql://u:***@h:5432/db");
   EXPECT_EQ(RedactUrlPassword("postgresql://u@h/db"), "postgresql://u@h/db");
   EXPECT_EQ(RedactUrlPassword("sqlite:////x/y.db"), "sqlite:////x/y.db");
+  EXPECT_EQ(RedactUrlPassword("postgresql://u@h/db?sslmode=require&password=s3&x=1"),
+            "postgresql://u@h/db?sslmode=require&password=***&x=1");
+  EXPECT_EQ(RedactUrlPassword("postgresql://h/db?sslpassword=k&password=p"),
+            "postgresql://h/db?sslpassword=***&password=***");
+  EXPECT_EQ(RedactUrlPassword("http://h/?no_password=1"), "http://h/?no_password=1");
   EXPECT_EQ(RedactUrlCredentials("https://ghp_secret@github.com/o/r.git"),
             "https://***@github.com/o/r.git");
   EXPECT_EQ(RedactUrlCredentials("https://x-access-token:ghs_secret@github.com/o/r.git"),

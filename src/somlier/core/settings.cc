@@ -85,6 +85,16 @@ std::string Lookup(const Environment& env, const std::string& key) {
   return it == env.end() ? std::string() : it->second;
 }
 
+void EraseIntegrationSecrets(Environment& env) {
+  env.erase("SOMLIER_GITHUB_TOKEN");
+  env.erase("SOMLIER_AIRFLOW_PASSWORD");
+  env.erase("SOMLIER_WAREHOUSE_URL");
+  for (auto it = env.lower_bound("SOMLIER_WAREHOUSE_"); it != env.end();) {
+    if (!it->first.starts_with("SOMLIER_WAREHOUSE_")) break;
+    it = env.erase(it);
+  }
+}
+
 Environment ProcessEnvironment() {
   Environment env;
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {

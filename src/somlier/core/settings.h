@@ -35,6 +35,12 @@ Environment ProcessEnvironment();
 // The value of `key` in `env`, or "" when it is not set.
 std::string Lookup(const Environment& env, const std::string& key);
 
+// Erases what SoMLier's integrations authenticate with — the GitHub token, the Airflow
+// password, the warehouses' URLs (which may hold passwords) — from the environment of a child
+// that has no use for them (runs, model servers and workers, kubectl). One list, so a new
+// secret is erased everywhere at once.
+void EraseIntegrationSecrets(Environment& env);
+
 struct Settings {
   std::string home;
   std::string database_url;

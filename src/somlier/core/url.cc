@@ -1,9 +1,20 @@
 #include "somlier/core/url.h"
 
+#include <algorithm>
+
 namespace somlier {
 
 std::string RedactUrlPassword(std::string_view url) {
   std::string out(url);
+  // libpq's password= and sslpassword= parameters.
+  for (const std::string_view key : {"password=", "sslpassword="}) {
+    for (size_t p = out.find(key); p != std::string::npos; p = out.find(key, p + 1)) {
+      if (p == 0 || (out[p - 1] != '?' && out[p - 1] != '&')) continue;
+      const size_t start = p + key.size();
+      const size_t end = std::min(out.find_first_of("&#", start), out.size());
+      out.replace(start, end - start, "***");
+    }
+  }
   auto scheme_end = out.find("://");
   if (scheme_end == std::string::npos) return out;
   size_t authority = scheme_end + 3;

@@ -7,8 +7,9 @@
 
 namespace somlier {
 
-// "postgresql://user:secret@host/db" -> "postgresql://user:***@host/db". Anything without
-// a password is returned unchanged. For messages and logs: credentials never reach either.
+// "postgresql://user:secret@host/db" -> "postgresql://user:***@host/db", and the values of
+// password= and sslpassword= parameters (libpq's) as ***. Anything without a password is
+// returned unchanged. For messages and logs: credentials never reach either.
 std::string RedactUrlPassword(std::string_view url);
 
 // Like RedactUrlPassword, and for http(s) URLs a user name without a password too (hosts

@@ -20,8 +20,7 @@ Result<std::string> Kubectl::Run(std::string_view doing, const std::vector<std::
   Environment env = ProcessEnvironment();
   env.erase("SOMLIER_TOKEN");
   env.erase("MLFLOW_TRACKING_TOKEN");
-  env.erase("SOMLIER_GITHUB_TOKEN");
-  env.erase("SOMLIER_AIRFLOW_PASSWORD");
+  EraseIntegrationSecrets(env);
   options.env = std::move(env);
   auto ran = RunCommand(argv, options);
   if (!ran.ok()) {

@@ -48,7 +48,9 @@ bool IsLoopback(std::string host) {
   } else if (const size_t bracket = host.find("]:"); bracket != std::string::npos) {
     host = host.substr(0, bracket + 1);  // [v6]:port
   }
-  return host == "localhost" || host.starts_with("127.") || host == "[::1]";
+  const bool ipv4_loopback =
+      host.starts_with("127.") && host.find_first_not_of("0123456789.") == std::string::npos;
+  return host == "localhost" || ipv4_loopback || host == "[::1]";
 }
 
 Status Api::Authenticate() {

@@ -376,6 +376,21 @@ class BigQueryWarehouse final : public Warehouse {
     return Internal(fmt::format("BigQuery answered the count of table {} without one", shown));
   }
 
+  Status DeleteDate(const TableRef& ref, const std::string& date_column,
+                    const std::string& date) override {
+    SOMLIER_ASSIGN_OR_RETURN(TableRef table, Resolve(ref));
+    SOMLIER_RETURN_IF_ERROR(CheckDate(date));
+    const std::string shown = Shown(table);
+    SOMLIER_ASSIGN_OR_RETURN(std::optional<Schema> schema,
+                             FindTable(*place_.api, table, /*readable=*/false));
+    if (!schema) return OkStatus();
+    SOMLIER_ASSIGN_OR_RETURN(DateFilter filter, DateCondition(*schema, date_column, shown));
+    return RunQuery(place_, fmt::format("delete the rows of {} of table {}", date, shown),
+                    fmt::format("DELETE FROM {} WHERE {}", SqlName(table), filter.condition),
+                    filter, date, 1)
+        .status();
+  }
+
   Result<std::unique_ptr<TableWriter>> Replace(const Replacement& replacement) override {
     Replacement r = replacement;
     SOMLIER_ASSIGN_OR_RETURN(r.table, Resolve(replacement.table));

@@ -225,22 +225,36 @@ Result<ModelInput> ToModelInput(const RowChunk& chunk, const std::vector<Column>
   return std::move(*input);
 }
 
-// The prediction columns a model's first answer shows.
+// Column names as SQLite and BigQuery compare them: without case.
+bool SameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The prediction columns a model's first answer shows: a record's by the first row where
+// each is not null (a number column is real as soon as one of them is).
 std::vector<Column> PredictionColumns(const BatchOutput& out) {
   std::vector<Column> columns;
   if (!out.columns.empty()) {
-    const nlohmann::json first =
-        out.row_count() ? nlohmann::json::parse(out.row(0), nullptr, false) : nlohmann::json();
-    for (const std::string& name : out.columns) {
-      ColumnType type = ColumnType::kText;
-      if (first.is_object() && first.contains(name)) {
-        const auto& v = first[name];
-        type = v.is_number_integer() ? ColumnType::kInteger
-               : v.is_number()       ? ColumnType::kReal
-               : v.is_boolean()      ? ColumnType::kBoolean
-                                     : ColumnType::kText;
+    for (const std::string& name : out.columns) columns.push_back({name, ColumnType::kText});
+    std::vector<bool> seen(columns.size());
+    for (size_t r = 0; r < out.row_count(); ++r) {
+      const nlohmann::json record = nlohmann::json::parse(out.row(r), nullptr, false);
+      if (!record.is_object()) continue;
+      for (size_t c = 0; c < columns.size(); ++c) {
+        const auto it = record.find(columns[c].name);
+        if (it == record.end() || it->is_null()) continue;
+        const ColumnType type = it->is_number_integer() ? ColumnType::kInteger
+                                : it->is_number()       ? ColumnType::kReal
+                                : it->is_boolean()      ? ColumnType::kBoolean
+                                                        : ColumnType::kText;
+        if (!seen[c] || (columns[c].type == ColumnType::kInteger && type == ColumnType::kReal)) {
+          columns[c].type = type;
+        }
+        seen[c] = true;
       }
-      columns.push_back({name, type});
     }
     return columns;
   }
@@ -285,6 +299,26 @@ SqlValue PredictionCell(std::string_view text, ColumnType type) {
   return std::string(text);
 }
 
+// The model's output columns must be names a warehouse takes, and none of the table's own.
+Status CheckPredictionColumns(const std::vector<Column>& predictions,
+                              const std::vector<Column>& inputs) {
+  std::vector<std::string> taken(std::begin(kAddedColumns), std::end(kAddedColumns));
+  for (const Column& c : inputs) taken.push_back(c.name);
+  for (const Column& c : predictions) {
+    SOMLIER_RETURN_IF_ERROR(batch::CheckColumnName("the model's output column", c.name));
+    for (const std::string& other : taken) {
+      if (SameName(c.name, other)) {
+        return InvalidArgument(fmt::format(
+            "the model's output column '{}' has the name of another column of the predictions' "
+            "table ('{}')",
+            c.name, other));
+      }
+    }
+    taken.push_back(c.name);
+  }
+  return OkStatus();
+}
+
 std::string IsoTimestamp(int64_t seconds) { return FormatUtcIsoMillis(seconds * 1000); }
 
 }  // namespace
@@ -316,6 +350,7 @@ Result<OfflinePredictResult> RunOfflinePredict(
   OfflinePredictResult result;
   result.selected_date = batch::FormatDate(batch::AddDays(date, 1 - request.window));
 
+  SOMLIER_RETURN_IF_ERROR(warehouse.Prepare(request.dataset, request.destination));
   SOMLIER_ASSIGN_OR_RETURN(
       auto reader, warehouse.Select(request.dataset, request.load_column, result.selected_date));
   const std::vector<Column> input_columns = reader->columns();
@@ -326,7 +361,7 @@ Result<OfflinePredictResult> RunOfflinePredict(
   }
   for (const Column& c : input_columns) {
     for (const char* added : kAddedColumns) {
-      if (c.name == added || c.name == "prediction") {
+      if (SameName(c.name, added) || SameName(c.name, "prediction")) {
         return InvalidArgument(fmt::format(
             "table '{}' has a column '{}', a name the predictions' table gives its own column",
             request.dataset.ToString(), c.name));
@@ -350,7 +385,18 @@ Result<OfflinePredictResult> RunOfflinePredict(
     to_write.Abort();
   };
 
-  std::thread read_stage([&] {
+  // A stage's unexpected exception (memory, say) fails the run, not the process.
+  auto guarded = [&](auto body) {
+    return [&fail, body]() mutable {
+      try {
+        body();
+      } catch (const std::exception& e) {
+        fail(Internal(fmt::format("offline predict failed: {}", e.what())));
+      }
+    };
+  };
+
+  std::thread read_stage(guarded([&] {
     int64_t row = 0;
     while (!failure.failed()) {
       auto chunk = std::make_unique<ReadChunk>();
@@ -367,12 +413,12 @@ Result<OfflinePredictResult> RunOfflinePredict(
       row += static_cast<int64_t>(chunk->rows.rows);
       if (!to_predict.Put(std::move(chunk))) return;
     }
-  });
+  }));
 
   // Known from the model's first answer; read by the write stage only after that chunk.
   std::vector<Column> prediction_columns;
   std::vector<Column> output_columns;
-  std::thread write_stage([&] {
+  std::thread write_stage(guarded([&] {
     std::unique_ptr<TableWriter> writer;
     int64_t written = 0;
     while (true) {
@@ -394,78 +440,88 @@ Result<OfflinePredictResult> RunOfflinePredict(
       written += static_cast<int64_t>(item->rows.rows);
       if (progress) progress(written, expected_rows);
     }
-    if (writer) {
-      Status status = writer->Commit();
-      if (!status.ok()) return fail(std::move(status));
-    }
+    // No rows: the date's earlier predictions go all the same (its rows may have been
+    // removed since), where the destination exists.
+    Status status = writer
+                        ? writer->Commit()
+                        : warehouse.DeleteDate(request.destination, "inference_date", request.date);
+    if (!status.ok()) return fail(std::move(status));
     result.rows = written;
-  });
+  }));
 
   // The predict stage, on this thread.
-  while (!failure.failed()) {
-    std::unique_ptr<ReadChunk> chunk;
-    if (!to_predict.Take(chunk)) break;
-    if (!chunk) {
-      to_write.Put(nullptr);
-      break;
-    }
-    const size_t rows = chunk->rows.rows;
-    const auto shown = [&] {
-      return fmt::format("rows {}-{}", chunk->first_row + 1,
-                         chunk->first_row + static_cast<int64_t>(rows));
-    };
-    serving::BatchInput batch;
-    batch.segments = {chunk->input.rows};
-    batch.input = std::move(chunk->input);
-    auto out = worker->Predict(batch, std::chrono::minutes(10));
-    if (!out.ok()) {
-      fail(out.status());
-      break;
-    }
-    if (!out->failed.empty()) {
-      fail(InvalidArgument(
-          fmt::format("the model failed on {}: {}", shown(), out->failed.begin()->second)));
-      break;
-    }
-    if (out->row_count() != rows) {
-      fail(Internal(
-          fmt::format("the model answered {} predictions for {} rows", out->row_count(), rows)));
-      break;
-    }
-    if (prediction_columns.empty()) {
-      prediction_columns = PredictionColumns(*out);
-      output_columns = input_columns;
-      output_columns.insert(output_columns.end(), prediction_columns.begin(),
-                            prediction_columns.end());
-      output_columns.push_back({"model_name", ColumnType::kText});
-      output_columns.push_back({"model_version", ColumnType::kText});
-      output_columns.push_back({"inference_date", ColumnType::kDate});
-      output_columns.push_back({"predicted_at", ColumnType::kTimestamp});
-    }
-    // Each row: the input's values, then the predictions (the constants are the writer's).
-    auto predicted = std::make_unique<PredictedChunk>();
-    predicted->rows.rows = rows;
-    auto& cells = predicted->rows.cells;
-    const size_t width = input_columns.size();
-    cells.reserve(rows * (width + prediction_columns.size()));
-    for (size_t r = 0; r < rows; ++r) {
-      auto begin = chunk->rows.cells.begin() + static_cast<std::ptrdiff_t>(r * width);
-      cells.insert(cells.end(), std::make_move_iterator(begin),
-                   std::make_move_iterator(begin + static_cast<std::ptrdiff_t>(width)));
-      const std::string_view text = out->row(r);
-      if (out->columns.empty()) {
-        cells.push_back(PredictionCell(text, prediction_columns.front().type));
-        continue;
+  auto predict_stage = [&] {
+    while (!failure.failed()) {
+      std::unique_ptr<ReadChunk> chunk;
+      if (!to_predict.Take(chunk)) break;
+      if (!chunk) {
+        to_write.Put(nullptr);
+        break;
       }
-      const auto record = nlohmann::json::parse(text, nullptr, false);
-      for (const Column& c : prediction_columns) {
-        cells.push_back(record.is_object() && record.contains(c.name)
-                            ? PredictionCell(record[c.name].dump(), c.type)
-                            : SqlValue(std::monostate{}));
+      const size_t rows = chunk->rows.rows;
+      const auto shown = [&] {
+        return fmt::format("rows {}-{}", chunk->first_row + 1,
+                           chunk->first_row + static_cast<int64_t>(rows));
+      };
+      serving::BatchInput batch;
+      batch.segments = {chunk->input.rows};
+      batch.input = std::move(chunk->input);
+      auto out = worker->Predict(batch, std::chrono::minutes(10));
+      if (!out.ok()) {
+        fail(out.status());
+        break;
       }
+      if (!out->failed.empty()) {
+        fail(InvalidArgument(
+            fmt::format("the model failed on {}: {}", shown(), out->failed.begin()->second)));
+        break;
+      }
+      if (out->row_count() != rows) {
+        fail(Internal(
+            fmt::format("the model answered {} predictions for {} rows", out->row_count(), rows)));
+        break;
+      }
+      if (prediction_columns.empty()) {
+        prediction_columns = PredictionColumns(*out);
+        if (Status named = CheckPredictionColumns(prediction_columns, input_columns); !named.ok()) {
+          fail(std::move(named));
+          break;
+        }
+        output_columns = input_columns;
+        output_columns.insert(output_columns.end(), prediction_columns.begin(),
+                              prediction_columns.end());
+        output_columns.push_back({"model_name", ColumnType::kText});
+        output_columns.push_back({"model_version", ColumnType::kText});
+        output_columns.push_back({"inference_date", ColumnType::kDate});
+        output_columns.push_back({"predicted_at", ColumnType::kTimestamp});
+      }
+      // Each row: the input's values, then the predictions (the constants are the writer's).
+      auto predicted = std::make_unique<PredictedChunk>();
+      predicted->rows.rows = rows;
+      auto& cells = predicted->rows.cells;
+      const size_t width = input_columns.size();
+      cells.reserve(rows * (width + prediction_columns.size()));
+      for (size_t r = 0; r < rows; ++r) {
+        auto begin = chunk->rows.cells.begin() + static_cast<std::ptrdiff_t>(r * width);
+        cells.insert(cells.end(), std::make_move_iterator(begin),
+                     std::make_move_iterator(begin + static_cast<std::ptrdiff_t>(width)));
+        const std::string_view text = out->row(r);
+        if (out->columns.empty()) {
+          cells.push_back(PredictionCell(text, prediction_columns.front().type));
+          continue;
+        }
+        const auto record = nlohmann::json::parse(text, nullptr, false);
+        for (const Column& c : prediction_columns) {
+          cells.push_back(record.is_object() && record.contains(c.name)
+                              ? PredictionCell(record[c.name].dump(), c.type)
+                              : SqlValue(std::monostate{}));
+        }
+      }
+      if (!to_write.Put(std::move(predicted))) break;
     }
-    if (!to_write.Put(std::move(predicted))) break;
-  }
+  };
+
+  guarded(predict_stage)();
   if (failure.failed()) {
     to_predict.Abort();
     to_write.Abort();

@@ -97,12 +97,15 @@ Result<OfflinePredictResult> PredictInto(const std::string& warehouse_url,
   worker.python = config.python;
   worker.model_dir = model.directory.string();
   worker.env = config.env;
-  // The model's code gets no credentials of SoMLier's.
-  for (auto it = worker.env.begin(); it != worker.env.end();) {
-    const std::string& name = it->first;
-    const bool secret = name.starts_with("SOMLIER_WAREHOUSE") || name == "SOMLIER_TOKEN" ||
-                        name == "SOMLIER_GITHUB_TOKEN" || name == "SOMLIER_AIRFLOW_PASSWORD";
-    it = secret ? worker.env.erase(it) : std::next(it);
+  // The model's code gets none of the credentials this process works with: SoMLier's, the
+  // database's, the warehouses' and the clouds' (BigQuery's key, AWS's, PostgreSQL's).
+  EraseIntegrationSecrets(worker.env);
+  for (const char* name :
+       {"SOMLIER_TOKEN", "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD", "SOMLIER_DATABASE_URL", "GOOGLE_APPLICATION_CREDENTIALS",
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD",
+        "PGPASSFILE"}) {
+    worker.env.erase(name);
   }
   return RunOfflinePredict(request, model, *warehouse, worker, NowMillis() / 1000, expected,
                            progress);
@@ -113,7 +116,25 @@ Result<OfflinePredictResult> OfflineService::Predict(
     const std::string& warehouse, bool allow_urls, bool count_first,
     const std::function<void(int64_t, int64_t)>& progress) {
   SOMLIER_RETURN_IF_ERROR(CheckOfflinePredictRequest(request));
+  if (!allow_urls) {  // a caller of the server's
+    if (!request.dataset.project.empty() || !request.destination.project.empty()) {
+      return InvalidArgument(
+          "'dataset' and 'destination' are tables of the configured warehouse's own project: "
+          "give dataset.table without a project");
+    }
+  }
   SOMLIER_ASSIGN_OR_RETURN(std::string url, WarehouseUrl(warehouse, config_, allow_urls));
+  // Each run holds a Python worker and three threads until it ends: a server runs a few.
+  if (running_.fetch_add(1) >= kMaxRunning) {
+    running_.fetch_sub(1);
+    return Unavailable(fmt::format(
+        "{} batch inferences are running on this server already; try again when one ends",
+        kMaxRunning));
+  }
+  struct Release {
+    std::atomic<int>& n;
+    ~Release() { n.fetch_sub(1); }
+  } release{running_};
   SOMLIER_ASSIGN_OR_RETURN(std::string uri, ModelRefUri(model_ref));
   SOMLIER_ASSIGN_OR_RETURN(ModelLocation location, registry_.LocateModel(uri));
   PredictModel model{location.name, location.version, location.directory};

@@ -9,6 +9,7 @@
 // Thread-safe (each call opens its own warehouse and worker).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
@@ -49,8 +50,10 @@ class OfflineService {
 
   const OfflineConfig& config() const { return config_; }
 
-  // Errors: those of ModelRefUri, WarehouseUrl, RegistryService::LocateModel, OpenWarehouse
-  // and RunOfflinePredict.
+  // `allow_urls` false (a server's caller): warehouses by configured name only, tables without
+  // a project, and at most kMaxRunning runs at once (Unavailable beyond). Errors: those of
+  // ModelRefUri, WarehouseUrl, RegistryService::LocateModel, OpenWarehouse and
+  // RunOfflinePredict.
   Result<OfflinePredictResult> Predict(const std::string& model_ref,
                                        const OfflinePredictRequest& request,
                                        const std::string& warehouse, bool allow_urls,
@@ -58,8 +61,11 @@ class OfflineService {
                                        const std::function<void(int64_t, int64_t)>& progress);
 
  private:
+  static constexpr int kMaxRunning = 2;
+
   RegistryService& registry_;
   OfflineConfig config_;
+  std::atomic<int> running_{0};
 };
 
 // Opens the warehouse and runs the prediction with `model` (counting the rows first when

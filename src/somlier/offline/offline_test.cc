@@ -95,7 +95,7 @@ class SqliteWarehouseTest : public ::testing::Test {
 TEST_F(SqliteWarehouseTest, ReplacesADateAtomicallyInDatasetFiles) {
   const batch::TableRef table{"", "scores", "daily"};
   ASSERT_TRUE(Write(table, "2026-12-01", 150, true).ok());
-  EXPECT_TRUE(fs::exists(dir_ / "scores.db"));
+  EXPECT_TRUE(fs::exists(dir_ / "warehouse" / "scores.db"));
   ASSERT_TRUE(Write(table, "2026-12-02", 70, true).ok());
   EXPECT_EQ(Count(table, "2026-12-01"), 150);
   // Replaced, not appended; the other date untouched.
@@ -141,7 +141,7 @@ TEST_F(SqliteWarehouseTest, MissingSourcesAreNamedAndNotCreated) {
   EXPECT_NE(Error(warehouse_->Select({"", "nope", "features"}, "day", "2026-12-01").status())
                 .find("dataset 'nope' does not exist"),
             std::string::npos);
-  EXPECT_FALSE(fs::exists(dir_ / "nope.db"));
+  EXPECT_FALSE(fs::exists(dir_ / "warehouse" / "nope.db"));
   ASSERT_TRUE(Write({"", "", "t"}, "2026-12-01", 3, true).ok());
   auto missing_column = warehouse_->Select({"", "", "t"}, "load_day", "2026-12-01");
   EXPECT_EQ(missing_column.status().code(), StatusCode::kNotFound);

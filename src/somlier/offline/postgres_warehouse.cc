@@ -141,6 +141,28 @@ class Pg {
   PGconn* conn_;
 };
 
+// The passwords a PostgreSQL URL holds, as written: the user's (user:PASSWORD@) and the
+// password= and sslpassword= parameters.
+std::vector<std::string> UrlPasswords(const std::string& url) {
+  std::vector<std::string> found;
+  const size_t scheme = url.find("://");
+  const size_t at = url.find('@');
+  if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
+    const size_t colon = url.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at)
+      found.push_back(url.substr(colon + 1, at - colon - 1));
+  }
+  for (const char* key : {"password=", "sslpassword="}) {
+    for (size_t p = url.find(key); p != std::string::npos; p = url.find(key, p + 1)) {
+      if (p > 0 && url[p - 1] != '?' && url[p - 1] != '&') continue;
+      const size_t start = p + std::string_view(key).size();
+      found.push_back(url.substr(start, url.find('&', start) - start));
+    }
+  }
+  std::erase_if(found, [](const std::string& s) { return s.size() < 2; });
+  return found;
+}
+
 Result<std::unique_ptr<Pg>> Connect(const std::string& url) {
   PGconn* conn = PQconnectdb(url.c_str());
   if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) {
@@ -149,12 +171,22 @@ Result<std::unique_ptr<Pg>> Connect(const std::string& url) {
       message.pop_back();
     }
     PQfinish(conn);
+    // libpq may quote the URL's parts (a password it cannot decode, say): never a password.
+    for (const std::string& secret : UrlPasswords(url)) {
+      for (size_t at = message.find(secret); at != std::string::npos;
+           at = message.find(secret, at + 3)) {
+        message.replace(at, secret.size(), "***");
+      }
+    }
     return Unavailable(
         fmt::format("cannot connect to the warehouse '{}': {}", RedactUrlPassword(url), message));
   }
   auto pg = std::make_unique<Pg>(conn);
   SOMLIER_RETURN_IF_ERROR(pg->Run("SET client_min_messages = warning").status());
   SOMLIER_RETURN_IF_ERROR(pg->Run("SET TIME ZONE 'UTC'").status());
+  SOMLIER_RETURN_IF_ERROR(pg->Run("SET bytea_output = 'hex'").status());  // what FromText reads
+  // Another run writing the same table holds its lock to the end: wait a while, not forever.
+  SOMLIER_RETURN_IF_ERROR(pg->Run("SET lock_timeout = '5min'").status());
   return pg;
 }
 
@@ -183,9 +215,10 @@ Result<Described> Describe(Pg& pg, const TableRef& table) {
 Result<std::string> DateCondition(const Described& d, const std::string& column) {
   for (size_t c = 0; c < d.columns.size(); ++c) {
     if (d.columns[c].name != column) continue;
-    const bool dated =
-        d.oids[c] == kDateOid || d.oids[c] == kTimestampOid || d.oids[c] == kTimestampTz;
-    return fmt::format("{} = $1{}", Quote(column), dated ? "::date" : "");
+    if (d.oids[c] == kTimestampOid || d.oids[c] == kTimestampTz) {  // the whole day (UTC)
+      return fmt::format("{0} >= $1::date AND {0} < $1::date + 1", Quote(column));
+    }
+    return fmt::format("{} = $1{}", Quote(column), d.oids[c] == kDateOid ? "::date" : "");
   }
   return NotFound(fmt::format("the table has no column '{}'", column));
 }
@@ -197,29 +230,34 @@ class PgReader final : public RowReader {
 
   const std::vector<Column>& columns() const override { return d_.columns; }
 
+  // Fetches a few thousand rows at a time (libpq holds a whole answer in memory) until the
+  // chunk is full.
   Status Next(size_t max_rows, RowChunk& chunk) override {
     chunk.rows = 0;
     chunk.cells.clear();
-    if (done_) return OkStatus();
-    SOMLIER_ASSIGN_OR_RETURN(auto res,
-                             pg_->Run(fmt::format("FETCH FORWARD {} FROM somlier_rows", max_rows)));
-    const int rows = PQntuples(res.get());
-    const int cols = PQnfields(res.get());
-    chunk.cells.reserve(static_cast<size_t>(rows) * static_cast<size_t>(cols));
-    for (int r = 0; r < rows; ++r) {
-      for (int c = 0; c < cols; ++c) {
-        if (PQgetisnull(res.get(), r, c)) {
-          chunk.cells.emplace_back(std::monostate{});
-        } else {
-          chunk.cells.push_back(
-              FromText(PQgetvalue(res.get(), r, c), PQgetlength(res.get(), r, c), d_.oids[c]));
+    size_t bytes = 0;
+    while (!done_ && chunk.rows < max_rows && bytes < kChunkBytes) {
+      const size_t want = std::min<size_t>(max_rows - chunk.rows, 4096);
+      SOMLIER_ASSIGN_OR_RETURN(auto res,
+                               pg_->Run(fmt::format("FETCH FORWARD {} FROM somlier_rows", want)));
+      const int rows = PQntuples(res.get());
+      const int cols = PQnfields(res.get());
+      for (int r = 0; r < rows; ++r) {
+        for (int c = 0; c < cols; ++c) {
+          if (PQgetisnull(res.get(), r, c)) {
+            chunk.cells.emplace_back(std::monostate{});
+          } else {
+            chunk.cells.push_back(
+                FromText(PQgetvalue(res.get(), r, c), PQgetlength(res.get(), r, c), d_.oids[c]));
+          }
+          bytes += CellBytes(chunk.cells.back());
         }
       }
-    }
-    chunk.rows = static_cast<size_t>(rows);
-    if (chunk.rows < max_rows) {
-      done_ = true;
-      (void)pg_->Run("COMMIT");
+      chunk.rows += static_cast<size_t>(rows);
+      if (static_cast<size_t>(rows) < want) {
+        done_ = true;
+        (void)pg_->Run("COMMIT");
+      }
     }
     return OkStatus();
   }
@@ -384,6 +422,17 @@ class PostgresWarehouse final : public Warehouse {
         auto res,
         pg->Run(fmt::format("SELECT count(*) FROM {} WHERE {}", Name(table), condition), {date}));
     return std::strtoll(PQgetvalue(res.get(), 0, 0), nullptr, 10);
+  }
+
+  Status DeleteDate(const TableRef& table, const std::string& date_column,
+                    const std::string& date) override {
+    SOMLIER_RETURN_IF_ERROR(CheckNoProject(table));
+    SOMLIER_ASSIGN_OR_RETURN(auto pg, Connect(url_));
+    auto described = Describe(*pg, table);
+    if (described.status().code() == StatusCode::kNotFound) return OkStatus();  // no table
+    SOMLIER_RETURN_IF_ERROR(described.status());
+    SOMLIER_ASSIGN_OR_RETURN(std::string condition, DateCondition(*described, date_column));
+    return pg->Run(fmt::format("DELETE FROM {} WHERE {}", Name(table), condition), {date}).status();
   }
 
   Result<std::unique_ptr<TableWriter>> Replace(const Replacement& r) override {

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <set>
 #include <utility>
 
 #include "somlier/core/strings.h"
@@ -124,13 +123,6 @@ class Db {
     return Internal(std::move(text));
   }
 
-  Status Attach(const fs::path& file, const std::string& schema) {
-    SOMLIER_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare("ATTACH ? AS " + Quote(schema)));
-    sqlite3_bind_text(stmt, 1, file.c_str(), -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(stmt) != SQLITE_DONE) return Error(sqlite3_errmsg(db_), "ATTACH");
-    return Exec(fmt::format("PRAGMA {0}.cache_size=-16384", Quote(schema)));
-  }
-
   sqlite3* get() const { return db_; }
 
  private:
@@ -185,8 +177,9 @@ class SqliteReader final : public RowReader {
     chunk.rows = 0;
     chunk.cells.clear();
     const int n = static_cast<int>(columns_.size());
-    chunk.cells.reserve(max_rows * columns_.size());
-    while (!done_ && chunk.rows < max_rows) {
+    chunk.cells.reserve(std::min(max_rows * columns_.size(), kChunkBytes / sizeof(SqlValue)));
+    size_t bytes = 0;
+    while (!done_ && chunk.rows < max_rows && bytes < kChunkBytes) {
       const int rc = sqlite3_step(stmt_);
       if (rc == SQLITE_DONE) {
         done_ = true;
@@ -194,7 +187,10 @@ class SqliteReader final : public RowReader {
         break;
       }
       if (rc != SQLITE_ROW) return db_->Error(sqlite3_errmsg(db_->get()), "SELECT (reading rows)");
-      for (int c = 0; c < n; ++c) chunk.cells.push_back(Read(stmt_, c));
+      for (int c = 0; c < n; ++c) {
+        chunk.cells.push_back(Read(stmt_, c));
+        bytes += CellBytes(chunk.cells.back());
+      }
       ++chunk.rows;
     }
     return OkStatus();
@@ -209,9 +205,19 @@ class SqliteReader final : public RowReader {
 
 class SqliteWriter final : public TableWriter {
  public:
-  SqliteWriter(std::unique_ptr<Db> db, size_t varying) : db_(std::move(db)), columns_(varying) {}
+  // `created`: the file this writer made, removed again unless it commits.
+  SqliteWriter(std::unique_ptr<Db> db, size_t varying, fs::path created)
+      : db_(std::move(db)), columns_(varying), created_(std::move(created)) {}
   ~SqliteWriter() override {
-    if (!committed_) (void)db_->Exec("ROLLBACK");
+    if (committed_) return;
+    (void)db_->Exec("ROLLBACK");
+    db_.reset();
+    if (!created_.empty()) {
+      std::error_code ec;
+      for (const char* suffix : {"", "-journal", "-wal", "-shm"}) {
+        fs::remove(created_.string() + suffix, ec);
+      }
+    }
   }
 
   Db* db() const { return db_.get(); }
@@ -277,6 +283,7 @@ class SqliteWriter final : public TableWriter {
   sqlite3_stmt* many_ = nullptr;
   sqlite3_stmt* one_ = nullptr;
   std::vector<SqlValue> constants_;
+  fs::path created_;
   bool committed_ = false;
 };
 
@@ -286,10 +293,21 @@ class SqliteWarehouse final : public Warehouse {
 
   std::string name() const override { return url_; }
 
+  // One file read and written at once goes to WAL first, before any reader holds it: there
+  // the reader does not block the writer (a rollback journal would make the writer wait for
+  // the reader, and the reader for the writer). Other files keep their journal mode.
+  Status Prepare(const TableRef& source, const TableRef& destination) override {
+    if (File(source) != File(destination)) return OkStatus();
+    std::error_code ec;
+    fs::create_directories(File(destination).parent_path(), ec);
+    Db db;
+    SOMLIER_RETURN_IF_ERROR(db.Open(File(destination), true));
+    return db.Exec("PRAGMA main.journal_mode=WAL");
+  }
+
   Result<std::unique_ptr<RowReader>> Select(const TableRef& table, const std::string& column,
                                             const std::string& date) override {
     SOMLIER_ASSIGN_OR_RETURN(auto db, Connect(table, false));
-    reading_.insert(File(table));
     SOMLIER_ASSIGN_OR_RETURN(
         sqlite3_stmt * stmt,
         db->Prepare(fmt::format("SELECT * FROM {} WHERE {} = ?", Name(table), Quote(column))));
@@ -314,18 +332,35 @@ class SqliteWarehouse final : public Warehouse {
     return sqlite3_column_int64(stmt, 0);
   }
 
-  Result<std::unique_ptr<TableWriter>> Replace(const Replacement& r) override {
-    SOMLIER_ASSIGN_OR_RETURN(auto db, Connect(r.table, true));
-    const std::string schema = Quote(r.table.dataset.empty() ? "main" : r.table.dataset);
-    // The database keeps its journal mode (a rollback journal for a new file: a new table's
-    // pages are written once), except that a file this warehouse also reads goes to WAL, where
-    // the reader does not block the writer. Either way a commit is durable (FULL).
-    if (reading_.count(File(r.table))) {
-      SOMLIER_RETURN_IF_ERROR(db->Exec(fmt::format("PRAGMA {}.journal_mode=WAL", schema)));
+  Status DeleteDate(const TableRef& table, const std::string& date_column,
+                    const std::string& date) override {
+    std::error_code ec;
+    if (!fs::exists(File(table), ec)) return OkStatus();
+    SOMLIER_ASSIGN_OR_RETURN(auto db, Connect(table, false));
+    SOMLIER_ASSIGN_OR_RETURN(sqlite3_stmt * info,
+                             db->Prepare("SELECT count(*) FROM main.pragma_table_info(?)"));
+    sqlite3_bind_text(info, 1, table.table.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(info) != SQLITE_ROW || sqlite3_column_int64(info, 0) == 0) {
+      return OkStatus();  // no such table
     }
-    SOMLIER_RETURN_IF_ERROR(db->Exec(fmt::format("PRAGMA {}.synchronous=FULL", schema)));
-    SOMLIER_RETURN_IF_ERROR(db->Exec("BEGIN IMMEDIATE"));
-    auto writer = std::make_unique<SqliteWriter>(std::move(db), r.varying());
+    sqlite3_reset(info);
+    SOMLIER_ASSIGN_OR_RETURN(
+        sqlite3_stmt * del,
+        db->Prepare(fmt::format("DELETE FROM {} WHERE {} = ?", Name(table), Quote(date_column))));
+    sqlite3_bind_text(del, 1, date.data(), static_cast<int>(date.size()), SQLITE_TRANSIENT);
+    if (sqlite3_step(del) != SQLITE_DONE) return db->Error(sqlite3_errmsg(db->get()), "DELETE");
+    return OkStatus();
+  }
+
+  Result<std::unique_ptr<TableWriter>> Replace(const Replacement& r) override {
+    bool created = false;
+    SOMLIER_ASSIGN_OR_RETURN(auto db, Connect(r.table, true, &created));
+    const std::string schema = "main";
+    // The journal mode is the file's (see Prepare); either way a commit is durable.
+    SOMLIER_RETURN_IF_ERROR(db->Exec("PRAGMA main.synchronous=FULL"));
+    auto writer = std::make_unique<SqliteWriter>(std::move(db), r.varying(),
+                                                 created ? File(r.table) : fs::path());
+    SOMLIER_RETURN_IF_ERROR(writer->db()->Exec("BEGIN IMMEDIATE"));
     Db& conn = *writer->db();
     const std::string table = Name(r.table);
 
@@ -360,48 +395,47 @@ class SqliteWarehouse final : public Warehouse {
   }
 
  private:
-  std::string Name(const TableRef& table) const {
-    return table.dataset.empty() ? Quote(table.table)
-                                 : Quote(table.dataset) + "." + Quote(table.table);
-  }
+  // A table as the SQL of its own connection names it: every connection opens the one file
+  // holding its table as its main database (no ATTACH: a write transaction then locks that
+  // file alone).
+  static std::string Name(const TableRef& table) { return "main." + Quote(table.table); }
 
-  // A connection with `table`'s database. Reading: the file must exist.
-  Result<std::unique_ptr<Db>> Connect(const TableRef& table, bool create) {
+  // A connection to `table`'s file. Reading: the file must exist. Writing: it is created
+  // (and its directory); `created` says whether it was.
+  Result<std::unique_ptr<Db>> Connect(const TableRef& table, bool create, bool* created = nullptr) {
     if (!table.project.empty()) {
       return InvalidArgument(fmt::format(
           "table '{}' names a project: only a bigquery:// warehouse has projects ({} holds "
           "[dataset.]table)",
           table.ToString(), url_));
     }
+    const fs::path file = File(table);
     std::error_code ec;
-    if (!create && table.dataset.empty() && !fs::exists(main_, ec)) {
-      return NotFound(fmt::format("the warehouse database '{}' does not exist", main_.string()));
+    const bool exists = fs::exists(file, ec);
+    if (!create && !exists) {
+      return NotFound(table.dataset.empty()
+                          ? fmt::format("the warehouse database '{}' does not exist", file.string())
+                          : fmt::format("dataset '{}' does not exist (no database file '{}')",
+                                        table.dataset, file.string()));
     }
-    if (create) fs::create_directories(main_.parent_path(), ec);
+    if (create) fs::create_directories(file.parent_path(), ec);
+    if (created) *created = !exists;
     auto db = std::make_unique<Db>();
-    // A reader of a dataset's table creates no main database: it opens none.
-    const bool no_main = !create && !fs::exists(main_, ec);
-    SOMLIER_RETURN_IF_ERROR(db->Open(no_main ? fs::path(":memory:") : main_, create));
-
-    if (!table.dataset.empty()) {
-      const fs::path file = File(table);
-      if (!create && !fs::exists(file, ec)) {
-        return NotFound(fmt::format("dataset '{}' does not exist (no database file '{}')",
-                                    table.dataset, file.string()));
-      }
-      SOMLIER_RETURN_IF_ERROR(db->Attach(file, table.dataset));
-    }
+    SOMLIER_RETURN_IF_ERROR(db->Open(file, create));
     return db;
   }
 
-  // The database file holding `table`.
+  // The database file holding `table`: the warehouse's own for a bare table; for
+  // `dataset.table`, DATASET.db in the directory named after the warehouse's file
+  // (warehouse.db -> warehouse/), which holds nothing else — so no dataset name reaches
+  // another file beside it (SoMLier's own database, say).
   fs::path File(const TableRef& table) const {
-    return table.dataset.empty() ? main_ : main_.parent_path() / (table.dataset + ".db");
+    if (table.dataset.empty()) return main_;
+    return main_.parent_path() / main_.stem() / (table.dataset + ".db");
   }
 
   std::string url_;
   fs::path main_;
-  std::set<fs::path> reading_;  // files Select() has read
 };
 
 }  // namespace

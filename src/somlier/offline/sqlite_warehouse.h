@@ -1,11 +1,13 @@
 // SqliteWarehouse: the Warehouse (offline/warehouse.h) of `sqlite:///PATH`. Bare tables live
-// in PATH; `dataset.table` lives in the database file DATASET.db beside PATH, attached under
-// the dataset's name. A database it writes keeps its journal mode (a rollback journal for a
-// new file: a new table's pages are written once, not to a WAL and then again), except that a
-// file the same warehouse reads from is put in WAL mode, so the reader and the writer — each
-// on its own connection — run side by side. Commits are durable (synchronous=FULL); an
-// uncommitted replacement is simply absent after a crash. Sources must exist; destinations
-// (files and tables) are created. Thread safety: as Warehouse.
+// in PATH; `dataset.table` is table `table` of the file DATASET.db in the directory named after
+// PATH's file (sqlite:///w/warehouse.db: w/warehouse/DATASET.db), which holds nothing else, so
+// no dataset name reaches another file (SoMLier's own database beside warehouse.db, say). Each
+// reader and writer opens its table's file on a connection of its own. A file keeps its
+// journal mode (a rollback journal for a new one: a new table's pages are written once), except
+// that one file both read and written by a run goes to WAL first (Prepare), so the reader and
+// the writer do not block each other. Commits are durable (synchronous=FULL); an uncommitted
+// replacement is absent after a crash, and a file a failed writer created is removed. Sources
+// must exist; destinations (files and tables) are created. Thread safety: as Warehouse.
 #pragma once
 
 #include <memory>

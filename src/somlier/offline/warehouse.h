@@ -47,11 +47,23 @@ struct RowChunk {
   std::vector<SqlValue> cells;
 };
 
+// A chunk ends early once its values take this much memory (wide rows, long texts), so a
+// pipeline's chunks in flight stay bounded whatever the table holds.
+inline constexpr size_t kChunkBytes = size_t{64} << 20;
+
+// What a value takes in a chunk, about.
+inline size_t CellBytes(const SqlValue& v) {
+  if (auto* s = std::get_if<std::string>(&v)) return sizeof(SqlValue) + s->size();
+  if (auto* b = std::get_if<SqlBlob>(&v)) return sizeof(SqlValue) + b->bytes.size();
+  return sizeof(SqlValue);
+}
+
 class RowReader {
  public:
   virtual ~RowReader() = default;
   virtual const std::vector<Column>& columns() const = 0;
-  // Replaces `chunk` with up to `max_rows` next rows; 0 rows means the end.
+  // Replaces `chunk` with up to `max_rows` next rows (fewer once they take kChunkBytes); 0
+  // rows means the end.
   virtual Status Next(size_t max_rows, RowChunk& chunk) = 0;
 };
 
@@ -92,9 +104,23 @@ class Warehouse {
                                                     const std::string& column,
                                                     const std::string& date) = 0;
 
+  // Called once before a run reads `source` and writes `destination` (the SQLite warehouse
+  // puts one file that is both into WAL mode before anything holds it). Default: nothing.
+  virtual Status Prepare(const batch::TableRef& source, const batch::TableRef& destination) {
+    (void)source;
+    (void)destination;
+    return OkStatus();
+  }
+
   // How many rows Select would give (for a progress bar).
   virtual Result<int64_t> Count(const batch::TableRef& table, const std::string& column,
                                 const std::string& date) = 0;
+
+  // Deletes `date`'s rows of `table` (where `date_column` equals it) in one transaction;
+  // nothing when the table does not exist. What a day without input rows does to its earlier
+  // predictions.
+  virtual Status DeleteDate(const batch::TableRef& table, const std::string& date_column,
+                            const std::string& date) = 0;
 
   // Starts a replacement (see Replacement). Errors: FailedPrecondition when an existing table
   // lacks a column, naming them; those of the engine.

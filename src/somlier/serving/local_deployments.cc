@@ -133,8 +133,7 @@ Result<DeployOutcome> LocalDeployments::Deploy(const DeployRequest& request) {
                 "--port",
                 std::to_string(request.port)};
   spawn.env = config_.env;
-  spawn.env->erase("SOMLIER_GITHUB_TOKEN");  // the model server has no use for them
-  spawn.env->erase("SOMLIER_AIRFLOW_PASSWORD");
+  EraseIntegrationSecrets(*spawn.env);  // the model server has no use for them
   (*spawn.env)[std::string(kMarker)] = name;
   spawn.output_file = LogFileOf(name).string();
   spawn.new_session = true;

@@ -126,8 +126,7 @@ class LocalExecution final : public Execution {
     env.erase("MLFLOW_TRACKING_PASSWORD");
     // Runs log through the API; the database's password stays here.
     env.erase("SOMLIER_DATABASE_URL");
-    env.erase("SOMLIER_GITHUB_TOKEN");  // the DAGs repository's, not the runs'
-    env.erase("SOMLIER_AIRFLOW_PASSWORD");
+    EraseIntegrationSecrets(env);
     if (job_.tracking_token.empty()) {
       env.erase("MLFLOW_TRACKING_TOKEN");
       env.erase("SOMLIER_TOKEN");
