@@ -87,23 +87,23 @@ Result<int> Predict(const Context& ctx, const PredictOptions& o) {
   const bool tty = isatty(STDERR_FILENO) == 1 && o.output != "json";
   auto bar = std::make_shared<ProgressBar>(tty);
   auto progress = [bar](int64_t done, int64_t total) { (*bar)(done, total); };
-  Result<offline::OfflinePredictResult> result = Status();
-  std::string warehouse_shown;
-  if (!ctx.settings.server.empty()) {
-    // A pod (or a laptop) against a server: the model comes from the server, the warehouse
-    // is the one named here.
-    SOMLIER_ASSIGN_OR_RETURN(ServedModel model, LocateServedModel(ctx, model_uri));
-    RemoveOnExit remove_download{model.temporary};
-    SOMLIER_ASSIGN_OR_RETURN(Environment env, WithPythonPackage(ctx.env));
-    offline::OfflineConfig config{ctx.settings.home, std::move(env),
-                                  ctx.settings.PythonOrDefault()};
-    SOMLIER_ASSIGN_OR_RETURN(std::string url, offline::WarehouseUrl(o.warehouse, config, true));
-    result = offline::PredictInto(url, r, {model.name, model.version, model.directory}, config, tty,
+  auto run = [&]() -> Result<offline::OfflinePredictResult> {
+    if (!ctx.settings.server.empty()) {
+      // A pod (or a laptop) against a server: the model comes from the server, the warehouse
+      // is the one named here.
+      SOMLIER_ASSIGN_OR_RETURN(ServedModel model, LocateServedModel(ctx, model_uri));
+      RemoveOnExit remove_download{model.temporary};
+      SOMLIER_ASSIGN_OR_RETURN(Environment env, WithPythonPackage(ctx.env));
+      offline::OfflineConfig config{ctx.settings.home, std::move(env),
+                                    ctx.settings.PythonOrDefault()};
+      SOMLIER_ASSIGN_OR_RETURN(std::string url, offline::WarehouseUrl(o.warehouse, config, true));
+      return offline::PredictInto(url, r, {model.name, model.version, model.directory}, config, tty,
                                   progress);
-  } else {
+    }
     SOMLIER_ASSIGN_OR_RETURN(auto services, LocalServices::Open(ctx.settings, ctx.env));
-    result = services->offline->Predict(o.model_ref, r, o.warehouse, true, tty, progress);
-  }
+    return services->offline->Predict(o.model_ref, r, o.warehouse, true, tty, progress);
+  };
+  Result<offline::OfflinePredictResult> result = run();
   bar.reset();
   SOMLIER_RETURN_IF_ERROR(result.status());
   const json answer = offline::OfflinePredictJson(*result, r, RedactUrlPassword(o.warehouse));

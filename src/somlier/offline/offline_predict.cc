@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -30,8 +31,7 @@ using serving::ModelSignature;
 using serving::RequestJson;
 using serving::RequestTable;
 
-constexpr size_t kWaiting = 2;
-// chunks that may wait between two stages
+constexpr size_t kWaiting = 2;  // chunks that may wait between two stages
 
 // The first failure of any stage, and a way for every stage to see it.
 class Failure {
@@ -101,6 +101,14 @@ struct PredictedChunk {
   RowChunk rows;  // the destination's varying columns: the input's, then the predictions
 };
 
+// Column names as SQLite and BigQuery compare them: without case.
+bool SameName(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
 // The input columns that reach the model (see the header).
 std::vector<size_t> FeatureColumns(const ModelSchema& schema, const std::vector<Column>& columns,
                                    const std::string& load_column) {
@@ -121,7 +129,7 @@ std::vector<size_t> FeatureColumns(const ModelSchema& schema, const std::vector<
     }
   } else {
     for (size_t c = 0; c < columns.size(); ++c) {
-      if (columns[c].name != load_column) out.push_back(c);
+      if (!SameName(columns[c].name, load_column)) out.push_back(c);
     }
   }
   return out;
@@ -223,14 +231,6 @@ Result<ModelInput> ToModelInput(const RowChunk& chunk, const std::vector<Column>
                                        input.status().message()));
   }
   return std::move(*input);
-}
-
-// Column names as SQLite and BigQuery compare them: without case.
-bool SameName(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // The prediction columns a model's first answer shows: a record's by the first row where
@@ -355,7 +355,7 @@ Result<OfflinePredictResult> RunOfflinePredict(
       auto reader, warehouse.Select(request.dataset, request.load_column, result.selected_date));
   const std::vector<Column> input_columns = reader->columns();
   if (std::none_of(input_columns.begin(), input_columns.end(),
-                   [&](const Column& c) { return c.name == request.load_column; })) {
+                   [&](const Column& c) { return SameName(c.name, request.load_column); })) {
     return NotFound(fmt::format("table '{}' has no column '{}'", request.dataset.ToString(),
                                 request.load_column));
   }
