@@ -402,6 +402,37 @@ class OfflinePredictTest(SharedHomeTest):
         password = urllib.parse.urlsplit(url).password
         if password:
             self.assertNotIn(password, missing.stderr)
+        # First runs racing to create one destination: every one succeeds, none is lost. They
+        # line up behind another transaction creating that table, which then gives up, so all
+        # of them go at once (without a lock of their own, all but one failed on pg_type).
+        holder = subprocess.Popen(["psql", url, "-q", "-v", "ON_ERROR_STOP=1"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        self.addCleanup(holder.kill)
+        holder.stdin.write("BEGIN; CREATE TABLE public.raced (x INT);\n")
+        holder.stdin.flush()
+        dates = ["2026-11-30", "2026-12-01", "2026-12-01", "2026-11-30"]
+        racers = [self.start_somlier("offline", "predict", "numeric/1", *common[:4],
+                                     "--destination", "public.raced", "--warehouse", url,
+                                     "--date", day) for day in dates]
+        waiting = ""
+        for _ in range(600):
+            waiting = subprocess.run(
+                ["psql", url, "-At", "-c", "SELECT count(*) FROM pg_stat_activity WHERE "
+                 "wait_event_type = 'Lock' AND datname = current_database()"],
+                check=True, capture_output=True, text=True, timeout=60).stdout.strip()
+            if waiting == str(len(racers)) or any(r.poll() is not None for r in racers):
+                break
+            time.sleep(0.1)
+        self.assertEqual(waiting, str(len(racers)), "the racers never queued")
+        holder.communicate("ROLLBACK;\n", timeout=60)
+        for racer in racers:
+            out, err = racer.communicate(timeout=120)
+            self.assertEqual(racer.returncode, 0, f"stdout:\n{out}\nstderr:\n{err}")
+        counted = subprocess.run(["psql", url, "-At", "-F", ",", "-c",
+                                  "SELECT inference_date, count(*) FROM public.raced "
+                                  "GROUP BY 1 ORDER BY 1"],
+                                 check=True, capture_output=True, text=True, timeout=60).stdout
+        self.assertEqual(counted.split(), ["2026-11-30,40", "2026-12-01,50"])
 
 
 class BigQueryTest(SharedHomeTest):

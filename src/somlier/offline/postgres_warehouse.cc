@@ -446,6 +446,12 @@ class PostgresWarehouse final : public Warehouse {
     for (const Column& c : r.columns) {
       definitions.push_back(fmt::format("{} {}", Quote(c.name), Declared(c.type)));
     }
+    // CREATE TABLE IF NOT EXISTS is not safe against itself: two first runs into one table
+    // both pass the check, and the second fails on pg_type's unique index. A lock on the
+    // table's name, held to the end of the transaction, makes the second wait for the first.
+    SOMLIER_RETURN_IF_ERROR(
+        conn.Run("SELECT pg_advisory_xact_lock(hashtext($1))", {"somlier.offline:" + table})
+            .status());
     SOMLIER_RETURN_IF_ERROR(
         conn.Run(fmt::format("CREATE TABLE IF NOT EXISTS {} ({})", table, Join(definitions, ", ")))
             .status());
