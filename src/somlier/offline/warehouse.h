@@ -1,8 +1,9 @@
 // Warehouse: where `offline predict` reads a day's feature rows and writes their predictions —
 // a SQL database reached by URL, behind one interface with an implementation per engine:
 //
-//   sqlite:///PATH        the main database PATH holds bare tables; `dataset.table` is table
-//                         `table` of the database file DATASET.db beside PATH (attached)
+//   sqlite:///PATH        PATH holds bare tables; `dataset.table` is table `table` of the
+//                         file DATASET.db in the directory named after PATH
+//                         (offline/sqlite_warehouse.h)
 //   postgresql://...      `dataset.table` is schema.table (postgres:// also accepted)
 //   bigquery://PROJECT    BigQuery's REST API (offline/bigquery_warehouse.h)
 //
