@@ -423,7 +423,8 @@ class OfflinePredictTest(SharedHomeTest):
             if waiting == str(len(racers)) or any(r.poll() is not None for r in racers):
                 break
             time.sleep(0.1)
-        self.assertEqual(waiting, str(len(racers)), "the racers never queued")
+        exited = [r.communicate()[1] for r in racers if r.poll() is not None]
+        self.assertEqual(waiting, str(len(racers)), f"the racers never queued: {exited}")
         holder.communicate("ROLLBACK;\n", timeout=60)
         for racer in racers:
             out, err = racer.communicate(timeout=120)
